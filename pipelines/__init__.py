@@ -1,0 +1,1 @@
+"""Beam pipeline entry points: `export` (the product), `generate` (sample stores)."""

@@ -1,0 +1,101 @@
+"""`python -m pipelines.export`: read the store, write the objects, write the manifest, print a summary.
+
+Exit status: 0 done; 2 bad options, unreadable source or a record too large for --max_file_bytes;
+3 the destination refused us; 1 anything else. Errors are one line, without a traceback.
+"""
+
+import logging
+import sys
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipelines.options import config_from_options
+from transforms.errors import ExportError
+from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
+                              WriteObjects, WriteRejects)
+from transforms.store import list_splits
+
+__all__ = ["build_pipeline", "run", "main"]
+
+# Beam's DirectRunner first tries to download the Prism runner; the in-process FnApiRunner never
+# touches the network, so it stands in for both the default and an explicit DirectRunner.
+_OFFLINE_RUNNER = "FnApiRunner"
+_LOG = logging.getLogger("eventexport")
+
+
+def build_pipeline(pipeline, config, splits):
+    """The graph, top to bottom as DESIGN.md draws it."""
+    read = pipeline | "ReadStore" >> ReadStore(config, splits)
+    rows = read.rows
+    if config.export_type == "all_profiles":
+        rows = rows | "LatestProfiles" >> LatestProfiles()
+    objects = rows | "Partition" >> PartitionRows(config) | "WriteObjects" >> WriteObjects(config)
+    rejects = read.rejects | "WriteRejects" >> WriteRejects(config)
+    return (objects, rejects) | "WriteManifest" >> WriteManifest(config)
+
+
+def _pipeline_options(argv):
+    options = PipelineOptions(argv)
+    standard = options.view_as(StandardOptions)
+    if standard.runner in (None, "DirectRunner"):
+        standard.runner = _OFFLINE_RUNNER
+    return options
+
+
+def _summary(result, config):
+    per_event = {}
+    for namespace in METRIC_NAMESPACES:
+        for counter in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
+            per_event.setdefault(counter.key.metric.name, {})[namespace.rsplit(".", 1)[1]] = counter.committed
+    totals = {k: sum(e.get(k, 0) for e in per_event.values()) for k in ("objects", "rows", "bytes")}
+    lines = [f"exported {totals['objects']} objects, {totals['rows']:,} rows, {totals['bytes']:,} bytes "
+             f"to {config.destination.describe()} (request {config.request_id}, run {config.run_timestamp})"]
+    for name, counts in sorted(per_event.items()):
+        lines.append(f"  {name!r}: {counts.get('objects', 0)} objects, {counts.get('rows', 0):,} rows, "
+                     f"{counts.get('bytes', 0):,} bytes")
+    rejected = result.metrics().query(MetricsFilter().with_name("rejected_rows"))["counters"]
+    if rejected and sum(c.committed for c in rejected):
+        lines.append(f"  rejected records: {sum(c.committed for c in rejected):,} (see the rejects objects)")
+    return "\n".join(lines)
+
+
+def run(argv):
+    """Run one export; return (exit status, text for the user)."""
+    try:
+        options = _pipeline_options(argv)
+        config = config_from_options(options)
+        splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, config, splits)
+        result = pipeline.run()
+        result.wait_until_finish()
+        return 0, _summary(result, config)
+    except ExportError as error:
+        return error.exit_code, f"eventexport: error: {error}"
+    except Exception as error:  # a worker's failure reaches us wrapped; show its last line, which is ours
+        return _unwrap(error)
+
+
+def _unwrap(error):
+    for cls in ExportError.__subclasses__() + [sub for c in ExportError.__subclasses__() for sub in c.__subclasses__()]:
+        marker = f"{cls.__module__}.{cls.__name__}: "
+        text = str(error)
+        if marker in text or f"{cls.__name__}: " in text:
+            detail = text.split(f"{cls.__name__}: ", 1)[1].splitlines()[0]
+            return cls.exit_code, f"eventexport: error: {detail}"
+    _LOG.debug("export failed", exc_info=error)
+    first = str(error).strip().splitlines()
+    return 1, f"eventexport: error: {type(error).__name__}: {first[-1] if first else ''}"
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    status, text = run(sys.argv[1:] if argv is None else argv)
+    print(text, file=sys.stderr if status else sys.stdout)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="eventexport",
+    version="0.1.0",
+    description="Bulk export of product-analytics events and profiles from an event store to S3",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
+                                    "control.*"]),
+    install_requires=[
+        "apache-beam[aws]>=2.60",
+        "pyarrow>=15",
+        "numpy>=1.24",
+        "fastavro>=1.9",
+        "isal>=1.6",
+        "orjson>=3.9",
+        "boto3>=1.34",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "moto[server]>=5.0",
+            "duckdb>=1.0",
+            "lxml>=5",
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""Reusable parts of the export pipeline: sources, partitioning, encoders, sharding, writing, manifest."""

@@ -1,0 +1,79 @@
+"""Where objects go, and the one thing the exporter does there: write a final key, once.
+
+No temp keys, no rename, no copy, no delete, no read: the customer's key may only list and put
+(DESIGN.md). A retry simply writes the same key with the same bytes.
+"""
+
+import dataclasses
+import hashlib
+import os
+import re
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.errors import ConfigError
+
+__all__ = ["Destination", "ObjectDigest", "parse_destination"]
+
+_COPY_CHUNK = 8 << 20
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectDigest:
+    bytes: int
+    sha256: str
+    md5: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """`root` is a local folder or s3://bucket/ (ending in '/'); keys are relative to it, prefix included."""
+
+    root: str
+    prefix: str = ""
+
+    @property
+    def is_s3(self):
+        return self.root.startswith("s3://")
+
+    @property
+    def bucket(self):
+        return self.root[len("s3://"):-1] if self.is_s3 else None
+
+    def uri(self, key):
+        return self.root + key
+
+    def describe(self):
+        return self.uri(self.prefix)
+
+    def put(self, key, stream):
+        """Write `stream` (binary, read to its end) as `key`; return its size and digests."""
+        sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+        with FileSystems.create(self.uri(key), mime_type="application/octet-stream",
+                                compression_type=CompressionTypes.UNCOMPRESSED) as out:
+            while chunk := stream.read(_COPY_CHUNK):
+                out.write(chunk)
+                sha256.update(chunk)
+                md5.update(chunk)
+                size += len(chunk)
+        return ObjectDigest(size, sha256.hexdigest(), md5.hexdigest())
+
+
+def parse_destination(text):
+    """'s3://bucket[/prefix]' or a local folder (made absolute, so workers elsewhere agree on it)."""
+    if not text:
+        raise ConfigError("--destination is required: a local folder or s3://bucket[/prefix]")
+    if text.startswith("s3://"):
+        bucket, _, prefix = text[len("s3://"):].partition("/")
+        if not _BUCKET.fullmatch(bucket):
+            raise ConfigError(f"--destination {text!r}: {bucket!r} is not a valid S3 bucket name")
+        prefix = prefix.strip("/")
+        return Destination(f"s3://{bucket}/", prefix + "/" if prefix else "")
+    if "://" in text:
+        raise ConfigError(f"--destination {text!r}: use a local folder or s3://bucket[/prefix]")
+    path = os.path.abspath(text)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--destination {text!r} is a file; name a folder")
+    return Destination(path.rstrip("/") + "/")

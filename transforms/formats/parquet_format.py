@@ -1,0 +1,65 @@
+"""Parquet: `ts`, `eventName`, then one struct column per map (`profile`, `deviceInfo`, `eventProps`).
+
+A struct's fields are the file's keys, sorted; a field is typed when all of its non-null values share
+one JSON type (bool, int64, double for numbers with a fraction, string), and string otherwise, with
+non-string values as JSON text. Parquet cannot store a struct without fields, so a map that is empty
+in every row of a file is left out of that file. Compression is inside the file (--parquet_codec).
+"""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.compression import Compression
+from transforms.formats import Encoder
+from transforms.formats.values import as_text, parse_maps, sorted_keys
+
+__all__ = ["ParquetEncoder", "typed_struct"]
+
+
+def _common_type(values):
+    kinds = {type(v) for v in values if v is not None}
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds == {int}:
+        return pa.int64()
+    if kinds and kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()
+
+
+def typed_struct(maps):
+    """List of dicts -> StructArray with one typed child per key, or None when no row has a key."""
+    keys = sorted_keys(maps)
+    if not keys:
+        return None
+    children = []
+    for key in keys:
+        values = [m.get(key) for m in maps]
+        kind = _common_type(values)
+        if kind == pa.string():
+            values = [None if v is None else as_text(v) for v in values]
+        elif kind == pa.float64():
+            values = [None if v is None else float(v) for v in values]
+        children.append(pa.array(values, kind))
+    return pa.StructArray.from_arrays(children, names=keys)
+
+
+class ParquetEncoder(Encoder):
+    extension = ".parquet"
+    compression = Compression.NONE
+
+    def table(self, rows):
+        columns, names = [], []
+        for field in self.shape.fields:
+            if field.kind == "map":
+                column = typed_struct(parse_maps(rows[field.column]))
+                if column is None:
+                    continue
+            else:
+                column = rows[field.column]
+            columns.append(column)
+            names.append(field.name)
+        return pa.table(columns, names=names)
+
+    def write_file(self, rows, name, out):
+        pq.write_table(self.table(rows), out, compression=self.parquet_codec)

@@ -1,0 +1,36 @@
+"""The run's manifest: written last, from what the writers reported, so its presence means "complete".
+
+It lists every object (key, raw event name, date, index, rows, bytes, SHA-256), the rejects, per-event
+and run totals and the window. Its bytes depend only on the run, never on a clock or on arrival order.
+"""
+
+import json
+
+__all__ = ["build_manifest", "summarize"]
+
+
+def summarize(objects):
+    """{event name: {"objects", "rows", "bytes"}} in name order."""
+    per_event = {}
+    for item in objects:
+        totals = per_event.setdefault(item["event_name"], {"objects": 0, "rows": 0, "bytes": 0})
+        totals["objects"] += 1
+        totals["rows"] += item["rows"]
+        totals["bytes"] += item["bytes"]
+    return dict(sorted(per_event.items()))
+
+
+def build_manifest(run, objects, rejects):
+    """`run`: request/run ids, format, window...; `objects`, `rejects`: dicts the writers yielded."""
+    objects = sorted(objects, key=lambda o: (o["event_name"], o["date"], o["index"]))
+    rejects = sorted(rejects, key=lambda o: o["index"])
+    document = dict(run)
+    document["objects"] = objects
+    document["events"] = summarize(objects)
+    document["totals"] = {
+        "objects": len(objects),
+        "rows": sum(o["rows"] for o in objects),
+        "bytes": sum(o["bytes"] for o in objects),
+    }
+    document["rejects"] = {"rows": sum(o["rows"] for o in rejects), "objects": rejects}
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

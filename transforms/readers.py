@@ -1,0 +1,184 @@
+"""Reading one store file into canonical Arrow tables, with bad records set aside, never dropped.
+
+Parquet is read batch-wise and projected; Avro and JSON Lines arrive as Python records (their readers
+give nothing better) and are turned into Arrow batches of `BATCH_ROWS`. Every reader ends in the same
+validation, which yields good rows as a table and bad rows as `Reject`s with a reason.
+"""
+
+import gzip
+import io
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.filesystem import CompressionTypes
+
+from transforms.errors import SourceError
+from transforms.store import store_format
+
+__all__ = ["read_split", "BATCH_ROWS"]
+
+# Rows per Arrow batch: big enough that per-batch overhead vanishes, small enough to keep memory flat.
+BATCH_ROWS = 65536
+
+
+def _open(path):
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _parquet_batches(path, schema):
+    with _open(path) as raw:
+        source = pq.ParquetFile(raw)
+        names = set(source.schema_arrow.names)
+        missing = [name for name in schema.names if name not in names]
+        if missing:
+            raise SourceError(f"store file {path!r} lacks column(s) {', '.join(missing)}; "
+                              "see the event store contract in the README")
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
+            yield pa.Table.from_batches([batch])
+
+
+def _as_text(value):
+    """Objects stored as JSON text stay text; objects stored as maps or dicts become JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):  # Avro map with a list-of-pairs encoding
+        value = dict(value)
+    return orjson.dumps(value).decode()
+
+
+def _records_to_tables(records, schema):
+    columns = {name: [] for name in schema.names}
+    for record in records:
+        for name, values in columns.items():
+            value = record.get(name)
+            values.append(_as_text(value) if schema.field(name).type == pa.string() else value)
+        if len(columns[schema.names[0]]) == BATCH_ROWS:
+            yield columns
+            columns = {name: [] for name in schema.names}
+    if columns[schema.names[0]]:
+        yield columns
+
+
+def _python_batches(path, records, schema, rejects):
+    """Column lists -> tables; a value of the wrong type rejects its record, not the file."""
+    for columns in _records_to_tables(records, schema):
+        try:
+            yield pa.table({name: pa.array(columns[name], schema.field(name).type) for name in schema.names})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            good = {name: [] for name in schema.names}
+            for row in zip(*(columns[name] for name in schema.names)):
+                try:
+                    for name, value in zip(schema.names, row):
+                        pa.array([value], schema.field(name).type)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+                    rejects.append(_reject(path, f"wrong type: {error}", dict(zip(schema.names, row))))
+                    continue
+                for name, value in zip(schema.names, row):
+                    good[name].append(value)
+            yield pa.table({name: pa.array(good[name], schema.field(name).type) for name in schema.names})
+
+
+def _avro_records(path):
+    import fastavro
+    with _open(path) as raw:
+        yield from fastavro.reader(raw)
+
+
+def _jsonl_records(path, rejects):
+    with _open(path) as raw:
+        stream = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
+        for number, line in enumerate(io.BufferedReader(stream), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                rejects.append(_reject(path, f"line {number} is not JSON: {error}", line.decode("utf-8", "replace")))
+                continue
+            if not isinstance(record, dict):
+                rejects.append(_reject(path, f"line {number} is not a JSON object", line.decode("utf-8", "replace")))
+                continue
+            yield record
+
+
+def _reject(path, reason, record):
+    return {"source": path, "reason": reason,
+            "record": record if isinstance(record, str) else orjson.dumps(record, default=str).decode()}
+
+
+def _validate(path, table, shape, rejects):
+    """Good rows as a table with map columns as compact JSON object text; bad rows into `rejects`."""
+    keep = []
+    map_columns = [f.column for f in shape.map_fields]
+    required = [name for name in shape.store_schema.names if name not in map_columns]
+    missing = {name: pc.is_null(table[name]).to_pylist() for name in required}
+    texts = {name: table[name].to_pylist() for name in map_columns}
+    fixed = {name: list(values) for name, values in texts.items()}
+    for row in range(table.num_rows):
+        reason = next((f"{name} is missing" for name in required if missing[name][row]), None)
+        for name in map_columns:
+            if reason:
+                break
+            text = texts[name][row]
+            if text is None:
+                fixed[name][row] = "{}"
+                continue
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as error:
+                reason = f"{name} is not valid JSON: {error}"
+                break
+            if not isinstance(value, dict):
+                reason = f"{name} is not a JSON object"
+            elif not value:
+                fixed[name][row] = "{}"
+            elif "\n" in text or "\r" in text:  # pretty-printed: re-emit on one line for JSON Lines output
+                fixed[name][row] = orjson.dumps(value).decode()
+        if reason:
+            rejects.append(_reject(path, reason, {n: table[n][row].as_py() for n in table.column_names}))
+        keep.append(reason is None)
+    good = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
+    for name in map_columns:
+        values = [text for text, ok in zip(fixed[name], keep) if ok]
+        good = good.set_column(good.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return good
+
+
+def _cast(path, table, schema):
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as error:
+        raise SourceError(f"store file {path!r} does not match the store contract: {error}") from None
+
+
+def read_split(path, shape, window_column, start_ms, end_ms, rejects):
+    """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms.
+
+    Bad records go to the `rejects` list (dicts with source, reason, record) as they are met.
+    """
+    schema = shape.store_schema
+    fmt = store_format(path)
+    try:
+        if fmt == "parquet":
+            tables = (_cast(path, t, schema) for t in _parquet_batches(path, schema))
+        elif fmt == "avro":
+            tables = _python_batches(path, _avro_records(path), schema, rejects)
+        else:
+            tables = _python_batches(path, _jsonl_records(path, rejects), schema, rejects)
+        for table in tables:
+            times = table[window_column]
+            in_window = pc.less(times, end_ms)
+            if start_ms is not None:
+                in_window = pc.and_(in_window, pc.greater_equal(times, start_ms))
+            table = table.filter(pc.fill_null(in_window, True))  # null times go on to be rejected
+            if table.num_rows:
+                table = _validate(path, table, shape, rejects)
+            if table.num_rows:
+                yield table
+    except SourceError:
+        raise
+    except (OSError, ValueError, pa.ArrowException, EOFError) as error:
+        raise SourceError(f"store file {path!r} cannot be read: {error}") from None

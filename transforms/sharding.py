@@ -1,0 +1,58 @@
+"""Cutting a partition's sorted rows into contiguous files, each at most `limit` bytes as stored.
+
+Sizes are measured, never guessed: a candidate file is encoded and compressed into a spool, and its
+real size decides. The first candidate is a small sample that sets the rows-per-byte estimate; a
+candidate that turns out too big is shrunk in proportion and encoded again. The result depends only on
+the rows, so a rerun cuts the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
+"""
+
+import tempfile
+
+from transforms.errors import RowTooLargeError
+
+__all__ = ["Shard", "shard_rows", "encode_to_spool"]
+
+SAMPLE_ROWS = 4096          # first candidate: enough rows for a stable bytes-per-row estimate
+FILL = 0.97                 # aim a little under the limit, since compression ratios wander
+GROW_BELOW = 0.85           # a candidate smaller than this share of the limit is grown, if rows remain
+SPOOL_MEMORY_BYTES = 16 << 20
+
+
+class Shard:
+    """Rows [start, start + count) of the partition, encoded in `spool` (positioned at 0), `size` bytes."""
+
+    def __init__(self, start, count, spool, size):
+        self.start, self.count, self.spool, self.size = start, count, spool, size
+
+
+def encode_to_spool(encoder, rows, name):
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    with encoder.compression.open(spool) as stream:
+        encoder.write_file(rows, name, stream)
+    size = spool.tell()
+    spool.seek(0)
+    return spool, size
+
+
+def shard_rows(encoder, rows, name, limit):
+    """Yield `Shard`s covering all of `rows` in order; the caller closes each spool."""
+    total = rows.num_rows
+    start, count = 0, SAMPLE_ROWS
+    while start < total:
+        count, shrunk = min(count, total - start), False
+        while True:
+            spool, size = encode_to_spool(encoder, rows.slice(start, count), name)
+            if size <= limit:
+                target = min(total - start, int(count * limit * FILL / size))
+                if shrunk or size >= limit * GROW_BELOW or target <= count:
+                    break
+                count = target
+            else:
+                if count == 1:
+                    raise RowTooLargeError(
+                        f"one {name!r} record takes {size} bytes encoded, more than --max_file_bytes {limit}; "
+                        "raise --max_file_bytes")
+                count, shrunk = max(1, min(count - 1, int(count * limit * FILL / size))), True
+            spool.close()
+        yield Shard(start, count, spool, size)
+        start += count

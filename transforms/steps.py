@@ -1,0 +1,211 @@
+"""The pipeline's steps as PTransforms, in the order DESIGN.md draws them.
+
+Only Create, ParDo, GroupByKey and Flatten are used, so the same graph runs on every runner,
+Beam's DaskRunner included. Elements are Arrow tables (thousands of rows each); what crosses a
+GroupByKey is compact IPC bytes, and the final grouping carries only small object descriptors.
+"""
+
+import apache_beam as beam
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.metrics import Metrics
+
+from transforms.formats import Encoder, encoder_for
+from transforms.manifest import build_manifest
+from transforms.naming import manifest_key, object_key, rejects_key
+from transforms.partition import add_time_parts, from_ipc, sort_rows, split_by_partition, to_ipc
+from transforms.readers import read_split
+from transforms.sharding import shard_rows
+
+__all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
+           "METRIC_NAMESPACES"]
+
+REJECTS = "rejects"
+PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
+METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.bytes")
+
+
+class _ReadSplit(beam.DoFn):
+    def __init__(self, config):
+        self.config = config
+
+    def process(self, path):
+        config, rejects = self.config, []
+        shape = config.shape
+        wanted = pa.array(config.events, pa.string()) if config.events else None
+        for table in read_split(path, shape, shape.window_column(config.window.basis),
+                                config.window.start_ms, config.window.end_ms, rejects):
+            if wanted is not None:
+                table = table.filter(pc.is_in(table["event_name"], value_set=wanted))
+            if table.num_rows:
+                yield table
+        if rejects:
+            Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
+            yield beam.pvalue.TaggedOutput(REJECTS, rejects)
+
+
+class ReadStore(beam.PTransform):
+    """Store file paths -> canonical tables (main output) and lists of rejects (output `rejects`)."""
+
+    def __init__(self, config, splits):
+        super().__init__()
+        self.config, self.splits = config, splits
+
+    def expand(self, pbegin):
+        return (pbegin | "Splits" >> beam.Create(self.splits)
+                | "Read" >> beam.ParDo(_ReadSplit(self.config)).with_outputs(REJECTS, main="rows"))
+
+
+def _latest_per_identity(table):
+    """Keep each identity's newest version (ties: the larger object_id, then properties text)."""
+    table = table.sort_by([("identity", "ascending"), ("updated_at", "descending"),
+                           ("object_id", "descending"), ("properties", "descending")])
+    identity = table["identity"].combine_chunks()
+    first = pc.invert(pc.equal(identity[1:], identity[:-1])) if len(identity) > 1 else pa.array([], pa.bool_())
+    return table.filter(pa.concat_arrays([pa.array([True]), first.cast(pa.bool_())]))
+
+
+class _BucketByIdentity(beam.DoFn):
+    def process(self, table):
+        import zlib
+        table = _latest_per_identity(table)
+        buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
+        for bucket in pc.unique(buckets).to_pylist():
+            yield bucket, to_ipc(table.filter(pc.equal(buckets, bucket)))
+
+
+class LatestProfiles(beam.PTransform):
+    """A profile store holds every version; an export shows each identity once, at its latest."""
+
+    def expand(self, tables):
+        return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity())
+                | "GroupBuckets" >> beam.GroupByKey()
+                | "Latest" >> beam.Map(lambda kv: _latest_per_identity(pa.concat_tables(map(from_ipc, kv[1])))))
+
+
+class _KeyByPartition(beam.DoFn):
+    def __init__(self, config):
+        self.config = config
+
+    def process(self, table):
+        shape = self.config.shape
+        table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
+        for key, piece in split_by_partition(table, shape):
+            yield key, to_ipc(piece)
+
+
+class PartitionRows(beam.PTransform):
+    """Tables -> ((name, yyyymmdd), [IPC pieces]): all rows of a file group together."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def expand(self, tables):
+        return (tables | "KeyByPartition" >> beam.ParDo(_KeyByPartition(self.config))
+                | "GroupPartitions" >> beam.GroupByKey())
+
+
+class _WriteGroup(beam.DoFn):
+    def __init__(self, config):
+        self.config = config
+
+    def process(self, element):
+        (name, day), pieces = element
+        config = self.config
+        encoder = encoder_for(config.format, config.shape, config.parquet_codec)
+        rows = sort_rows(pa.concat_tables(map(from_ipc, pieces)), config.shape)
+        for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes)):
+            key = object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day,
+                             index, config.database_id, encoder.suffix)
+            with shard.spool:
+                digest = config.destination.put(key, shard.spool)
+            for namespace, amount in zip(METRIC_NAMESPACES, (1, shard.count, digest.bytes)):
+                Metrics.counter(namespace, name).inc(amount)
+            yield {"key": key, "event_name": name, "date": str(day), "index": index, "rows": shard.count,
+                   "bytes": digest.bytes, "sha256": digest.sha256, "md5": digest.md5}
+
+
+class WriteObjects(beam.PTransform):
+    """Grouped partitions -> data objects at their final keys -> one descriptor dict per object."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def expand(self, groups):
+        return groups | "Encode+Put" >> beam.ParDo(_WriteGroup(self.config))
+
+
+class _RejectsEncoder(Encoder):
+    extension = ".jsonl"
+
+    def write_file(self, rows, name, out):
+        for record in rows.to_pylist():
+            out.write(orjson.dumps(record) + b"\n")
+
+
+class _WriteRejectGroup(beam.DoFn):
+    def __init__(self, config):
+        self.config = config
+
+    def process(self, element):
+        config = self.config
+        records = sorted((r for batch in element[1] for r in batch),
+                         key=lambda r: (r["source"], r["reason"], r["record"]))
+        rows = pa.Table.from_pylist(records)
+        for index, shard in enumerate(shard_rows(_RejectsEncoder(config.shape), rows, "rejects",
+                                                 config.max_file_bytes)):
+            key = rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
+            with shard.spool:
+                digest = config.destination.put(key, shard.spool)
+            yield {"key": key, "index": index, "rows": shard.count, "bytes": digest.bytes, "sha256": digest.sha256}
+
+
+class WriteRejects(beam.PTransform):
+    """Bad records, with source file and reason, as JSON Lines beside the export; counted in the manifest."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def expand(self, rejects):
+        return (rejects | "KeyAll" >> beam.Map(lambda batch: (REJECTS, batch))
+                | "GroupAll" >> beam.GroupByKey()
+                | "Put" >> beam.ParDo(_WriteRejectGroup(self.config)))
+
+
+class _PutManifest(beam.DoFn):
+    def __init__(self, config):
+        self.config = config
+
+    def process(self, element):
+        import io
+        config = self.config
+        items = [item for item in element[1] if item is not None]
+        objects = [value for kind, value in items if kind == "object"]
+        rejects = [value for kind, value in items if kind == REJECTS]
+        document = build_manifest(config.run_description(), objects, rejects)
+        key = manifest_key(config.destination.prefix, config.request_id, config.run_timestamp)
+        config.destination.put(key, io.BytesIO(document))
+        yield key
+
+
+class WriteManifest(beam.PTransform):
+    """After every object is written: one manifest. It runs even when the window held no rows."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def expand(self, pcolls):
+        objects, rejects = pcolls
+        start = objects.pipeline | "Always" >> beam.Create([None])
+        return ((objects | "TagObjects" >> beam.Map(lambda o: ("object", o)),
+                 rejects | "TagRejects" >> beam.Map(lambda o: (REJECTS, o)),
+                 start)
+                | "Everything" >> beam.Flatten()
+                | "KeyAll" >> beam.Map(lambda item: ("manifest", item))
+                | "GroupAll" >> beam.GroupByKey()
+                | "Put" >> beam.ParDo(_PutManifest(self.config)))

@@ -1,0 +1,66 @@
+"""Finding the store files a window needs, on a local path or s3:// alike (through Beam's FileSystems).
+
+Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jsonl.gz}`. Other files
+(`_SUCCESS`, `.crc`, hidden files) are ignored; folders that do not follow the layout are an error,
+because skipping them silently would lose rows.
+"""
+
+import os
+import re
+
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.errors import SourceError
+
+__all__ = ["list_splits", "store_format", "STORE_SUFFIXES"]
+
+STORE_SUFFIXES = {".parquet": "parquet", ".avro": "avro", ".jsonl": "jsonl", ".jsonl.gz": "jsonl"}
+
+
+def store_format(path):
+    """'parquet' | 'avro' | 'jsonl' for a store file, None for files that are not data."""
+    base = path.rsplit("/", 1)[-1]
+    if base.startswith((".", "_")):
+        return None
+    for suffix, fmt in STORE_SUFFIXES.items():
+        if base.endswith(suffix):
+            return fmt
+    return None
+
+
+def _check_root(root):
+    if root.startswith("s3://"):
+        return
+    if "://" in root:
+        raise SourceError(f"--source {root!r}: only local folders and s3:// stores are supported")
+    if not os.path.isdir(root):
+        raise SourceError(f"--source {root!r} is not a readable folder; point it at the event store root")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise SourceError(f"--source {root!r} cannot be read by this user; fix its permissions")
+
+
+def list_splits(root, shape, may_hold):
+    """Sorted paths of the store files whose folders pass `may_hold(date_text, hour_or_None)`."""
+    _check_root(root)
+    root = root.rstrip("/")
+    folder = re.compile(
+        rf"{re.escape(shape.partition_folder)}=(\d{{4}}-\d{{2}}-\d{{2}})"
+        rf"(?:/{re.escape(shape.hour_folder)}=(\d{{2}}))?/[^/]+")
+    try:
+        matches = FileSystems.match([f"{root}/{shape.partition_folder}=*/**"])[0].metadata_list
+    except Exception as error:  # Beam wraps every filesystem failure in its own BeamIOError
+        raise SourceError(f"--source {root!r} cannot be listed: {error}") from None
+    splits = []
+    for metadata in matches:
+        path = metadata.path
+        if store_format(path) is None:
+            continue
+        found = folder.fullmatch(path[len(root) + 1:])
+        if not found:
+            raise SourceError(
+                f"store file {path!r} is not under {shape.partition_folder}=YYYY-MM-DD/"
+                f"[{shape.hour_folder}=HH/]; move it or remove it")
+        hour = None if found.group(2) is None else int(found.group(2))
+        if may_hold(found.group(1), hour):
+            splits.append(path)
+    return sorted(splits)

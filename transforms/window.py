@@ -1,0 +1,72 @@
+"""The export window and which store partitions can hold its rows.
+
+Partition pruning is where correctness and cost meet: the store is laid out by *capture* date, so a
+capture-time window reads exactly its own dates, while an event-time window must also read every later
+capture date (an SDK may deliver an event days after it happened). Only a device clock running ahead
+lets an event be captured *before* it happened; `clock_skew` bounds that, so an event-time window also
+reads `clock_skew` before its start.
+"""
+
+import dataclasses
+import datetime as dt
+
+from transforms.errors import ConfigError
+
+__all__ = ["Window", "parse_instant", "DEFAULT_CLOCK_SKEW"]
+
+DEFAULT_CLOCK_SKEW = dt.timedelta(hours=24)
+_UTC = dt.timezone.utc
+
+
+def parse_instant(text, option):
+    """ISO-8601 instant -> aware UTC datetime; a value without an offset is taken as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise ConfigError(
+            f"{option} {text!r} is not an ISO-8601 instant; write it like 2026-11-01T00:00:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    return value.astimezone(_UTC)
+
+
+def to_ms(instant):
+    return int(instant.timestamp() * 1000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """[start, end) in epoch ms on `basis` time; `start` None means "everything before end"."""
+
+    start_ms: object
+    end_ms: int
+    basis: str
+    clock_skew_ms: int = int(DEFAULT_CLOCK_SKEW.total_seconds() * 1000)
+
+    def partition_filter(self, shape):
+        """A predicate on (date 'YYYY-MM-DD', hour int or None) of a store folder: may it hold rows?
+
+        Folder dates and hours are UTC, as the store contract says.
+        """
+        capture_exact = shape.kind == "profiles" or self.basis == "capture"
+        low = None
+        if self.start_ms is not None:
+            low = self.start_ms if capture_exact else self.start_ms - self.clock_skew_ms
+        high = self.end_ms if capture_exact else None
+
+        def may_hold(date_text, hour):
+            day = dt.datetime.strptime(date_text, "%Y-%m-%d").replace(tzinfo=_UTC)
+            first = day if hour is None else day + dt.timedelta(hours=hour)
+            last = first + (dt.timedelta(days=1) if hour is None else dt.timedelta(hours=1))
+            if low is not None and to_ms(last) <= low:
+                return False
+            return high is None or to_ms(first) < high
+
+        return may_hold
+
+    def describe(self):
+        """ISO text of the window, for the manifest and the summary."""
+        def iso(ms):
+            return None if ms is None else (
+                dt.datetime.fromtimestamp(ms / 1000, _UTC).isoformat().replace("+00:00", "Z"))
+        return {"start": iso(self.start_ms), "end": iso(self.end_ms), "time_basis": self.basis}
