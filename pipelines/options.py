@@ -2,14 +2,22 @@
 metadata all read the same list. Every option also takes a dashed spelling (`--export-type`).
 """
 
+import os
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.config import (DEFAULT_MAX_FILE_BYTES, EXPORT_TYPES, PARQUET_CODECS, TIME_BASES,
                                ExportConfig)
+from transforms.errors import ConfigError
 from transforms.formats import FORMATS
+from transforms.s3 import SSE_MODES, S3Settings, Secret
 from transforms.window import DEFAULT_CLOCK_SKEW
 
-__all__ = ["ExportOptions", "OPTION_HELP", "config_from_options"]
+__all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "config_from_options", "s3_settings_from",
+           "add_s3_arguments", "SECRET_ENV"]
+
+# The destination key's secret comes from here (never from a command line, where `ps` would show it).
+SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
 
 # name -> (help, extra argparse settings); the README's option table is written from this.
 OPTION_HELP = {
@@ -31,19 +39,51 @@ OPTION_HELP = {
     "clock_skew_hours": ("how far a device clock may run ahead: an event-time window also reads capture "
                          "dates this long before its start", {"default": DEFAULT_CLOCK_SKEW.total_seconds() / 3600,
                                                              "type": float}),
+    "manifest_copy": ("a folder of ours that also receives the manifest, for verify_export", {}),
+}
+
+# The destination bucket. --s3_endpoint_url is Beam's own option (it serves an s3:// source too).
+S3_OPTION_HELP = {
+    "s3_region": ("the destination bucket's region (default: the standard chain's)", {}),
+    "s3_path_style": ("path-style addressing, for S3-compatible servers", {"action": "store_true"}),
+    "destination_access_key_id": (f"the destination key id; its secret from ${SECRET_ENV}. Without it: "
+                                  "boto3's standard chain (AWS_ACCESS_KEY_ID, profile, role)", {}),
+    "sse": (f"server-side encryption: {', '.join(SSE_MODES)}", {"default": "none"}),
+    "sse_kms_key_id": ("KMS key id or ARN for --sse aws:kms", {}),
 }
 
 
 class ExportOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        for name, (text, settings) in OPTION_HELP.items():
+        for name, (text, settings) in {**OPTION_HELP, **S3_OPTION_HELP}.items():
             flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
             parser.add_argument(*flags, dest=name, help=text, **settings)
 
 
 def config_from_options(options, now=None):
     """Validated `ExportConfig` from parsed options (raises ConfigError naming the bad one)."""
-    values = options.view_as(ExportOptions).get_all_options(retain_unknown_options=False)
+    values = options.get_all_options(retain_unknown_options=False)
     return ExportConfig.build(**{name: values.get(name) for name in OPTION_HELP if values.get(name) is not None},
-                              now=now)
+                              s3=s3_settings_from(values), now=now)
+
+
+def add_s3_arguments(parser):
+    """The destination options, for the small CLIs that are not Beam pipelines (check, verify)."""
+    parser.add_argument("--s3_endpoint_url", "--s3-endpoint-url", dest="s3_endpoint_url",
+                        help="S3-compatible endpoint (MinIO, R2, a local server)")
+    for name, (text, settings) in S3_OPTION_HELP.items():
+        parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=name, help=text, **settings)
+
+
+def s3_settings_from(values, environ=os.environ):
+    """Destination S3 settings from parsed option values (a dict), the secret from the environment."""
+    key_id = values.get("destination_access_key_id")
+    secret = environ.get(SECRET_ENV) if key_id else None
+    if key_id and not secret:
+        raise ConfigError(f"--destination_access_key_id needs its secret in ${SECRET_ENV}")
+    return S3Settings(
+        region=values.get("s3_region"), endpoint_url=values.get("s3_endpoint_url"),
+        path_style=bool(values.get("s3_path_style")), access_key_id=Secret(key_id) if key_id else None,
+        secret_access_key=Secret(secret) if secret else None, sse=values.get("sse") or "none",
+        sse_kms_key_id=values.get("sse_kms_key_id"))

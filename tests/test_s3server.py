@@ -1,4 +1,4 @@
-"""What the local IAM-enforcing S3 (tests/s3server.py) does and does not enforce.
+"""What the local IAM-enforcing S3 (pipelines/local_s3.py) does and does not enforce.
 
 These tests pin moto 5.2.5's observed behaviour, so a moto upgrade that changes
 it fails here first instead of silently weakening the export tests.  Where moto
@@ -15,7 +15,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.s3server import (Credentials, LocalS3Server, least_privilege_policy,
+from pipelines.local_s3 import (Credentials, LocalS3Server, least_privilege_policy,
                             provision_least_privilege)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -181,7 +181,7 @@ def test_stop_kills_the_process():
 
 
 def test_demo_main_prints_exports_and_stops_on_ctrl_c():
-    proc = subprocess.Popen([sys.executable, "-m", "tests.s3server", "--bucket", "demo-bucket"],
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.local_s3", "--bucket", "demo-bucket"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         lines = []

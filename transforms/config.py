@@ -10,6 +10,7 @@ import os
 import zoneinfo
 
 from transforms.destination import Destination, parse_destination
+from transforms.s3 import S3Settings
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 from transforms.naming import check_id
@@ -44,6 +45,7 @@ class ExportConfig:
     max_file_bytes: int
     parquet_codec: str
     timezone: str
+    manifest_copy: str = None
 
     @property
     def shape(self):
@@ -61,8 +63,13 @@ class ExportConfig:
     def build(cls, *, source, destination, export_type="all_events", events=(), format="json", start=None,
               end=None, time_basis="event", request_id="export", database_id="local", run_timestamp=None,
               max_file_bytes=DEFAULT_MAX_FILE_BYTES, parquet_codec="gzip", timezone="UTC",
-              clock_skew_hours=DEFAULT_CLOCK_SKEW.total_seconds() / 3600, now=None):
-        """Validate raw option values; `now` (UTC datetime) is only used to default the run timestamp."""
+              clock_skew_hours=DEFAULT_CLOCK_SKEW.total_seconds() / 3600, manifest_copy=None, s3=S3Settings(),
+              now=None):
+        """Validate raw option values; `now` (UTC datetime) is only used to default the run timestamp.
+
+        `manifest_copy`: a folder (ours, not the customer's) that also receives the manifest, so the run
+        can be verified later with a key that may not read the bucket.
+        """
         if not source:
             raise ConfigError("--source is required: the event store root, a local folder or s3://bucket/path")
         _choice("--export_type", export_type, EXPORT_TYPES)
@@ -107,10 +114,10 @@ class ExportConfig:
             raise ConfigError(f"--run_timestamp {run_timestamp!r} is not yyyyMMddHHmmss, e.g. 20261101000000") from None
         return cls(
             source=source if "://" in source else os.path.abspath(source),
-            destination=parse_destination(destination),
+            destination=parse_destination(destination, s3),
             export_type=export_type, events=events, format=format,
             window=Window(None if as_of else start_ms, end_ms, time_basis, int(skew * 3600 * 1000)),
             request_id=check_id("--request_id", request_id), database_id=check_id("--database_id", database_id),
             run_timestamp=run_timestamp, max_file_bytes=max_file_bytes, parquet_codec=parquet_codec,
-            timezone=timezone,
+            timezone=timezone, manifest_copy=manifest_copy,
         )

@@ -13,6 +13,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.errors import ConfigError
+from transforms.s3 import S3Settings, put_object
 
 __all__ = ["Destination", "ObjectDigest", "parse_destination"]
 
@@ -22,9 +23,11 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 @dataclasses.dataclass(frozen=True)
 class ObjectDigest:
+    """What the manifest records of an object; `etag` is what a bucket listing will show for it."""
+
     bytes: int
     sha256: str
-    md5: str
+    etag: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Destination:
 
     root: str
     prefix: str = ""
+    s3: S3Settings = S3Settings()
 
     @property
     def is_s3(self):
@@ -49,7 +53,15 @@ class Destination:
         return self.uri(self.prefix)
 
     def put(self, key, stream):
-        """Write `stream` (binary, read to its end) as `key`; return its size and digests."""
+        """Write seekable binary `stream` (at 0) as `key`, once; return its size and digests."""
+        if self.is_s3:
+            sha256, size = hashlib.sha256(), 0
+            while chunk := stream.read(_COPY_CHUNK):
+                sha256.update(chunk)
+                size += len(chunk)
+            stream.seek(0)
+            etag = put_object(self.s3, self.bucket, key, stream, size)
+            return ObjectDigest(size, sha256.hexdigest(), etag)
         sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
         with FileSystems.create(self.uri(key), mime_type="application/octet-stream",
                                 compression_type=CompressionTypes.UNCOMPRESSED) as out:
@@ -61,7 +73,7 @@ class Destination:
         return ObjectDigest(size, sha256.hexdigest(), md5.hexdigest())
 
 
-def parse_destination(text):
+def parse_destination(text, s3=S3Settings()):
     """'s3://bucket[/prefix]' or a local folder (made absolute, so workers elsewhere agree on it)."""
     if not text:
         raise ConfigError("--destination is required: a local folder or s3://bucket[/prefix]")
@@ -70,7 +82,7 @@ def parse_destination(text):
         if not _BUCKET.fullmatch(bucket):
             raise ConfigError(f"--destination {text!r}: {bucket!r} is not a valid S3 bucket name")
         prefix = prefix.strip("/")
-        return Destination(f"s3://{bucket}/", prefix + "/" if prefix else "")
+        return Destination(f"s3://{bucket}/", prefix + "/" if prefix else "", s3)
     if "://" in text:
         raise ConfigError(f"--destination {text!r}: use a local folder or s3://bucket[/prefix]")
     path = os.path.abspath(text)

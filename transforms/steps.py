@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
+from transforms.destination import parse_destination
 from transforms.formats import Encoder, encoder_for
 from transforms.manifest import build_manifest
 from transforms.naming import manifest_key, object_key, rejects_key
@@ -124,7 +125,7 @@ class _WriteGroup(beam.DoFn):
             for namespace, amount in zip(METRIC_NAMESPACES, (1, shard.count, digest.bytes)):
                 Metrics.counter(namespace, name).inc(amount)
             yield {"key": key, "event_name": name, "date": str(day), "index": index, "rows": shard.count,
-                   "bytes": digest.bytes, "sha256": digest.sha256, "md5": digest.md5}
+                   "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag}
 
 
 class WriteObjects(beam.PTransform):
@@ -160,7 +161,8 @@ class _WriteRejectGroup(beam.DoFn):
             key = rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
             with shard.spool:
                 digest = config.destination.put(key, shard.spool)
-            yield {"key": key, "index": index, "rows": shard.count, "bytes": digest.bytes, "sha256": digest.sha256}
+            yield {"key": key, "index": index, "rows": shard.count, "bytes": digest.bytes, "sha256": digest.sha256,
+                   "etag": digest.etag}
 
 
 class WriteRejects(beam.PTransform):
@@ -189,6 +191,9 @@ class _PutManifest(beam.DoFn):
         document = build_manifest(config.run_description(), objects, rejects)
         key = manifest_key(config.destination.prefix, config.request_id, config.run_timestamp)
         config.destination.put(key, io.BytesIO(document))
+        if config.manifest_copy:
+            copy = parse_destination(config.manifest_copy)
+            copy.put(manifest_key("", config.request_id, config.run_timestamp), io.BytesIO(document))
         yield key
 
 

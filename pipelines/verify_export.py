@@ -1,0 +1,70 @@
+"""`python -m pipelines.verify_export --manifest COPY.json --destination s3://bucket[/prefix]`
+
+Checks a finished run without reading a single object: the manifest comes from our own copy
+(`--manifest_copy` of the export), the bucket is only listed. Reports objects that are missing, whose
+size or ETag differ, and objects of the run that the manifest does not know. Exit 0 when all agree.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+from pipelines.options import add_s3_arguments, s3_settings_from
+from transforms.destination import parse_destination
+from transforms.errors import ExportError
+from transforms.naming import manifest_key
+from transforms.s3_checks import list_objects, verify_objects
+
+__all__ = ["main", "expected_objects"]
+
+
+def expected_objects(manifest, manifest_bytes, prefix):
+    """{key: (bytes, etag)} the bucket must hold for this run: data, rejects and the manifest itself."""
+    expected = {o["key"]: (o["bytes"], o.get("etag")) for o in manifest["objects"] + manifest["rejects"]["objects"]}
+    key = manifest_key(prefix, manifest["request_id"], manifest["run_timestamp"])
+    expected[key] = (len(manifest_bytes), hashlib.md5(manifest_bytes).hexdigest())
+    return expected
+
+
+def _list_local(root, prefix):
+    found = {}
+    for entry in os.scandir(root):
+        if entry.is_file() and entry.name.startswith(prefix):
+            with open(entry.path, "rb") as handle:
+                found[entry.name] = (entry.stat().st_size, hashlib.file_digest(handle, "md5").hexdigest())
+    return found
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m pipelines.verify_export", description=__doc__.split("\n")[2])
+    parser.add_argument("--manifest", required=True, help="our copy of the run's manifest (a local file)")
+    parser.add_argument("--destination", required=True, help="where the run wrote: s3://bucket[/prefix] or a folder")
+    add_s3_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        with open(args.manifest, "rb") as handle:
+            manifest_bytes = handle.read()
+        manifest = json.loads(manifest_bytes)
+        destination = parse_destination(args.destination, s3_settings_from(vars(args)))
+        run_prefix = f"{destination.prefix}{manifest['request_id']}-{manifest['run_timestamp']}-"
+        listed = (list_objects(destination.s3, destination.bucket, run_prefix) if destination.is_s3
+                  else _list_local(destination.root, run_prefix))
+    except (OSError, ValueError, KeyError) as error:
+        print(f"eventexport: error: cannot read manifest {args.manifest!r}: {error}", file=sys.stderr)
+        return 2
+    except ExportError as error:
+        print(f"eventexport: error: {error}", file=sys.stderr)
+        return error.exit_code
+    findings = verify_objects(expected_objects(manifest, manifest_bytes, destination.prefix), listed)
+    for finding in findings:
+        print(f"{finding.problem}: {finding.key} {finding.detail}".rstrip())
+    bad = [f for f in findings if f.problem != "unlisted"]
+    print(f"{'FAILED' if bad else 'ok'}: {len(listed)} objects listed, {len(bad)} problems, "
+          f"{len(findings) - len(bad)} unlisted")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The customer's bucket, reached with the customer's least-privilege key: list and put, nothing else.
+
+One client per settings per process (botocore clients are thread-safe and costly to build). Every S3
+error is sorted here, once, into "retry" (throttling, 5xx, dropped connections: botocore's standard
+retry mode has already tried) and "give up" (bad key, denied, no bucket), each with a message that
+names the fix. Key ids and secrets never enter a message, a log line or a repr.
+"""
+
+import base64
+import dataclasses
+import functools
+import hashlib
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+
+from transforms.errors import ConfigError, DestinationError, TransientDestinationError
+
+__all__ = ["Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES", "MULTIPART_THRESHOLD"]
+
+SSE_MODES = ("none", "AES256", "aws:kms")
+MULTIPART_THRESHOLD = 64 << 20  # below: one PutObject; above: parts, so a retry resends 16 MiB, not 100
+PART_BYTES = 16 << 20
+_RETRIES = {"mode": "standard", "max_attempts": 8}  # standard mode retries SlowDown, 5xx and timeouts
+
+
+class Secret(str):
+    """A string that prints as *** so it cannot leak through a repr, a log line or an f-string's !r."""
+
+    def __repr__(self):
+        return "Secret('***')"
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Settings:
+    """How to reach the bucket. No key given: boto3's standard chain (environment, profile, role)."""
+
+    region: str = None
+    endpoint_url: str = None
+    path_style: bool = False
+    access_key_id: Secret = None
+    secret_access_key: Secret = None
+    session_token: Secret = None
+    sse: str = "none"
+    sse_kms_key_id: str = None
+
+    def __post_init__(self):
+        if self.sse not in SSE_MODES:
+            raise ConfigError(f"--sse {self.sse!r} is not one of {', '.join(SSE_MODES)}")
+        if self.sse_kms_key_id and self.sse != "aws:kms":
+            raise ConfigError("--sse_kms_key_id needs --sse aws:kms")
+        if bool(self.access_key_id) != bool(self.secret_access_key):
+            raise ConfigError("give both an access key id and its secret, or neither to use the standard chain")
+
+    def encryption_args(self):
+        if self.sse == "none":
+            return {}
+        args = {"ServerSideEncryption": self.sse}
+        if self.sse_kms_key_id:
+            args["SSEKMSKeyId"] = self.sse_kms_key_id
+        return args
+
+
+@functools.lru_cache(maxsize=8)
+def client_for(settings):
+    config = Config(retries=_RETRIES, s3={"addressing_style": "path" if settings.path_style else "auto"},
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required")
+    return boto3.session.Session().client(
+        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,
+        aws_access_key_id=settings.access_key_id or None, aws_secret_access_key=settings.secret_access_key or None,
+        aws_session_token=settings.session_token or None)
+
+
+_GIVE_UP = {
+    "InvalidAccessKeyId": "S3 does not know the access key id; check the key id (was the key deleted?)",
+    "SignatureDoesNotMatch": "the secret access key does not match the access key id; re-enter the secret",
+    "NoSuchBucket": "bucket {bucket!r} does not exist; create it or fix the bucket name",
+    "AccessDenied:list": ("the key may not list bucket {bucket!r} (or no such bucket is visible to it): "
+                          "grant s3:ListBucket on arn:aws:s3:::{bucket}"),
+    "AccessDenied:put": ("the key may not put objects in bucket {bucket!r}: grant s3:PutObject on "
+                         "arn:aws:s3:::{bucket}/*"),
+    "KMS.AccessDenied": "the key may not use the KMS key for --sse aws:kms; grant kms:GenerateDataKey",
+    "InvalidDigest": "S3 rejected the upload's Content-MD5 (corrupted in transit); run the export again",
+    "BadDigest": "S3 rejected the upload's Content-MD5 (corrupted in transit); run the export again",
+}
+_REGION_CODES = ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException")
+
+
+def classify(error, action, bucket):
+    """botocore error -> DestinationError (give up) or TransientDestinationError (retry later)."""
+    if isinstance(error, (BotoConnectionError, BotoCoreError)) and not isinstance(error, ClientError):
+        return TransientDestinationError(f"cannot reach S3 for bucket {bucket!r}: {type(error).__name__}")
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _REGION_CODES:
+        actual = (error.response.get("Error", {}).get("Region")
+                  or error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region"))
+        return DestinationError(f"bucket {bucket!r} is in region {actual or 'another region'}; "
+                                "set --s3_region to it")
+    if code in ("AccessDenied", "403", "Forbidden"):
+        code = f"AccessDenied:{action}"
+    if code in _GIVE_UP:
+        return DestinationError(_GIVE_UP[code].format(bucket=bucket))
+    if code in ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable") or status >= 500:
+        return TransientDestinationError(f"S3 kept failing for bucket {bucket!r} ({code or status}); retry later")
+    return DestinationError(f"S3 refused {action} on bucket {bucket!r}: {code or status}")
+
+
+def _md5(stream, start, length):
+    stream.seek(start)
+    digest, left = hashlib.md5(), length
+    while left:
+        chunk = stream.read(min(left, 8 << 20))
+        digest.update(chunk)
+        left -= len(chunk)
+    stream.seek(start)
+    return digest
+
+
+class _Window:
+    """A read-only view of `length` bytes of a seekable stream, so a part is sent without a copy."""
+
+    def __init__(self, stream, start, length):
+        self.stream, self.start, self.length, self.position = stream, start, length, 0
+
+    def read(self, size=-1):
+        left = self.length - self.position
+        size = left if size is None or size < 0 else min(size, left)
+        self.stream.seek(self.start + self.position)
+        data = self.stream.read(size)
+        self.position += len(data)
+        return data
+
+    def seek(self, offset, whence=0):
+        self.position = {0: offset, 1: self.position + offset, 2: self.length + offset}[whence]
+        return self.position
+
+    def tell(self):
+        return self.position
+
+
+def put_object(settings, bucket, key, stream, size):
+    """PutObject `size` bytes of seekable `stream` (at 0) with Content-MD5; return the ETag S3 will list."""
+    client = client_for(settings)
+    try:
+        if size <= MULTIPART_THRESHOLD:
+            md5 = _md5(stream, 0, size)
+            client.put_object(Bucket=bucket, Key=key, Body=_Window(stream, 0, size), ContentLength=size,
+                              ContentMD5=base64.b64encode(md5.digest()).decode(), **settings.encryption_args())
+            return md5.hexdigest()
+        upload = client.create_multipart_upload(Bucket=bucket, Key=key, **settings.encryption_args())
+        parts, digests = [], []
+        for number, start in enumerate(range(0, size, PART_BYTES), start=1):
+            length = min(PART_BYTES, size - start)
+            md5 = _md5(stream, start, length)
+            answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=number,
+                                        Body=_Window(stream, start, length), ContentLength=length,
+                                        ContentMD5=base64.b64encode(md5.digest()).decode())
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            digests.append(md5.digest())
+        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
+                                         MultipartUpload={"Parts": parts})
+        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+    except (ClientError, BotoCoreError) as error:
+        raise classify(error, "put", bucket) from None

@@ -1,0 +1,95 @@
+"""What we can learn about a customer's bucket with a key that may only list it and put objects.
+
+`check_destination` is the connection test run before a destination is saved: it lists, puts a small
+marker, and checks the bucket's region against the account's data region. `verify_objects` checks a
+finished run against its manifest by listing alone (a single-part object's ETag is its MD5).
+"""
+
+import dataclasses
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from transforms.errors import ConfigError, DestinationError
+from transforms.s3 import classify, client_for
+
+__all__ = ["DATA_REGIONS", "MARKER_NAME", "check_destination", "list_objects", "verify_objects", "Finding"]
+
+# The platform keeps each account's data in one region; its exports go to a bucket in the same region.
+DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
+                "SK": "ap-northeast-2"}
+MARKER_NAME = "eventexport-connection-test.txt"
+_MARKER_BODY = b"eventexport wrote this object to test the destination; it is safe to delete.\n"
+
+
+def _bucket_region(client, bucket, configured):
+    """The bucket's region from S3 itself where the key may ask (HeadBucket needs only s3:ListBucket
+    on AWS; GetBucketLocation works where the key happens to hold it), otherwise the configured one."""
+    try:
+        headers = client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+    except ClientError as error:
+        headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    if headers.get("x-amz-bucket-region"):
+        return headers["x-amz-bucket-region"]
+    try:
+        return client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+    except ClientError:
+        return configured
+
+
+def check_destination(settings, bucket, prefix, data_region=None):
+    """Raise DestinationError (or ConfigError) naming what is wrong; return the bucket's region."""
+    expected = None
+    if data_region is not None:
+        if data_region not in DATA_REGIONS:
+            raise ConfigError(f"data region {data_region!r} is not one of {', '.join(DATA_REGIONS)}")
+        expected = DATA_REGIONS[data_region]
+    if settings.region is None and expected:
+        settings = dataclasses.replace(settings, region=expected)
+    client = client_for(settings)
+    try:
+        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except (ClientError, BotoCoreError) as error:
+        raise classify(error, "list", bucket) from None
+    region = _bucket_region(client, bucket, settings.region or client.meta.region_name)
+    if expected and region != expected:
+        raise DestinationError(
+            f"bucket {bucket!r} is in region {region}, but data region {data_region} keeps its data in "
+            f"{expected}; use a bucket in {expected}")
+    try:
+        client.put_object(Bucket=bucket, Key=prefix + MARKER_NAME, Body=_MARKER_BODY, **settings.encryption_args())
+    except (ClientError, BotoCoreError) as error:
+        raise classify(error, "put", bucket) from None
+    return region
+
+
+def list_objects(settings, bucket, prefix):
+    """{key: (size, etag without quotes)} of every object under `prefix`, by ListObjectsV2 alone."""
+    found = {}
+    try:
+        for page in client_for(settings).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                found[item["Key"]] = (item["Size"], item["ETag"].strip('"'))
+    except (ClientError, BotoCoreError) as error:
+        raise classify(error, "list", bucket) from None
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    problem: str   # missing | size | etag | unlisted
+    key: str
+    detail: str = ""
+
+
+def verify_objects(expected, listed):
+    """Compare manifest entries {key: (bytes, etag)} with a listing; return the differences."""
+    findings = []
+    for key, (size, etag) in sorted(expected.items()):
+        if key not in listed:
+            findings.append(Finding("missing", key))
+        elif listed[key][0] != size:
+            findings.append(Finding("size", key, f"listed {listed[key][0]} bytes, manifest says {size}"))
+        elif etag and listed[key][1] != etag:
+            findings.append(Finding("etag", key, f"listed ETag {listed[key][1]}, manifest says {etag}"))
+    findings += [Finding("unlisted", key, "not in the manifest") for key in sorted(set(listed) - set(expected))]
+    return findings
