@@ -1,10 +1,13 @@
 """`python -m pipelines.export`: read the store, write the objects, write the manifest, print a summary.
 
 Exit status: 0 done; 2 bad options, unreadable source or a record too large for --max_file_bytes;
-3 the destination refused us; 1 anything else. Errors are one line, without a traceback.
+3 the destination refused us; 1 anything else. Errors are one line, without a traceback
+(EVENTEXPORT_DEBUG=1 shows Beam's own logs and tracebacks).
 """
 
 import logging
+import os
+import re
 import sys
 
 import apache_beam as beam
@@ -72,26 +75,41 @@ def run(argv):
         result = pipeline.run()
         result.wait_until_finish()
         return 0, _summary(result, config)
-    except ExportError as error:
-        return error.exit_code, f"eventexport: error: {error}"
-    except Exception as error:  # a worker's failure reaches us wrapped; show its last line, which is ours
-        return _unwrap(error)
+    except Exception as error:  # pylint: disable=broad-except; every failure becomes one line
+        return _one_line(error)
 
 
-def _unwrap(error):
-    for cls in ExportError.__subclasses__() + [sub for c in ExportError.__subclasses__() for sub in c.__subclasses__()]:
-        marker = f"{cls.__module__}.{cls.__name__}: "
-        text = str(error)
-        if marker in text or f"{cls.__name__}: " in text:
-            detail = text.split(f"{cls.__name__}: ", 1)[1].splitlines()[0]
-            return cls.exit_code, f"eventexport: error: {detail}"
-    _LOG.debug("export failed", exc_info=error)
-    first = str(error).strip().splitlines()
-    return 1, f"eventexport: error: {type(error).__name__}: {first[-1] if first else ''}"
+def _error_classes(base=ExportError):
+    for cls in base.__subclasses__():
+        yield from _error_classes(cls)
+        yield cls
+
+
+_BEAM_STEP = re.compile(r" \[while running '[^']*'\]$")
+
+
+def _one_line(error):
+    """Our errors come back from workers re-raised in place or wrapped as text; either way the message
+    is ours, minus Beam's "[while running ...]" suffix."""
+    text = str(error)
+    if isinstance(error, ExportError):
+        cls, detail = type(error), text.splitlines()[0] if text else ""
+    else:
+        found = [(text.rfind(f"{cls.__name__}: "), cls) for cls in _error_classes()]
+        position, cls = max(found, key=lambda pair: pair[0])
+        if position < 0:
+            _LOG.debug("export failed", exc_info=error)
+            lines = text.strip().splitlines()
+            return 1, f"eventexport: error: {type(error).__name__}: {lines[-1] if lines else ''}"
+        detail = text[position + len(cls.__name__) + 2:].splitlines()[0]
+    return cls.exit_code, f"eventexport: error: {_BEAM_STEP.sub('', detail)}"
 
 
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not os.environ.get("EVENTEXPORT_DEBUG"):
+        # Beam logs a failing step's traceback itself; our one-line error says it better.
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
     status, text = run(sys.argv[1:] if argv is None else argv)
     print(text, file=sys.stderr if status else sys.stdout)
     return status

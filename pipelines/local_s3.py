@@ -273,10 +273,12 @@ class LocalS3Server:
 
 
 def provision_least_privilege(server: LocalS3Server, bucket: str, region: str | None = None,
-                              user_name: str | None = None, create_bucket: bool = True) -> Credentials:
+                              user_name: str | None = None, create_bucket: bool = True,
+                              policy: dict | None = None) -> Credentials:
     """Create ``bucket`` (in ``region``), an IAM user with least_privilege_policy, and its key.
 
-    create_bucket=False gives a key for a bucket that does not exist (NoSuchBucket tests).
+    create_bucket=False gives a key for a bucket that does not exist (NoSuchBucket tests);
+    ``policy`` replaces the least-privilege policy (tests of a key missing a permission).
     """
     region = region or server.region
     if create_bucket:
@@ -287,7 +289,7 @@ def provision_least_privilege(server: LocalS3Server, bucket: str, region: str | 
     user = user_name or f"export-{bucket}"
     iam.create_user(UserName=user)
     arn = iam.create_policy(PolicyName=f"{user}-policy", PolicyDocument=json.dumps(
-        least_privilege_policy(bucket)))["Policy"]["Arn"]
+        policy or least_privilege_policy(bucket)))["Policy"]["Arn"]
     iam.attach_user_policy(UserName=user, PolicyArn=arn)
     key = iam.create_access_key(UserName=user)["AccessKey"]
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
