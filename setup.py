@@ -15,13 +15,17 @@ setup(
         "isal>=1.6",
         "orjson>=3.9",
         "boto3>=1.34",
+        "sqlalchemy>=2.0",
+        "cryptography>=42",
     ],
+    entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
         "dev": [
             "pytest>=8",
             "moto[server]>=5.0",
             "duckdb>=1.0",
             "lxml>=5",
+            "psycopg[binary]>=3.1",
         ],
     },
 )

@@ -14,10 +14,12 @@ from transforms.s3 import SSE_MODES, S3Settings, Secret
 from transforms.window import DEFAULT_CLOCK_SKEW
 
 __all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "config_from_options", "s3_settings_from",
-           "add_s3_arguments", "SECRET_ENV"]
+           "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]
 
-# The destination key's secret comes from here (never from a command line, where `ps` would show it).
+# The destination key's secret comes from here (never from a command line, where `ps` would show it);
+# the key id may too, which is how the control plane hands a stored key to a run.
 SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
+KEY_ID_ENV = "EVENTEXPORT_DESTINATION_ACCESS_KEY_ID"
 
 # name -> (help, extra argparse settings); the README's option table is written from this.
 OPTION_HELP = {
@@ -46,7 +48,7 @@ OPTION_HELP = {
 S3_OPTION_HELP = {
     "s3_region": ("the destination bucket's region (default: the standard chain's)", {}),
     "s3_path_style": ("path-style addressing, for S3-compatible servers", {"action": "store_true"}),
-    "destination_access_key_id": (f"the destination key id; its secret from ${SECRET_ENV}. Without it: "
+    "destination_access_key_id": (f"the destination key id (or ${KEY_ID_ENV}); its secret from ${SECRET_ENV}. Without it: "
                                   "boto3's standard chain (AWS_ACCESS_KEY_ID, profile, role)", {}),
     "sse": (f"server-side encryption: {', '.join(SSE_MODES)}", {"default": "none"}),
     "sse_kms_key_id": ("KMS key id or ARN for --sse aws:kms", {}),
@@ -78,7 +80,7 @@ def add_s3_arguments(parser):
 
 def s3_settings_from(values, environ=os.environ):
     """Destination S3 settings from parsed option values (a dict), the secret from the environment."""
-    key_id = values.get("destination_access_key_id")
+    key_id = values.get("destination_access_key_id") or environ.get(KEY_ID_ENV)
     secret = environ.get(SECRET_ENV) if key_id else None
     if key_id and not secret:
         raise ConfigError(f"--destination_access_key_id needs its secret in ${SECRET_ENV}")

@@ -1,0 +1,135 @@
+"""Run one command as a child process and measure its wall time and memory.
+
+Why not `resource.getrusage(RUSAGE_CHILDREN)` deltas: RUSAGE_CHILDREN's ru_maxrss is the largest RSS of
+*any* child ever waited for by this process, a running maximum and not a sum, so a small contender run
+after a big one reports the big one's peak. Instead each measured command gets two numbers of its own:
+
+* ``peak_rss_mib``: the kernel's ru_maxrss from ``os.wait4`` on exactly that child. On Linux it is the
+  high-water mark of the child *or of any descendant it waited for* (Beam's multi-processing SDK workers
+  are started by the runner with Popen and waited for, so they count). It is exact (no sampling), but it
+  is a maximum over single processes: two workers of 900 MiB each show as 900 MiB.
+* ``tree_peak_rss_mib``: the highest observed *sum* of RSS over the child and all its live descendants,
+  sampled from /proc every ``interval`` seconds. This is the memory the whole export needs at once
+  (2 workers + the runner), but it is sampled (a spike shorter than the interval can be missed) and sums
+  RSS, so pages shared between processes (libraries) are counted once per process.
+
+For a single-process command both agree up to sampling. Linux only (/proc); elsewhere only the first.
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+__all__ = ["run_measured"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_MIB = 1024 * 1024
+
+
+def _ppid_map():
+    """{pid: ppid} for every process visible in /proc."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Field 2 (comm) may hold spaces and parentheses; fields after the last ')' are plain.
+        rest = stat[stat.rfind(b")") + 2:].split()
+        out[int(entry)] = int(rest[1])
+    return out
+
+
+def _rss_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree(root, parents):
+    children = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+class _Sampler(threading.Thread):
+    def __init__(self, pid, interval):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.stop_event = threading.Event()
+        self.peak_sum = 0
+        self.peak_single = 0
+        self.max_processes = 0
+        self.samples = 0
+
+    def run(self):
+        if not os.path.isdir("/proc"):
+            return
+        while not self.stop_event.is_set():
+            pids = _tree(self.pid, _ppid_map())
+            sizes = [_rss_bytes(pid) for pid in pids]
+            alive = [s for s in sizes if s]
+            if alive:
+                self.samples += 1
+                self.peak_sum = max(self.peak_sum, sum(alive))
+                self.peak_single = max(self.peak_single, max(alive))
+                self.max_processes = max(self.max_processes, len(alive))
+            self.stop_event.wait(self.interval)
+
+
+def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeout=None, interval=0.1):
+    """Run `command` (a list) to completion; return a dict of measurements.
+
+    stdout/stderr go to files (no pipe can fill up and stall the child). On timeout the child's process
+    group is killed and `timed_out` is set.
+    """
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                start_new_session=True)
+    sampler = _Sampler(proc.pid, interval)
+    sampler.start()
+    timed_out = False
+    timer = None
+    if timeout:
+        def _kill():
+            nonlocal timed_out
+            timed_out = True
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
+        timer = threading.Timer(timeout, _kill)
+        timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if timer:
+            timer.cancel()
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits on the reaped pid
+    sampler.stop_event.set()
+    sampler.join()
+    return {
+        "wall_s": wall,
+        "exit_code": proc.returncode,
+        "timed_out": timed_out,
+        "peak_rss_mib": usage.ru_maxrss * 1024 / _MIB,  # Linux reports KiB
+        "tree_peak_rss_mib": sampler.peak_sum / _MIB if sampler.samples else None,
+        "sampled_single_peak_rss_mib": sampler.peak_single / _MIB if sampler.samples else None,
+        "max_processes": sampler.max_processes,
+        "user_cpu_s": usage.ru_utime,
+        "sys_cpu_s": usage.ru_stime,
+    }

@@ -1,0 +1,171 @@
+"""`eventexport`: the command customers and support use. See `eventexport --help`."""
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+
+from control import activity as activity_log
+from control import destinations as dests
+from control import exports
+from control.models import connect
+from control.scheduler import run_due
+from control.secrets import Vault
+from control.settings import load_settings
+from transforms.errors import ConfigError, ExportError
+from transforms.s3 import SSE_MODES
+from transforms.s3_checks import DATA_REGIONS
+from transforms.window import parse_instant
+
+__all__ = ["main", "build_parser"]
+
+SECRET_ENV = "EVENTEXPORT_SECRET_ACCESS_KEY"
+
+
+def _instant(option):
+    return lambda text: parse_instant(text, option)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="eventexport", description="Export events and profiles to S3.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("config", help="print the effective settings (secrets redacted)")
+
+    destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
+                                                                                              required=True)
+    add = destination.add_parser("add", help="test a bucket and key, then save them")
+    add.add_argument("--name", required=True)
+    add.add_argument("--bucket", required=True)
+    add.add_argument("--data-region", required=True, choices=sorted(DATA_REGIONS))
+    add.add_argument("--access-key-id", required=True)
+    add.add_argument("--secret-access-key-stdin", action="store_true",
+                     help=f"read the secret from standard input (else ${SECRET_ENV})")
+    add.add_argument("--prefix", default="")
+    add.add_argument("--endpoint-url", help="an S3-compatible endpoint")
+    add.add_argument("--region", help="the bucket's region, if not the data region's")
+    add.add_argument("--path-style", action="store_true")
+    add.add_argument("--sse", choices=SSE_MODES, default="none")
+    add.add_argument("--sse-kms-key-id")
+    destination.add_parser("list")
+    for action in ("show", "test", "remove"):
+        destination.add_parser(action).add_argument("name")
+
+    export = commands.add_parser("export", help="export requests").add_subparsers(dest="action", required=True)
+    create = export.add_parser("create", help="create an export request; prints its id")
+    create.add_argument("--destination", required=True)
+    create.add_argument("--type", required=True, dest="export_type")
+    create.add_argument("--event", action="append", dest="events", default=[], help="repeat for more events")
+    create.add_argument("--format", required=True)
+    create.add_argument("--frequency", required=True)
+    create.add_argument("--from", dest="window_from", type=_instant("--from"))
+    create.add_argument("--to", dest="window_to", type=_instant("--to"))
+    create.add_argument("--every", help="recurring interval, 4h to 24h")
+    create.add_argument("--now", type=_instant("--now"), help=argparse.SUPPRESS)  # tests freeze the clock
+    export.add_parser("list").add_argument("--json", action="store_true")
+    for action in ("show", "stop"):
+        export.add_parser(action).add_argument("request_id")
+
+    run = commands.add_parser("run", help="run everything due, then exit")
+    run.add_argument("--request-id")
+    run.add_argument("--as-of", type=_instant("--as-of"), help="run what is due as of this instant (default now)")
+    scheduler = commands.add_parser("scheduler", help="run what is due, in a loop")
+    scheduler.add_argument("--interval", type=float, default=60.0, help="seconds between passes")
+
+    log = commands.add_parser("log", help="the activity log")
+    log.add_argument("--request-id")
+    log.add_argument("--status", choices=activity_log.STATUSES)
+    log.add_argument("--json", action="store_true")
+    return parser
+
+
+def _secret(args):
+    if args.secret_access_key_stdin:
+        return sys.stdin.readline().strip()
+    return os.environ.get(SECRET_ENV, "")
+
+
+def _print_table(rows, columns):
+    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _json_default(value):
+    return value.isoformat() + "Z" if isinstance(value, dt.datetime) else str(value)
+
+
+def _dispatch(args, settings):
+    if args.command == "config":
+        print(json.dumps(settings.redacted(), indent=2))
+        return 0
+    engine = connect(settings.db)
+    if args.command == "destination":
+        if args.action == "add":
+            row = dests.add_destination(
+                engine, Vault(settings), name=args.name, bucket=args.bucket, data_region=args.data_region,
+                access_key_id=args.access_key_id, secret_access_key=_secret(args), prefix=args.prefix,
+                endpoint_url=args.endpoint_url, region=args.region, path_style=args.path_style, sse=args.sse,
+                sse_kms_key_id=args.sse_kms_key_id)
+            print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
+        elif args.action == "list":
+            _print_table([dests.public_view(r) for r in dests.list_destinations(engine)],
+                         ("name", "bucket", "prefix", "data_region", "endpoint_url", "sse"))
+        elif args.action == "show":
+            print(json.dumps(dests.public_view(dests.get_destination(engine, args.name)), indent=2))
+        elif args.action == "test":
+            region = dests.test_destination(engine, Vault(settings), args.name)
+            print(f"destination {args.name!r}: connection test passed (bucket region {region})")
+        else:
+            dests.remove_destination(engine, args.name)
+            print(f"destination {args.name!r} removed")
+    elif args.command == "export":
+        if args.action == "create":
+            print(exports.create_export(
+                engine, destination=args.destination, export_type=args.export_type, format=args.format,
+                frequency=args.frequency, events=args.events, window_from=args.window_from,
+                window_to=args.window_to, every=args.every, now=args.now))
+        elif args.action == "list":
+            rows = exports.list_exports(engine)
+            if args.json:
+                print(json.dumps(rows, default=_json_default, indent=2))
+            else:
+                _print_table(rows, ("id", "destination", "export_type", "format", "frequency", "every_hours",
+                                    "status", "created_at"))
+        elif args.action == "show":
+            print(json.dumps(exports.get_export(engine, args.request_id), default=_json_default, indent=2))
+        else:
+            exports.stop_export(engine, args.request_id)
+            print(f"export {args.request_id} stopped")
+    elif args.command == "run":
+        count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id)
+        print(f"{count} run(s) attempted")
+    elif args.command == "scheduler":
+        while True:
+            run_due(engine, settings, Vault(settings))
+            time.sleep(args.interval)
+    elif args.command == "log":
+        entries = activity_log.activity(engine, args.request_id, args.status)
+        if args.json:
+            print(json.dumps(entries, indent=2, ensure_ascii=False))
+        else:
+            _print_table(entries, activity_log.COLUMNS)
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args, load_settings())
+    except ExportError as error:
+        print(f"eventexport: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Export requests and the rules they must follow, each refusal saying what to change."""
+
+import datetime as dt
+import re
+import uuid
+
+import sqlalchemy as sa
+
+from control.destinations import get_destination
+from control.models import requests, runs, utc
+from transforms.config import EXPORT_TYPES
+from transforms.errors import ConfigError
+from transforms.formats import FORMATS
+
+__all__ = ["create_export", "list_exports", "get_export", "stop_export", "parse_every", "ONE_TIME_HORIZON",
+           "MIN_EVERY_HOURS", "MAX_EVERY_HOURS"]
+
+ONE_TIME_HORIZON = dt.timedelta(days=60)   # how far back the event store keeps data for exports
+MIN_EVERY_HOURS, MAX_EVERY_HOURS = 4, 24
+
+
+def parse_every(text):
+    """'4h' .. '24h' (or a bare number of hours) -> hours."""
+    found = re.fullmatch(r"\s*(\d+)\s*h?\s*", str(text or ""))
+    hours = int(found.group(1)) if found else None
+    if hours is None or not MIN_EVERY_HOURS <= hours <= MAX_EVERY_HOURS:
+        raise ConfigError(f"--every {text!r}: a recurring export runs every {MIN_EVERY_HOURS}h to "
+                          f"{MAX_EVERY_HOURS}h, whole hours, e.g. --every 6h")
+    return hours
+
+
+def _check_once(window_from, window_to, now):
+    if window_from is None or window_to is None:
+        raise ConfigError("a one-time export needs --from and --to (ISO-8601 instants)")
+    if window_from >= window_to:
+        raise ConfigError(f"--from {window_from.isoformat()} is not before --to {window_to.isoformat()}")
+    oldest = now - ONE_TIME_HORIZON
+    if window_from < oldest:
+        raise ConfigError(f"--from {window_from.isoformat()}Z is more than 60 days ago; the earliest allowed is "
+                          f"{oldest.replace(microsecond=0).isoformat()}Z")
+    if window_to > now:
+        raise ConfigError(f"--to {window_to.isoformat()}Z is in the future; a one-time export covers the past "
+                          "(use --frequency recurring for what is still to come)")
+
+
+def create_export(engine, *, destination, export_type, format, frequency, events=(), window_from=None,
+                  window_to=None, every=None, now=None, request_id=None):
+    """Validate and save a request; return its id. `now` defaults to the wall clock (tests pass one)."""
+    now = utc(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)  # windows start on a whole second
+    get_destination(engine, destination)
+    if export_type not in EXPORT_TYPES:
+        raise ConfigError(f"--type {export_type!r} is not one of {', '.join(EXPORT_TYPES)}")
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
+    events = list(events or [])
+    if export_type == "select_events" and not events:
+        raise ConfigError("--type select_events needs at least one --event NAME (repeat it for more)")
+    if export_type != "select_events" and events:
+        raise ConfigError(f"--event is only for --type select_events, not {export_type}")
+    every_hours = None
+    if frequency == "once":
+        window_from, window_to = (None if t is None else utc(t) for t in (window_from, window_to))
+        _check_once(window_from, window_to, now)
+        if every is not None:
+            raise ConfigError("--every is for recurring exports; a one-time export runs once")
+    elif frequency == "recurring":
+        if window_from is not None or window_to is not None:
+            raise ConfigError("a recurring export starts now and exports what is captured from then on; "
+                              "drop --from/--to (use a one-time export for the past)")
+        every_hours = parse_every(every)
+    else:
+        raise ConfigError(f"--frequency {frequency!r} is not one of once, recurring")
+    with engine.begin() as connection:
+        if export_type == "all_profiles" and frequency == "once":
+            active = connection.execute(sa.select(requests.c.id).where(
+                (requests.c.export_type == "all_profiles") & (requests.c.frequency == "recurring")
+                & (requests.c.status == "active"))).first()
+            if active:
+                raise ConfigError(f"recurring profile export {active.id} is active; stop it first "
+                                  f"(eventexport export stop {active.id}), then create the one-time export")
+        request_id = request_id or uuid.uuid4().hex[:16]
+        connection.execute(requests.insert().values(
+            id=request_id, destination=destination, export_type=export_type, events=events, format=format,
+            frequency=frequency, window_from=window_from, window_to=window_to, every_hours=every_hours,
+            status="active", created_at=now))
+    return request_id
+
+
+def list_exports(engine):
+    with engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(sa.select(requests).order_by(requests.c.created_at))]
+
+
+def get_export(engine, request_id):
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(requests).where(requests.c.id == request_id)).first()
+    if row is None:
+        raise ConfigError(f"no export request {request_id!r}; see `eventexport export list`")
+    return dict(row._mapping)
+
+
+def stop_export(engine, request_id):
+    """Stop future windows; a run already going finishes, pending ones are marked Stopped."""
+    request = get_export(engine, request_id)
+    if request["status"] != "active":
+        raise ConfigError(f"export {request_id} is already {request['status']}")
+    with engine.begin() as connection:
+        connection.execute(requests.update().where(requests.c.id == request_id).values(status="stopped"))
+        connection.execute(runs.update().where((runs.c.request_id == request_id) & runs.c.status.in_(
+            ["Pending", "Failed"])).values(status="Stopped", next_attempt_at=None))

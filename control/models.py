@@ -1,0 +1,85 @@
+"""The control plane's tables, on SQLAlchemy Core so SQLite and PostgreSQL behave alike.
+
+Times are stored as naive UTC datetimes. A run's (request_id, window_start) is unique: that is what
+lets two schedulers create a window's run concurrently without ever creating it twice.
+"""
+
+import datetime as dt
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, create_engine, event)
+
+__all__ = ["metadata", "destinations", "requests", "runs", "connect", "utc"]
+
+metadata = MetaData()
+
+destinations = Table(
+    "destinations", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("bucket", String(63), nullable=False),
+    Column("prefix", String(500), nullable=False, default=""),
+    Column("data_region", String(2), nullable=False),
+    Column("region", String(30)),
+    Column("endpoint_url", String(500)),
+    Column("path_style", Boolean, nullable=False, default=False),
+    Column("sse", String(10), nullable=False, default="none"),
+    Column("sse_kms_key_id", String(300)),
+    Column("access_key_id_sealed", Text, nullable=False),
+    Column("secret_sealed", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+requests = Table(
+    "export_requests", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("destination", String(100), ForeignKey("destinations.name"), nullable=False),
+    Column("export_type", String(20), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("frequency", String(10), nullable=False),       # once | recurring
+    Column("window_from", DateTime),                         # once: event-time range
+    Column("window_to", DateTime),
+    Column("every_hours", Integer),                          # recurring: window length
+    Column("status", String(10), nullable=False),            # active | stopped | done
+    Column("created_at", DateTime, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(32), ForeignKey("export_requests.id"), nullable=False),
+    Column("window_start", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("time_basis", String(10), nullable=False),
+    Column("run_timestamp", String(14), nullable=False),     # fixed at creation: a retry rewrites the same keys
+    Column("status", String(10), nullable=False),            # Pending | Running | Done | Failed | Stopped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime),
+    Column("claimed_by", String(100)),
+    Column("lease_until", DateTime),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("objects", Integer),
+    Column("rows", Integer),
+    Column("bytes", Integer),
+    Column("error", Text),
+    UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
+)
+
+
+def utc(moment):
+    """Aware or naive-UTC datetime -> naive UTC, the form stored."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def connect(url):
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record):
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA busy_timeout=30000")
+    metadata.create_all(engine)
+    return engine

@@ -1,0 +1,73 @@
+"""Deployment settings: environment variables over a TOML file (named by EVENTEXPORT_CONFIG) over defaults.
+
+Read once at start-up into a frozen value; nothing else in the control plane reads the environment.
+"""
+
+import dataclasses
+import os
+import tomllib
+
+from transforms.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+# setting -> (environment variable, TOML key, default)
+_SOURCES = {
+    "db": ("EVENTEXPORT_DB", "db", "sqlite:///eventexport.db"),
+    "event_store": ("EVENTEXPORT_EVENT_STORE", "event_store", None),
+    "profile_store": ("EVENTEXPORT_PROFILE_STORE", "profile_store", None),
+    "database_id": ("EVENTEXPORT_DATABASE_ID", "database_id", "local"),
+    "runner": ("EVENTEXPORT_RUNNER", "runner", "FnApiRunner"),
+    "runner_options": ("EVENTEXPORT_RUNNER_OPTIONS", "runner_options", ""),
+    "master_key": ("EVENTEXPORT_MASTER_KEY", "master_key", None),
+    "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "eventexport.key"),
+    "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "eventexport-manifests"),
+}
+_SECRET_SETTINGS = frozenset({"master_key"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    db: str
+    event_store: str
+    profile_store: str
+    database_id: str
+    runner: str
+    runner_options: str   # extra pipeline options, space-separated (Flink, Dataflow, Dask settings)
+    master_key: str
+    key_file: str
+    manifests: str        # our copies of run manifests (verify_export reads them)
+
+    def redacted(self):
+        """The effective settings for `eventexport config`, secrets and DB passwords masked."""
+        shown = dataclasses.asdict(self)
+        for name in _SECRET_SETTINGS:
+            if shown[name]:
+                shown[name] = "***"
+        if "@" in (shown["db"] or "") and ":" in shown["db"].split("@", 1)[0].split("//", 1)[-1]:
+            scheme, rest = shown["db"].split("//", 1)
+            user = rest.split("@", 1)[0].split(":", 1)[0]
+            shown["db"] = f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+        return shown
+
+
+def load_settings(environ=os.environ):
+    from_file = {}
+    path = environ.get("EVENTEXPORT_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                from_file = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"EVENTEXPORT_CONFIG {path!r} cannot be read as TOML: {error}") from None
+        unknown = set(from_file) - {toml for _, toml, _ in _SOURCES.values()}
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(sorted(t for _, t, _ in _SOURCES.values()))}")
+    values = {}
+    for name, (env, toml, default) in _SOURCES.items():
+        value = environ.get(env, from_file.get(toml, default))
+        if isinstance(value, list):
+            value = " ".join(map(str, value))
+        values[name] = value
+    return Settings(**values)
