@@ -9,9 +9,10 @@ after a big one reports the big one's peak. Instead each measured command gets t
   are started by the runner with Popen and waited for, so they count). It is exact (no sampling), but it
   is a maximum over single processes: two workers of 900 MiB each show as 900 MiB.
 * ``tree_peak_rss_mib``: the highest observed *sum* of RSS over the child and all its live descendants,
-  sampled from /proc every ``interval`` seconds. This is the memory the whole export needs at once
-  (2 workers + the runner), but it is sampled (a spike shorter than the interval can be missed) and sums
-  RSS, so pages shared between processes (libraries) are counted once per process.
+  sampled from /proc every ``interval`` seconds (0.05 by default). This is the memory the whole export
+  needs at once (2 workers + the runner), but it is sampled (a spike shorter than the interval can be
+  missed, so for a short command it can read below the first number) and sums RSS, so pages shared
+  between processes (libraries) are counted once per process.
 
 For a single-process command both agree up to sampling. Linux only (/proc); elsewhere only the first.
 """
@@ -89,7 +90,7 @@ class _Sampler(threading.Thread):
             self.stop_event.wait(self.interval)
 
 
-def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeout=None, interval=0.1):
+def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeout=None, interval=0.05):
     """Run `command` (a list) to completion; return a dict of measurements.
 
     stdout/stderr go to files (no pipe can fill up and stall the child). On timeout the child's process

@@ -21,8 +21,8 @@ allows without writing an encoder for it:
 * Stock Beam on the in-process FnApiRunner (no Prism download): ReadFromParquet (one dict per row) ->
   Filter(window) -> Map(json.loads the maps, build the JSON line) -> fileio.WriteToFiles with a
   small FileSink that gzips each file itself (zlib level 6; Beam's own TextSink with GZIP file metadata
-  fails, see GzipLineSink). WriteToFiles writes temp files and renames them, which DESIGN.md explains S3 under a put-only key forbids, so
-  it is a speed reference only. JSON only.
+  fails, see GzipLineSink). WriteToFiles writes temp files and renames them, which DESIGN.md explains
+  S3 under a put-only key forbids, so it is a speed reference only. JSON only.
 """
 
 import argparse

@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from control.destinations import get_destination, s3_settings
 from control.models import requests, runs, utc
-from pipelines.options import KEY_ID_ENV, SECRET_ENV
 from transforms.naming import manifest_key
+from transforms.s3 import KEY_ID_ENV, SECRET_ENV
 
 __all__ = ["plan_runs", "run_due", "retry_delay", "LEASE"]
 

@@ -10,16 +10,12 @@ from transforms.config import (DEFAULT_MAX_FILE_BYTES, EXPORT_TYPES, PARQUET_COD
                                ExportConfig)
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
-from transforms.s3 import SSE_MODES, S3Settings, Secret
+from transforms.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
 from transforms.window import DEFAULT_CLOCK_SKEW
 
 __all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "config_from_options", "s3_settings_from",
            "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]
 
-# The destination key's secret comes from here (never from a command line, where `ps` would show it);
-# the key id may too, which is how the control plane hands a stored key to a run.
-SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
-KEY_ID_ENV = "EVENTEXPORT_DESTINATION_ACCESS_KEY_ID"
 
 # name -> (help, extra argparse settings); the README's option table is written from this.
 OPTION_HELP = {

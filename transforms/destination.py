@@ -9,9 +9,6 @@ import hashlib
 import os
 import re
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-
 from transforms.errors import ConfigError
 from transforms.s3 import S3Settings, put_object
 
@@ -62,6 +59,8 @@ class Destination:
             stream.seek(0)
             etag = put_object(self.s3, self.bucket, key, stream, size)
             return ObjectDigest(size, sha256.hexdigest(), etag)
+        from apache_beam.io.filesystem import CompressionTypes  # Beam only where a worker writes files
+        from apache_beam.io.filesystems import FileSystems
         sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
         with FileSystems.create(self.uri(key), mime_type="application/octet-stream",
                                 compression_type=CompressionTypes.UNCOMPRESSED) as out:

@@ -17,9 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 
-__all__ = ["Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES", "MULTIPART_THRESHOLD"]
+__all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES", "MULTIPART_THRESHOLD"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
+# The destination key's secret reaches the exporter from here (never from a command line, where `ps`
+# would show it); the key id may too, which is how the control plane hands a stored key to a run.
+SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
+KEY_ID_ENV = "EVENTEXPORT_DESTINATION_ACCESS_KEY_ID"
 MULTIPART_THRESHOLD = 64 << 20  # below: one PutObject; above: parts, so a retry resends 16 MiB, not 100
 PART_BYTES = 16 << 20
 _RETRIES = {"mode": "standard", "max_attempts": 8}  # standard mode retries SlowDown, 5xx and timeouts

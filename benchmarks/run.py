@@ -1,0 +1,487 @@
+"""`python -m benchmarks.run`: time eventexport against its peers on one generated event store.
+
+    python -m benchmarks.run [--events 1000000] [--formats json,csv,xml,parquet,avro]
+        [--out benchmarks/results/latest.json] [--skip-s3] [--s3-formats json] [--workdir DIR]
+        [--contenders ours,ours_2w,ours_s3,duckdb,stock_beam] [--keep-outputs] [--days 3] [--seed 1]
+
+What it does, in one run:
+1. Generates one Parquet event store of N events (pipelines.generate, seed 1, `--days` days ending
+   2026-11-20) under WORKDIR/store, or reuses the one a previous run left there with the same settings.
+2. Picks the event-time window [first event's UTC day, day after the last event) from the store itself,
+   so every generated event is inside it (checked: the run stops if not).
+3. For each format, runs every contender as its own child process, one after the other, and measures
+   it with benchmarks.measure (wall time, CPU time, peak RSS; see there for how RSS is taken):
+   - ours:       python -m pipelines.export ... --format F (in-process FnApiRunner, one worker)
+   - ours_2w:    the same plus --direct_num_workers=2 --direct_running_mode=multi_processing
+   - ours_s3:    the same as ours into a local IAM-enforcing S3 (moto, pipelines.local_s3) with the
+                 least-privilege key (--s3-formats, default json only; --skip-s3 drops it)
+   - duckdb:     benchmarks.peers duckdb, one thread. DuckDB has no XML writer, so under xml it writes
+                 JSON: the brief is "XML at least DuckDB's JSON rate". No Avro writer: avro has no peer.
+   - stock_beam: benchmarks.peers beam (json only)
+4. Reads every output back (benchmarks.count) to count rows and bytes, then deletes it (--keep-outputs
+   keeps WORKDIR/out/<format>/<contender>/). Nothing here asserts anything about speed.
+5. Prints a table and writes the same numbers, the machine and the versions as JSON to --out.
+
+Definitions (also written into the JSON under "definitions"):
+- wall_s: wall time of the whole child process, interpreter start and imports included (what a user
+  running the command waits for). `baseline.import_beam_s` is the cost of starting Python and importing
+  Beam and our pipeline alone, for reading small runs, where it dominates.
+- events/s: events in the window / wall_s (the same numerator for every contender; `complete` says
+  whether the rows read back from the contender's files equal it).
+- raw bytes: the size of the window's events as uncompressed JSON Lines in our export's shape
+  (`{"profile": P, "ts": 20261118000738, "deviceInfo": D, "eventProps": E}\n`, deviceInfo left out when
+  empty, P/D/E the store's JSON text), computed from the store, without the per-file first line holding
+  the event name. The same number for every format and contender, so raw MB/s compares across them.
+  (The run checks it against our own JSON output and reports `raw_bytes_checked`.) MB = 10^6 bytes.
+- output bytes: the data files as stored (gzip / Parquet / Avro), without our manifest.
+- compression ratio: raw bytes / output bytes. gzip_ratio (text formats): the files' own decompressed
+  size / their stored size.
+- peak RSS: MiB (2^20 bytes). peak_rss_mib is the kernel's high-water mark of the largest single
+  process of the command (its waited-for children included), tree_peak_rss_mib the sampled peak of the
+  sum over the command's live process tree (what 2 workers + the runner hold at once).
+- ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster).
+"""
+
+import argparse
+import datetime as dt
+import gzip
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from benchmarks.count import count_outputs, data_files
+from benchmarks.measure import run_measured
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORMATS = ("json", "csv", "xml", "parquet", "avro")
+CONTENDERS = ("ours", "ours_2w", "ours_s3", "duckdb", "stock_beam")
+DUCKDB_FORMAT = {"json": "json", "csv": "csv", "parquet": "parquet", "xml": "json"}
+END_DATE = dt.date(2026, 11, 20)
+RUN_TIMESTAMP = "20261121000000"
+DAY_MS = 86_400_000
+MB = 1_000_000
+SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
+# raw JSON line = these fixed parts + profile + (deviceInfo part unless empty) + eventProps
+_FIXED = len('{"profile": ') + len(', "ts": ') + 14 + len(', "eventProps": ') + len("}\n")
+_DEVICE_KEY = len(', "deviceInfo": ')
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="json,csv,xml,parquet,avro")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "latest.json"))
+    parser.add_argument("--skip-s3", action="store_true", help="no ours_s3 contender (no moto server)")
+    parser.add_argument("--s3-formats", default="json", help="formats also exported to the local S3")
+    parser.add_argument("--workdir", help="store and outputs here (the store is reused by later runs); "
+                                          "default: a temporary folder, removed at the end")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="a subset of " + ",".join(CONTENDERS))
+    parser.add_argument("--keep-outputs", action="store_true", help="keep WORKDIR/out/<format>/<contender>")
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per contender")
+    args = parser.parse_args(argv)
+    args.formats = _csv_list(parser, args.formats, FORMATS, "--formats")
+    args.s3_formats = _csv_list(parser, args.s3_formats, FORMATS, "--s3-formats")
+    args.contenders = _csv_list(parser, args.contenders, CONTENDERS, "--contenders")
+    if args.events < 1:
+        parser.error("--events must be positive")
+    return args
+
+
+def _csv_list(parser, text, allowed, option):
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        parser.error(f"{option}: expected a comma-separated subset of {','.join(allowed)}, got {text!r}")
+    return items
+
+
+# ---- the store --------------------------------------------------------------------------------------
+
+def prepare_store(workdir, events, days, seed):
+    """Generate WORKDIR/store once; reuse it when its stamp says it has the same settings."""
+    from pipelines.generate import generate
+
+    store = os.path.join(workdir, "store")
+    stamp_path = os.path.join(store, "bench-store.json")
+    wanted = {"events": events, "days": days, "seed": seed, "end": END_DATE.isoformat(), "format": "parquet"}
+    if os.path.exists(stamp_path):
+        with open(stamp_path, encoding="utf-8") as f:
+            if json.load(f) == wanted:
+                return store, {"generated": False, "generate_s": None}
+        shutil.rmtree(store)  # ours (it has our stamp), made with other settings
+    elif os.path.exists(store):
+        raise SystemExit(f"{store} exists but was not made by this harness; use another --workdir")
+    started = time.perf_counter()
+    generate(store, events, days, "parquet", seed=seed, end=END_DATE)
+    took = time.perf_counter() - started
+    with open(stamp_path, "w", encoding="utf-8") as f:
+        json.dump(wanted, f)
+    return store, {"generated": True, "generate_s": took}
+
+
+def describe_store(events_dir):
+    """Window, counts and raw bytes, read from the store with Arrow (one file at a time)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(events_dir, format="parquet", partitioning=None)
+    low = high = None
+    for batch in dataset.to_batches(columns=["event_time"]):
+        lo, hi = pc.min_max(batch["event_time"]).values()
+        low = lo.as_py() if low is None else min(low, lo.as_py())
+        high = hi.as_py() if high is None else max(high, hi.as_py())
+    start_ms = low // DAY_MS * DAY_MS
+    end_ms = (high // DAY_MS + 1) * DAY_MS
+    total = in_window = raw = 0
+    for batch in dataset.to_batches(columns=["event_time", "profile", "device_info", "event_props"]):
+        total += batch.num_rows
+        inside = pc.and_(pc.greater_equal(batch["event_time"], start_ms), pc.less(batch["event_time"], end_ms))
+        batch = batch.filter(inside)
+        in_window += batch.num_rows
+        device = pc.binary_length(batch["device_info"])
+        device = pc.if_else(pc.equal(batch["device_info"], "{}"), 0, pc.add(device, _DEVICE_KEY))
+        raw += (_FIXED * batch.num_rows + pc.sum(pc.binary_length(batch["profile"])).as_py()
+                + pc.sum(device).as_py() + pc.sum(pc.binary_length(batch["event_props"])).as_py())
+    files = [os.path.join(r, n) for r, _, names in os.walk(events_dir) for n in names if n.endswith(".parquet")]
+    iso = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return {"events": total, "events_in_window": in_window, "raw_bytes": raw,
+            "raw_bytes_per_event": raw / in_window if in_window else None,
+            "store_files": len(files), "store_bytes": sum(os.path.getsize(f) for f in files),
+            "window": {"start": iso(start_ms), "end": iso(end_ms), "start_ms": start_ms, "end_ms": end_ms,
+                       "time_basis": "event"}}
+
+
+# ---- machine ----------------------------------------------------------------------------------------
+
+def machine_info():
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu_model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        pass
+    memory = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal:"))
+            memory = round(kib / 1024 / 1024, 2)
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for package in ("apache-beam", "pyarrow", "duckdb", "orjson", "isal", "fastavro", "moto", "boto3", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": cpu_model, "memory_gib": memory, "platform": platform.platform(),
+        "python": sys.version.split()[0], "python_executable": sys.executable, "versions": versions,
+        "git": _git_state(),
+    }
+
+
+def _git_state():
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return {"commit": head, "uncommitted_changes": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# ---- contenders -------------------------------------------------------------------------------------
+
+def child_env(extra=None):
+    """The environment of every measured command: ours, with no AWS_* credentials and the repo importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != SECRET_ENV}
+    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(extra or {})
+    return env
+
+
+def ours_command(source, destination, fmt, window, extra=()):
+    return [sys.executable, "-m", "pipelines.export", "--source", source, "--destination", destination,
+            "--format", fmt, "--start", window["start"], "--end", window["end"], "--time_basis", "event",
+            "--request_id", "bench", "--run_timestamp", RUN_TIMESTAMP, "--database_id", "bench", *extra]
+
+
+def peer_command(peer, source, destination, fmt, window):
+    return [sys.executable, "-m", "benchmarks.peers", peer, "--source", source, "--destination", destination,
+            "--format", fmt, "--start-ms", str(window["start_ms"]), "--end-ms", str(window["end_ms"])]
+
+
+def plan(args):
+    """[(format, contender, format the contender writes)] in run order."""
+    runs = []
+    for fmt in args.formats:
+        for contender in args.contenders:
+            written = fmt
+            if contender == "ours_s3" and (args.skip_s3 or fmt not in args.s3_formats):
+                continue
+            if contender == "duckdb":
+                written = DUCKDB_FORMAT.get(fmt)
+                if written is None:
+                    continue
+            if contender == "stock_beam" and fmt != "json":
+                continue
+            runs.append((fmt, contender, written))
+    return runs
+
+
+def _tail(path, lines=8):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if "apitools not found" not in line]
+    return "\n".join(kept[-lines:])
+
+
+def _rows_reported(stdout_path):
+    match = re.search(r"exported \d+ objects, ([\d,]+) rows", _tail(stdout_path, 50))
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def _header_bytes(folder):
+    """Bytes of the first line (the event name) of each of our JSON files."""
+    total = 0
+    for path in data_files(folder):
+        with gzip.open(path, "rb") as f:
+            total += len(f.readline())
+    return total
+
+
+class LocalS3:
+    """The moto server, started on first use and shared by every ours_s3 run."""
+
+    def __init__(self):
+        self.server = None
+
+    def bucket(self):
+        from pipelines.local_s3 import LocalS3Server, provision_least_privilege
+
+        if self.server is None:
+            # record_headers=False: moto's recorder would also write every request body to disk.
+            self.server = LocalS3Server(record_headers=False).start()
+        name = f"bench-{uuid.uuid4().hex[:12]}"
+        return name, provision_least_privilege(self.server, name)
+
+    def download(self, bucket, prefix, folder):
+        admin = self.server.admin_client()
+        os.makedirs(folder, exist_ok=True)
+        for page in admin.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(prefix):].replace("/", "_")
+                admin.download_file(bucket, item["Key"], os.path.join(folder, name))
+
+    def stop(self):
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout):
+    """Run and measure one contender, read its output back; return its result dict."""
+    window = dataset["window"]
+    os.makedirs(os.path.dirname(outdir), exist_ok=True)
+    shutil.rmtree(outdir, ignore_errors=True)
+    env, s3_info = child_env(), None
+    if contender in ("ours", "ours_2w"):
+        extra = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"] if contender == "ours_2w" else []
+        command = ours_command(store_events, outdir, fmt, window, extra)
+    elif contender == "ours_s3":
+        bucket, key = s3.bucket()
+        prefix = f"bench/{fmt}"
+        command = ours_command(store_events, f"s3://{bucket}/{prefix}", fmt, window,
+                               ["--s3_endpoint_url", s3.server.endpoint_url, "--s3_path_style",
+                                "--destination_access_key_id", key.access_key_id])
+        env = child_env({SECRET_ENV: key.secret_access_key})
+        mark = s3.server.mark()
+        s3_info = (bucket, prefix, mark)
+    elif contender == "duckdb":
+        command = peer_command("duckdb", store_events, outdir, written, window)
+    else:
+        command = peer_command("beam", store_events, outdir, written, window)
+    logs = outdir.rstrip("/") + ".log"
+    os.makedirs(logs, exist_ok=True)
+    measured = run_measured(command, env=env, cwd=ROOT, stdout_path=os.path.join(logs, "stdout"),
+                            stderr_path=os.path.join(logs, "stderr"), timeout=timeout)
+    shown = ["<key id>" if s3_info and part == key.access_key_id else part for part in command[1:]]
+    result = {"contender": contender, "format_written": written, "command": ["python", *shown], **measured}
+    if measured["exit_code"] != 0:
+        result["error"] = _tail(os.path.join(logs, "stderr")) or _tail(os.path.join(logs, "stdout"))
+        return result
+    if s3_info:
+        bucket, prefix, mark = s3_info
+        result["s3_object_access_violations"] = len(s3.server.object_access_violations(mark, bucket))
+        s3.download(bucket, prefix + "/", outdir)
+    if contender.startswith("ours"):
+        result["rows_reported"] = _rows_reported(os.path.join(logs, "stdout"))
+    counted = count_outputs(outdir, written, header_lines=1 if contender.startswith("ours") else 0)
+    events = dataset["events_in_window"]
+    wall = measured["wall_s"]
+    result.update({
+        "events": events, "rows_counted": counted["rows"], "complete": counted["rows"] == events,
+        "events_per_s": events / wall, "raw_mb_per_s": dataset["raw_bytes"] / MB / wall,
+        "output_bytes": counted["output_bytes"], "output_files": counted["files"],
+        "uncompressed_bytes": counted["uncompressed_bytes"],
+        "compression_ratio": dataset["raw_bytes"] / counted["output_bytes"] if counted["output_bytes"] else None,
+        "gzip_ratio": (counted["uncompressed_bytes"] / counted["output_bytes"]
+                       if counted["uncompressed_bytes"] and counted["output_bytes"] else None),
+        "events_per_cpu_s": events / (measured["user_cpu_s"] + measured["sys_cpu_s"])
+        if measured["user_cpu_s"] + measured["sys_cpu_s"] > 0 else None,
+    })
+    if contender in ("duckdb", "stock_beam"):
+        try:
+            with open(os.path.join(logs, "stdout"), encoding="utf-8") as f:
+                result["inner_s"] = json.loads(f.read().strip().splitlines()[-1])["inner_s"]
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+    if contender == "ours" and written == "json":
+        result["json_header_bytes"] = _header_bytes(outdir)
+    return result
+
+
+def ratios(results):
+    """events/s ratios per format (first / second)."""
+    out = {}
+    for fmt, by in results.items():
+        def rate(name):
+            entry = by.get(name)
+            return entry.get("events_per_s") if entry else None
+
+        pairs = {}
+        peer = "ours/duckdb_json" if fmt == "xml" else "ours/duckdb"
+        for label, a, b in ((peer, "ours", "duckdb"), ("ours/stock_beam", "ours", "stock_beam"),
+                            ("ours_2w/ours", "ours_2w", "ours"), ("ours_s3/ours", "ours_s3", "ours"),
+                            ("ours_2w/duckdb", "ours_2w", "duckdb")):
+            if label == "ours_2w/duckdb" and fmt == "xml":
+                label = "ours_2w/duckdb_json"
+            if rate(a) and rate(b):
+                pairs[label] = rate(a) / rate(b)
+        out[fmt] = pairs
+    return out
+
+
+# ---- report -----------------------------------------------------------------------------------------
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def table(report):
+    dataset = report["dataset"]
+    lines = [f"{dataset['events_in_window']:,} events in window {dataset['window']['start']} .. "
+             f"{dataset['window']['end']}; raw (JSON lines) {dataset['raw_bytes'] / MB:,.1f} MB "
+             f"({dataset['raw_bytes_per_event']:.0f} B/event); store {dataset['store_bytes'] / MB:,.1f} MB parquet; "
+             f"python+beam import {report['baseline']['import_beam_s']:.2f} s",
+             f"{'format':<8}{'contender':<12}{'writes':<8}{'wall s':>8}{'events/s':>11}{'raw MB/s':>10}"
+             f"{'out MB':>9}{'ratio':>7}{'gz ratio':>9}{'RSS MiB':>9}{'tree MiB':>9}{'CPU s':>8}  rows"]
+    for fmt, by in report["results"].items():
+        for name, r in by.items():
+            if r.get("exit_code") != 0:
+                last = (r.get("error") or "").strip().splitlines()[-1:] or [""]
+                lines.append(f"{fmt:<8}{name:<12}{r['format_written']:<8}FAILED (exit {r.get('exit_code')}"
+                             f"{', timed out' if r.get('timed_out') else ''}): {last[0]}")
+                continue
+            rows = "ok" if r["complete"] else f"MISMATCH {r['rows_counted']:,}"
+            lines.append(
+                f"{fmt:<8}{name:<12}{r['format_written']:<8}{r['wall_s']:>8.2f}{r['events_per_s']:>11,.0f}"
+                f"{r['raw_mb_per_s']:>10.1f}{r['output_bytes'] / MB:>9.2f}{_fmt(r['compression_ratio'], '.2f'):>7}"
+                f"{_fmt(r['gzip_ratio'], '.2f'):>9}{r['peak_rss_mib']:>9.0f}{_fmt(r['tree_peak_rss_mib'], '.0f'):>9}"
+                f"{r['user_cpu_s'] + r['sys_cpu_s']:>8.1f}  {rows}")
+    lines.append("ratios of events/s:")
+    for fmt, pairs in report["ratios"].items():
+        if pairs:
+            lines.append(f"  {fmt:<8}" + "  ".join(f"{k} {v:.2f}" for k, v in pairs.items()))
+    return "\n".join(lines)
+
+
+DEFINITIONS = {
+    "wall_s": "wall time of the whole child process, interpreter start and imports included",
+    "events_per_s": "events in the window / wall_s",
+    "raw_bytes": "the window's events as uncompressed JSON Lines in our export's shape "
+                 "(without each file's first line); the same for every format and contender",
+    "raw_mb_per_s": "raw_bytes / 10^6 / wall_s",
+    "output_bytes": "data files as stored, manifest excluded",
+    "compression_ratio": "raw_bytes / output_bytes",
+    "gzip_ratio": "the files' own decompressed size / output_bytes (gzip text formats)",
+    "peak_rss_mib": "kernel ru_maxrss of the largest single process of the command (waited-for children "
+                    "included), MiB",
+    "tree_peak_rss_mib": "sampled (0.05 s) peak of the summed RSS of the command's live process tree, MiB",
+    "rows_counted": "rows read back from the output files (not the exporter's own count)",
+    "ratios": "events/s of the first contender / events/s of the second",
+}
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    workdir = args.workdir or tempfile.mkdtemp(prefix="eventexport-bench-")
+    os.makedirs(workdir, exist_ok=True)
+    started_at = dt.datetime.now(dt.timezone.utc)
+    s3 = LocalS3()
+    failed = False
+    try:
+        store, generated = prepare_store(workdir, args.events, args.days, args.seed)
+        events_dir = os.path.join(store, "events")
+        dataset = describe_store(events_dir)
+        if dataset["events_in_window"] != dataset["events"] or dataset["events"] != args.events:
+            raise SystemExit(f"the window holds {dataset['events_in_window']} of {dataset['events']} events "
+                             f"(expected {args.events}): the harness's window is wrong")
+        dataset.update(generated, raw_bytes_checked=None, days=args.days, seed=args.seed, end_date=END_DATE.isoformat(),
+                       run_timestamp=RUN_TIMESTAMP)
+        baseline_logs = os.path.join(workdir, "out", "baseline.log")
+        os.makedirs(baseline_logs, exist_ok=True)
+        base = run_measured([sys.executable, "-c", "import apache_beam, pipelines.export"], env=child_env(),
+                            cwd=ROOT, stdout_path=os.path.join(baseline_logs, "stdout"),
+                            stderr_path=os.path.join(baseline_logs, "stderr"))
+        command = ["python", "-m", "benchmarks.run", *(sys.argv[1:] if argv is None else argv)]
+        report = {"date": started_at.isoformat(timespec="seconds"), "command": command,
+                  "machine": machine_info(), "dataset": dataset,
+                  "baseline": {"import_beam_s": base["wall_s"], "peak_rss_mib": base["peak_rss_mib"]},
+                  "definitions": DEFINITIONS, "results": {}}
+        for fmt, contender, written in plan(args):
+            outdir = os.path.join(workdir, "out", fmt, contender)
+            print(f"running {fmt} {contender} ...", file=sys.stderr, flush=True)
+            result = run_one(fmt, contender, written, events_dir, dataset, outdir, s3, args.timeout)
+            failed |= result["exit_code"] != 0
+            report["results"].setdefault(fmt, {})[contender] = result
+            if result.get("json_header_bytes") is not None and result.get("uncompressed_bytes"):
+                dataset["raw_bytes_checked"] = (
+                    result["uncompressed_bytes"] - result["json_header_bytes"] == dataset["raw_bytes"])
+            if not args.keep_outputs:
+                shutil.rmtree(outdir, ignore_errors=True)
+        report["ratios"] = ratios(report["results"])
+        report["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    finally:
+        s3.stop()
+        if not args.workdir and not args.keep_outputs:
+            shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    partial = args.out + ".tmp"
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    os.replace(partial, args.out)
+    print(table(report))
+    print(f"results: {args.out}" + (f"; outputs kept in {workdir}/out" if args.keep_outputs else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The benchmark harness runs end to end in small mode and its numbers are real (not its speed)."""
+
+import csv
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from benchmarks.measure import run_measured
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVENTS = 2000
+EXPECTED = {"json": {"ours", "ours_2w", "duckdb", "stock_beam"}, "csv": {"ours", "ours_2w", "duckdb"}}
+
+
+def _data_files(folder):
+    return sorted(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
+                  if not name.endswith("-manifest.json"))
+
+
+def _json_rows(folder, first_line_is_name):
+    rows = 0
+    for path in _data_files(folder):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            lines = [line for line in f.read().split("\n") if line]
+        if first_line_is_name:
+            assert isinstance(json.loads(lines[0]), str), path
+            lines = lines[1:]
+        for line in lines:
+            assert isinstance(json.loads(line)["ts"], int)
+        rows += len(lines)
+    return rows
+
+
+def _csv_rows(folder):
+    rows = 0
+    for path in _data_files(folder):
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+            records = list(csv.reader(f))
+        assert records[0][:2] == ["eventName", "ts"], path
+        rows += len(records) - 1
+    return rows
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "results" / "small.json"
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--events", str(EVENTS), "--formats", "json,csv", "--skip-s3",
+         "--workdir", str(tmp / "work"), "--out", str(out), "--keep-outputs"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(out, encoding="utf-8") as f:
+        return json.load(f), tmp / "work" / "out", done.stdout
+
+
+def test_every_contender_has_positive_numbers(harness):
+    report, _, stdout = harness
+    assert set(report["results"]) == set(EXPECTED)
+    for fmt, contenders in EXPECTED.items():
+        assert set(report["results"][fmt]) == contenders
+        for name in contenders:
+            result = report["results"][fmt][name]
+            assert result["exit_code"] == 0, (fmt, name, result.get("error"))
+            assert result["events_per_s"] > 0 and result["raw_mb_per_s"] > 0
+            assert result["output_bytes"] > 0 and result["output_files"] > 0
+            assert result["peak_rss_mib"] > 0 and result["tree_peak_rss_mib"] > 0
+            assert result["rows_counted"] == EVENTS and result["complete"], (fmt, name)
+        assert f"{fmt:<8}ours " in stdout
+    assert report["results"]["json"]["ours_2w"]["max_processes"] >= 2  # the workers really ran apart
+    assert report["dataset"]["events_in_window"] == EVENTS
+    assert report["dataset"]["raw_bytes_checked"] is True
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["versions"]["apache-beam"]
+    assert {"ours/duckdb", "ours/stock_beam", "ours_2w/ours"} <= set(report["ratios"]["json"])
+
+
+def test_ours_and_duckdb_export_the_same_rows_counted_independently(harness):
+    _, out, _ = harness
+    assert _json_rows(out / "json" / "ours", True) == _json_rows(out / "json" / "duckdb", False) == EVENTS
+    assert _json_rows(out / "json" / "stock_beam", False) == EVENTS
+    assert _csv_rows(out / "csv" / "ours") == _csv_rows(out / "csv" / "duckdb") == EVENTS
+
+
+def test_peak_rss_is_per_command_and_tree_sum_covers_children(tmp_path):
+    child = "import time; b = b'x' * (120 << 20); time.sleep(0.6)"
+    parent = textwrap.dedent(f"""
+        import subprocess, sys
+        procs = [subprocess.Popen([sys.executable, '-c', {child!r}]) for _ in range(2)]
+        for p in procs:
+            p.wait()
+    """)
+    two = run_measured([sys.executable, "-c", parent], stdout_path=tmp_path / "o", stderr_path=tmp_path / "e",
+                       interval=0.05)
+    small = run_measured([sys.executable, "-c", "pass"], stdout_path=tmp_path / "o", stderr_path=tmp_path / "e")
+    assert two["exit_code"] == small["exit_code"] == 0
+    assert 120 <= two["peak_rss_mib"] < 200          # the largest single process, children waited for
+    assert two["tree_peak_rss_mib"] >= 240           # both children at once
+    assert small["peak_rss_mib"] < 100              # not the earlier command's peak (no RUSAGE_CHILDREN max)

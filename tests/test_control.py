@@ -1,0 +1,246 @@
+"""The control plane end to end: the `eventexport` CLI on SQLite and PostgreSQL, with the local S3 server.
+
+PostgreSQL runs whenever EVENTEXPORT_TEST_POSTGRES_URL is set (`.ci/run` sets it); each test gets
+its own database there, as it gets its own SQLite file.
+"""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines.generate import generate
+from pipelines.local_s3 import LocalS3Server, provision_least_privilege
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POSTGRES = os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL")
+STORE_END = dt.date(2026, 11, 27)
+T0 = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LocalS3Server() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    generate(str(root), 2000, 8, "parquet", seed=5, end=STORE_END)
+    return root
+
+
+def _postgres_database():
+    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    name = f"eventexport_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return admin, name, sa.engine.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+def deployment(request, tmp_path, server, store):
+    """Environment of one deployment: its database, key file, stores, and a bucket with the customer key."""
+    if request.param == "sqlite":
+        db, cleanup = f"sqlite:///{tmp_path}/eventexport.db", None
+    else:
+        admin, name, db = _postgres_database()
+        cleanup = (admin, name)
+    bucket = f"cust-{uuid.uuid4().hex[:10]}"
+    key = provision_least_privilege(server, bucket, region="eu-west-1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTEXPORT_"))}
+    env.update(PYTHONPATH=ROOT, EVENTEXPORT_DB=db, EVENTEXPORT_KEY_FILE=str(tmp_path / "master.key"),
+               EVENTEXPORT_EVENT_STORE=str(store / "events"), EVENTEXPORT_PROFILE_STORE=str(store / "profiles"),
+               EVENTEXPORT_MANIFESTS=str(tmp_path / "manifests"), EVENTEXPORT_DATABASE_ID="eu1")
+    yield {"env": env, "db": db, "bucket": bucket, "key": key, "server": server, "tmp": tmp_path}
+    if cleanup:
+        admin, name = cleanup
+        sa.create_engine(db).dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def ee(deployment, *args, stdin=None, secret=True, background=False):
+    env = dict(deployment["env"])
+    if secret:
+        env["EVENTEXPORT_SECRET_ACCESS_KEY"] = deployment["key"].secret_access_key
+    command = [sys.executable, "-m", "control.cli", *args]
+    if background:
+        return subprocess.Popen(command, env=env, cwd=deployment["tmp"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(command, env=env, cwd=deployment["tmp"], capture_output=True, text=True, input=stdin,
+                          timeout=600)
+    assert deployment["key"].secret_access_key not in done.stdout + done.stderr
+    return done
+
+
+def add_destination(deployment, name="acme", *extra):
+    done = ee(deployment, "destination", "add", "--name", name, "--bucket", deployment["bucket"],
+              "--data-region", "EU", "--access-key-id", deployment["key"].access_key_id, "--prefix", "exports",
+              "--endpoint-url", deployment["server"].endpoint_url, "--path-style", *extra)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def create(deployment, *args, now=T0):
+    done = ee(deployment, "export", "create", "--destination", "acme", *args, "--now", now.isoformat())
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def log(deployment, *args):
+    done = ee(deployment, "log", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_config_shows_effective_settings_with_secrets_redacted(deployment, tmp_path):
+    config = tmp_path / "deploy.toml"
+    config.write_text('database_id = "from-toml"\nrunner_options = ["--direct_num_workers=1"]\n')
+    env = dict(deployment["env"], EVENTEXPORT_CONFIG=str(config), EVENTEXPORT_MASTER_KEY="s3cr3t-master")
+    env.pop("EVENTEXPORT_DATABASE_ID")
+    done = subprocess.run([sys.executable, "-m", "control.cli", "config"], env=env, capture_output=True, text=True)
+    shown = json.loads(done.stdout)
+    assert shown["database_id"] == "from-toml" and shown["runner_options"] == "--direct_num_workers=1"
+    assert shown["master_key"] == "***" and "s3cr3t-master" not in done.stdout
+
+
+def test_destination_is_saved_only_after_the_connection_test(deployment):
+    done = ee(deployment, "destination", "add", "--name", "bad", "--bucket", deployment["bucket"], "--data-region",
+              "EU", "--access-key-id", deployment["key"].access_key_id, "--endpoint-url",
+              deployment["server"].endpoint_url, "--path-style", "--secret-access-key-stdin", stdin="wrong\n")
+    assert done.returncode == 3 and "secret access key does not match" in done.stderr
+    add_destination(deployment)
+    listed = ee(deployment, "destination", "list").stdout
+    assert "acme" in listed and "bad" not in listed
+    shown = ee(deployment, "destination", "show", "acme").stdout
+    assert deployment["key"].access_key_id not in shown and "sealed" not in shown
+    assert ee(deployment, "destination", "test", "acme").returncode == 0
+    assert ee(deployment, "destination", "remove", "acme").returncode == 0
+    assert "acme" not in ee(deployment, "destination", "list").stdout
+
+
+def test_secret_is_not_in_the_database_in_plain_text(deployment):
+    add_destination(deployment)
+    key = deployment["key"]
+    if deployment["db"].startswith("sqlite"):
+        raw = open(deployment["db"][len("sqlite:///"):], "rb").read()
+    else:
+        with sa.create_engine(deployment["db"]).connect() as connection:
+            raw = json.dumps([list(map(str, r)) for r in connection.execute(sa.text("SELECT * FROM destinations"))]).encode()
+    assert b"acme" in raw
+    assert key.secret_access_key.encode() not in raw and key.access_key_id.encode() not in raw
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-09-01T00:00:00Z",
+      "--to", "2026-09-02T00:00:00Z"], "more than 60 days ago"),
+    (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-11-19T00:00:00Z",
+      "--to", "2026-11-21T00:00:00Z"], "in the future"),
+    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "3h"], "4h to 24h"),
+    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "25h"], "4h to 24h"),
+    (["--type", "select_events", "--format", "json", "--frequency", "recurring", "--every", "6h"],
+     "needs at least one --event"),
+    (["--type", "all_events", "--format", "yaml", "--frequency", "recurring", "--every", "6h"], "--format 'yaml'"),
+    (["--type", "all_events", "--format", "json", "--frequency", "sometimes"], "--frequency 'sometimes'"),
+])
+def test_export_rules_refuse_with_a_clear_message(deployment, args, message):
+    add_destination(deployment)
+    done = ee(deployment, "export", "create", "--destination", "acme", *args, "--now", T0.isoformat())
+    assert done.returncode == 2
+    assert message in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_one_time_profile_export_waits_for_the_recurring_one_to_stop(deployment):
+    add_destination(deployment)
+    recurring = create(deployment, "--type", "all_profiles", "--format", "csv", "--frequency", "recurring",
+                       "--every", "24h")
+    once = ["--type", "all_profiles", "--format", "csv", "--frequency", "once", "--from", "2026-11-18T00:00:00Z",
+            "--to", "2026-11-19T00:00:00Z"]
+    done = ee(deployment, "export", "create", "--destination", "acme", *once, "--now", T0.isoformat())
+    assert done.returncode == 2 and recurring in done.stderr and "stop it first" in done.stderr
+    assert ee(deployment, "export", "stop", recurring).returncode == 0
+    create(deployment, *once)
+
+
+def _bucket_keys(deployment):
+    admin = deployment["server"].admin_client()
+    pages = admin.get_paginator("list_objects_v2").paginate(Bucket=deployment["bucket"], Prefix="exports/")
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def test_recurring_windows_are_contiguous_across_downtime(deployment):
+    add_destination(deployment)
+    request = create(deployment, "--type", "select_events", "--event", "Charged", "--event", "Search",
+                     "--format", "json", "--frequency", "recurring", "--every", "24h", now=T0)
+    assert [e["status"] for e in log(deployment)] == ["Pending"]
+    ee(deployment, "run", "--as-of", (T0 + dt.timedelta(days=2, hours=3)).isoformat())
+    ee(deployment, "run", "--as-of", (T0 + dt.timedelta(days=2, hours=9)).isoformat())   # nothing new is due
+    # the scheduler is down for three days, then catches up in order
+    ee(deployment, "run", "--as-of", (T0 + dt.timedelta(days=6, hours=1)).isoformat())
+    entries = log(deployment, "--request-id", request)
+    starts = [dt.datetime.fromisoformat(e["window_start"]) for e in entries]
+    ends = [dt.datetime.fromisoformat(e["window_end"]) for e in entries]
+    assert starts[0] == T0 and len(entries) == 6
+    assert all(end - start == dt.timedelta(hours=24) for start, end in zip(starts, ends))
+    assert starts[1:] == ends[:-1]   # no gap, no overlap
+    assert all(e["status"] == "Done" and e["attempts"] == 1 for e in entries)
+    assert sum(e["rows"] for e in entries) > 0
+    keys = _bucket_keys(deployment)
+    stamps = {end.strftime("%Y%m%d%H%M%S") for end in ends}
+    manifests = [k for k in keys if k.endswith("-manifest.json")]
+    assert {k.split("-")[1] for k in manifests} == stamps
+    assert all(k.startswith(f"exports/{request}-") and k.split("-")[1] in stamps
+               for k in keys if "connection-test" not in k)
+
+
+def test_a_failing_run_is_retried_with_backoff_and_never_skipped(deployment, tmp_path):
+    add_destination(deployment)
+    request = create(deployment, "--type", "all_events", "--format", "csv", "--frequency", "recurring",
+                     "--every", "12h", now=T0)
+    broken = dict(deployment, env=dict(deployment["env"], EVENTEXPORT_EVENT_STORE=str(tmp_path / "missing")))
+    ee(broken, "run", "--as-of", (T0 + dt.timedelta(hours=25)).isoformat())
+    entries = log(deployment, "--request-id", request)
+    assert [e["status"] for e in entries] == ["Failed", "Pending"]    # the second window waits for the first
+    assert "missing" in entries[0]["error"] and "not a readable folder" in entries[0]["error"]
+    ee(deployment, "run", "--as-of", (T0 + dt.timedelta(hours=25, minutes=1)).isoformat())  # within backoff
+    assert log(deployment, "--request-id", request)[0]["attempts"] == 1
+    ee(deployment, "run", "--as-of", (T0 + dt.timedelta(hours=26)).isoformat())
+    entries = log(deployment, "--request-id", request)
+    assert [e["status"] for e in entries] == ["Done", "Done"]
+    assert entries[0]["attempts"] == 2 and entries[0]["error"] is None
+    assert log(deployment, "--status", "Failed") == []
+
+
+def test_two_schedulers_never_run_a_window_twice(deployment):
+    add_destination(deployment)
+    request = create(deployment, "--type", "all_events", "--format", "json", "--frequency", "recurring",
+                     "--every", "12h", now=T0)
+    as_of = (T0 + dt.timedelta(days=2, hours=1)).isoformat()
+    first, second = (ee(deployment, "run", "--as-of", as_of, background=True) for _ in range(2))
+    outputs = [process.communicate(timeout=600) for process in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    entries = log(deployment, "--request-id", request)
+    assert len(entries) == 4 and all(e["status"] == "Done" and e["attempts"] == 1 for e in entries)
+    ran = [line for out, _ in outputs for line in out.splitlines() if line.startswith("run ")]
+    assert len(ran) == 4   # between them, each window exactly once
+
+
+def test_one_time_export_runs_once_and_is_done(deployment):
+    add_destination(deployment)
+    request = create(deployment, "--type", "all_events", "--format", "parquet", "--frequency", "once",
+                     "--from", "2026-11-18T00:00:00Z", "--to", "2026-11-19T00:00:00Z")
+    ee(deployment, "run", "--as-of", T0.isoformat())
+    ee(deployment, "run", "--as-of", (T0 + dt.timedelta(days=1)).isoformat())
+    entries = log(deployment, "--request-id", request)
+    assert len(entries) == 1 and entries[0]["status"] == "Done" and entries[0]["rows"] > 0
+    shown = json.loads(ee(deployment, "export", "show", request).stdout)
+    assert shown["status"] == "done"
+    text = ee(deployment, "log").stdout
+    assert request in text and "Done" in text
