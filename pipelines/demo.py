@@ -1,27 +1,39 @@
 """`make demo`: the whole product on embedded defaults, offline, in about a minute.
 
-It generates a sample event store, starts a local S3 server (moto, IAM enforced), creates a bucket and
-a key holding exactly the least-privilege policy customers give us, tests that destination, exports
-every format to it with that key, verifies the run by listing alone, and lists what was written.
+It generates a sample event store, starts a local S3 server (moto, IAM enforced) with a bucket and a
+key holding exactly the least-privilege policy customers give us, then drives the `eventexport` CLI as
+a user would: adds the destination (which runs the connection test), creates a one-time export and a
+recurring one, runs what is due, prints the activity log, and lists the bucket with the customer's key.
 """
 
 import argparse
 import datetime as dt
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 
-from pipelines import export, generate
+from pipelines import generate
 from pipelines.local_s3 import LocalS3Server, provision_least_privilege
-from transforms.formats import FORMATS
 from transforms.s3 import S3Settings
-from transforms.s3_checks import check_destination, list_objects
+from transforms.s3_checks import list_objects
 
 __all__ = ["main"]
 
 BUCKET = "acme-analytics-exports"
 PREFIX = "eventexport"
-DATA_REGION, REGION = "EU", "eu-west-1"
+REGION = "eu-west-1"   # the EU data region's
+
+
+def _eventexport(env, *args):
+    shown = " ".join(shlex.quote(a) for a in args)
+    print(f"\n$ eventexport {shown}", flush=True)
+    done = subprocess.run([sys.executable, "-m", "control.cli", *args], env=env, text=True, capture_output=True)
+    print((done.stdout + done.stderr).rstrip(), flush=True)
+    if done.returncode:
+        raise SystemExit(done.returncode)
+    return done.stdout.strip()
 
 
 def main(argv=None):
@@ -29,40 +41,42 @@ def main(argv=None):
     parser.add_argument("--workdir", default="demo-out")
     parser.add_argument("--events", type=int, default=50_000)
     args = parser.parse_args(argv)
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    end = dt.date(2026, 11, 27)
-    store = os.path.join(args.workdir, "store")
-    counts = generate.generate(store, args.events, 3, "parquet", seed=7, end=end, hostile=True)
-    print(f"1. sample store: {counts['events']:,} events, {counts['profiles']:,} profiles in {store}")
+    workdir = os.path.abspath(args.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    today = now.date()
+    store = os.path.join(workdir, "store")
+    counts = generate.generate(store, args.events, 4, "parquet", seed=7, end=today + dt.timedelta(days=1),
+                               hostile=True)
+    print(f"sample store: {counts['events']:,} events, {counts['profiles']:,} profiles in {store}")
     with LocalS3Server(region=REGION) as server:
         key = provision_least_privilege(server, BUCKET, region=REGION)
-        os.environ.update(key.as_env())   # the customer's key reaches the exporter by the standard chain
-        settings = S3Settings(region=REGION, endpoint_url=server.endpoint_url, path_style=True)
-        print(f"2. local S3 at {server.endpoint_url}: bucket {BUCKET}, a key that may only list it and put")
-        check_destination(settings, BUCKET, PREFIX + "/", DATA_REGION)
-        print(f"3. connection test passed (list, put marker, region {REGION} for data region {DATA_REGION})")
-        common = ["--source", os.path.join(store, "events"), "--destination", f"s3://{BUCKET}/{PREFIX}",
-                  "--start", f"{end - dt.timedelta(days=2)}T00:00:00Z", "--end", f"{end}T00:00:00Z",
-                  "--database_id", "eu1", "--run_timestamp", f"{end:%Y%m%d}000000",
-                  "--s3_endpoint_url", server.endpoint_url, "--s3_region", REGION, "--s3_path_style",
-                  "--manifest_copy", os.path.join(args.workdir, "manifests")]
-        for fmt in FORMATS:
-            status, text = export.run(common + ["--format", fmt, "--request_id", f"demo-{fmt}"])
-            print(f"4. export {fmt}: {text.splitlines()[0]}")
-            if status:
-                return status
-        status, text = export.run(
-            ["--source", os.path.join(store, "profiles"), "--destination", f"s3://{BUCKET}/{PREFIX}",
-             "--export_type", "all_profiles", "--end", f"{end}T00:00:00Z", "--format", "csv",
-             "--request_id", "demo-profiles"] + common[4:])
-        print(f"5. profiles: {text.splitlines()[0]}")
+        print(f"local S3 at {server.endpoint_url}: bucket {BUCKET} and a key that may only list it and put objects")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTEXPORT_"))}
+        env.update(EVENTEXPORT_DB=f"sqlite:///{workdir}/eventexport.db", EVENTEXPORT_KEY_FILE=f"{workdir}/master.key",
+                   EVENTEXPORT_EVENT_STORE=f"{store}/events", EVENTEXPORT_PROFILE_STORE=f"{store}/profiles",
+                   EVENTEXPORT_MANIFESTS=f"{workdir}/manifests", EVENTEXPORT_DATABASE_ID="eu1",
+                   EVENTEXPORT_SECRET_ACCESS_KEY=key.secret_access_key)
+        _eventexport(env, "destination", "add", "--name", "acme", "--bucket", BUCKET, "--data-region", "EU",
+                     "--access-key-id", key.access_key_id, "--prefix", PREFIX, "--endpoint-url",
+                     server.endpoint_url, "--path-style")
+        _eventexport(env, "export", "create", "--destination", "acme", "--type", "all_events", "--format", "json",
+                     "--frequency", "once", "--from", f"{today - dt.timedelta(days=2)}T00:00:00Z",
+                     "--to", f"{today}T00:00:00Z")
+        _eventexport(env, "export", "create", "--destination", "acme", "--type", "select_events",
+                     "--event", "Charged", "--event", "Items, Bought", "--format", "csv", "--frequency", "recurring",
+                     "--every", "4h")
+        _eventexport(env, "run", "--as-of", (now + dt.timedelta(hours=8, minutes=5)).isoformat())
+        _eventexport(env, "log")
+        settings = S3Settings(region=REGION, endpoint_url=server.endpoint_url, path_style=True,
+                              access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
         listed = list_objects(settings, BUCKET, PREFIX + "/")
-        print(f"6. the bucket, listed with the customer's key: {len(listed)} objects, "
+        print(f"\nthe bucket, listed with the customer's key: {len(listed)} objects, "
               f"{sum(size for size, _ in listed.values()):,} bytes")
-        for name in sorted(listed)[:12]:
-            print(f"   {listed[name][0]:>9,}  s3://{BUCKET}/{name}")
-        print(f"   ... and {max(0, len(listed) - 12)} more; manifests kept in {args.workdir}/manifests")
-    return status
+        for name in sorted(listed)[:10]:
+            print(f"  {listed[name][0]:>9,}  s3://{BUCKET}/{name}")
+        print(f"  ... {max(0, len(listed) - 10)} more; our manifest copies are in {workdir}/manifests")
+    return 0
 
 
 if __name__ == "__main__":

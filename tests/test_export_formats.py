@@ -12,9 +12,9 @@ import pytest
 from lxml import etree
 
 from tests.conftest import (FORMATS, GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_NAMES,
-                            HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, SUFFIX, export, export_ok, folder_bytes,
-                            day8, in_window, key_regex, load_manifest, manifest_name, ms, pct, read_object, verify_export,
-                            write_store, layout_by_time)
+                            HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, day8, export, export_ok, folder_bytes,
+                            in_window, layout_by_time, load_manifest, manifest_name, ms, pct, read_object,
+                            verify_export, write_store)
 
 
 # ---------------------------------------------------------------------------------------------- the hand store

@@ -1,7 +1,6 @@
 """Which rows a run exports: event-time and capture-time windows (late and clock-skewed captures, hour
 folders), select_events, all_profiles as of --end or within a capture window, empty windows."""
 
-import json
 import shutil
 
 import pytest
