@@ -15,7 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines.options import config_from_options
-from transforms.errors import ExportError
+from transforms.errors import ConfigError, ExportError
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
 from transforms.store import list_splits
@@ -41,6 +41,10 @@ def build_pipeline(pipeline, config, splits):
 
 def _pipeline_options(argv):
     options = PipelineOptions(argv)
+    known = options.get_all_options(retain_unknown_options=False)
+    unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
+    if unknown:  # Beam would only warn and drop it; a misspelled option must not change the export
+        raise ConfigError(f"unknown option --{unknown[0]}; see the README's option table")
     standard = options.view_as(StandardOptions)
     if standard.runner in (None, "DirectRunner"):
         standard.runner = _OFFLINE_RUNNER

@@ -522,7 +522,7 @@ def verify_export(dest, fmt, records, kind="events", max_file_bytes=None, reject
     for o in objects:
         for k, v in (("objects", 1), ("rows", o["rows"]), ("bytes", o["bytes"])):
             summary[o["event_name"]][k] += v
-    assert manifest["events"] == dict(summary)
+    assert manifest["event_totals"] == dict(summary)
     return manifest
 
 

@@ -119,9 +119,6 @@ def _jsonl_store(root, props):
     return write_store(root, {FOLDER: [records]}, "jsonl")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a JSON Lines record whose event_props is a JSON array of non-pairs "
-                                       "([1, 2]) makes readers._as_text call dict() and raise TypeError: the whole "
-                                       "export fails with exit 1 instead of rejecting the record")
 def test_jsonl_array_props_are_rejected_not_fatal(tmp_path):
     source = _jsonl_store(tmp_path / "store", [[1, 2]])
     status, text = export(source, tmp_path / "out", "json", START, END)
@@ -129,9 +126,6 @@ def test_jsonl_array_props_are_rejected_not_fatal(tmp_path):
     assert load_manifest(tmp_path / "out")["rejects"]["rows"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a JSON Lines record whose event_props is a JSON array of 2-character "
-                                       "strings or empty (['ab'], []) is silently exported as an object "
-                                       "({'a': 'b'}, {}) instead of being rejected as 'not a JSON object'")
 def test_jsonl_array_props_are_not_turned_into_objects(tmp_path):
     source = _jsonl_store(tmp_path / "store", [["ab"], []])
     dest = export_ok(source, tmp_path / "out", "json", START, END)

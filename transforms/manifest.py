@@ -26,7 +26,7 @@ def build_manifest(run, objects, rejects):
     rejects = sorted(rejects, key=lambda o: o["index"])
     document = dict(run)
     document["objects"] = objects
-    document["events"] = summarize(objects)
+    document["event_totals"] = summarize(objects)
     document["totals"] = {
         "objects": len(objects),
         "rows": sum(o["rows"] for o in objects),

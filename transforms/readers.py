@@ -41,11 +41,10 @@ def _parquet_batches(path, schema):
 
 
 def _as_text(value):
-    """Objects stored as JSON text stay text; objects stored as maps or dicts become JSON text."""
+    """Objects stored as JSON text stay text; anything else becomes JSON text, which validation then
+    accepts only if it is an object."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, list):  # Avro map with a list-of-pairs encoding
-        value = dict(value)
     return orjson.dumps(value).decode()
 
 

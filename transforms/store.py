@@ -5,6 +5,7 @@ Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jso
 because skipping them silently would lose rows.
 """
 
+import glob
 import os
 import re
 
@@ -47,7 +48,7 @@ def list_splits(root, shape, may_hold):
         rf"{re.escape(shape.partition_folder)}=(\d{{4}}-\d{{2}}-\d{{2}})"
         rf"(?:/{re.escape(shape.hour_folder)}=(\d{{2}}))?/[^/]+")
     try:
-        matches = FileSystems.match([f"{root}/{shape.partition_folder}=*/**"])[0].metadata_list
+        matches = FileSystems.match([f"{glob.escape(root)}/**"])[0].metadata_list
     except Exception as error:  # Beam wraps every filesystem failure in its own BeamIOError
         raise SourceError(f"--source {root!r} cannot be listed: {error}") from None
     splits = []

@@ -1,6 +1,7 @@
 """Avro: records of `ts`, `eventName` and one map per map field, values null|boolean|long|double|string.
 
-Maps, not records, because keys are any text and Avro field names are not. Nested values are JSON text.
+Maps, not records, because keys are any text and Avro field names are not. Nested values, and integers
+beyond a long, are JSON text.
 Deflate compresses inside the file; the sync marker is fixed so the same rows give the same bytes
 (fastavro would otherwise draw a random one).
 """
@@ -9,7 +10,7 @@ import fastavro
 
 from transforms.compression import Compression
 from transforms.formats import Encoder
-from transforms.formats.values import as_text, chunks, parse_maps
+from transforms.formats.values import as_text, chunks, is_int64, parse_maps
 
 __all__ = ["AvroEncoder"]
 
@@ -19,7 +20,9 @@ _TYPES = {"int": "long", "str": "string", "map": {"type": "map", "values": _VALU
 
 
 def _scalar(value):
-    return value if value is None or isinstance(value, (bool, int, float, str)) else as_text(value)
+    if value is None or isinstance(value, (bool, float, str)) or is_int64(value):
+        return value
+    return as_text(value)   # nested values, and integers beyond long, as exact JSON text
 
 
 class AvroEncoder(Encoder):

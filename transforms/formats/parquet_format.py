@@ -2,7 +2,7 @@
 
 A struct's fields are the file's keys, sorted; a field is typed when all of its non-null values share
 one JSON type (bool, int64, double for numbers with a fraction, string), and string otherwise, with
-non-string values as JSON text. Parquet cannot store a struct without fields, so a map that is empty
+non-string values as JSON text (so is an integer beyond int64, to keep it exact). Parquet cannot store a struct without fields, so a map that is empty
 in every row of a file is left out of that file. Compression is inside the file (--parquet_codec).
 """
 
@@ -11,19 +11,18 @@ import pyarrow.parquet as pq
 
 from transforms.compression import Compression
 from transforms.formats import Encoder
-from transforms.formats.values import as_text, parse_maps, sorted_keys
+from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
 __all__ = ["ParquetEncoder", "typed_struct"]
 
 
 def _common_type(values):
-    kinds = {type(v) for v in values if v is not None}
+    present = [v for v in values if v is not None]
+    kinds = {type(v) for v in present}
     if kinds == {bool}:
         return pa.bool_()
-    if kinds == {int}:
-        return pa.int64()
-    if kinds and kinds <= {int, float}:
-        return pa.float64()
+    if kinds and kinds <= {int, float} and not any(type(v) is int and not is_int64(v) for v in present):
+        return pa.int64() if kinds == {int} else pa.float64()
     return pa.string()
 
 

@@ -6,7 +6,14 @@ how a value is shown as text where a format has only text (CSV cells, XML elemen
 
 import orjson
 
-__all__ = ["parse_maps", "sorted_keys", "as_text", "chunks"]
+__all__ = ["parse_maps", "sorted_keys", "as_text", "chunks", "is_int64"]
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def is_int64(value):
+    """A JSON integer that typed formats can store as int64 (bigger ones stay exact as text)."""
+    return type(value) is int and _INT64[0] <= value <= _INT64[1]
 
 # Rows encoded per step; bounds the Python objects alive at once while a file is written.
 CHUNK_ROWS = 8192
