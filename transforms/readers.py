@@ -17,6 +17,7 @@ from apache_beam.io.filesystem import CompressionTypes
 
 from transforms.errors import SourceError
 from transforms.store import store_format
+from transforms.validation import reject as _reject, validate
 
 __all__ = ["read_split", "BATCH_ROWS"]
 
@@ -103,49 +104,6 @@ def _jsonl_records(path, rejects):
             yield record
 
 
-def _reject(path, reason, record):
-    return {"source": path, "reason": reason,
-            "record": record if isinstance(record, str) else orjson.dumps(record, default=str).decode()}
-
-
-def _validate(path, table, shape, rejects):
-    """Good rows as a table with map columns as compact JSON object text; bad rows into `rejects`."""
-    keep = []
-    map_columns = [f.column for f in shape.map_fields]
-    required = [name for name in shape.store_schema.names if name not in map_columns]
-    missing = {name: pc.is_null(table[name]).to_pylist() for name in required}
-    texts = {name: table[name].to_pylist() for name in map_columns}
-    fixed = {name: list(values) for name, values in texts.items()}
-    for row in range(table.num_rows):
-        reason = next((f"{name} is missing" for name in required if missing[name][row]), None)
-        for name in map_columns:
-            if reason:
-                break
-            text = texts[name][row]
-            if text is None:
-                fixed[name][row] = "{}"
-                continue
-            try:
-                value = orjson.loads(text)
-            except orjson.JSONDecodeError as error:
-                reason = f"{name} is not valid JSON: {error}"
-                break
-            if not isinstance(value, dict):
-                reason = f"{name} is not a JSON object"
-            elif not value:
-                fixed[name][row] = "{}"
-            elif "\n" in text or "\r" in text:  # pretty-printed: re-emit on one line for JSON Lines output
-                fixed[name][row] = orjson.dumps(value).decode()
-        if reason:
-            rejects.append(_reject(path, reason, {n: table[n][row].as_py() for n in table.column_names}))
-        keep.append(reason is None)
-    good = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
-    for name in map_columns:
-        values = [text for text, ok in zip(fixed[name], keep) if ok]
-        good = good.set_column(good.schema.get_field_index(name), name, pa.array(values, pa.string()))
-    return good
-
-
 def _cast(path, table, schema):
     try:
         return table.select(schema.names).cast(schema)
@@ -174,7 +132,7 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects):
                 in_window = pc.and_(in_window, pc.greater_equal(times, start_ms))
             table = table.filter(pc.fill_null(in_window, True))  # null times go on to be rejected
             if table.num_rows:
-                table = _validate(path, table, shape, rejects)
+                table = validate(path, table, shape, rejects)
             if table.num_rows:
                 yield table
     except SourceError:

@@ -1,0 +1,99 @@
+"""Checking a batch against the store contract: good rows on, bad rows set aside with a reason.
+
+Every map value must be a JSON object, because the JSON encoder splices the stored text into its
+output unparsed. A whole batch is checked at once first, by Arrow's C++ JSON parser (no columns are
+built: the schema is empty and every field ignored) plus a few vectorised guards for what a
+line-by-line parse would let through. Only a batch that fails goes row by row with orjson, which finds
+the bad rows, says why, and re-emits pretty-printed objects on one line.
+"""
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+__all__ = ["validate", "reject"]
+
+# A value the batch parse must not judge: a line break (it would split the line), an empty line (it
+# would vanish), a first or last character that cannot open or close an object, or NaN/Infinity (which
+# Arrow's parser accepts and JSON does not).
+_SUSPECT = r"[\r\n]|^\s*$|^\s*[^\s{]|[^\s}]\s*$|[:,\[]\s*-?(?:NaN|Inf)"
+_EMPTY_OBJECT = r"^\{\s+\}$"
+_PARSE = pa_json.ParseOptions(explicit_schema=pa.schema([]), unexpected_field_behavior="ignore")
+_READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
+
+
+def reject(path, reason, record):
+    return {"source": path, "reason": reason,
+            "record": record if isinstance(record, str) else orjson.dumps(record, default=str).decode()}
+
+
+def _objects_one_per_value(column):
+    """Does every value of `column` (no nulls, no suspects) parse as exactly one JSON object?"""
+    lines = pc.binary_join_element_wise(column, "\n", "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    data = lines.buffers()[2][offsets[lines.offset]:offsets[lines.offset + len(lines)]]
+    try:
+        parsed = pa_json.read_json(pa.BufferReader(data), read_options=_READ, parse_options=_PARSE)
+    except pa.ArrowInvalid:
+        return False
+    return parsed.num_rows == len(column)
+
+
+def _batch_is_valid(table, required, map_columns):
+    if any(table[name].null_count for name in required + map_columns):
+        return False
+    for name in map_columns:
+        column = table[name].combine_chunks()
+        if pc.any(pc.match_substring_regex(column, _SUSPECT)).as_py() or not _objects_one_per_value(column):
+            return False
+    return True
+
+
+def _validate_rows(path, table, required, map_columns, rejects):
+    keep = []
+    missing = {name: pc.is_null(table[name]).to_pylist() for name in required}
+    texts = {name: table[name].to_pylist() for name in map_columns}
+    fixed = {name: list(values) for name, values in texts.items()}
+    for row in range(table.num_rows):
+        reason = next((f"{name} is missing" for name in required if missing[name][row]), None)
+        for name in map_columns:
+            if reason:
+                break
+            text = texts[name][row]
+            if text is None:
+                fixed[name][row] = "{}"
+                continue
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as error:
+                reason = f"{name} is not valid JSON: {error}"
+                break
+            if not isinstance(value, dict):
+                reason = f"{name} is not a JSON object"
+            elif not value:
+                fixed[name][row] = "{}"
+            elif "\n" in text or "\r" in text:  # pretty-printed: re-emit on one line for JSON Lines output
+                fixed[name][row] = orjson.dumps(value).decode()
+        if reason:
+            rejects.append(reject(path, reason, {n: table[n][row].as_py() for n in table.column_names}))
+        keep.append(reason is None)
+    good = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
+    for name in map_columns:
+        values = [text for text, ok in zip(fixed[name], keep) if ok]
+        good = good.set_column(good.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return good
+
+
+def validate(path, table, shape, rejects):
+    """Good rows of `table`, map columns as one-line JSON object text ('{}' when empty); bad rows are
+    appended to `rejects` as dicts with source, reason and the record."""
+    map_columns = [f.column for f in shape.map_fields]
+    required = [name for name in shape.store_schema.names if name not in map_columns]
+    if not _batch_is_valid(table, required, map_columns):
+        return _validate_rows(path, table, required, map_columns, rejects)
+    for name in map_columns:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pc.replace_substring_regex(table[name], _EMPTY_OBJECT, "{}"))
+    return table
