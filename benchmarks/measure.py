@@ -15,6 +15,10 @@ after a big one reports the big one's peak. Instead each measured command gets t
   between processes (libraries) are counted once per process.
 
 For a single-process command both agree up to sampling. Linux only (/proc); elsewhere only the first.
+
+``other_cpu_cores`` says how busy the machine was with *other* work while the command ran: the CPU time
+the whole machine spent busy (/proc/stat) minus the command's own (wait4) and the sampler's, divided by
+the wall time. On a machine shared with other jobs this is what makes a slow result explainable.
 """
 
 import os
@@ -26,6 +30,7 @@ __all__ = ["run_measured"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MIB = 1024 * 1024
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _ppid_map():
@@ -53,6 +58,18 @@ def _rss_bytes(pid):
         return 0
 
 
+def _busy_cpu_s():
+    """Seconds of CPU time the whole machine has spent busy since boot (None without /proc/stat)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already inside user/nice]
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + (fields[7] if len(fields) > 7 else 0)
+    return busy / _TICKS
+
+
 def _tree(root, parents):
     children = {}
     for pid, ppid in parents.items():
@@ -74,10 +91,18 @@ class _Sampler(threading.Thread):
         self.peak_single = 0
         self.max_processes = 0
         self.samples = 0
+        self.cpu_s = 0.0
 
     def run(self):
         if not os.path.isdir("/proc"):
             return
+        started = time.thread_time()
+        try:
+            self._sample()
+        finally:
+            self.cpu_s = time.thread_time() - started
+
+    def _sample(self):
         while not self.stop_event.is_set():
             pids = _tree(self.pid, _ppid_map())
             sizes = [_rss_bytes(pid) for pid in pids]
@@ -96,6 +121,7 @@ def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeo
     stdout/stderr go to files (no pipe can fill up and stall the child). On timeout the child's process
     group is killed and `timed_out` is set.
     """
+    busy_before, load_before = _busy_cpu_s(), _loadavg()
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -120,9 +146,13 @@ def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeo
         if timer:
             timer.cancel()
     wall = time.perf_counter() - started
+    busy_after = _busy_cpu_s()
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits on the reaped pid
     sampler.stop_event.set()
     sampler.join()
+    other = None
+    if busy_before is not None and busy_after is not None:
+        other = max(0.0, busy_after - busy_before - usage.ru_utime - usage.ru_stime - sampler.cpu_s)
     return {
         "wall_s": wall,
         "exit_code": proc.returncode,
@@ -133,4 +163,15 @@ def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeo
         "max_processes": sampler.max_processes,
         "user_cpu_s": usage.ru_utime,
         "sys_cpu_s": usage.ru_stime,
+        "sampler_cpu_s": sampler.cpu_s,
+        "other_cpu_cores": other / wall if other is not None and wall > 0 else None,
+        "loadavg_before": load_before,  # 1-minute load average when the command started
     }
+
+
+def _loadavg():
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

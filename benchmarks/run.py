@@ -39,6 +39,9 @@ Definitions (also written into the JSON under "definitions"):
 - peak RSS: MiB (2^20 bytes). peak_rss_mib is the kernel's high-water mark of the largest single
   process of the command (its waited-for children included), tree_peak_rss_mib the sampled peak of the
   sum over the command's live process tree (what 2 workers + the runner hold at once).
+- others (other_cpu_cores): CPU the rest of the machine used while the contender ran, in cores
+  (machine busy time from /proc/stat minus the contender's and the sampler's, / wall_s). Near 0 on a
+  quiet machine; the table warns above 0.25, since such a timing is inflated by contention.
 - ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster).
 """
 
@@ -391,7 +394,7 @@ def table(report):
              f"({dataset['raw_bytes_per_event']:.0f} B/event); store {dataset['store_bytes'] / MB:,.1f} MB parquet; "
              f"python+beam import {report['baseline']['import_beam_s']:.2f} s",
              f"{'format':<8}{'contender':<12}{'writes':<8}{'wall s':>8}{'events/s':>11}{'raw MB/s':>10}"
-             f"{'out MB':>9}{'ratio':>7}{'gz ratio':>9}{'RSS MiB':>9}{'tree MiB':>9}{'CPU s':>8}  rows"]
+             f"{'out MB':>9}{'ratio':>7}{'gz ratio':>9}{'RSS MiB':>9}{'tree MiB':>9}{'CPU s':>8}{'others':>7}  rows"]
     for fmt, by in report["results"].items():
         for name, r in by.items():
             if r.get("exit_code") != 0:
@@ -404,7 +407,12 @@ def table(report):
                 f"{fmt:<8}{name:<12}{r['format_written']:<8}{r['wall_s']:>8.2f}{r['events_per_s']:>11,.0f}"
                 f"{r['raw_mb_per_s']:>10.1f}{r['output_bytes'] / MB:>9.2f}{_fmt(r['compression_ratio'], '.2f'):>7}"
                 f"{_fmt(r['gzip_ratio'], '.2f'):>9}{r['peak_rss_mib']:>9.0f}{_fmt(r['tree_peak_rss_mib'], '.0f'):>9}"
-                f"{r['user_cpu_s'] + r['sys_cpu_s']:>8.1f}  {rows}")
+                f"{r['user_cpu_s'] + r['sys_cpu_s']:>8.1f}{_fmt(r.get('other_cpu_cores'), '.2f'):>7}  {rows}")
+    busy = [f"{fmt} {name} {r['other_cpu_cores']:.2f}" for fmt, by in report["results"].items()
+            for name, r in by.items() if (r.get("other_cpu_cores") or 0) > 0.25]
+    if busy:
+        lines.append(f"WARNING: other processes kept CPU cores busy during: {', '.join(busy)} "
+                     f"(of {report['machine']['nproc']}); those timings are inflated")
     lines.append("ratios of events/s:")
     for fmt, pairs in report["ratios"].items():
         if pairs:
@@ -424,6 +432,7 @@ DEFINITIONS = {
     "peak_rss_mib": "kernel ru_maxrss of the largest single process of the command (waited-for children "
                     "included), MiB",
     "tree_peak_rss_mib": "sampled (0.05 s) peak of the summed RSS of the command's live process tree, MiB",
+    "other_cpu_cores": "CPU time the machine spent on other processes during the run / wall_s (contention)",
     "rows_counted": "rows read back from the output files (not the exporter's own count)",
     "ratios": "events/s of the first contender / events/s of the second",
 }

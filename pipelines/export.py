@@ -5,6 +5,7 @@ Exit status: 0 done; 2 bad options, unreadable source or a record too large for 
 (EVENTEXPORT_DEBUG=1 shows Beam's own logs and tracebacks).
 """
 
+import dataclasses
 import logging
 import os
 import re
@@ -12,12 +13,14 @@ import sys
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipelines.options import config_from_options
 from transforms.errors import ConfigError, ExportError
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
+from transforms.progress import ProgressReporter
+from transforms.spill import make_spill_dir, remove_spill_dir
 from transforms.store import list_splits
 
 __all__ = ["build_pipeline", "run", "main"]
@@ -33,7 +36,7 @@ def build_pipeline(pipeline, config, splits):
     read = pipeline | "ReadStore" >> ReadStore(config, splits)
     rows = read.rows
     if config.export_type == "all_profiles":
-        rows = rows | "LatestProfiles" >> LatestProfiles()
+        rows = rows | "LatestProfiles" >> LatestProfiles(config)
     objects = rows | "Partition" >> PartitionRows(config) | "WriteObjects" >> WriteObjects(config)
     rejects = read.rejects | "WriteRejects" >> WriteRejects(config)
     return (objects, rejects) | "WriteManifest" >> WriteManifest(config)
@@ -74,10 +77,17 @@ def run(argv):
         options = _pipeline_options(argv)
         config = config_from_options(options)
         splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
-        pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, config, splits)
-        result = pipeline.run()
-        result.wait_until_finish()
+        temp_location = options.view_as(GoogleCloudOptions).temp_location
+        config = dataclasses.replace(config, spill_dir=make_spill_dir(
+            temp_location, f"eventexport-{config.request_id}-{config.run_timestamp}"))
+        try:
+            pipeline = beam.Pipeline(options=options)
+            build_pipeline(pipeline, config, splits)
+            with ProgressReporter(config.spill_dir):
+                result = pipeline.run()
+                result.wait_until_finish()
+        finally:
+            remove_spill_dir(config.spill_dir)
         return 0, _summary(result, config)
     except Exception as error:  # pylint: disable=broad-except; every failure becomes one line
         return _one_line(error)

@@ -46,6 +46,7 @@ class ExportConfig:
     parquet_codec: str
     timezone: str
     manifest_copy: str = None
+    spill_dir: str = None   # set by the launcher for each run (transforms/spill.py)
 
     @property
     def shape(self):

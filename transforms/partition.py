@@ -1,8 +1,7 @@
-"""Splitting batches by (name, date) and moving the pieces through a shuffle compactly.
+"""Splitting batches by (name, date), and the order of rows inside a file.
 
 Time parts come from pyarrow's component kernels (year, month, ...) on a zoned timestamp, which are
-fast, unlike strftime. Pieces cross the shuffle as LZ4-compressed Arrow IPC bytes: compact, and they
-never drag the parent batch's buffers along as a pickled slice would.
+fast, unlike strftime.
 """
 
 import pyarrow as pa
@@ -10,9 +9,7 @@ import pyarrow.compute as pc
 
 from transforms.records import DAY, TS
 
-__all__ = ["add_time_parts", "split_by_partition", "to_ipc", "from_ipc", "sort_rows"]
-
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+__all__ = ["add_time_parts", "split_by_partition", "sort_rows"]
 
 
 def add_time_parts(table, time_column, timezone):
@@ -47,14 +44,3 @@ def split_by_partition(table, shape):
     for begin, end in zip(starts, starts[1:]):
         name = shape.fixed_name if names is None else names[begin].as_py()
         yield (name, days[begin].as_py()), table.slice(begin, end - begin)
-
-
-def to_ipc(table):
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema, options=_IPC_OPTIONS) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def from_ipc(data):
-    return pa.ipc.open_stream(data).read_all()

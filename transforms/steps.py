@@ -15,9 +15,11 @@ from transforms.destination import parse_destination
 from transforms.formats import Encoder, encoder_for
 from transforms.manifest import build_manifest
 from transforms.naming import manifest_key, object_key, rejects_key
-from transforms.partition import add_time_parts, from_ipc, sort_rows, split_by_partition, to_ipc
+from transforms.partition import add_time_parts, sort_rows, split_by_partition
+from transforms.progress import ProgressCounter
 from transforms.readers import read_split
 from transforms.sharding import shard_rows
+from transforms.spill import read_piece, write_piece
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
@@ -31,6 +33,12 @@ class _ReadSplit(beam.DoFn):
     def __init__(self, config):
         self.config = config
 
+    def setup(self):
+        self.progress = ProgressCounter(self.config.spill_dir)
+
+    def finish_bundle(self):
+        self.progress.flush()
+
     def process(self, path):
         config, rejects = self.config, []
         shape = config.shape
@@ -40,6 +48,7 @@ class _ReadSplit(beam.DoFn):
             if wanted is not None:
                 table = table.filter(pc.is_in(table["event_name"], value_set=wanted))
             if table.num_rows:
+                self.progress.add(rows_read=table.num_rows)
                 yield table
         if rejects:
             Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
@@ -68,21 +77,28 @@ def _latest_per_identity(table):
 
 
 class _BucketByIdentity(beam.DoFn):
+    def __init__(self, spill_dir):
+        self.spill_dir = spill_dir
+
     def process(self, table):
         import zlib
         table = _latest_per_identity(table)
         buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
         for bucket in pc.unique(buckets).to_pylist():
-            yield bucket, to_ipc(table.filter(pc.equal(buckets, bucket)))
+            yield bucket, write_piece(self.spill_dir, table.filter(pc.equal(buckets, bucket)))
 
 
 class LatestProfiles(beam.PTransform):
     """A profile store holds every version; an export shows each identity once, at its latest."""
 
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
     def expand(self, tables):
-        return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity())
+        return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity(self.config.spill_dir))
                 | "GroupBuckets" >> beam.GroupByKey()
-                | "Latest" >> beam.Map(lambda kv: _latest_per_identity(pa.concat_tables(map(from_ipc, kv[1])))))
+                | "Latest" >> beam.Map(lambda kv: _latest_per_identity(pa.concat_tables(map(read_piece, kv[1])))))
 
 
 class _KeyByPartition(beam.DoFn):
@@ -93,11 +109,11 @@ class _KeyByPartition(beam.DoFn):
         shape = self.config.shape
         table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
         for key, piece in split_by_partition(table, shape):
-            yield key, to_ipc(piece)
+            yield key, write_piece(self.config.spill_dir, piece)
 
 
 class PartitionRows(beam.PTransform):
-    """Tables -> ((name, yyyymmdd), [IPC pieces]): all rows of a file group together."""
+    """Tables -> ((name, yyyymmdd), [spilled piece paths]): a file group's rows meet, by reference."""
 
     def __init__(self, config):
         super().__init__()
@@ -112,11 +128,17 @@ class _WriteGroup(beam.DoFn):
     def __init__(self, config):
         self.config = config
 
+    def setup(self):
+        self.progress = ProgressCounter(self.config.spill_dir)
+
+    def finish_bundle(self):
+        self.progress.flush()
+
     def process(self, element):
         (name, day), pieces = element
         config = self.config
         encoder = encoder_for(config.format, config.shape, config.parquet_codec)
-        rows = sort_rows(pa.concat_tables(map(from_ipc, pieces)), config.shape)
+        rows = sort_rows(pa.concat_tables(map(read_piece, pieces)), config.shape)
         for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes)):
             key = object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day,
                              index, config.database_id, encoder.suffix)
@@ -124,6 +146,7 @@ class _WriteGroup(beam.DoFn):
                 digest = config.destination.put(key, shard.spool)
             for namespace, amount in zip(METRIC_NAMESPACES, (1, shard.count, digest.bytes)):
                 Metrics.counter(namespace, name).inc(amount)
+            self.progress.add(rows_written=shard.count, objects=1, bytes=digest.bytes)
             yield {"key": key, "event_name": name, "date": str(day), "index": index, "rows": shard.count,
                    "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag}
 

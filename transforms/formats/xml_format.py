@@ -6,19 +6,26 @@ cannot carry (C0 controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) 
 carriage returns are written as `&#13;` so parsers do not fold them into newlines.
 """
 
+import re
+
 from transforms.formats import Encoder
 from transforms.formats.values import as_text, chunks, parse_maps
 
 __all__ = ["XmlEncoder", "escape"]
 
 _REPLACEMENT = "\ufffd"
+_ENTRY = "<entry><key>%s</key><value>%s</value></entry>"
 _ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}
 _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)})
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
 
 
+_NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def escape(text):
-    return text.translate(_ESCAPES)
+    """Most text needs no escaping, and a regex search says so far faster than translate does the work."""
+    return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
 class XmlEncoder(Encoder):
@@ -28,8 +35,8 @@ class XmlEncoder(Encoder):
         parts = [f"<{self.shape.element}>"]
         for field, value in zip(self.shape.fields, values):
             if field.kind == "map":
-                entries = "".join(f"<entry><key>{escape(k)}</key><value>{escape(as_text(v))}</value></entry>"
-                                  for k, v in value.items())
+                entries = "".join([_ENTRY % (escape(k), escape(v if type(v) is str else as_text(v)))
+                                   for k, v in value.items()])
                 parts.append(f"<{field.name}>{entries}</{field.name}>")
             else:
                 parts.append(f"<{field.name}>{escape(as_text(value))}</{field.name}>")

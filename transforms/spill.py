@@ -1,0 +1,63 @@
+"""Where partition pieces wait between reading and writing, so the shuffle carries only their names.
+
+Beam's in-process runner holds everything that crosses a GroupByKey in memory; a store of millions of
+events would not fit. So each (name, date) piece is written here as an Arrow IPC file and only its path
+is grouped; the writer reads a partition's pieces back (memory-mapped when local). The folder is
+local for local runners and under --temp_location (shared storage) for distributed ones; the launcher
+removes it after the run, with anything a retried bundle left behind.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+
+import pyarrow as pa
+
+__all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "read_piece"]
+
+_LOCAL_OPTIONS = pa.ipc.IpcWriteOptions()                      # local disk: page cache beats LZ4
+_REMOTE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")    # shared storage: fewer bytes to move
+
+
+def _is_local(folder):
+    return "://" not in folder
+
+
+def make_spill_dir(temp_location, run_name):
+    if temp_location:
+        return f"{temp_location.rstrip('/')}/{run_name}-{uuid.uuid4().hex[:8]}"
+    return tempfile.mkdtemp(prefix=f"{run_name}-")
+
+
+def remove_spill_dir(folder):
+    if _is_local(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    from apache_beam.io.filesystems import FileSystems
+    try:
+        FileSystems.delete([folder.rstrip("/") + "/"])
+    except Exception:  # a leftover temp folder must not fail a finished export; it is only temp data
+        pass
+
+
+def write_piece(folder, table):
+    path = f"{folder.rstrip('/')}/{uuid.uuid4().hex}.arrow"
+    if _is_local(folder):
+        os.makedirs(folder, exist_ok=True)
+        sink, options = pa.OSFile(path, "wb"), _LOCAL_OPTIONS
+    else:
+        from apache_beam.io.filesystems import FileSystems
+        from apache_beam.io.filesystem import CompressionTypes
+        sink, options = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED), _REMOTE_OPTIONS
+    with sink, pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return path
+
+
+def read_piece(path):
+    if _is_local(path):
+        return pa.ipc.open_stream(pa.memory_map(path)).read_all()
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(path) as source:
+        return pa.ipc.open_stream(source.read()).read_all()
