@@ -5,6 +5,7 @@ give nothing better) and are turned into Arrow batches of `BATCH_ROWS`. Every re
 validation, which yields good rows as a table and bad rows as `Reject`s with a reason.
 """
 
+import datetime as dt
 import gzip
 import io
 
@@ -41,6 +42,15 @@ def _parquet_batches(path, schema):
             yield pa.Table.from_batches([batch])
 
 
+def _as_value(value):
+    """Times that an Avro logical type turned into datetimes go back to epoch milliseconds."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return value
+
+
 def _as_text(value):
     """Objects stored as JSON text stay text; anything else becomes JSON text, which validation then
     accepts only if it is an object."""
@@ -54,7 +64,7 @@ def _records_to_tables(records, schema):
     for record in records:
         for name, values in columns.items():
             value = record.get(name)
-            values.append(_as_text(value) if schema.field(name).type == pa.string() else value)
+            values.append(_as_text(value) if schema.field(name).type == pa.string() else _as_value(value))
         if len(columns[schema.names[0]]) == BATCH_ROWS:
             yield columns
             columns = {name: [] for name in schema.names}
@@ -104,9 +114,18 @@ def _jsonl_records(path, rejects):
             yield record
 
 
+def _as_epoch_ms(table):
+    """A store that typed its times as Parquet timestamps still means epoch milliseconds."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            millis = pc.cast(pc.cast(table[index], pa.timestamp("ms", tz=field.type.tz)), pa.int64())
+            table = table.set_column(index, field.name, millis)
+    return table
+
+
 def _cast(path, table, schema):
     try:
-        return table.select(schema.names).cast(schema)
+        return _as_epoch_ms(table.select(schema.names)).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as error:
         raise SourceError(f"store file {path!r} does not match the store contract: {error}") from None
 

@@ -4,6 +4,7 @@ A struct's fields are the file's keys, sorted; a field is typed when all of its 
 one JSON type (bool, int64, double for numbers with a fraction, string), and string otherwise, with
 non-string values as JSON text (so is an integer beyond int64, to keep it exact). Parquet cannot store a struct without fields, so a map that is empty
 in every row of a file is left out of that file. Compression is inside the file (--parquet_codec).
+Min/max statistics are kept for numbers, booleans, `ts` and `eventName`, not for free text.
 """
 
 import pyarrow as pa
@@ -61,4 +62,18 @@ class ParquetEncoder(Encoder):
         return pa.table(columns, names=names)
 
     def write_file(self, rows, name, out):
-        pq.write_table(self.table(rows), out, compression=self.parquet_codec)
+        table = self.table(rows)
+        pq.write_table(table, out, compression=self.parquet_codec, write_statistics=_statistics_columns(table.schema))
+
+
+def _statistics_columns(schema, prefix=""):
+    """Leaf columns that get min/max statistics: all but free text beyond the partition name, whose
+    statistics would repeat the longest values (a 3 KB value costs 12 KB) and help no reader prune."""
+    columns = []
+    for field in schema:
+        path = prefix + field.name
+        if pa.types.is_struct(field.type):
+            columns += _statistics_columns(pa.schema(list(field.type)), path + ".")
+        elif not pa.types.is_string(field.type) or path == "eventName":
+            columns.append(path)
+    return columns
