@@ -5,7 +5,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from control.models import destinations, requests, utc
+from control.models import destinations, fetch_all, fetch_one, requests, utc
 from transforms.destination import parse_destination
 from transforms.errors import ConfigError
 from transforms.s3 import S3Settings, Secret
@@ -29,7 +29,7 @@ def s3_settings(row, vault):
 
 
 def public_view(row):
-    """What `destination list/show` may print: no secret, the key id masked to its last four characters."""
+    """What `destination list/show` may print: everything but the sealed key id and secret."""
     shown = {k: v for k, v in row.items() if not k.endswith("_sealed")}
     shown["created_at"] = row["created_at"].isoformat() + "Z"
     return shown
@@ -60,16 +60,12 @@ def add_destination(engine, vault, *, name, bucket, data_region, access_key_id, 
 
 
 def list_destinations(engine):
-    with engine.connect() as connection:
-        return [dict(r._mapping) for r in connection.execute(sa.select(destinations).order_by(destinations.c.name))]
+    return fetch_all(engine, destinations, destinations.c.name)
 
 
 def get_destination(engine, name):
-    with engine.connect() as connection:
-        row = connection.execute(sa.select(destinations).where(destinations.c.name == name)).first()
-    if row is None:
-        raise ConfigError(f"no destination named {name!r}; see `eventexport destination list`")
-    return dict(row._mapping)
+    return fetch_one(engine, destinations.c.name, name, f"no destination named {name!r}; see `eventexport "
+                                                         "destination list`")
 
 
 def test_destination(engine, vault, name):

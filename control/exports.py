@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 
 from control.destinations import get_destination
-from control.models import requests, runs, utc
+from control.models import fetch_all, fetch_one, requests, runs, utc
 from transforms.config import EXPORT_TYPES
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
@@ -87,16 +87,12 @@ def create_export(engine, *, destination, export_type, format, frequency, events
 
 
 def list_exports(engine):
-    with engine.connect() as connection:
-        return [dict(r._mapping) for r in connection.execute(sa.select(requests).order_by(requests.c.created_at))]
+    return fetch_all(engine, requests, requests.c.created_at)
 
 
 def get_export(engine, request_id):
-    with engine.connect() as connection:
-        row = connection.execute(sa.select(requests).where(requests.c.id == request_id)).first()
-    if row is None:
-        raise ConfigError(f"no export request {request_id!r}; see `eventexport export list`")
-    return dict(row._mapping)
+    return fetch_one(engine, requests.c.id, request_id, f"no export request {request_id!r}; see `eventexport "
+                                                        "export list`")
 
 
 def stop_export(engine, request_id):

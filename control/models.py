@@ -6,10 +6,13 @@ lets two schedulers create a window's run concurrently without ever creating it 
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, create_engine, event)
 
-__all__ = ["metadata", "destinations", "requests", "runs", "connect", "utc"]
+from transforms.errors import ConfigError
+
+__all__ = ["metadata", "destinations", "requests", "runs", "connect", "utc", "fetch_all", "fetch_one"]
 
 metadata = MetaData()
 
@@ -72,6 +75,20 @@ def utc(moment):
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return moment
+
+
+def fetch_all(engine, table, order_by):
+    with engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(sa.select(table).order_by(order_by))]
+
+
+def fetch_one(engine, column, value, missing):
+    """The row whose `column` equals `value`, as a dict; ConfigError(`missing`) when there is none."""
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(column.table).where(column == value)).first()
+    if row is None:
+        raise ConfigError(missing)
+    return dict(row._mapping)
 
 
 def connect(url):

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from control.destinations import get_destination, s3_settings
-from control.models import requests, runs, utc
+from control.models import fetch_one, requests, runs, utc
 from transforms.naming import manifest_key
 from transforms.s3 import KEY_ID_ENV, SECRET_ENV
 
@@ -129,7 +129,7 @@ def _pipeline_command(settings, request, destination, run):
 def _execute(engine, settings, vault, run):
     """Run the pipeline in a child process (its memory is its own); the key reaches it by environment."""
     request_id = run["request_id"]
-    request = _row(engine, requests, request_id)
+    request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
     destination = get_destination(engine, request["destination"])
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
@@ -142,11 +142,6 @@ def _execute(engine, settings, vault, run):
     path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)["totals"]
-
-
-def _row(engine, table, key):
-    with engine.connect() as connection:
-        return dict(connection.execute(sa.select(table).where(table.c.id == key)).first()._mapping)
 
 
 def _finish(engine, run, as_of, totals=None, error=None):

@@ -666,3 +666,11 @@ def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
     generate(out, 3000, 3, "parquet", seed=11, end=GEN_END_DATE, hostile=True)
     return str(out / "events"), read_generated_events(out / "events")
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One local S3 server (moto, IAM enforced) for the whole session; tests make their own buckets."""
+    from pipelines.local_s3 import LocalS3Server
+    with LocalS3Server() as running:
+        yield running

@@ -15,18 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.generate import generate
-from pipelines.local_s3 import LocalS3Server, provision_least_privilege
+from pipelines.local_s3 import provision_least_privilege
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSTGRES = os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL")
 STORE_END = dt.date(2026, 11, 27)
 T0 = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LocalS3Server() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from pipelines import export
-from pipelines.local_s3 import LocalS3Server, least_privilege_policy, provision_least_privilege
+from pipelines.local_s3 import least_privilege_policy, provision_least_privilege
 from pipelines.generate import generate
 from pipelines.options import SECRET_ENV
 from transforms import s3
@@ -18,12 +18,6 @@ from transforms.formats import FORMATS
 
 END = dt.date(2026, 11, 20)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LocalS3Server() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

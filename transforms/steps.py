@@ -5,6 +5,9 @@ Beam's DaskRunner included. Elements are Arrow tables (thousands of rows each); 
 GroupByKey is compact IPC bytes, and the final grouping carries only small object descriptors.
 """
 
+import io
+import zlib
+
 import apache_beam as beam
 import orjson
 import pyarrow as pa
@@ -29,7 +32,9 @@ PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed 
 METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.bytes")
 
 
-class _ReadSplit(beam.DoFn):
+class _ConfiguredDoFn(beam.DoFn):
+    """A step that reads the run's settings and reports its progress."""
+
     def __init__(self, config):
         self.config = config
 
@@ -39,6 +44,8 @@ class _ReadSplit(beam.DoFn):
     def finish_bundle(self):
         self.progress.flush()
 
+
+class _ReadSplit(_ConfiguredDoFn):
     def process(self, path):
         config, rejects = self.config, []
         shape = config.shape
@@ -81,7 +88,6 @@ class _BucketByIdentity(beam.DoFn):
         self.spill_dir = spill_dir
 
     def process(self, table):
-        import zlib
         table = _latest_per_identity(table)
         buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
         for bucket in pc.unique(buckets).to_pylist():
@@ -101,10 +107,7 @@ class LatestProfiles(beam.PTransform):
                 | "Latest" >> beam.Map(lambda kv: _latest_per_identity(pa.concat_tables(map(read_piece, kv[1])))))
 
 
-class _KeyByPartition(beam.DoFn):
-    def __init__(self, config):
-        self.config = config
-
+class _KeyByPartition(_ConfiguredDoFn):
     def process(self, table):
         shape = self.config.shape
         table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
@@ -124,16 +127,7 @@ class PartitionRows(beam.PTransform):
                 | "GroupPartitions" >> beam.GroupByKey())
 
 
-class _WriteGroup(beam.DoFn):
-    def __init__(self, config):
-        self.config = config
-
-    def setup(self):
-        self.progress = ProgressCounter(self.config.spill_dir)
-
-    def finish_bundle(self):
-        self.progress.flush()
-
+class _WriteGroup(_ConfiguredDoFn):
     def process(self, element):
         (name, day), pieces = element
         config = self.config
@@ -170,10 +164,7 @@ class _RejectsEncoder(Encoder):
             out.write(orjson.dumps(record) + b"\n")
 
 
-class _WriteRejectGroup(beam.DoFn):
-    def __init__(self, config):
-        self.config = config
-
+class _WriteRejectGroup(_ConfiguredDoFn):
     def process(self, element):
         config = self.config
         records = sorted((r for batch in element[1] for r in batch),
@@ -201,12 +192,8 @@ class WriteRejects(beam.PTransform):
                 | "Put" >> beam.ParDo(_WriteRejectGroup(self.config)))
 
 
-class _PutManifest(beam.DoFn):
-    def __init__(self, config):
-        self.config = config
-
+class _PutManifest(_ConfiguredDoFn):
     def process(self, element):
-        import io
         config = self.config
         items = [item for item in element[1] if item is not None]
         objects = [value for kind, value in items if kind == "object"]
