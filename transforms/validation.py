@@ -7,11 +7,12 @@ line-by-line parse would let through. Only a batch that fails goes row by row wi
 the bad rows, says why, and re-emits pretty-printed objects on one line.
 """
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
+
+from transforms.arrow_text import json_lines
 
 __all__ = ["validate", "reject"]
 
@@ -31,11 +32,8 @@ def reject(path, reason, record):
 
 def _objects_one_per_value(column):
     """Does every value of `column` (no nulls, no suspects) parse as exactly one JSON object?"""
-    lines = pc.binary_join_element_wise(column, "\n", "")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
-    data = lines.buffers()[2][offsets[lines.offset]:offsets[lines.offset + len(lines)]]
     try:
-        parsed = pa_json.read_json(pa.BufferReader(data), read_options=_READ, parse_options=_PARSE)
+        parsed = pa_json.read_json(pa.BufferReader(json_lines(column)), read_options=_READ, parse_options=_PARSE)
     except pa.ArrowInvalid:
         return False
     return parsed.num_rows == len(column)

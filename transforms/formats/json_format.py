@@ -5,11 +5,11 @@ Events look like `{"profile": {...}, "ts": 20171109000015, "deviceInfo": {...}, 
 batch becomes its lines in a few Arrow kernels, with no per-record parse or dump.
 """
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.arrow_text import joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.values import chunks
 
@@ -19,14 +19,6 @@ __all__ = ["JsonEncoder"]
 def _json_strings(column):
     """String values as JSON string literals (only profile ids take this slower path)."""
     return pa.array([orjson.dumps(value).decode() for value in column.to_pylist()], pa.string())
-
-
-def _buffer_of(lines):
-    """The bytes of a freshly built string array: its data buffer from the first to the last offset."""
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
-    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    return memoryview(lines.buffers()[2])[first:last]
 
 
 class JsonEncoder(Encoder):
@@ -58,4 +50,4 @@ class JsonEncoder(Encoder):
     def write_file(self, rows, name, out):
         out.write(orjson.dumps(name) + b"\n")
         for chunk in chunks(rows):
-            out.write(_buffer_of(self._lines(chunk)))
+            out.write(joined_bytes(self._lines(chunk)))

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from transforms.compression import Compression
 from transforms.formats import Encoder
+from transforms.formats.typed_maps import typed_columns
 from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
 __all__ = ["ParquetEncoder", "typed_struct"]
@@ -44,6 +45,14 @@ def typed_struct(maps):
     return pa.StructArray.from_arrays(children, names=keys)
 
 
+def _struct(column):
+    """Typed struct of a map column: Arrow's parse where it can decide, the Python rule otherwise."""
+    typed = typed_columns(column)
+    if typed is None:
+        return typed_struct(parse_maps(column))
+    return pa.StructArray.from_arrays(list(typed.values()), names=list(typed)) if typed else None
+
+
 class ParquetEncoder(Encoder):
     extension = ".parquet"
     compression = Compression.NONE
@@ -52,7 +61,7 @@ class ParquetEncoder(Encoder):
         columns, names = [], []
         for field in self.shape.fields:
             if field.kind == "map":
-                column = typed_struct(parse_maps(rows[field.column]))
+                column = _struct(rows[field.column])
                 if column is None:
                     continue
             else:

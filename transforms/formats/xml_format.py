@@ -8,6 +8,8 @@ carriage returns are written as `&#13;` so parsers do not fold them into newline
 
 import re
 
+import pyarrow.compute as pc
+
 from transforms.formats import Encoder
 from transforms.formats.values import as_text, chunks, parse_maps
 
@@ -20,6 +22,10 @@ _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
 
 
+# The same question asked of Arrow strings (RE2): raw text, and stored JSON text whose escapes may decode
+# to a character that needs escaping.
+_DIRTY_TEXT = "[&<>\\r\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]"
+_DIRTY_MAP = "[&<>\\x{fffe}\\x{ffff}]|\\\\[urbf]"
 _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
@@ -31,22 +37,27 @@ def escape(text):
 class XmlEncoder(Encoder):
     extension = ".xml"
 
-    def _element(self, values):
-        parts = [f"<{self.shape.element}>"]
-        for field, value in zip(self.shape.fields, values):
-            if field.kind == "map":
-                entries = "".join([_ENTRY % (escape(k), escape(v if type(v) is str else as_text(v)))
-                                   for k, v in value.items()])
-                parts.append(f"<{field.name}>{entries}</{field.name}>")
+    def _fragments(self, field, column):
+        """One `<name>...</name>` string per row. Escaping runs only on rows whose text needs it, which
+        one vectorised search over the stored text tells (JSON escapes included)."""
+        if field.kind == "int":
+            return [f"<{field.name}>{v}</{field.name}>" for v in column.to_pylist()]
+        dirty = pc.match_substring_regex(column, _DIRTY_MAP if field.kind == "map" else _DIRTY_TEXT).to_pylist()
+        if field.kind == "str":
+            return [f"<{field.name}>{escape(v) if d else v}</{field.name}>" for v, d in zip(column.to_pylist(), dirty)]
+        fragments = []
+        for value, needs in zip(parse_maps(column), dirty):
+            if needs:
+                entries = [_ENTRY % (escape(k), escape(v if type(v) is str else as_text(v))) for k, v in value.items()]
             else:
-                parts.append(f"<{field.name}>{escape(as_text(value))}</{field.name}>")
-        parts.append(f"</{self.shape.element}>\n")
-        return "".join(parts)
+                entries = [_ENTRY % (k, v if type(v) is str else as_text(v)) for k, v in value.items()]
+            fragments.append(f"<{field.name}>{''.join(entries)}</{field.name}>")
+        return fragments
 
     def write_file(self, rows, name, out):
+        head, tail = f"<{self.shape.element}>", f"</{self.shape.element}>\n"
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.shape.root}>\n'.encode())
         for chunk in chunks(rows):
-            columns = [parse_maps(chunk[f.column]) if f.kind == "map" else chunk[f.column].to_pylist()
-                       for f in self.shape.fields]
-            out.write("".join(self._element(values) for values in zip(*columns)).encode("utf-8"))
+            columns = [self._fragments(f, chunk[f.column]) for f in self.shape.fields]
+            out.write("".join([head + "".join(parts) + tail for parts in zip(*columns)]).encode("utf-8"))
         out.write(f"</{self.shape.root}>\n".encode())

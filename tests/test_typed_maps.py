@@ -1,0 +1,56 @@
+"""The CSV and Parquet encoders have two paths (Arrow-typed maps and per-row Python); same bytes from both."""
+
+import datetime as dt
+import glob
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.generate import generate
+from transforms.formats import csv_format, encoder_for, parquet_format
+from transforms.formats.typed_maps import typed_columns
+from transforms.partition import add_time_parts, split_by_partition
+from transforms.records import EVENTS
+from transforms.validation import validate
+
+
+@pytest.fixture(scope="module")
+def partitions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    generate(str(root), 4000, 2, "parquet", seed=11, end=dt.date(2026, 11, 20), hostile=True)
+    table = pa.concat_tables([pq.read_table(p) for p in sorted(glob.glob(f"{root}/events/*/*.parquet"))])
+    table = add_time_parts(validate("store", table, EVENTS, []), "event_time", "UTC")
+    return list(split_by_partition(table, EVENTS))
+
+
+@pytest.mark.parametrize("fmt, module", [("csv", csv_format), ("parquet", parquet_format)])
+def test_both_paths_give_the_same_bytes(partitions, fmt, module, monkeypatch):
+    encoder = encoder_for(fmt, EVENTS)
+    typed = []
+    for (name, _), rows in partitions:
+        fast = io.BytesIO()
+        encoder.write_file(rows, name, fast)
+        with monkeypatch.context() as patched:
+            patched.setattr(module, "typed_columns", lambda column: None)
+            slow = io.BytesIO()
+            encoder.write_file(rows, name, slow)
+        assert fast.getvalue() == slow.getvalue(), name
+        typed.append(typed_columns(rows["event_props"]) is not None)
+    assert any(typed)   # the fast path really ran
+
+
+@pytest.mark.parametrize("texts", [
+    ['{"a": 1}', '{"a": "x"}'],                 # mixed types: string in the Python rule
+    ['{"a": 10000000000000000000}'],            # beyond int64: exact text in the Python rule
+    ['{"a": {"b": 1}}'],                        # nested: JSON text in the Python rule
+])
+def test_what_arrow_cannot_type_goes_the_python_way(texts):
+    assert typed_columns(pa.array(texts)) is None
+
+
+def test_strings_that_look_like_times_stay_strings():
+    columns = typed_columns(pa.array(['{"d": "2021-01-01", "n": 1}', '{"d": "2021-01-02 10:00:00"}']))
+    assert columns["d"].to_pylist() == ["2021-01-01", "2021-01-02 10:00:00"]
+    assert columns["n"].type == pa.int64()

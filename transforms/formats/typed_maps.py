@@ -1,0 +1,50 @@
+"""A file's map column as typed columns, one per key, parsed in C++ by Arrow's JSON reader.
+
+The encoders that look inside maps (CSV, Parquet) use this when they can and their per-row Python path
+when they cannot, and both give the same result: a key's values are bool, int64, double or string when
+they share that JSON type. Arrow cannot say so for values that mix types, nested values, integers beyond
+int64, or strings it mistakes for timestamps; those files take the Python path (the answer is None).
+"""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+from transforms.arrow_text import json_lines
+
+__all__ = ["typed_columns"]
+
+_READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
+_SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
+_HUGE_INT = r"[:,\[]\s*-?\d{19,}\s*[,}\]]"   # an integer Arrow would read as a (lossy) double
+
+
+def _parse(data, schema=None):
+    options = pa_json.ParseOptions(explicit_schema=schema)
+    return pa_json.read_json(pa.BufferReader(data), read_options=_READ, parse_options=options)
+
+
+def typed_columns(column):
+    """{key: typed array} in key order, or None when the Python path must decide."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
+        return None
+    data = json_lines(column)
+    try:
+        table = _parse(data)
+        if any(pa.types.is_timestamp(f.type) for f in table.schema):
+            table = _parse(data, pa.schema([(f.name, pa.string() if pa.types.is_timestamp(f.type) else f.type)
+                                            for f in table.schema]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(column) or len(set(table.column_names)) != table.num_columns:
+        return None
+    columns = {}
+    for name in sorted(table.column_names):
+        values = table[name].combine_chunks()
+        if pa.types.is_null(values.type):
+            values = values.cast(pa.string())
+        if values.type not in _SIMPLE:
+            return None
+        columns[name] = values
+    return columns
