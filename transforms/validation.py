@@ -16,10 +16,8 @@ from transforms.arrow_text import json_lines
 
 __all__ = ["validate", "reject"]
 
-# A value the batch parse must not judge: a line break (it would split the line), an empty line (it
-# would vanish), a first or last character that cannot open or close an object, or NaN/Infinity (which
-# Arrow's parser accepts and JSON does not).
-_SUSPECT = r"[\r\n]|^\s*$|^\s*[^\s{]|[^\s}]\s*$|[:,\[]\s*-?(?:NaN|Inf)"
+# A line break would split the line; NaN and Inf(inity) are numbers to Arrow's parser, not to JSON.
+_LINE_BREAK_OR_NAN = r"[\r\n]|[:,\[]\s*-?(?:NaN|Inf)"
 _EMPTY_OBJECT = r"^\{\s+\}$"
 _PARSE = pa_json.ParseOptions(explicit_schema=pa.schema([]), unexpected_field_behavior="ignore")
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
@@ -39,12 +37,21 @@ def _objects_one_per_value(column):
     return parsed.num_rows == len(column)
 
 
+def _suspect(column):
+    """Values the batch parse must not judge, found with cheap kernels first: text not starting with '{'
+    or not ending with '}' (empty, padded, not an object), a line break (it would split the line), or
+    NaN/Infinity. Suspects send the batch to the row-by-row check, which decides."""
+    if not (pc.all(pc.starts_with(column, "{")).as_py() and pc.all(pc.ends_with(column, "}")).as_py()):
+        return True
+    return pc.any(pc.match_substring_regex(column, _LINE_BREAK_OR_NAN)).as_py()
+
+
 def _batch_is_valid(table, required, map_columns):
     if any(table[name].null_count for name in required + map_columns):
         return False
     for name in map_columns:
         column = table[name].combine_chunks()
-        if pc.any(pc.match_substring_regex(column, _SUSPECT)).as_py() or not _objects_one_per_value(column):
+        if _suspect(column) or not _objects_one_per_value(column):
             return False
     return True
 
@@ -92,6 +99,7 @@ def validate(path, table, shape, rejects):
     if not _batch_is_valid(table, required, map_columns):
         return _validate_rows(path, table, required, map_columns, rejects)
     for name in map_columns:
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, pc.replace_substring_regex(table[name], _EMPTY_OBJECT, "{}"))
+        if pc.any(pc.match_substring_regex(table[name], _EMPTY_OBJECT)).as_py():
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.replace_substring_regex(table[name], _EMPTY_OBJECT, "{}"))
     return table
