@@ -43,11 +43,14 @@ Definitions (also written into the JSON under "definitions"):
   (machine busy time from /proc/stat minus the contender's and the sampler's, / wall_s). Near 0 on a
   quiet machine; the table warns above 0.25, since such a timing is inflated by contention.
 - ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster).
+- code_fingerprint: hash of pipelines/ and transforms/ taken before every contender and at the end; the
+  table warns when they differ (someone edited the exporter mid-run), as it does for busy CPUs.
 """
 
 import argparse
 import datetime as dt
 import gzip
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -193,6 +196,24 @@ def machine_info():
         "python": sys.version.split()[0], "python_executable": sys.executable, "versions": versions,
         "git": _git_state(),
     }
+
+
+def code_fingerprint():
+    """A short hash of the code under test (every .py under pipelines/ and transforms/, as on disk now).
+
+    Taken before each contender: if other work edits the exporter while the benchmark runs, the results
+    say so instead of silently mixing two versions.
+    """
+    digest = hashlib.sha256()
+    for package in ("pipelines", "transforms"):
+        for folder, dirs, names in sorted(os.walk(os.path.join(ROOT, package))):
+            dirs.sort()
+            for name in sorted(n for n in names if n.endswith(".py")):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, ROOT).encode() + b"\0")
+                with open(path, "rb") as f:
+                    digest.update(f.read() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def _git_state():
@@ -413,6 +434,12 @@ def table(report):
     if busy:
         lines.append(f"WARNING: other processes kept CPU cores busy during: {', '.join(busy)} "
                      f"(of {report['machine']['nproc']}); those timings are inflated")
+    prints = {report.get("code_fingerprint"), report.get("code_fingerprint_at_end")} | {
+        r.get("code_fingerprint") for by in report["results"].values() for r in by.values()}
+    prints.discard(None)
+    if len(prints) > 1:
+        lines.append(f"WARNING: pipelines/ or transforms/ changed during the run ({len(prints)} versions, see "
+                     f"code_fingerprint per result): the rows of this table measured different code")
     lines.append("ratios of events/s:")
     for fmt, pairs in report["ratios"].items():
         if pairs:
@@ -433,6 +460,7 @@ DEFINITIONS = {
                     "included), MiB",
     "tree_peak_rss_mib": "sampled (0.05 s) peak of the summed RSS of the command's live process tree, MiB",
     "other_cpu_cores": "CPU time the machine spent on other processes during the run / wall_s (contention)",
+    "code_fingerprint": "sha256 (12 hex) of pipelines/ and transforms/ *.py just before the contender ran",
     "rows_counted": "rows read back from the output files (not the exporter's own count)",
     "ratios": "events/s of the first contender / events/s of the second",
 }
@@ -464,10 +492,13 @@ def main(argv=None):
                   "machine": machine_info(), "dataset": dataset,
                   "baseline": {"import_beam_s": base["wall_s"], "peak_rss_mib": base["peak_rss_mib"]},
                   "definitions": DEFINITIONS, "results": {}}
+        report["code_fingerprint"] = code_fingerprint()
         for fmt, contender, written in plan(args):
             outdir = os.path.join(workdir, "out", fmt, contender)
             print(f"running {fmt} {contender} ...", file=sys.stderr, flush=True)
+            fingerprint = code_fingerprint()
             result = run_one(fmt, contender, written, events_dir, dataset, outdir, s3, args.timeout)
+            result["code_fingerprint"] = fingerprint
             failed |= result["exit_code"] != 0
             report["results"].setdefault(fmt, {})[contender] = result
             if result.get("json_header_bytes") is not None and result.get("uncompressed_bytes"):
@@ -476,6 +507,8 @@ def main(argv=None):
             if not args.keep_outputs:
                 shutil.rmtree(outdir, ignore_errors=True)
         report["ratios"] = ratios(report["results"])
+        report["code_fingerprint_at_end"] = code_fingerprint()
+        report["git_at_end"] = _git_state()
         report["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     finally:
         s3.stop()
