@@ -130,11 +130,13 @@ def _cast(path, table, schema):
         raise SourceError(f"store file {path!r} does not match the store contract: {error}") from None
 
 
-def read_split(path, shape, window_column, start_ms, end_ms, rejects):
-    """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms.
+def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=()):
+    """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms (and, when
+    `event_names` is given, one of those names), checked before they are yielded.
 
     Bad records go to the `rejects` list (dicts with source, reason, record) as they are met.
     """
+    wanted = pa.array(event_names, pa.string()) if event_names else None
     schema = shape.store_schema
     fmt = store_format(path)
     try:
@@ -149,7 +151,9 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects):
             in_window = pc.less(times, end_ms)
             if start_ms is not None:
                 in_window = pc.and_(in_window, pc.greater_equal(times, start_ms))
-            table = table.filter(pc.fill_null(in_window, True))  # null times go on to be rejected
+            if wanted is not None:
+                in_window = pc.and_(in_window, pc.is_in(table["event_name"], value_set=wanted))
+            table = table.filter(pc.fill_null(in_window, True))  # nulls go on to be rejected
             if table.num_rows:
                 table = validate(path, table, shape, rejects)
             if table.num_rows:

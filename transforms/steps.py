@@ -2,7 +2,7 @@
 
 Only Create, ParDo, GroupByKey and Flatten are used, so the same graph runs on every runner,
 Beam's DaskRunner included. Elements are Arrow tables (thousands of rows each); what crosses a
-GroupByKey is compact IPC bytes, and the final grouping carries only small object descriptors.
+GroupByKey is the path of a spilled piece (transforms/spill.py) or a small object descriptor.
 """
 
 import io
@@ -49,14 +49,10 @@ class _ReadSplit(_ConfiguredDoFn):
     def process(self, path):
         config, rejects = self.config, []
         shape = config.shape
-        wanted = pa.array(config.events, pa.string()) if config.events else None
-        for table in read_split(path, shape, shape.window_column(config.window.basis),
-                                config.window.start_ms, config.window.end_ms, rejects):
-            if wanted is not None:
-                table = table.filter(pc.is_in(table["event_name"], value_set=wanted))
-            if table.num_rows:
-                self.progress.add(rows_read=table.num_rows)
-                yield table
+        for table in read_split(path, shape, shape.window_column(config.window.basis), config.window.start_ms,
+                                config.window.end_ms, rejects, config.events):
+            self.progress.add(rows_read=table.num_rows)
+            yield table
         if rejects:
             Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
             yield beam.pvalue.TaggedOutput(REJECTS, rejects)
