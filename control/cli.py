@@ -145,7 +145,11 @@ def _dispatch(args, settings):
         print(f"{count} run(s) attempted")
     elif args.command == "scheduler":
         while True:
-            run_due(engine, settings, Vault(settings))
+            try:
+                run_due(engine, settings, Vault(settings))
+            except Exception as error:  # a database blip must not stop the scheduler; the next pass retries
+                print(f"eventexport scheduler: pass failed, retrying in {args.interval:.0f} s: "
+                      f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
             time.sleep(args.interval)
     elif args.command == "log":
         entries = activity_log.activity(engine, args.request_id, args.status)
