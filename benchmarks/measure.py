@@ -4,17 +4,17 @@ Why not `resource.getrusage(RUSAGE_CHILDREN)` deltas: RUSAGE_CHILDREN's ru_maxrs
 *any* child ever waited for by this process, a running maximum and not a sum, so a small contender run
 after a big one reports the big one's peak. Instead each measured command gets two numbers of its own:
 
-* ``peak_rss_mib``: the kernel's ru_maxrss from ``os.wait4`` on exactly that child. On Linux it is the
-  high-water mark of the child *or of any descendant it waited for* (Beam's multi-processing SDK workers
-  are started by the runner with Popen and waited for, so they count). It is exact (no sampling), but it
-  is a maximum over single processes: two workers of 900 MiB each show as 900 MiB.
+* ``peak_rss_mib``: the highest RSS of any single process of the command (the child or a descendant),
+  sampled from /proc every ``interval`` seconds. The kernel's ru_maxrss from ``os.wait4`` is kept as
+  ``kernel_maxrss_mib`` but not used: Linux carries the *parent's* high-water mark into a child across
+  fork (and vfork) + exec, so a small command started by a large harness reports the harness's size.
 * ``tree_peak_rss_mib``: the highest observed *sum* of RSS over the child and all its live descendants,
   sampled from /proc every ``interval`` seconds (0.05 by default). This is the memory the whole export
-  needs at once (2 workers + the runner), but it is sampled (a spike shorter than the interval can be
-  missed, so for a short command it can read below the first number) and sums RSS, so pages shared
-  between processes (libraries) are counted once per process.
+  needs at once (2 workers + the runner). Both are sampled (a spike shorter than the interval can be
+  missed; a command that ends before the first sample has None), and the sum counts pages shared
+  between processes (libraries) once per process.
 
-For a single-process command both agree up to sampling. Linux only (/proc); elsewhere only the first.
+For a single-process command both agree. Linux only (/proc).
 
 ``other_cpu_cores`` says how busy the machine was with *other* work while the command ran: the CPU time
 the whole machine spent busy (/proc/stat) minus the command's own (wait4) and the sampler's, divided by
@@ -157,9 +157,9 @@ def run_measured(command, *, env=None, cwd=None, stdout_path, stderr_path, timeo
         "wall_s": wall,
         "exit_code": proc.returncode,
         "timed_out": timed_out,
-        "peak_rss_mib": usage.ru_maxrss * 1024 / _MIB,  # Linux reports KiB
+        "peak_rss_mib": sampler.peak_single / _MIB if sampler.samples else None,  # None: ended before a sample
         "tree_peak_rss_mib": sampler.peak_sum / _MIB if sampler.samples else None,
-        "sampled_single_peak_rss_mib": sampler.peak_single / _MIB if sampler.samples else None,
+        "kernel_maxrss_mib": usage.ru_maxrss * 1024 / _MIB,  # Linux reports KiB
         "max_processes": sampler.max_processes,
         "user_cpu_s": usage.ru_utime,
         "sys_cpu_s": usage.ru_stime,

@@ -36,8 +36,8 @@ Definitions (also written into the JSON under "definitions"):
 - output bytes: the data files as stored (gzip / Parquet / Avro), without our manifest.
 - compression ratio: raw bytes / output bytes. gzip_ratio (text formats): the files' own decompressed
   size / their stored size.
-- peak RSS: MiB (2^20 bytes). peak_rss_mib is the kernel's high-water mark of the largest single
-  process of the command (its waited-for children included), tree_peak_rss_mib the sampled peak of the
+- peak RSS: MiB (2^20 bytes), sampled from /proc every 0.05 s (benchmarks/measure.py says why not the
+  kernel's ru_maxrss). peak_rss_mib is the largest single process of the command, tree_peak_rss_mib the
   sum over the command's live process tree (what 2 workers + the runner hold at once).
 - others (other_cpu_cores): CPU the rest of the machine used while the contender ran, in cores
   (machine busy time from /proc/stat minus the contender's and the sampler's, / wall_s). Near 0 on a
@@ -427,7 +427,7 @@ def table(report):
             lines.append(
                 f"{fmt:<8}{name:<12}{r['format_written']:<8}{r['wall_s']:>8.2f}{r['events_per_s']:>11,.0f}"
                 f"{r['raw_mb_per_s']:>10.1f}{r['output_bytes'] / MB:>9.2f}{_fmt(r['compression_ratio'], '.2f'):>7}"
-                f"{_fmt(r['gzip_ratio'], '.2f'):>9}{r['peak_rss_mib']:>9.0f}{_fmt(r['tree_peak_rss_mib'], '.0f'):>9}"
+                f"{_fmt(r['gzip_ratio'], '.2f'):>9}{_fmt(r['peak_rss_mib'], '.0f'):>9}{_fmt(r['tree_peak_rss_mib'], '.0f'):>9}"
                 f"{r['user_cpu_s'] + r['sys_cpu_s']:>8.1f}{_fmt(r.get('other_cpu_cores'), '.2f'):>7}  {rows}")
     busy = [f"{fmt} {name} {r['other_cpu_cores']:.2f}" for fmt, by in report["results"].items()
             for name, r in by.items() if (r.get("other_cpu_cores") or 0) > 0.25]
@@ -456,8 +456,7 @@ DEFINITIONS = {
     "output_bytes": "data files as stored, manifest excluded",
     "compression_ratio": "raw_bytes / output_bytes",
     "gzip_ratio": "the files' own decompressed size / output_bytes (gzip text formats)",
-    "peak_rss_mib": "kernel ru_maxrss of the largest single process of the command (waited-for children "
-                    "included), MiB",
+    "peak_rss_mib": "sampled (0.05 s) peak RSS of the largest single process of the command, MiB",
     "tree_peak_rss_mib": "sampled (0.05 s) peak of the summed RSS of the command's live process tree, MiB",
     "other_cpu_cores": "CPU time the machine spent on other processes during the run / wall_s (contention)",
     "code_fingerprint": "sha256 (12 hex) of pipelines/ and transforms/ *.py just before the contender ran",

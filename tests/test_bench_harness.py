@@ -101,4 +101,4 @@ def test_peak_rss_is_per_command_and_tree_sum_covers_children(tmp_path):
     assert two["exit_code"] == small["exit_code"] == 0
     assert 120 <= two["peak_rss_mib"] < 200          # the largest single process, children waited for
     assert two["tree_peak_rss_mib"] >= 240           # both children at once
-    assert small["peak_rss_mib"] < 100              # not the earlier command's peak (no RUSAGE_CHILDREN max)
+    assert (small["peak_rss_mib"] or 0) < 100       # neither the earlier command's peak nor this parent's
