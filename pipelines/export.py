@@ -20,6 +20,7 @@ from transforms.errors import ConfigError, ExportError
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
 from transforms.progress import ProgressReporter
+from transforms.s3_checks import preflight
 from transforms.spill import make_spill_dir, remove_spill_dir
 from transforms.store import list_splits
 
@@ -76,6 +77,8 @@ def run(argv):
     try:
         options = _pipeline_options(argv)
         config = config_from_options(options)
+        if config.destination.is_s3:
+            preflight(config.destination.s3, config.destination.bucket, config.destination.prefix)
         splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
         temp_location = options.view_as(GoogleCloudOptions).temp_location
         config = dataclasses.replace(config, spill_dir=make_spill_dir(

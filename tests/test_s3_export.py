@@ -72,7 +72,9 @@ def test_s3_export_matches_local_export_byte_for_byte(server, store, tmp_path, f
     status, text = export.run(_args(store, f"s3://{bucket}/team/exports", fmt, extra=_s3_args(server, key)))
     assert status == 0, text
     assert server.object_access_violations(mark, bucket) == []
-    assert {r.method for r in server.requests_since(mark)} <= {"PUT", "POST"}
+    assert {(r.method, r.path) for r in server.requests_since(mark) if r.method == "GET"} <= {("GET", f"/{bucket}")}
+    assert {r.method for r in server.requests_since(mark)} <= {"GET", "PUT", "POST"}  # GET: the one listing
+    assert all(r.status < 400 for r in server.requests_since(mark))   # nothing the policy refuses was tried
     status, text = export.run(_args(store, str(tmp_path), fmt))
     assert status == 0, text
     uploaded, local = _download_all(server, bucket, "team/exports/"), _local_files(tmp_path)
@@ -199,3 +201,21 @@ def test_export_with_a_key_that_may_not_put_fails_clearly(server, store):
     done = _cli("pipelines.export", _args(store, f"s3://{bucket}", "json") + _s3_args(server, key), key)
     assert done.returncode == 3
     assert "may not put objects" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("wrong secret", "secret access key does not match"),
+    ("no bucket", "does not exist"),
+    ("no list", "may not list bucket"),
+])
+def test_export_fails_before_reading_when_the_bucket_or_key_is_wrong(server, store, case, expected):
+    bucket = f"cust-{uuid.uuid4().hex[:12]}"
+    key = provision_least_privilege(server, bucket, create_bucket=case != "no bucket",
+                                    policy=_denied_list_policy(bucket) if case == "no list" else None)
+    if case == "wrong secret":
+        key = key._replace(secret_access_key="y" * 40)
+    mark = server.mark()
+    done = _cli("pipelines.export", _args(store, f"s3://{bucket}/p", "csv") + _s3_args(server, key), key)
+    assert done.returncode == 3 and expected in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert [r.method for r in server.requests_since(mark)] == ["GET"]   # the listing, then nothing

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.s3 import classify, client_for
 
-__all__ = ["DATA_REGIONS", "MARKER_NAME", "check_destination", "list_objects", "verify_objects", "Finding"]
+__all__ = ["DATA_REGIONS", "MARKER_NAME", "preflight", "check_destination", "list_objects", "verify_objects", "Finding"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
@@ -36,6 +36,16 @@ def _bucket_region(client, bucket, configured):
         return configured
 
 
+def preflight(settings, bucket, prefix):
+    """List the bucket, the one request besides PutObject the key may make, so a bad key, a missing
+    bucket or a denied listing fails before the store is read. Returns the listing's response headers."""
+    try:
+        answer = client_for(settings).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except (ClientError, BotoCoreError) as error:
+        raise classify(error, "list", bucket) from None
+    return answer["ResponseMetadata"].get("HTTPHeaders", {})
+
+
 def check_destination(settings, bucket, prefix, data_region=None):
     """Raise DestinationError (or ConfigError) naming what is wrong; return the bucket's region."""
     expected = None
@@ -45,18 +55,16 @@ def check_destination(settings, bucket, prefix, data_region=None):
         expected = DATA_REGIONS[data_region]
     if settings.region is None and expected:
         settings = dataclasses.replace(settings, region=expected)
+    preflight(settings, bucket, prefix)
     client = client_for(settings)
-    try:
-        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    except (ClientError, BotoCoreError) as error:
-        raise classify(error, "list", bucket) from None
     region = _bucket_region(client, bucket, settings.region or client.meta.region_name)
     if expected and region != expected:
         raise DestinationError(
             f"bucket {bucket!r} is in region {region}, but data region {data_region} keeps its data in "
             f"{expected}; use a bucket in {expected}")
     try:
-        client.put_object(Bucket=bucket, Key=prefix + MARKER_NAME, Body=_MARKER_BODY, **settings.encryption_args())
+        client_for(settings).put_object(Bucket=bucket, Key=prefix + MARKER_NAME, Body=_MARKER_BODY,
+                                        **settings.encryption_args())
     except (ClientError, BotoCoreError) as error:
         raise classify(error, "put", bucket) from None
     return region
