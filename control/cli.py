@@ -14,7 +14,7 @@ from control.models import connect
 from control.scheduler import run_due
 from control.secrets import Vault
 from control.settings import load_settings
-from transforms.errors import ConfigError, ExportError
+from transforms.errors import ExportError
 from transforms.s3 import SSE_MODES
 from transforms.s3_checks import DATA_REGIONS
 from transforms.window import parse_instant

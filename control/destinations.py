@@ -1,6 +1,5 @@
 """Destinations: a customer's bucket and key. Saved only after the connection test passes."""
 
-import dataclasses
 import datetime as dt
 
 import sqlalchemy as sa
