@@ -219,3 +219,79 @@ def test_export_fails_before_reading_when_the_bucket_or_key_is_wrong(server, sto
     assert done.returncode == 3 and expected in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert [r.method for r in server.requests_since(mark)] == ["GET"]   # the listing, then nothing
+
+
+class _FlakyProxy:
+    """An HTTP proxy in front of the S3 server that answers the first `failures` PUTs with 503 SlowDown,
+    as S3 does under load, and forwards everything else untouched (the Host header too, so SigV4 holds)."""
+
+    def __init__(self, upstream, failures):
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+
+        target = urllib.parse.urlsplit(upstream)
+        state = {"left": failures, "refused": 0}
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"   # so botocore's "Expect: 100-continue" is answered at once
+
+            def log_message(self, *args):
+                pass
+
+            def _relay(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                with lock:
+                    refuse = self.command == "PUT" and state["left"] > 0
+                    if refuse:
+                        state["left"] -= 1
+                        state["refused"] += 1
+                if refuse:
+                    message = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("Content-Length", str(len(message)))
+                    self.end_headers()
+                    self.wfile.write(message)
+                    return
+                upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
+                upstream_connection.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream_connection.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
+
+        self.state = state
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_slow_down_answers_are_retried_and_the_export_completes(server, store, tmp_path, monkeypatch):
+    bucket, key = _bucket(server)
+    proxy = _FlakyProxy(server.endpoint_url, failures=3)
+    try:
+        monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
+        args = _args(store, f"s3://{bucket}/r", "json", extra=["--s3_endpoint_url", proxy.endpoint_url, "--s3_path_style",
+                                                             "--destination_access_key_id", key.access_key_id])
+        status, text = export.run(args)
+    finally:
+        proxy.close()
+    assert status == 0, text
+    assert proxy.state["refused"] == 3
+    assert export.run(_args(store, str(tmp_path), "json"))[0] == 0
+    uploaded, local = _download_all(server, bucket, "r/"), _local_files(tmp_path)
+    assert uploaded.keys() == local.keys()
+    assert all(uploaded[name] == local[name] for name in local if not name.endswith("-manifest.json"))
