@@ -52,12 +52,13 @@ class Destination:
     def put(self, key, stream):
         """Write seekable binary `stream` (at 0) as `key`, once; return its size and digests."""
         if self.is_s3:
-            sha256, size = hashlib.sha256(), 0
+            sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
             while chunk := stream.read(_COPY_CHUNK):
                 sha256.update(chunk)
+                md5.update(chunk)
                 size += len(chunk)
             stream.seek(0)
-            etag = put_object(self.s3, self.bucket, key, stream, size)
+            etag = put_object(self.s3, self.bucket, key, stream, size, md5)
             return ObjectDigest(size, sha256.hexdigest(), etag)
         from apache_beam.io.filesystem import CompressionTypes  # Beam only where a worker writes files
         from apache_beam.io.filesystems import FileSystems

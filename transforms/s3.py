@@ -144,12 +144,13 @@ class _Window:
         return self.position
 
 
-def put_object(settings, bucket, key, stream, size):
-    """PutObject `size` bytes of seekable `stream` (at 0) with Content-MD5; return the ETag S3 will list."""
+def put_object(settings, bucket, key, stream, size, md5=None):
+    """PutObject `size` bytes of seekable `stream` (at 0) with Content-MD5 (`md5`: the whole stream's
+    hashlib digest, if the caller has it); return the ETag S3 will list."""
     client = client_for(settings)
     try:
         if size <= MULTIPART_THRESHOLD:
-            md5 = _md5(stream, 0, size)
+            md5 = md5 or _md5(stream, 0, size)
             client.put_object(Bucket=bucket, Key=key, Body=_Window(stream, 0, size), ContentLength=size,
                               ContentMD5=base64.b64encode(md5.digest()).decode(), **settings.encryption_args())
             return md5.hexdigest()
