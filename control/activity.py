@@ -1,7 +1,8 @@
 """The activity log: every export request and each of its runs, until Done.
 
 One entry per run; a request that has no run yet (its first window has not ended) shows as one
-Pending entry, so a new export is visible from the moment it is created.
+Pending entry, so a new export is visible from the moment it is created. A run shows the pipeline's
+latest progress line (rows read and written so far), which a long run renews while it goes.
 """
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ __all__ = ["activity", "STATUSES", "COLUMNS"]
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
 COLUMNS = ("request_id", "type", "frequency", "format", "window_start", "window_end", "status", "objects", "rows",
-           "bytes", "started", "finished", "attempts", "error")
+           "bytes", "started", "finished", "attempts", "error", "progress")
 
 
 def _iso(moment):
@@ -22,7 +23,7 @@ def _iso(moment):
 def activity(engine, request_id=None, status=None):
     query = (sa.select(requests, runs.c.window_start, runs.c.window_end, runs.c.status.label("run_status"),
                        runs.c.objects, runs.c.rows, runs.c.bytes, runs.c.started_at, runs.c.finished_at,
-                       runs.c.attempts, runs.c.error)
+                       runs.c.attempts, runs.c.error, runs.c.last_progress)
              .select_from(requests.outerjoin(runs, runs.c.request_id == requests.c.id))
              .order_by(requests.c.created_at, requests.c.id, runs.c.window_start))
     if request_id:
@@ -43,5 +44,6 @@ def activity(engine, request_id=None, status=None):
                 "objects": row["objects"], "rows": row["rows"], "bytes": row["bytes"],
                 "started": _iso(row["started_at"]), "finished": _iso(row["finished_at"]),
                 "attempts": row["attempts"] or 0, "error": row["error"],
+                "progress": row["last_progress"],
             })
     return entries

@@ -66,6 +66,7 @@ runs = Table(
     Column("rows", Integer),
     Column("bytes", Integer),
     Column("error", Text),
+    Column("last_progress", Text),                           # the pipeline's latest progress line
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
 )
 

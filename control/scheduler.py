@@ -133,15 +133,30 @@ def _execute(engine, settings, vault, run):
     destination = get_destination(engine, request["destination"])
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
-    done = subprocess.run(_pipeline_command(settings, request, destination, run), env=env, capture_output=True,
-                          text=True)
-    if done.returncode:
-        lines = [line for line in done.stderr.splitlines() if line.startswith("eventexport: error:")]
-        raise RuntimeError(lines[-1][len("eventexport: error: "):] if lines else
-                           (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1])
+    other = []
+    with subprocess.Popen(_pipeline_command(settings, request, destination, run), env=env, text=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        for line in child.stderr:
+            if line.startswith("progress: "):
+                _report_progress(engine, run, line.strip())
+            else:
+                other.append(line.rstrip("\n"))
+    if child.returncode:
+        errors = [line for line in other if line.startswith("eventexport: error:")]
+        raise RuntimeError(errors[-1][len("eventexport: error: "):] if errors else
+                           ([line for line in other if line.strip()] or [f"exit status {child.returncode}"])[-1])
     path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)["totals"]
+
+
+def _report_progress(engine, run, line):
+    """Keep the pipeline's progress line on the run for the activity log; it renews the claim's lease too,
+    so a long run is never mistaken for one whose scheduler died."""
+    now = utc(dt.datetime.now(dt.timezone.utc))
+    with engine.begin() as connection:
+        connection.execute(runs.update().where(runs.c.id == run["id"]).values(last_progress=line,
+                                                                              lease_until=now + LEASE))
 
 
 def _finish(engine, run, as_of, totals=None, error=None):

@@ -230,10 +230,12 @@ def test_one_time_export_runs_once_and_is_done(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "parquet", "--frequency", "once",
                      "--from", "2026-11-18T00:00:00Z", "--to", "2026-11-19T00:00:00Z")
-    ee(deployment, "run", "--as-of", T0.isoformat())
+    reporting = dict(deployment, env=dict(deployment["env"], EVENTEXPORT_PROGRESS_SECONDS="0.05"))
+    ee(reporting, "run", "--as-of", T0.isoformat())
     ee(deployment, "run", "--as-of", (T0 + dt.timedelta(days=1)).isoformat())
     entries = log(deployment, "--request-id", request)
     assert len(entries) == 1 and entries[0]["status"] == "Done" and entries[0]["rows"] > 0
+    assert entries[0]["progress"].startswith("progress: ") and "rows read" in entries[0]["progress"]
     shown = json.loads(ee(deployment, "export", "show", request).stdout)
     assert shown["status"] == "done"
     text = ee(deployment, "log").stdout
