@@ -45,6 +45,24 @@ class _ConfiguredDoFn(beam.DoFn):
         self.progress.flush()
 
 
+class _ConfiguredTransform(beam.PTransform):
+    """A composite step built from the run's settings."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+
+def _put_shards(config, encoder, rows, name, key_for):
+    """Cut `rows` into shards within --max_file_bytes and write shard i at key_for(i), in order;
+    yield (index, key, rows in the shard, digest)."""
+    for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes)):
+        key = key_for(index)
+        with shard.spool:
+            digest = config.destination.put(key, shard.spool)
+        yield index, key, shard.count, digest
+
+
 class _ReadSplit(_ConfiguredDoFn):
     def process(self, path):
         config, rejects = self.config, []
@@ -79,26 +97,19 @@ def _latest_per_identity(table):
     return table.filter(pa.concat_arrays([pa.array([True]), first.cast(pa.bool_())]))
 
 
-class _BucketByIdentity(beam.DoFn):
-    def __init__(self, spill_dir):
-        self.spill_dir = spill_dir
-
+class _BucketByIdentity(_ConfiguredDoFn):
     def process(self, table):
         table = _latest_per_identity(table)
         buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
         for bucket in pc.unique(buckets).to_pylist():
-            yield bucket, write_piece(self.spill_dir, table.filter(pc.equal(buckets, bucket)))
+            yield bucket, write_piece(self.config.spill_dir, table.filter(pc.equal(buckets, bucket)))
 
 
-class LatestProfiles(beam.PTransform):
+class LatestProfiles(_ConfiguredTransform):
     """A profile store holds every version; an export shows each identity once, at its latest."""
 
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-
     def expand(self, tables):
-        return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity(self.config.spill_dir))
+        return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity(self.config))
                 | "GroupBuckets" >> beam.GroupByKey()
                 | "Latest" >> beam.Map(lambda kv: _latest_per_identity(pa.concat_tables(map(read_piece, kv[1])))))
 
@@ -111,12 +122,8 @@ class _KeyByPartition(_ConfiguredDoFn):
             yield key, write_piece(self.config.spill_dir, piece)
 
 
-class PartitionRows(beam.PTransform):
+class PartitionRows(_ConfiguredTransform):
     """Tables -> ((name, yyyymmdd), [spilled piece paths]): a file group's rows meet, by reference."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
 
     def expand(self, tables):
         return (tables | "KeyByPartition" >> beam.ParDo(_KeyByPartition(self.config))
@@ -129,24 +136,20 @@ class _WriteGroup(_ConfiguredDoFn):
         config = self.config
         encoder = encoder_for(config.format, config.shape, config.parquet_codec)
         rows = sort_rows(pa.concat_tables(map(read_piece, pieces)), config.shape)
-        for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes)):
-            key = object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day,
-                             index, config.database_id, encoder.suffix)
-            with shard.spool:
-                digest = config.destination.put(key, shard.spool)
-            for namespace, amount in zip(METRIC_NAMESPACES, (1, shard.count, digest.bytes)):
+        def key_for(index):
+            return object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day, index,
+                              config.database_id, encoder.suffix)
+
+        for index, key, count, digest in _put_shards(config, encoder, rows, name, key_for):
+            for namespace, amount in zip(METRIC_NAMESPACES, (1, count, digest.bytes)):
                 Metrics.counter(namespace, name).inc(amount)
-            self.progress.add(rows_written=shard.count, objects=1, bytes=digest.bytes)
-            yield {"key": key, "event_name": name, "date": str(day), "index": index, "rows": shard.count,
+            self.progress.add(rows_written=count, objects=1, bytes=digest.bytes)
+            yield {"key": key, "event_name": name, "date": str(day), "index": index, "rows": count,
                    "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag}
 
 
-class WriteObjects(beam.PTransform):
+class WriteObjects(_ConfiguredTransform):
     """Grouped partitions -> data objects at their final keys -> one descriptor dict per object."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
 
     def expand(self, groups):
         return groups | "Encode+Put" >> beam.ParDo(_WriteGroup(self.config))
@@ -166,21 +169,17 @@ class _WriteRejectGroup(_ConfiguredDoFn):
         records = sorted((r for batch in element[1] for r in batch),
                          key=lambda r: (r["source"], r["reason"], r["record"]))
         rows = pa.Table.from_pylist(records)
-        for index, shard in enumerate(shard_rows(_RejectsEncoder(config.shape), rows, "rejects",
-                                                 config.max_file_bytes)):
-            key = rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
-            with shard.spool:
-                digest = config.destination.put(key, shard.spool)
-            yield {"key": key, "index": index, "rows": shard.count, "bytes": digest.bytes, "sha256": digest.sha256,
+
+        def key_for(index):
+            return rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
+
+        for index, key, count, digest in _put_shards(config, _RejectsEncoder(config.shape), rows, "rejects", key_for):
+            yield {"key": key, "index": index, "rows": count, "bytes": digest.bytes, "sha256": digest.sha256,
                    "etag": digest.etag}
 
 
-class WriteRejects(beam.PTransform):
+class WriteRejects(_ConfiguredTransform):
     """Bad records, with source file and reason, as JSON Lines beside the export; counted in the manifest."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
 
     def expand(self, rejects):
         return (rejects | "KeyAll" >> beam.Map(lambda batch: (REJECTS, batch))
@@ -203,12 +202,8 @@ class _PutManifest(_ConfiguredDoFn):
         yield key
 
 
-class WriteManifest(beam.PTransform):
+class WriteManifest(_ConfiguredTransform):
     """After every object is written: one manifest. It runs even when the window held no rows."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
 
     def expand(self, pcolls):
         objects, rejects = pcolls
