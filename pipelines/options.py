@@ -44,8 +44,8 @@ OPTION_HELP = {
 S3_OPTION_HELP = {
     "s3_region": ("the destination bucket's region (default: the standard chain's)", {}),
     "s3_path_style": ("path-style addressing, for S3-compatible servers", {"action": "store_true"}),
-    "destination_access_key_id": (f"the destination key id (or ${KEY_ID_ENV}); its secret from ${SECRET_ENV}. Without it: "
-                                  "boto3's standard chain (AWS_ACCESS_KEY_ID, profile, role)", {}),
+    "destination_access_key_id": (f"the destination key id (or ${KEY_ID_ENV}); its secret from ${SECRET_ENV}. "
+                                  "Without it: boto3's standard chain (AWS_ACCESS_KEY_ID, profile, role)", {}),
     "sse": (f"server-side encryption: {', '.join(SSE_MODES)}", {"default": "none"}),
     "sse_kms_key_id": ("KMS key id or ARN for --sse aws:kms", {}),
 }

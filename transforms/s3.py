@@ -17,7 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 
-__all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES", "MULTIPART_THRESHOLD"]
+__all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES",
+           "MULTIPART_THRESHOLD"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
 # The destination key's secret reaches the exporter from here (never from a command line, where `ps`

@@ -1,9 +1,9 @@
 """Parquet: `ts`, `eventName`, then one struct column per map (`profile`, `deviceInfo`, `eventProps`).
 
 A struct's fields are the file's keys, sorted; a field is typed when all of its non-null values share
-one JSON type (bool, int64, double for numbers with a fraction, string), and string otherwise, with
-non-string values as JSON text (so is an integer beyond int64, to keep it exact). Parquet cannot store a struct without fields, so a map that is empty
-in every row of a file is left out of that file. Compression is inside the file (--parquet_codec).
+one JSON type (bool; int64; double when any number has a fraction; string), and string otherwise, with
+non-string values as JSON text (so is an integer beyond int64, to keep it exact). Parquet cannot store
+a struct without fields, so a map that is empty in every row of a file is left out of that file. Compression is inside the file (--parquet_codec).
 Min/max statistics are kept for numbers, booleans, `ts` and `eventName`, not for free text.
 """
 
