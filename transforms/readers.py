@@ -38,7 +38,7 @@ def _parquet_batches(path, schema):
         if missing:
             raise SourceError(f"store file {path!r} lacks column(s) {', '.join(missing)}; "
                               "see the event store contract in the README")
-        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=schema.names, use_threads=False):
             yield pa.Table.from_batches([batch])
 
 

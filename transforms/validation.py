@@ -5,6 +5,10 @@ output unparsed. A whole batch is checked at once first, by Arrow's C++ JSON par
 built: the schema is empty and every field ignored) plus a few vectorised guards for what a
 line-by-line parse would let through. Only a batch that fails goes row by row with orjson, which finds
 the bad rows, says why, and re-emits pretty-printed objects on one line.
+
+The batch checks look at each column's distinct values only: a user's profile and a device's details
+repeat across that user's events (in the benchmark store 183 distinct device texts in 50,000 rows,
+under half the profiles distinct), and hashing a value is far cheaper than parsing it.
 """
 
 import orjson
@@ -46,14 +50,10 @@ def _suspect(column):
     return pc.any(pc.match_substring_regex(column, _LINE_BREAK_OR_NAN)).as_py()
 
 
-def _batch_is_valid(table, required, map_columns):
-    if any(table[name].null_count for name in required + map_columns):
+def _batch_is_valid(table, required, distinct):
+    if any(table[name].null_count for name in required + list(distinct)):
         return False
-    for name in map_columns:
-        column = table[name].combine_chunks()
-        if _suspect(column) or not _objects_one_per_value(column):
-            return False
-    return True
+    return not any(_suspect(values) or not _objects_one_per_value(values) for values in distinct.values())
 
 
 def _validate_rows(path, table, required, map_columns, rejects):
@@ -96,10 +96,11 @@ def validate(path, table, shape, rejects):
     appended to `rejects` as dicts with source, reason and the record."""
     map_columns = [f.column for f in shape.map_fields]
     required = [name for name in shape.store_schema.names if name not in map_columns]
-    if not _batch_is_valid(table, required, map_columns):
+    distinct = {name: pc.unique(table[name]) for name in map_columns}
+    if not _batch_is_valid(table, required, distinct):
         return _validate_rows(path, table, required, map_columns, rejects)
     for name in map_columns:
-        if pc.any(pc.match_substring_regex(table[name], _EMPTY_OBJECT)).as_py():
+        if pc.any(pc.match_substring_regex(distinct[name], _EMPTY_OBJECT)).as_py():
             index = table.schema.get_field_index(name)
             table = table.set_column(index, name, pc.replace_substring_regex(table[name], _EMPTY_OBJECT, "{}"))
     return table

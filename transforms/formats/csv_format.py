@@ -5,8 +5,8 @@ so the sharder's choice of rows decides the header. Cells hold the value as text
 a missing key and a null are both an empty cell. Lines end in CRLF, as RFC 4180 says; a cell is quoted
 when it holds a comma, a quote or a line break, its quotes doubled (as the csv module's QUOTE_MINIMAL).
 
-Cells are built by Arrow kernels from typed key columns (typed_maps) where Arrow can parse the maps, and
-by the csv module otherwise; the two give the same bytes.
+Cells are built by Arrow kernels from typed key columns (typed_maps), once per distinct map text, where
+Arrow can parse the maps, and by the csv module otherwise; the two give the same bytes.
 """
 
 import csv
@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import typed_columns
+from transforms.formats.typed_maps import Distinct, typed_columns
 from transforms.formats.values import as_text, chunks, parse_maps, sorted_keys
 
 __all__ = ["CsvEncoder"]
@@ -65,14 +65,16 @@ class CsvEncoder(Encoder):
 
     def write_file(self, rows, name, out):
         fields = [self.shape.field(n) for n in self.shape.csv_order]
-        typed = {f.name: typed_columns(rows[f.column]) for f in fields if f.kind == "map"}
+        distinct = {f.name: Distinct(rows[f.column]) for f in fields if f.kind == "map"}
+        typed = {name: typed_columns(values.values) for name, values in distinct.items()}
         if any(columns is None for columns in typed.values()):
             return self._write_rows(rows, fields, out)
         self._header(fields, {n: list(columns) for n, columns in typed.items()}, out)
         cells = []
         for field in fields:
             if field.kind == "map":
-                cells += [_quoted(text) for text in _map_cells(rows[field.column], typed[field.name])]
+                maps = distinct[field.name]
+                cells += [maps.per_row(_quoted(text)) for text in _map_cells(maps.values, typed[field.name])]
             else:
                 cells.append(_quoted(_as_strings(rows[field.column].combine_chunks())))
         for start in range(0, rows.num_rows, 65536):

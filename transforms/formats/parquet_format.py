@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from transforms.compression import Compression
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import typed_columns
+from transforms.formats.typed_maps import Distinct, typed_columns
 from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
 __all__ = ["ParquetEncoder", "typed_struct"]
@@ -46,11 +46,15 @@ def typed_struct(maps):
 
 
 def _struct(column):
-    """Typed struct of a map column: Arrow's parse where it can decide, the Python rule otherwise."""
-    typed = typed_columns(column)
+    """Typed struct of a map column: Arrow's parse where it can decide, the Python rule otherwise; both
+    see each distinct text once (a value's type is the same whichever row holds it)."""
+    distinct = Distinct(column)
+    typed = typed_columns(distinct.values)
     if typed is None:
-        return typed_struct(parse_maps(column))
-    return pa.StructArray.from_arrays(list(typed.values()), names=list(typed)) if typed else None
+        struct = typed_struct(parse_maps(distinct.values))
+    else:
+        struct = pa.StructArray.from_arrays(list(typed.values()), names=list(typed)) if typed else None
+    return None if struct is None else distinct.per_row(struct)
 
 
 class ParquetEncoder(Encoder):

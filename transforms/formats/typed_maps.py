@@ -12,7 +12,7 @@ import pyarrow.json as pa_json
 
 from transforms.arrow_text import json_lines
 
-__all__ = ["typed_columns"]
+__all__ = ["typed_columns", "Distinct"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
 _SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
@@ -22,6 +22,24 @@ _HUGE_INT = r"[:,\[]\s*-?\d{19,}\s*[,}\]]"   # an integer Arrow would read as a 
 def _parse(data, schema=None):
     options = pa_json.ParseOptions(explicit_schema=schema)
     return pa_json.read_json(pa.BufferReader(data), read_options=_READ, parse_options=options)
+
+
+class Distinct:
+    """A column as its distinct values and, per row, which one it holds.
+
+    Map texts repeat (a user's profile on each of their events, a device's details), so work that
+    depends only on a value, like typing its keys or rendering its cells, is done once per distinct
+    value and spread to the rows with one `take`.
+    """
+
+    def __init__(self, column):
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        encoded = column.dictionary_encode()
+        self.values, self.indices = encoded.dictionary, encoded.indices
+
+    def per_row(self, distinct_results):
+        """An array with one entry per distinct value -> the same with one entry per row."""
+        return distinct_results.take(self.indices)
 
 
 def typed_columns(column):
