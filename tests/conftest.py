@@ -277,7 +277,7 @@ def expected_xml(rec, kind):
     out = []
     for name, field_kind in SHAPES[kind]["fields"]:
         if field_kind == "map":
-            out.append((name, [(xml_text(k), xml_text(v)) for k, v in rec[name].items()]))
+            out.append((name, [(xml_text(k), xml_text(v)) for k, v in sorted(rec[name].items())]))
         else:
             out.append((name, xml_text(rec[name])))
     return out

@@ -1,4 +1,4 @@
-"""The CSV and Parquet encoders have two paths (Arrow-typed maps and per-row Python); same bytes from both."""
+"""The CSV, Parquet and XML encoders have two paths (Arrow-typed maps and Python); same bytes from both."""
 
 import datetime as dt
 import glob
@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.generate import generate
-from transforms.formats import csv_format, encoder_for, parquet_format
+from transforms.formats import csv_format, encoder_for, parquet_format, xml_format
 from transforms.formats.typed_maps import typed_columns
 from transforms.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS
@@ -25,7 +25,7 @@ def partitions(tmp_path_factory):
     return list(split_by_partition(table, EVENTS))
 
 
-@pytest.mark.parametrize("fmt, module", [("csv", csv_format), ("parquet", parquet_format)])
+@pytest.mark.parametrize("fmt, module", [("csv", csv_format), ("parquet", parquet_format), ("xml", xml_format)])
 def test_both_paths_give_the_same_bytes(partitions, fmt, module, monkeypatch):
     encoder = encoder_for(fmt, EVENTS)
     typed = []

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import Distinct, typed_columns
+from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
 from transforms.formats.values import as_text, chunks, parse_maps, sorted_keys
 
 __all__ = ["CsvEncoder"]
@@ -28,23 +28,6 @@ _NEEDS_QUOTES = '[,"\r\n]'
 def _cells(values):
     """Cell texts; strings (most cells) pass without a call."""
     return [v if type(v) is str else as_text(v) for v in values]
-
-
-def _as_strings(values):
-    """A string, int64 or bool column as cell text (Arrow prints these as JSON does)."""
-    return values if values.type == pa.string() else pc.cast(values, pa.string())
-
-
-def _map_cells(column, typed):
-    """Cell text per key. A number column goes through as_text from the parsed values, since Arrow's
-    double cannot tell 4545 from 4545.0 and the cell shows the number as it was stored."""
-    maps = None
-    for key, values in typed.items():
-        if values.type == pa.float64():
-            maps = maps if maps is not None else parse_maps(column)
-            yield pa.array([None if m.get(key) is None else as_text(m[key]) for m in maps], pa.string())
-        else:
-            yield _as_strings(values)
 
 
 def _quoted(strings):
@@ -74,9 +57,9 @@ class CsvEncoder(Encoder):
         for field in fields:
             if field.kind == "map":
                 maps = distinct[field.name]
-                cells += [maps.per_row(_quoted(text)) for text in _map_cells(maps.values, typed[field.name])]
+                cells += [maps.per_row(_quoted(text)) for text in cell_texts(maps.values, typed[field.name])]
             else:
-                cells.append(_quoted(_as_strings(rows[field.column].combine_chunks())))
+                cells.append(_quoted(as_strings(rows[field.column].combine_chunks())))
         for start in range(0, rows.num_rows, 65536):
             lines = pc.binary_join_element_wise(*(c.slice(start, 65536) for c in cells), ",")
             out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))

@@ -11,8 +11,9 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from transforms.arrow_text import json_lines
+from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "Distinct"]
+__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
 _SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
@@ -37,9 +38,10 @@ class Distinct:
         encoded = column.dictionary_encode()
         self.values, self.indices = encoded.dictionary, encoded.indices
 
-    def per_row(self, distinct_results):
-        """An array with one entry per distinct value -> the same with one entry per row."""
-        return distinct_results.take(self.indices)
+    def per_row(self, distinct_results, start=0, count=None):
+        """An array with one entry per distinct value -> the same with one entry per row (of rows
+        [start, start + count) when given, so a file's text can be built a slice at a time)."""
+        return distinct_results.take(self.indices.slice(start, count))
 
 
 def typed_columns(column):
@@ -66,3 +68,21 @@ def typed_columns(column):
             return None
         columns[name] = values
     return columns
+
+
+def as_strings(values):
+    """A string, int64 or bool column as text (Arrow prints these as JSON does)."""
+    return values if values.type == pa.string() else pc.cast(values, pa.string())
+
+
+def cell_texts(column, typed):
+    """Each key's values as text (values.as_text), null where a row lacks the key. A number column
+    goes through as_text from the parsed values, since Arrow's double cannot tell 4545 from 4545.0 and
+    the text shows the number as it was stored."""
+    maps = None
+    for key, values in typed.items():
+        if values.type == pa.float64():
+            maps = maps if maps is not None else parse_maps(column)
+            yield pa.array([None if m.get(key) is None else as_text(m[key]) for m in maps], pa.string())
+        else:
+            yield as_strings(values)

@@ -1,17 +1,26 @@
 """XML: a declaration, one `<Events>` root, an `<Event>` per record in the seed's shape.
 
 `<Event><ts/><eventName/><profile/><deviceInfo/><eventProps/></Event>`, each map as
-`<entry><key>k</key><value>v</value></entry>` so any key text is representable. Characters XML 1.0
-cannot carry (C0 controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U+FFFD;
+`<entry><key>k</key><value>v</value></entry>` so any key text is representable, entries sorted by key
+(as CSV sorts its columns) and a null value shown as an empty `<value>`. Characters XML 1.0 cannot
+carry (C0 controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U+FFFD;
 carriage returns are written as `&#13;` so parsers do not fold them into newlines.
+
+Each field's fragment (`<profile>...</profile>`) is built once per distinct text of the file and
+spread to the rows with a `take`. For maps Arrow can type (typed_maps), fragments are built by
+kernels, key column by key column; a map text that holds a null or anything that needs escaping, and
+every text of a map Arrow cannot type, gets its fragment from Python. Both give the same bytes.
 """
 
 import re
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.arrow_text import joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.values import as_text, chunks, parse_maps
+from transforms.formats.typed_maps import Distinct, cell_texts, typed_columns
+from transforms.formats.values import CHUNK_ROWS, as_text, parse_maps
 
 __all__ = ["XmlEncoder", "escape"]
 
@@ -20,13 +29,10 @@ _ENTRY = "<entry><key>%s</key><value>%s</value></entry>"
 _ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}
 _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)})
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
-
-
-# The same question asked of Arrow strings (RE2): raw text, and stored JSON text whose escapes may decode
-# to a character that needs escaping.
-_DIRTY_TEXT = "[&<>\\r\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]"
-_DIRTY_MAP = "[&<>\\x{fffe}\\x{ffff}]|\\\\[urbf]"
 _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Stored JSON text (RE2) whose typed values the kernels cannot show as they are: a character to escape,
+# written raw or as a JSON escape that may decode to one, or a null (typed columns lose null vs absent).
+_PYTHON_MAP = r"[&<>\x{fffe}\x{ffff}]|\\[urbf]|:\s*null\s*[,}]"
 
 
 def escape(text):
@@ -34,30 +40,58 @@ def escape(text):
     return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
+def _element(name, inner):
+    return f"<{name}>{inner}</{name}>"
+
+
+def _map_element(name, value):
+    """The Python rule for one parsed map."""
+    entries = (_ENTRY % (escape(key), escape(as_text(item))) for key, item in sorted(value.items()))
+    return _element(name, "".join(entries))
+
+
+def _map_elements(name, texts):
+    """One fragment per distinct map text (an Arrow string array)."""
+    typed = typed_columns(texts)
+    if typed is None:
+        return pa.array([_map_element(name, value) for value in parse_maps(texts)], pa.string())
+    if not typed:   # no text has a key
+        return pa.array([_element(name, "")] * len(texts), pa.string())
+    entries = [pc.fill_null(pc.binary_join_element_wise(f"<entry><key>{escape(key)}</key><value>", cells,
+                                                        "</value></entry>", ""), "")
+               for key, cells in zip(typed, cell_texts(texts, typed))]
+    fragments = pc.binary_join_element_wise(f"<{name}>", *entries, f"</{name}>", "")
+    by_python = pc.match_substring_regex(texts, _PYTHON_MAP)
+    if not pc.any(by_python).as_py():
+        return fragments
+    python = pc.filter(texts, by_python)
+    replacements = pa.array([_map_element(name, value) for value in parse_maps(python)], pa.string())
+    return pc.replace_with_mask(fragments, by_python, replacements)
+
+
+def _fragments(field, column):
+    """A function (start, count) -> `<name>value</name>` for those rows of `column`, so the file's text
+    is built a slice at a time while each distinct value's fragment is built once."""
+    if field.kind == "int":
+        texts = pc.cast(column, pa.string())
+        return lambda start, count: pc.binary_join_element_wise(
+            f"<{field.name}>", texts.slice(start, count), f"</{field.name}>", "")
+    distinct = Distinct(column)
+    if field.kind == "map":
+        fragments = _map_elements(field.name, distinct.values)
+    else:
+        fragments = pa.array([_element(field.name, escape(v)) for v in distinct.values.to_pylist()], pa.string())
+    return lambda start, count: distinct.per_row(fragments, start, count)
+
+
 class XmlEncoder(Encoder):
     extension = ".xml"
 
-    def _fragments(self, field, column):
-        """One `<name>...</name>` string per row. Escaping runs only on rows whose text needs it, which
-        one vectorised search over the stored text tells (JSON escapes included)."""
-        if field.kind == "int":
-            return [f"<{field.name}>{v}</{field.name}>" for v in column.to_pylist()]
-        dirty = pc.match_substring_regex(column, _DIRTY_MAP if field.kind == "map" else _DIRTY_TEXT).to_pylist()
-        if field.kind == "str":
-            return [f"<{field.name}>{escape(v) if d else v}</{field.name}>" for v, d in zip(column.to_pylist(), dirty)]
-        fragments = []
-        for value, needs in zip(parse_maps(column), dirty):
-            if needs:
-                entries = [_ENTRY % (escape(k), escape(v if type(v) is str else as_text(v))) for k, v in value.items()]
-            else:
-                entries = [_ENTRY % (k, v if type(v) is str else as_text(v)) for k, v in value.items()]
-            fragments.append(f"<{field.name}>{''.join(entries)}</{field.name}>")
-        return fragments
-
     def write_file(self, rows, name, out):
-        head, tail = f"<{self.shape.element}>", f"</{self.shape.element}>\n"
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.shape.root}>\n'.encode())
-        for chunk in chunks(rows):
-            columns = [self._fragments(f, chunk[f.column]) for f in self.shape.fields]
-            out.write("".join([head + "".join(parts) + tail for parts in zip(*columns)]).encode("utf-8"))
+        fields = [_fragments(f, rows[f.column].combine_chunks()) for f in self.shape.fields]
+        for start in range(0, rows.num_rows, CHUNK_ROWS):
+            parts = [fragments(start, CHUNK_ROWS) for fragments in fields]
+            out.write(joined_bytes(pc.binary_join_element_wise(
+                f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n", "")))
         out.write(f"</{self.shape.root}>\n".encode())
