@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from transforms.records import DAY, TS
 
-__all__ = ["add_time_parts", "split_by_partition", "sort_rows"]
+__all__ = ["add_time_parts", "split_by_partition", "file_order"]
 
 
 def add_time_parts(table, time_column, timezone):
@@ -23,19 +23,20 @@ def add_time_parts(table, time_column, timezone):
     return table.append_column(TS, ts).append_column(DAY, pc.cast(date, pa.int32()))
 
 
-def sort_rows(table, shape):
-    """The stable order inside a file: event (or update) time, then the record id."""
-    return table.sort_by([(shape.event_time_column(), "ascending"), (shape.id_column, "ascending")])
+def file_order(shape, column_names):
+    """The order of rows inside a file: event (or update) time, then the record id, then every other
+    column, so that even rows sharing an id come out in the same order on every run."""
+    first = [shape.event_time_column(), shape.id_column]
+    return [(name, "ascending") for name in first + [n for n in column_names if n not in first]]
 
 
 def split_by_partition(table, shape):
-    """Yield ((name, yyyymmdd), table) for each partition present in `table`."""
-    if not shape.name_column:
-        names = None
-        table = table.sort_by([(DAY, "ascending")])
-    else:
-        table = table.sort_by([(shape.name_column, "ascending"), (DAY, "ascending")])
-        names = table[shape.name_column].combine_chunks()
+    """Yield ((name, yyyymmdd), table) for each partition present in `table`, each in file order."""
+    partition_keys = [(DAY, "ascending")]
+    if shape.name_column:
+        partition_keys.insert(0, (shape.name_column, "ascending"))
+    table = table.sort_by(partition_keys + file_order(shape, table.column_names))
+    names = table[shape.name_column].combine_chunks() if shape.name_column else None
     days = table[DAY].combine_chunks()
     changed = pc.not_equal(days[1:], days[:-1])
     if names is not None:

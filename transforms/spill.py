@@ -2,11 +2,12 @@
 
 Beam's in-process runner holds everything that crosses a GroupByKey in memory; a store of millions of
 events would not fit. So each (name, date) piece is written here as an Arrow IPC file and only its path
-is grouped; the writer reads a partition's pieces back (memory-mapped when local). The folder is
+is grouped; the writer reads a partition's pieces back (memory-mapped when local, see sorted_rows.py). The folder is
 local for local runners and under --temp_location (shared storage) for distributed ones; the launcher
 removes it after the run, with anything a retried bundle left behind.
 """
 
+import mmap
 import os
 import shutil
 import tempfile
@@ -14,7 +15,7 @@ import uuid
 
 import pyarrow as pa
 
-__all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "read_piece"]
+__all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "read_piece", "Piece"]
 
 _LOCAL_OPTIONS = pa.ipc.IpcWriteOptions()                      # local disk: page cache beats LZ4
 _REMOTE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")    # shared storage: fewer bytes to move
@@ -55,9 +56,24 @@ def write_piece(folder, table):
     return path
 
 
+class Piece:
+    """A spilled piece read back: `table`, memory-mapped when local. `release` hands the pages read so far
+    back to the page cache (they are read again, from there, if touched again), so a piece costs the
+    process memory only while a slice of it is being copied out."""
+
+    def __init__(self, table, mapping=None):
+        self.table, self._mapping = table, mapping
+
+    def release(self):
+        if self._mapping is not None:
+            self._mapping.madvise(mmap.MADV_DONTNEED)
+
+
 def read_piece(path):
     if _is_local(path):
-        return pa.ipc.open_stream(pa.memory_map(path)).read_all()
+        with open(path, "rb") as handle:
+            mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return Piece(pa.ipc.open_stream(pa.py_buffer(mapping)).read_all(), mapping)
     from apache_beam.io.filesystems import FileSystems
     with FileSystems.open(path) as source:
-        return pa.ipc.open_stream(source.read()).read_all()
+        return Piece(pa.ipc.open_stream(source.read()).read_all())

@@ -18,10 +18,11 @@ from transforms.destination import parse_destination
 from transforms.formats import Encoder, encoder_for
 from transforms.manifest import build_manifest
 from transforms.naming import manifest_key, object_key, rejects_key
-from transforms.partition import add_time_parts, sort_rows, split_by_partition
+from transforms.partition import add_time_parts, split_by_partition
 from transforms.progress import ProgressCounter
 from transforms.readers import read_split
 from transforms.sharding import shard_rows
+from transforms.sorted_rows import SortedRows
 from transforms.spill import read_piece, write_piece
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
@@ -111,7 +112,8 @@ class LatestProfiles(_ConfiguredTransform):
     def expand(self, tables):
         return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity(self.config))
                 | "GroupBuckets" >> beam.GroupByKey()
-                | "Latest" >> beam.Map(lambda kv: _latest_per_identity(pa.concat_tables(map(read_piece, kv[1])))))
+                | "Latest" >> beam.Map(lambda kv: _latest_per_identity(
+                    pa.concat_tables([read_piece(path).table for path in kv[1]]))))
 
 
 class _KeyByPartition(_ConfiguredDoFn):
@@ -135,7 +137,7 @@ class _WriteGroup(_ConfiguredDoFn):
         (name, day), pieces = element
         config = self.config
         encoder = encoder_for(config.format, config.shape, config.parquet_codec)
-        rows = sort_rows(pa.concat_tables(map(read_piece, pieces)), config.shape)
+        rows = SortedRows.of_pieces([read_piece(path) for path in pieces], config.shape)
         def key_for(index):
             return object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day, index,
                               config.database_id, encoder.suffix)

@@ -12,7 +12,6 @@ Arrow can parse the maps, and by the csv module otherwise; the two give the same
 import csv
 import io
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.arrow_text import joined_bytes

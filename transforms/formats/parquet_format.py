@@ -17,6 +17,14 @@ from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
 __all__ = ["ParquetEncoder", "typed_struct"]
 
+# Arrow's gzip default is level 9, which on dictionary-index pages costs 3-5x level 6's time for 2% less;
+# 6 is zlib's and gzip(1)'s own default.
+_LEVELS = {"gzip": 6}
+# Past Arrow's 1 MiB default, a column of ids or emails falls back to plain encoding mid-column, which is
+# slower to compress and 2.5x bigger; 4 MiB keeps a file's worth dictionary-encoded (at most 4 MiB held
+# per column while writing).
+DICTIONARY_PAGE_BYTES = 4 << 20
+
 
 def _common_type(values):
     present = [v for v in values if v is not None]
@@ -76,7 +84,8 @@ class ParquetEncoder(Encoder):
 
     def write_file(self, rows, name, out):
         table = self.table(rows)
-        pq.write_table(table, out, compression=self.parquet_codec, write_statistics=_statistics_columns(table.schema))
+        pq.write_table(table, out, compression=self.parquet_codec, compression_level=_LEVELS.get(self.parquet_codec),
+                       dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES, write_statistics=_statistics_columns(table.schema))
 
 
 def _statistics_columns(schema, prefix=""):
