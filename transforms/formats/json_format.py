@@ -24,28 +24,30 @@ def _json_strings(column):
 class JsonEncoder(Encoder):
     extension = ".json"
 
-    def _members(self, rows, omit):
-        parts, separator = [], "{"
-        for name in self.shape.json_order:
-            if name in omit:
-                continue
+    def __init__(self, shape, parquet_codec="gzip"):
+        super().__init__(shape, parquet_codec)
+        if shape.json_order[0] in shape.json_omit_if_empty:
+            raise ValueError("the first JSON member cannot be one left out when empty (its key opens the object)")
+
+    def _lines(self, rows):
+        """One join of every member's text; a member that may be left out is its key and value, or ''."""
+        parts = ["{"]
+        for position, name in enumerate(self.shape.json_order):
             field = self.shape.field(name)
             column = rows[field.column]
             if field.kind == "int":
-                column = pc.cast(column, pa.string())
+                text = pc.cast(column, pa.string())
             elif field.kind == "str":
-                column = _json_strings(column)
-            parts += [f'{separator}{orjson.dumps(name).decode()}: ', column]
-            separator = ", "
+                text = _json_strings(column)
+            else:
+                text = column
+            key = f'{", " if position else ""}{orjson.dumps(name).decode()}: '
+            if name in self.shape.json_omit_if_empty:
+                parts.append(pc.if_else(pc.equal(column, "{}"), "", pc.binary_join_element_wise(key, text, "")))
+            else:
+                parts += [key, text]
         parts.append("}\n")
         return pc.binary_join_element_wise(*parts, "")
-
-    def _lines(self, rows):
-        lines = self._members(rows, ())
-        for name in self.shape.json_omit_if_empty:
-            empty = pc.equal(rows[self.shape.field(name).column], "{}")
-            lines = pc.if_else(empty, self._members(rows, (name,)), lines)
-        return lines
 
     def write_file(self, rows, name, out):
         out.write(orjson.dumps(name) + b"\n")
