@@ -54,3 +54,22 @@ def test_strings_that_look_like_times_stay_strings():
     columns = typed_columns(pa.array(['{"d": "2021-01-01", "n": 1}', '{"d": "2021-01-02 10:00:00"}']))
     assert columns["d"].to_pylist() == ["2021-01-01", "2021-01-02 10:00:00"]
     assert columns["n"].type == pa.int64()
+
+
+TRICKY_NUMBERS = ["4545", "4545.0", "-0.0", "0.1", "4545.50", "1e16", "1E2", "100.0", "0.0001", "0.00005",
+                  "123456789.123456789", "1000000000000000.0", "2.5e-3", "0.30000000000000004", "-12.75"]
+
+
+@pytest.mark.parametrize("fmt, module", [("csv", csv_format), ("xml", xml_format)])
+def test_numbers_show_as_python_shows_them(partitions, fmt, module, monkeypatch):
+    """A double key's text comes from the stored number where that is what Python would print, else
+    from Python: either way the bytes match the Python path."""
+    (name, _), rows = max(partitions, key=lambda partition: partition[1].num_rows)
+    texts = [f'{{"n": {TRICKY_NUMBERS[i % len(TRICKY_NUMBERS)]}, "k \\"q\\"": {i}.5}}' for i in range(rows.num_rows)]
+    rows = rows.set_column(rows.schema.get_field_index("event_props"), "event_props", pa.array(texts))
+    encoder, fast, slow = encoder_for(fmt, EVENTS), io.BytesIO(), io.BytesIO()
+    encoder.write_file(rows, name, fast)
+    monkeypatch.setattr(module, "typed_columns", lambda column: None)
+    encoder.write_file(rows, name, slow)
+    assert fast.getvalue() == slow.getvalue()
+    assert b"4545.0" in fast.getvalue() and b"1e+16" in fast.getvalue()

@@ -6,6 +6,7 @@ they share that JSON type. Arrow cannot say so for values that mix types, nested
 int64, or strings it mistakes for timestamps; those files take the Python path (the answer is None).
 """
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
@@ -76,13 +77,34 @@ def as_strings(values):
 
 
 def cell_texts(column, typed):
-    """Each key's values as text (values.as_text), null where a row lacks the key. A number column
-    goes through as_text from the parsed values, since Arrow's double cannot tell 4545 from 4545.0 and
-    the text shows the number as it was stored."""
-    maps = None
+    """Each key's values as text (values.as_text), null where a row lacks the key."""
     for key, values in typed.items():
-        if values.type == pa.float64():
-            maps = maps if maps is not None else parse_maps(column)
-            yield pa.array([None if m.get(key) is None else as_text(m[key]) for m in maps], pa.string())
-        else:
-            yield as_strings(values)
+        yield _number_texts(column, key, values) if values.type == pa.float64() else as_strings(values)
+
+
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _number_texts(column, key, doubles):
+    """A double key's values as as_text shows them. Arrow's double cannot tell 4545 from 4545.0, so the
+    stored number text is read back (the typed path's maps are flat, so the key's one occurrence is the
+    member) and kept where it is what as_text prints: plain notation, in the range where that holds,
+    the same number, in the same shortest digits. Any other value is parsed and printed by Python."""
+    if "\\E" in key:
+        texts, redo = pa.nulls(len(column), pa.string()), pc.is_valid(doubles)
+    else:
+        member = r"[{,]\s*\Q" + orjson.dumps(key).decode() + r"\E\s*:\s*(?P<n>-?[0-9][0-9.eE+-]*)"
+        raw = pc.struct_field(pc.extract_regex(column, member), [0])
+        shown = pc.cast(doubles, pa.string())
+        size = pc.abs(doubles)
+        in_range = pc.or_(pc.equal(doubles, 0), pc.and_(pc.greater_equal(size, 1e-4), pc.less(size, 1e16)))
+        same_digits = pc.or_(pc.equal(raw, shown), pc.equal(raw, pc.binary_join_element_wise(shown, ".0", "")))
+        plain = pc.if_else(pc.match_substring_regex(raw, _PLAIN_NUMBER), raw, pa.scalar(None, pa.string()))
+        kept = pc.and_(pc.and_(in_range, same_digits), pc.equal(pc.cast(plain, pa.float64()), doubles))
+        kept = pc.fill_null(kept, False)
+        texts = pc.if_else(kept, raw, pa.scalar(None, pa.string()))
+        redo = pc.and_(pc.invert(kept), pc.is_valid(doubles))
+    if pc.any(redo).as_py():
+        maps = parse_maps(pc.filter(column, redo))
+        texts = pc.replace_with_mask(texts, redo, pa.array([as_text(m[key]) for m in maps], pa.string()))
+    return texts
