@@ -63,9 +63,11 @@ TRICKY_NUMBERS = ["4545", "4545.0", "-0.0", "0.1", "4545.50", "1e16", "1E2", "10
 @pytest.mark.parametrize("fmt, module", [("csv", csv_format), ("xml", xml_format)])
 def test_numbers_show_as_python_shows_them(partitions, fmt, module, monkeypatch):
     """A double key's text comes from the stored number where that is what Python would print, else
-    from Python: either way the bytes match the Python path."""
+    from Python; null and absent members, escaped keys and text to escape: the bytes match the Python path."""
     (name, _), rows = max(partitions, key=lambda partition: partition[1].num_rows)
-    texts = [f'{{"n": {TRICKY_NUMBERS[i % len(TRICKY_NUMBERS)]}, "k \\"q\\"": {i}.5}}' for i in range(rows.num_rows)]
+    extra = ['"z": null', '"\\u00e9t\\u00e9": null', '"\\u00e9t\\u00e9": "x"', '"z": "&"', '"z": "a\\u0001"']
+    texts = [f'{{"n": {TRICKY_NUMBERS[i % len(TRICKY_NUMBERS)]}, "k \\"q\\"": {i}.5, {extra[i % 5]}}}'
+             for i in range(rows.num_rows)]
     rows = rows.set_column(rows.schema.get_field_index("event_props"), "event_props", pa.array(texts))
     encoder, fast, slow = encoder_for(fmt, EVENTS), io.BytesIO(), io.BytesIO()
     encoder.write_file(rows, name, fast)

@@ -8,12 +8,14 @@ carriage returns are written as `&#13;` so parsers do not fold them into newline
 
 Each field's fragment (`<profile>...</profile>`) is built once per distinct text of the file and
 spread to the rows with a `take`. For maps Arrow can type (typed_maps), fragments are built by
-kernels, key column by key column; a map text that holds a null or anything that needs escaping, and
-every text of a map Arrow cannot type, gets its fragment from Python. Both give the same bytes.
+kernels, key column by key column; a map text that needs escaping, and every text of a map Arrow
+cannot type, gets its fragment from Python. Both give the same bytes.
 """
 
 import re
 
+import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,8 +33,10 @@ _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
 _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # Stored JSON text (RE2) whose typed values the kernels cannot show as they are: a character to escape,
-# written raw or as a JSON escape that may decode to one, or a null (typed columns lose null vs absent).
-_PYTHON_MAP = r"[&<>\x{fffe}\x{ffff}]|\\[urbf]|:\s*null\s*[,}]"
+# written raw or as a JSON escape that decodes to one (controls, &, <, >, U+FFFE/F, surrogates).
+_PYTHON_MAP = r"[&<>\x{fffe}\x{ffff}]|\\[rbf]|(?i:\\u(?:00[01]|0026|003[ce]|fff[ef]|d[89a-f]))"
+# Typed columns lose null against absent: a text with a null member is asked, key by key, which it is.
+_NULL_MEMBER = r":\s*null\s*[,}]"
 
 
 def escape(text):
@@ -57,11 +61,24 @@ def _map_elements(name, texts):
         return pa.array([_map_element(name, value) for value in parse_maps(texts)], pa.string())
     if not typed:   # no text has a key
         return pa.array([_element(name, "")] * len(texts), pa.string())
-    entries = [pc.fill_null(pc.binary_join_element_wise(f"<entry><key>{escape(key)}</key><value>", cells,
-                                                        "</value></entry>", ""), "")
-               for key, cells in zip(typed, cell_texts(texts, typed))]
+    with_nulls = pc.match_substring_regex(texts, _NULL_MEMBER)
+    null_texts = pc.filter(texts, with_nulls)
+    none = pa.array(np.zeros(len(texts), dtype=bool))
+    entries = []
+    for key, cells in zip(typed, cell_texts(texts, typed)):
+        head, tail = f"<entry><key>{escape(key)}</key><value>", "</value></entry>"
+        if len(null_texts):
+            member = r"[{,]\s*\Q" + orjson.dumps(key).decode() + r"\E\s*:\s*null\s*[,}]"
+            is_null = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, member))
+            cells = pc.if_else(is_null, "", cells)
+        entries.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
     fragments = pc.binary_join_element_wise(f"<{name}>", *entries, f"</{name}>", "")
-    by_python = pc.match_substring_regex(texts, _PYTHON_MAP)
+    # Python decides texts that need escaping and, since a key written with JSON escapes would not match
+    # the member pattern above, texts with a null member and a backslash.
+    by_python = pc.or_(pc.match_substring_regex(texts, _PYTHON_MAP),
+                       pc.and_(with_nulls, pc.match_substring(texts, "\\")))
+    if any("\\E" in key for key in typed):
+        by_python = pc.or_(by_python, with_nulls)
     if not pc.any(by_python).as_py():
         return fragments
     python = pc.filter(texts, by_python)
