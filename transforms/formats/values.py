@@ -4,7 +4,10 @@ The store keeps each map as JSON object text; these helpers parse a file's worth
 how a value is shown as text where a format has only text (CSV cells, XML elements).
 """
 
+import json
+
 import orjson
+import pyarrow.compute as pc
 
 __all__ = ["parse_maps", "sorted_keys", "as_text", "chunks", "is_int64"]
 
@@ -24,10 +27,19 @@ def chunks(rows, size=CHUNK_ROWS):
         yield rows.slice(start, size)
 
 
+# orjson reads an integer beyond 64 bits as a (lossy) float; a text that may hold one is read by the
+# standard library, which keeps every digit.
+_MAYBE_HUGE_INT = r"[0-9]{20,}"
+
+
 def parse_maps(column):
     """JSON object texts (an Arrow string column) -> list of dicts."""
     loads = orjson.loads
-    return [loads(text) for text in column.to_pylist()]
+    texts = column.to_pylist()
+    if not pc.any(pc.match_substring_regex(column, _MAYBE_HUGE_INT)).as_py():
+        return [loads(text) for text in texts]
+    huge = pc.match_substring_regex(column, _MAYBE_HUGE_INT).to_pylist()
+    return [json.loads(text) if exact else loads(text) for text, exact in zip(texts, huge)]
 
 
 def sorted_keys(maps):
@@ -44,4 +56,7 @@ def as_text(value):
         return value
     if value is None:
         return ""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:   # an integer beyond 64 bits, which the standard library writes exactly
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
