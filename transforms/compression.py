@@ -11,7 +11,8 @@ from isal import igzip
 
 __all__ = ["Compression", "GZIP_LEVEL"]
 
-# ISA-L level 2: ~1 GB/s, output ~14% larger than zlib level 6 (DESIGN.md, measured facts).
+# ISA-L level 2: ~800 MB/s. DESIGN.md expects output ~14% larger than zlib level 6; on stores full of
+# random ids it is ~25% larger at every ISA-L level (benchmarks/README.md has the measurement).
 GZIP_LEVEL = 2
 
 
