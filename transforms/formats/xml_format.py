@@ -64,15 +64,18 @@ def _map_elements(name, texts):
     with_nulls = pc.match_substring_regex(texts, _NULL_MEMBER)
     null_texts = pc.filter(texts, with_nulls)
     none = pa.array(np.zeros(len(texts), dtype=bool))
-    entries = []
+    parts = [f"<{name}>"]
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = f"<entry><key>{escape(key)}</key><value>", "</value></entry>"
+        if not cells.null_count:      # in every text: its parts go straight into the one join below
+            parts += [head, cells, tail]
+            continue
         if len(null_texts):
             member = r"[{,]\s*\Q" + orjson.dumps(key).decode() + r"\E\s*:\s*null\s*[,}]"
             is_null = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, member))
             cells = pc.if_else(is_null, "", cells)
-        entries.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
-    fragments = pc.binary_join_element_wise(f"<{name}>", *entries, f"</{name}>", "")
+        parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
+    fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "")
     # Python decides texts that need escaping and, since a key written with JSON escapes would not match
     # the member pattern above, texts with a null member and a backslash.
     by_python = pc.or_(pc.match_substring_regex(texts, _PYTHON_MAP),
