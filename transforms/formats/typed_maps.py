@@ -48,8 +48,6 @@ class Distinct:
 def typed_columns(column):
     """{key: typed array} in key order, or None when the Python path must decide."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
-        return None
     data = json_lines(column)
     try:
         table = _parse(data)
@@ -59,6 +57,10 @@ def typed_columns(column):
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if table.num_rows != len(column) or len(set(table.column_names)) != table.num_columns:
+        return None
+    # Arrow reads an integer beyond int64 as a double and types its key double, so only texts with a
+    # double key are asked whether they hold one.
+    if any(f.type == pa.float64() for f in table.schema) and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
         return None
     columns = {}
     for name in sorted(table.column_names):

@@ -35,6 +35,7 @@ _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\
 # Stored JSON text (RE2) whose typed values the kernels cannot show as they are: a character to escape,
 # written raw or as a JSON escape that decodes to one (controls, &, <, >, U+FFFE/F, surrogates).
 _PYTHON_MAP = r"[&<>\x{fffe}\x{ffff}]|\\[rbf]|(?i:\\u(?:00[01]|0026|003[ce]|fff[ef]|d[89a-f]))"
+_PYTHON_BYTES = (b"&", b"<", b">", b"\\", "\ufffe".encode(), "\uffff".encode())
 # Typed columns lose null against absent: a text with a null member is asked, key by key, which it is.
 _NULL_MEMBER = r":\s*null\s*[,}]"
 
@@ -77,7 +78,11 @@ def _map_elements(name, texts):
         parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
     fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "")
     # Python decides texts that need escaping and, since a key written with JSON escapes would not match
-    # the member pattern above, texts with a null member and a backslash.
+    # the member pattern above, texts with a null member and a backslash. Each needs one of a few bytes,
+    # which a scan of the column's bytes rules out for most files at once.
+    data = bytes(joined_bytes(texts))
+    if not any(mark in data for mark in _PYTHON_BYTES):
+        return fragments
     by_python = pc.or_(pc.match_substring_regex(texts, _PYTHON_MAP),
                        pc.and_(with_nulls, pc.match_substring(texts, "\\")))
     if any("\\E" in key for key in typed):
