@@ -1,7 +1,7 @@
 """A partition's rows in file order, gathered from its spilled pieces a slice at a time.
 
-A file's rows are in `partition.file_order`, and so is each piece. Sorting a partition by copying it would hold it twice, and a busy event's day is
-hundreds of MB at millions of events. So only the sort keys are sorted; a slice of rows (what an
+A file's rows are in `partition.file_order`, and so is each piece. Sorting a partition by copying it
+would hold it twice, and a busy event's day is hundreds of MB at millions of events. So only the sort keys are sorted; a slice of rows (what an
 encoder asks for: a few thousand rows, or one column of a file) is taken from the memory-mapped
 pieces when it is asked for, and the pages it touched are handed back to the page cache after
 (`Piece.release`). Memory then follows the slice, not the partition.

@@ -3,7 +3,8 @@
 A struct's fields are the file's keys, sorted; a field is typed when all of its non-null values share
 one JSON type (bool; int64; double when any number has a fraction; string), and string otherwise, with
 non-string values as JSON text (so is an integer beyond int64, to keep it exact). Parquet cannot store
-a struct without fields, so a map that is empty in every row of a file is left out of that file. Compression is inside the file (--parquet_codec).
+a struct without fields, so a map that is empty in every row of a file is left out of that file.
+Compression is inside the file (--parquet_codec; gzip at level 6).
 Min/max statistics are kept for numbers, booleans, `ts` and `eventName`, not for free text.
 """
 
@@ -84,8 +85,10 @@ class ParquetEncoder(Encoder):
 
     def write_file(self, rows, name, out):
         table = self.table(rows)
-        pq.write_table(table, out, compression=self.parquet_codec, compression_level=_LEVELS.get(self.parquet_codec),
-                       dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES, write_statistics=_statistics_columns(table.schema))
+        pq.write_table(table, out, compression=self.parquet_codec,
+                       compression_level=_LEVELS.get(self.parquet_codec),
+                       dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
+                       write_statistics=_statistics_columns(table.schema))
 
 
 def _statistics_columns(schema, prefix=""):

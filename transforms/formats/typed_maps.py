@@ -60,7 +60,8 @@ def typed_columns(column):
         return None
     # Arrow reads an integer beyond int64 as a double and types its key double, so only texts with a
     # double key are asked whether they hold one.
-    if any(f.type == pa.float64() for f in table.schema) and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
+    has_double = any(f.type == pa.float64() for f in table.schema)
+    if has_double and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
         return None
     columns = {}
     for name in sorted(table.column_names):
