@@ -3,6 +3,7 @@
     python -m benchmarks.run [--events 1000000] [--formats json,csv,xml,parquet,avro]
         [--out benchmarks/results/latest.json] [--skip-s3] [--s3-formats json] [--workdir DIR]
         [--contenders ours,ours_2w,ours_s3,duckdb,stock_beam] [--keep-outputs] [--days 3] [--seed 1]
+        [--repeat 1]
 
 What it does, in one run:
 1. Generates one Parquet event store of N events (pipelines.generate, seed 1, `--days` days ending
@@ -18,6 +19,8 @@ What it does, in one run:
    - duckdb:     benchmarks.peers duckdb, one thread. DuckDB has no XML writer, so under xml it writes
                  JSON: the brief is "XML at least DuckDB's JSON rate". No Avro writer: avro has no peer.
    - stock_beam: benchmarks.peers beam (json only)
+   With --repeat N the whole plan runs N times, round after round (so a slow spell of the machine
+   hits every contender alike), and each contender reports its median-wall run (`wall_s_runs` lists all).
 4. Reads every output back (benchmarks.count) to count rows and bytes, then deletes it (--keep-outputs
    keeps WORKDIR/out/<format>/<contender>/). Nothing here asserts anything about speed.
 5. Prints a table and writes the same numbers, the machine and the versions as JSON to --out.
@@ -94,12 +97,16 @@ def parse_args(argv):
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per contender")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the whole plan; each contender "
+                                                              "reports its median-wall run")
     args = parser.parse_args(argv)
     args.formats = _csv_list(parser, args.formats, FORMATS, "--formats")
     args.s3_formats = _csv_list(parser, args.s3_formats, FORMATS, "--s3-formats")
     args.contenders = _csv_list(parser, args.contenders, CONTENDERS, "--contenders")
     if args.events < 1:
         parser.error("--events must be positive")
+    if args.repeat < 1:
+        parser.error("--repeat must be positive")
     return args
 
 
@@ -381,6 +388,13 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
     return result
 
 
+def _representative(results):
+    """A contender's first failed run if any failed, else its median-wall run; with every run's wall."""
+    failures = [r for r in results if r["exit_code"] != 0]
+    chosen = failures[0] if failures else sorted(results, key=lambda r: r["wall_s"])[(len(results) - 1) // 2]
+    return {**chosen, "wall_s_runs": [r["wall_s"] for r in results]}
+
+
 def ratios(results):
     """events/s ratios per format (first / second)."""
     out = {}
@@ -492,19 +506,23 @@ def main(argv=None):
                   "baseline": {"import_beam_s": base["wall_s"], "peak_rss_mib": base["peak_rss_mib"]},
                   "definitions": DEFINITIONS, "results": {}}
         report["code_fingerprint"] = code_fingerprint()
-        for fmt, contender, written in plan(args):
-            outdir = os.path.join(workdir, "out", fmt, contender)
-            print(f"running {fmt} {contender} ...", file=sys.stderr, flush=True)
-            fingerprint = code_fingerprint()
-            result = run_one(fmt, contender, written, events_dir, dataset, outdir, s3, args.timeout)
-            result["code_fingerprint"] = fingerprint
-            failed |= result["exit_code"] != 0
-            report["results"].setdefault(fmt, {})[contender] = result
-            if result.get("json_header_bytes") is not None and result.get("uncompressed_bytes"):
-                dataset["raw_bytes_checked"] = (
-                    result["uncompressed_bytes"] - result["json_header_bytes"] == dataset["raw_bytes"])
-            if not args.keep_outputs:
-                shutil.rmtree(outdir, ignore_errors=True)
+        runs = {}
+        for round_number in range(1, args.repeat + 1):
+            for fmt, contender, written in plan(args):
+                outdir = os.path.join(workdir, "out", fmt, contender)
+                print(f"running {fmt} {contender} ({round_number}/{args.repeat}) ...", file=sys.stderr, flush=True)
+                fingerprint = code_fingerprint()
+                result = run_one(fmt, contender, written, events_dir, dataset, outdir, s3, args.timeout)
+                result["code_fingerprint"] = fingerprint
+                failed |= result["exit_code"] != 0
+                runs.setdefault((fmt, contender), []).append(result)
+                if result.get("json_header_bytes") is not None and result.get("uncompressed_bytes"):
+                    dataset["raw_bytes_checked"] = (
+                        result["uncompressed_bytes"] - result["json_header_bytes"] == dataset["raw_bytes"])
+                if not args.keep_outputs:
+                    shutil.rmtree(outdir, ignore_errors=True)
+        for (fmt, contender), results in runs.items():
+            report["results"].setdefault(fmt, {})[contender] = _representative(results)
         report["ratios"] = ratios(report["results"])
         report["code_fingerprint_at_end"] = code_fingerprint()
         report["git_at_end"] = _git_state()

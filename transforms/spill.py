@@ -2,9 +2,9 @@
 
 Beam's in-process runner holds everything that crosses a GroupByKey in memory; a store of millions of
 events would not fit. So each (name, date) piece is written here as an Arrow IPC file and only its path
-is grouped; the writer reads a partition's pieces back (memory-mapped when local, see sorted_rows.py). The folder is
-local for local runners and under --temp_location (shared storage) for distributed ones; the launcher
-removes it after the run, with anything a retried bundle left behind.
+is grouped; the writer reads a partition's pieces back (memory-mapped when local, see sorted_rows.py).
+The folder is local for local runners and under --temp_location (shared storage) for distributed ones;
+the launcher removes it after the run, with anything a retried bundle left behind.
 """
 
 import mmap
