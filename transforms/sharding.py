@@ -1,8 +1,10 @@
 """Cutting a partition's sorted rows into contiguous files, each at most `limit` bytes as stored.
 
 Sizes are measured, never guessed: a candidate file is encoded and compressed into a spool, and its
-real size decides. The first candidate is a small sample that sets the rows-per-byte estimate; a
-candidate that turns out too big is shrunk in proportion and encoded again. The result depends only on
+real size decides. Rows whose Arrow buffers are smaller than the limit are first tried whole (encoded
+and compressed they are nearly always smaller still, so most partitions are encoded once); otherwise
+the first candidate is a small sample that sets the rows-per-byte estimate. A candidate that turns out
+too big is shrunk in proportion and encoded again. The result depends only on
 the rows, so a rerun cuts the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
 """
 
@@ -39,6 +41,8 @@ def shard_rows(encoder, rows, name, limit):
     total = rows.num_rows
     start, count = 0, SAMPLE_ROWS
     while start < total:
+        if rows.nbytes * (total - start) / total <= limit * FILL:
+            count = total   # what remains is smaller in memory than the limit: try it whole first
         count, shrunk = min(count, total - start), False
         while True:
             spool, size = encode_to_spool(encoder, rows.slice(start, count), name)

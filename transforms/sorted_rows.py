@@ -30,6 +30,7 @@ class _Order:
         self.piece = np.searchsorted(starts, order, side="right") - 1
         self.row = order - starts[self.piece]
         self.schema = tables[0].schema
+        self.nbytes = sum(table.nbytes for table in tables)
         self.release()
 
     def column(self, name, begin, end):
@@ -57,8 +58,8 @@ class _Order:
 
 
 class SortedRows:
-    """Rows [begin, end) of a partition in file order: `num_rows`, `slice`, and `rows[column]`, which is
-    all the encoders and the sharder use of a table."""
+    """Rows [begin, end) of a partition in file order: `num_rows`, `nbytes`, `slice`, and `rows[column]`,
+    which is all the encoders and the sharder use of a table."""
 
     def __init__(self, order, begin, end):
         self._order, self._begin, self._end = order, begin, end
@@ -73,6 +74,11 @@ class SortedRows:
     @property
     def num_rows(self):
         return self._end - self._begin
+
+    @property
+    def nbytes(self):
+        """The rows' share of the pieces' Arrow buffers (an estimate: rows are assumed alike)."""
+        return self._order.nbytes * self.num_rows // max(len(self._order.piece), 1)
 
     def slice(self, offset=0, length=None):
         begin = self._begin + min(offset, self.num_rows)

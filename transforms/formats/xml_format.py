@@ -35,7 +35,8 @@ _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\
 # Stored JSON text (RE2) whose typed values the kernels cannot show as they are: a character to escape,
 # written raw or as a JSON escape that decodes to one (controls, &, <, >, U+FFFE/F, surrogates).
 _PYTHON_MAP = r"[&<>\x{fffe}\x{ffff}]|\\[rbf]|(?i:\\u(?:00[01]|0026|003[ce]|fff[ef]|d[89a-f]))"
-_PYTHON_BYTES = (b"&", b"<", b">", b"\\", "\ufffe".encode(), "\uffff".encode())
+# Single bytes (a memchr each) that every _PYTHON_MAP match holds; 0xEF starts U+FFFE and U+FFFF in UTF-8.
+_PYTHON_BYTES = (b"&", b"<", b">", b"\\", b"\xef")
 # Typed columns lose null against absent: a text with a null member is asked, key by key, which it is.
 _NULL_MEMBER = r":\s*null\s*[,}]"
 
