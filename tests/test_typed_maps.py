@@ -57,7 +57,8 @@ def test_strings_that_look_like_times_stay_strings():
 
 
 TRICKY_NUMBERS = ["4545", "4545.0", "-0.0", "0.1", "4545.50", "1e16", "1E2", "100.0", "0.0001", "0.00005",
-                  "123456789.123456789", "1000000000000000.0", "2.5e-3", "0.30000000000000004", "-12.75"]
+                  "123456789.123456789", "1000000000000000.0", "2.5e-3", "0.30000000000000004", "-12.75", "-0",
+                  "0", "-0e0"]
 
 
 @pytest.mark.parametrize("fmt, module", [("csv", csv_format), ("xml", xml_format)])
@@ -65,8 +66,9 @@ def test_numbers_show_as_python_shows_them(partitions, fmt, module, monkeypatch)
     """A double key's text comes from the stored number where that is what Python would print, else
     from Python; null and absent members, escaped keys and text to escape: the bytes match the Python path."""
     (name, _), rows = max(partitions, key=lambda partition: partition[1].num_rows)
-    extra = ['"z": null', '"\\u00e9t\\u00e9": null', '"\\u00e9t\\u00e9": "x"', '"z": "&"', '"z": "a\\u0001"']
-    texts = [f'{{"n": {TRICKY_NUMBERS[i % len(TRICKY_NUMBERS)]}, "k \\"q\\"": {i}.5, {extra[i % 5]}}}'
+    extra = ['"z": null', '"\\u00e9t\\u00e9": null', '"\\u00e9t\\u00e9": "x"', '"z": "&"', '"z": "a\\u0001"',
+             '"k\\\\E": null', '"k\\\\E": 1']
+    texts = [f'{{"n": {TRICKY_NUMBERS[i % len(TRICKY_NUMBERS)]}, "k \\"q\\"": {i}.5, {extra[i % len(extra)]}}}'
              for i in range(rows.num_rows)]
     rows = rows.set_column(rows.schema.get_field_index("event_props"), "event_props", pa.array(texts))
     encoder, fast, slow = encoder_for(fmt, EVENTS), io.BytesIO(), io.BytesIO()

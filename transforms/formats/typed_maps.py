@@ -101,7 +101,9 @@ def _number_texts(column, key, doubles):
         shown = pc.cast(doubles, pa.string())
         size = pc.abs(doubles)
         in_range = pc.or_(pc.equal(doubles, 0), pc.and_(pc.greater_equal(size, 1e-4), pc.less(size, 1e16)))
-        same_digits = pc.or_(pc.equal(raw, shown), pc.equal(raw, pc.binary_join_element_wise(shown, ".0", "")))
+        # "-0" is the integer 0 to Python (shown "0"), but Arrow's double keeps the sign.
+        same_digits = pc.and_(pc.or_(pc.equal(raw, shown), pc.equal(raw, pc.binary_join_element_wise(shown, ".0", ""))),
+                              pc.not_equal(raw, "-0"))
         plain = pc.if_else(pc.match_substring_regex(raw, _PLAIN_NUMBER), raw, pa.scalar(None, pa.string()))
         kept = pc.and_(pc.and_(in_range, same_digits), pc.equal(pc.cast(plain, pa.float64()), doubles))
         kept = pc.fill_null(kept, False)

@@ -27,9 +27,9 @@ def chunks(rows, size=CHUNK_ROWS):
         yield rows.slice(start, size)
 
 
-# orjson reads an integer beyond 64 bits as a (lossy) float; a text that may hold one is read by the
-# standard library, which keeps every digit.
-_MAYBE_HUGE_INT = r"[0-9]{20,}"
+# orjson reads an integer beyond 64 bits (above 2^64 - 1, below -2^63) as a (lossy) float; a text that
+# may hold one (19 digits or more) is read by the standard library, which keeps every digit.
+_MAYBE_HUGE_INT = r"[0-9]{19,}"
 
 
 def parse_maps(column):
@@ -58,5 +58,16 @@ def as_text(value):
         return ""
     try:
         return orjson.dumps(value).decode()
-    except TypeError:   # an integer beyond 64 bits, which the standard library writes exactly
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:   # an integer beyond 64 bits somewhere inside: written as its own digits
+        return orjson.dumps(_exact(value)).decode()
+
+
+def _exact(value):
+    """`value` with integers orjson cannot write replaced by their digits as raw JSON."""
+    if type(value) is int and not -(1 << 63) <= value < (1 << 64):
+        return orjson.Fragment(str(value))
+    if isinstance(value, list):
+        return [_exact(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    return value

@@ -66,14 +66,17 @@ def _map_elements(name, texts):
     with_nulls = pc.match_substring_regex(texts, _NULL_MEMBER)
     null_texts = pc.filter(texts, with_nulls)
     none = pa.array(np.zeros(len(texts), dtype=bool))
-    parts = [f"<{name}>"]
+    parts, unquotable = [f"<{name}>"], False
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = f"<entry><key>{escape(key)}</key><value>", "</value></entry>"
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
-        if len(null_texts):
-            member = r"[{,]\s*\Q" + orjson.dumps(key).decode() + r"\E\s*:\s*null\s*[,}]"
+        written = orjson.dumps(key).decode()
+        if "\\E" in written:          # would end RE2's \Q quote: Python decides the texts with a null
+            unquotable = True
+        elif len(null_texts):
+            member = r"[{,]\s*\Q" + written + r"\E\s*:\s*null\s*[,}]"
             is_null = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, member))
             cells = pc.if_else(is_null, "", cells)
         parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
@@ -86,7 +89,7 @@ def _map_elements(name, texts):
         return fragments
     by_python = pc.or_(pc.match_substring_regex(texts, _PYTHON_MAP),
                        pc.and_(with_nulls, pc.match_substring(texts, "\\")))
-    if any("\\E" in key for key in typed):
+    if unquotable:
         by_python = pc.or_(by_python, with_nulls)
     if not pc.any(by_python).as_py():
         return fragments
