@@ -4,8 +4,8 @@ Sizes are measured, never guessed: a candidate file is encoded and compressed in
 real size decides. Rows whose Arrow buffers are smaller than the limit are first tried whole (encoded
 and compressed they are nearly always smaller still, so most partitions are encoded once); otherwise
 the first candidate is a small sample that sets the rows-per-byte estimate. A candidate that turns out
-too big is shrunk in proportion and encoded again. The result depends only on
-the rows, so a rerun cuts the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
+too big is shrunk in proportion and encoded again. The result depends only on the rows, so a rerun cuts
+the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
 """
 
 import tempfile

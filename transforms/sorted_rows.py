@@ -1,10 +1,10 @@
 """A partition's rows in file order, gathered from its spilled pieces a slice at a time.
 
 A file's rows are in `partition.file_order`, and so is each piece. Sorting a partition by copying it
-would hold it twice, and a busy event's day is hundreds of MB at millions of events. So only the sort keys are sorted; a slice of rows (what an
-encoder asks for: a few thousand rows, or one column of a file) is taken from the memory-mapped
-pieces when it is asked for, and the pages it touched are handed back to the page cache after
-(`Piece.release`). Memory then follows the slice, not the partition.
+would hold it twice, and a busy event's day is hundreds of MB at millions of events. So only the sort
+keys are sorted; a slice of rows (what an encoder asks for: a few thousand rows, or one column of a
+file) is taken from the memory-mapped pieces when it is asked for, and the pages it touched are handed
+back to the page cache after (`Piece.release`). Memory then follows the slice, not the partition.
 """
 
 import numpy as np
@@ -63,7 +63,6 @@ class SortedRows:
 
     def __init__(self, order, begin, end):
         self._order, self._begin, self._end = order, begin, end
-        self.schema = order.schema
 
     @classmethod
     def of_pieces(cls, pieces, shape):
@@ -87,6 +86,3 @@ class SortedRows:
 
     def __getitem__(self, name):
         return self._order.column(name, self._begin, self._end)
-
-    def column(self, name):
-        return self[name]

@@ -14,7 +14,7 @@ import io
 
 import pyarrow.compute as pc
 
-from transforms.arrow_text import joined_bytes
+from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
 from transforms.formats.values import as_text, chunks, parse_maps, sorted_keys
@@ -32,8 +32,7 @@ def _cells(values):
 def _quoted(strings):
     """Cells as written: quoted where needed, '' for null. Most columns (ids, numbers, names) hold no
     character that needs quotes, which one scan of the column's bytes tells without a per-cell step."""
-    data = bytes(joined_bytes(strings))
-    if not any(char in data for char in (b",", b'"', b"\r", b"\n")):
+    if not holds_any(strings, (b",", b'"', b"\r", b"\n")):
         return pc.fill_null(strings, "")
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(strings, '"', '""'), '"', "")
     return pc.fill_null(pc.if_else(pc.match_substring_regex(strings, _NEEDS_QUOTES), quoted, strings), "")

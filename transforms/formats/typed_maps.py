@@ -14,7 +14,7 @@ import pyarrow.json as pa_json
 from transforms.arrow_text import json_lines
 from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts"]
+__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts", "member_pattern"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
 _SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
@@ -74,6 +74,15 @@ def typed_columns(column):
     return columns
 
 
+def member_pattern(key, value):
+    """RE2 for the member `key` (as orjson writes it) of a flat JSON object, followed by `value`; None
+    when the written key holds backslash-E, which would end the pattern's literal quote early."""
+    written = orjson.dumps(key).decode()
+    if "\\E" in written:
+        return None
+    return r"[{,]\s*\Q" + written + r"\E\s*:\s*" + value
+
+
 def as_strings(values):
     """A string, int64 or bool column as text (Arrow prints these as JSON does)."""
     return values if values.type == pa.string() else pc.cast(values, pa.string())
@@ -93,10 +102,10 @@ def _number_texts(column, key, doubles):
     stored number text is read back (the typed path's maps are flat, so the key's one occurrence is the
     member) and kept where it is what as_text prints: plain notation, in the range where that holds,
     the same number, in the same shortest digits. Any other value is parsed and printed by Python."""
-    if "\\E" in key:
+    member = member_pattern(key, r"(?P<n>-?[0-9][0-9.eE+-]*)")
+    if member is None:
         texts, redo = pa.nulls(len(column), pa.string()), pc.is_valid(doubles)
     else:
-        member = r"[{,]\s*\Q" + orjson.dumps(key).decode() + r"\E\s*:\s*(?P<n>-?[0-9][0-9.eE+-]*)"
         raw = pc.struct_field(pc.extract_regex(column, member), [0])
         shown = pc.cast(doubles, pa.string())
         size = pc.abs(doubles)

@@ -36,10 +36,10 @@ def parse_maps(column):
     """JSON object texts (an Arrow string column) -> list of dicts."""
     loads = orjson.loads
     texts = column.to_pylist()
-    if not pc.any(pc.match_substring_regex(column, _MAYBE_HUGE_INT)).as_py():
+    huge = pc.match_substring_regex(column, _MAYBE_HUGE_INT)
+    if not pc.any(huge).as_py():
         return [loads(text) for text in texts]
-    huge = pc.match_substring_regex(column, _MAYBE_HUGE_INT).to_pylist()
-    return [json.loads(text) if exact else loads(text) for text, exact in zip(texts, huge)]
+    return [json.loads(text) if exact else loads(text) for text, exact in zip(texts, huge.to_pylist())]
 
 
 def sorted_keys(maps):

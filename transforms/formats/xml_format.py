@@ -15,13 +15,12 @@ cannot type, gets its fragment from Python. Both give the same bytes.
 import re
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.arrow_text import joined_bytes
+from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import Distinct, cell_texts, typed_columns
+from transforms.formats.typed_maps import Distinct, cell_texts, member_pattern, typed_columns
 from transforms.formats.values import CHUNK_ROWS, as_text, parse_maps
 
 __all__ = ["XmlEncoder", "escape"]
@@ -72,11 +71,10 @@ def _map_elements(name, texts):
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
-        written = orjson.dumps(key).decode()
-        if "\\E" in written:          # would end RE2's \Q quote: Python decides the texts with a null
+        member = member_pattern(key, r"null\s*[,}]")
+        if member is None:              # Python decides this key's texts with a null
             unquotable = True
         elif len(null_texts):
-            member = r"[{,]\s*\Q" + written + r"\E\s*:\s*null\s*[,}]"
             is_null = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, member))
             cells = pc.if_else(is_null, "", cells)
         parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
@@ -84,8 +82,7 @@ def _map_elements(name, texts):
     # Python decides texts that need escaping and, since a key written with JSON escapes would not match
     # the member pattern above, texts with a null member and a backslash. Each needs one of a few bytes,
     # which a scan of the column's bytes rules out for most files at once.
-    data = bytes(joined_bytes(texts))
-    if not any(mark in data for mark in _PYTHON_BYTES):
+    if not holds_any(texts, _PYTHON_BYTES):
         return fragments
     by_python = pc.or_(pc.match_substring_regex(texts, _PYTHON_MAP),
                        pc.and_(with_nulls, pc.match_substring(texts, "\\")))
