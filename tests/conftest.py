@@ -173,18 +173,23 @@ def layout_by_time(records, column="captured_at", folder="captured_date", parts=
     return layout
 
 
+def read_store_file(path):
+    """One store file's records as stored (map columns are JSON text in Parquet and Avro), read with
+    pyarrow/fastavro/gzip, not the exporter's readers."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".avro":
+        with open(path, "rb") as fo:
+            return list(fastavro.reader(fo))
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
 def read_generated_events(root):
-    """The rows of a generated store, read with pyarrow/fastavro/gzip (not the exporter's readers)."""
+    """The rows of a generated store, map columns decoded."""
     rows = []
     for path in sorted(Path(root).glob("captured_date=*/*")):
-        if path.suffix == ".parquet":
-            part = pq.read_table(path).to_pylist()
-        elif path.suffix == ".avro":
-            with open(path, "rb") as fo:
-                part = list(fastavro.reader(fo))
-        else:
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                part = [json.loads(line) for line in fh if line.strip()]
+        part = read_store_file(path)
         for row in part:
             for key in ("profile", "device_info", "event_props"):
                 if isinstance(row[key], str):

@@ -1,6 +1,5 @@
 """Tests for pipelines.generate: the synthetic store must be deterministic and honour the contract."""
 import datetime as dt
-import gzip
 import json
 from collections import defaultdict
 
@@ -10,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.generate import HOSTILE_NAMES, generate, main
+from tests.conftest import read_store_file
 
 END = dt.date(2024, 3, 10)
 DAY_MS = 86_400_000
@@ -20,14 +20,9 @@ PROFILE_TYPES = {"identity": str, "object_id": str, "updated_at": int, "properti
 
 def read_records(path):
     """Read one part file into dicts, decoding the JSON string columns of parquet/avro."""
-    if path.suffix == ".parquet":
-        rows = pq.read_table(path).to_pylist()
-    elif path.suffix == ".avro":
-        with open(path, "rb") as fo:
-            rows = list(fastavro.reader(fo))
-    else:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh]
+    rows = read_store_file(path)
+    if path.suffix not in (".parquet", ".avro"):
+        return rows
     for row in rows:
         for key in ("profile", "device_info", "event_props", "properties"):
             if key in row:
