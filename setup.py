@@ -6,7 +6,8 @@ setup(
     description="Bulk export of product-analytics events and profiles from an event store to S3",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
-                                    "control.*"]),
+                                    "control.*", "console", "console.*"]),
+    package_data={"console": ["templates/*.html", "static/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",
         "pyarrow>=15",
@@ -17,6 +18,11 @@ setup(
         "boto3>=1.34",
         "sqlalchemy>=2.0",
         "cryptography>=42",
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
+        "jinja2>=3.1",
+        "python-multipart>=0.0.9",
+        "itsdangerous>=2.1",
     ],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
@@ -26,6 +32,8 @@ setup(
             "duckdb>=1.0",
             "lxml>=5",
             "psycopg[binary]>=3.1",
+            "playwright>=1.40",
+            "httpx>=0.27",
         ],
     },
 )

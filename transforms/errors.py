@@ -5,7 +5,7 @@ go into a message: callers pass key ids at most, never secret keys.
 """
 
 __all__ = [
-    "ExportError", "ConfigError", "SourceError", "RowTooLargeError", "DestinationError",
+    "ExportError", "ConfigError", "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError",
     "TransientDestinationError",
 ]
 
@@ -27,6 +27,10 @@ class SourceError(ExportError):
     """The event store cannot be read (missing root, unreadable or malformed file)."""
 
     exit_code = 2
+
+
+class TooManyRejectsError(SourceError):
+    """More of the run's records were bad than --max_reject_fraction allows: the store is broken."""
 
 
 class RowTooLargeError(ExportError):
