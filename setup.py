@@ -6,7 +6,7 @@ setup(
     description="Bulk export of product-analytics events and profiles from an event store to S3",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
-                                    "control.*"]),
+                                    "control.*", "api", "api.*"]),
     install_requires=[
         "apache-beam[aws]>=2.60",
         "pyarrow>=15",
@@ -17,6 +17,9 @@ setup(
         "boto3>=1.34",
         "sqlalchemy>=2.0",
         "cryptography>=42",
+        "argon2-cffi>=23.1",
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
     ],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
@@ -26,6 +29,8 @@ setup(
             "duckdb>=1.0",
             "lxml>=5",
             "psycopg[binary]>=3.1",
+            "httpx>=0.27",
+            "schemathesis>=4.0",
         ],
     },
 )
