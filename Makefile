@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo console bench clean
 
 install: $(VENV)/.installed
 
@@ -19,8 +19,11 @@ test: install
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+console: install
+	$(BIN)/python -m pipelines.console_demo
+
 bench: install
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out console-out .pytest_cache

@@ -11,15 +11,16 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_page
+from console.web import field_errors, now_utc, open_page, status_for
 from control import activity as log
+from control.accounts import require_admin
 from control.destinations import get_destination, list_destinations, public_view
 from control.event_names import event_names
 from control.exports import (MAX_EVERY_HOURS, MIN_EVERY_HOURS, ONE_TIME_HORIZON, create_export, get_export,
                              list_exports, stop_export)
 from control.runs import get_run, public_run, run_manifest, verify_run
 from transforms.config import EXPORT_TYPES
-from transforms.errors import ExportError, NotFoundError
+from transforms.errors import ExportError, NotFoundError, PermissionDeniedError
 from transforms.formats import FORMATS
 
 __all__ = ["router", "PAGE_SIZE"]
@@ -77,7 +78,7 @@ def _activity(page, status=200, **extra):
     context = _log_context(page)
     context.update(dialog=_dialog(page), notice=None)
     context.update(extra)
-    return page.render("activity.html", status=status, **context)
+    return page.render("activity.html", status_code=status, **context)
 
 
 @router.get("/activity")
@@ -133,9 +134,11 @@ async def create(request: Request):
     form = await page.form()
     if form is None:
         return page.refuse_stale_form()
+    try:
+        require_admin(page.user)
+    except PermissionDeniedError as error:
+        return _activity(page, status=403, problem=str(error))
     values, arguments, errors = _export_request(form)
-    if not page.is_admin:
-        errors = {"_form": "Only an admin of this account may create exports."}
     if not errors:
         try:
             request_id = create_export(page.console.engine, page.account_id, **arguments)
@@ -154,11 +157,10 @@ async def stop(request: Request, request_id: str):
     if await page.form() is None:
         return page.refuse_stale_form()
     try:
-        if not page.is_admin:
-            raise ExportError("Only an admin of this account may stop exports.")
+        require_admin(page.user)
         stop_export(page.console.engine, request_id, page.account_id)
     except ExportError as error:
-        return _activity(page, status=400, notice=None, problem=str(error))
+        return _activity(page, status=status_for(error), problem=str(error))
     return _activity(page, notice=f"Export {request_id} stopped: no further runs will start.")
 
 
@@ -177,6 +179,7 @@ def _run_context(page, run_id):
     return {"run": public_run(run), "request": request, "destination": destination, "manifest": manifest,
             "manifest_error": manifest_error, "objects": objects[:OBJECTS_SHOWN], "objects_total": len(objects),
             "manifest_text": json.dumps(manifest, indent=2, ensure_ascii=False) if manifest else None,
+            "run_prefix": f"{destination['prefix']}{run['request_id']}-{run['run_timestamp']}-",
             "type_labels": EXPORT_TYPE_LABELS, "findings": None, "verify_error": None}
 
 
@@ -195,7 +198,7 @@ async def run_page(request: Request, run_id: str):
     try:
         return page.render("run.html", **_run_context(page, _run_id(run_id)))
     except NotFoundError:
-        return page.render("message.html", status=404, title="No such run",
+        return page.render("message.html", status_code=404, title="No such run",
                            message="This account has no run by that id. It may belong to another account.")
 
 
@@ -221,7 +224,7 @@ async def verify(request: Request, run_id: str):
     try:
         context = _run_context(page, _run_id(run_id))
     except NotFoundError:
-        return page.render("message.html", status=404, title="No such run",
+        return page.render("message.html", status_code=404, title="No such run",
                            message="This account has no run by that id. It may belong to another account.")
     try:
         findings = verify_run(page.console.engine, page.console.settings, page.console.vault, _run_id(run_id),

@@ -31,13 +31,13 @@ async def login(request: Request):
     form = await page.form()
     if form is None:
         page.log_out()   # a fresh token for the next try
-        return page.render("login.html", status=403, email="",
+        return page.render("login.html", status_code=403, email="",
                            error="The log-in form had expired. Please try again.")
     email = str(form.get("email", ""))
     try:
         user = authenticate(page.console.engine, email, str(form.get("password", "")))
     except AuthenticationError as error:
-        return page.render("login.html", status=401, email=email, error=f"{str(error).capitalize()}.")
+        return page.render("login.html", status_code=401, email=email, error=f"{str(error).capitalize()}.")
     page.log_in(user)
     return page.redirect("/activity")
 
@@ -45,6 +45,7 @@ async def login(request: Request):
 @router.post("/logout")
 async def logout(request: Request):
     page = open_page(request)
-    if await page.form() is not None:
-        page.log_out()
+    if await page.form() is None:
+        return page.refuse_stale_form()
+    page.log_out()
     return page.redirect("/login")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from console.web import field_errors, open_page
+from control.accounts import require_admin
 from control.destinations import (add_destination, list_destinations, public_view, remove_destination,
                                   test_connection, test_destination)
 from transforms.errors import ExportError
@@ -32,7 +33,7 @@ def _settings_page(page, status=200, values=None, errors=None, result=None):
     values = values or {"data_region": page.account.get("data_region") or "", "sse": "none"}
     destinations = [public_view(d) for d in list_destinations(page.console.engine, page.account_id)]
     policy = least_privilege_policy(values.get("bucket") or PLACEHOLDER_BUCKET)
-    return page.render("settings_exports.html", status=status, destinations=destinations, values=values,
+    return page.render("settings_exports.html", status_code=status, destinations=destinations, values=values,
                        errors=errors or {}, result=result, data_regions=DATA_REGIONS, sse_modes=SSE_MODES,
                        policy_text=json.dumps(policy, indent=2), placeholder_bucket=PLACEHOLDER_BUCKET,
                        account_region=page.account.get("data_region"))
@@ -79,11 +80,9 @@ async def save_or_test(request: Request):
         return page.refuse_stale_form()
     wants_json = "application/json" in request.headers.get("accept", "")
     values, arguments = _arguments(form)
-    if not page.is_admin:
-        return _answer(page, wants_json, values, errors={"_form": "Only an admin of this account may add "
-                                                                  "destinations."})
     engine, vault, account = page.console.engine, page.console.vault, page.account_id
     try:
+        require_admin(page.user)
         if form.get("action") == "test":
             arguments.pop("name")
             region = test_connection(engine, vault, account, **arguments)
@@ -121,8 +120,7 @@ async def remove(request: Request, name: str):
     if await page.form() is None:
         return page.refuse_stale_form()
     try:
-        if not page.is_admin:
-            raise ExportError("Only an admin of this account may remove destinations.")
+        require_admin(page.user)
         remove_destination(page.console.engine, name, page.account_id)
         result = {"ok": True, "message": f"Destination {name!r} removed."}
     except ExportError as error:

@@ -15,7 +15,7 @@ from console.session import CSRF_FIELD, CSRF_HEADER, SessionCodec
 from control.accounts import get_account, get_user
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "field_errors", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "field_errors", "status_for", "now_utc", "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -64,11 +64,11 @@ class Page:
         response.headers["Referrer-Policy"] = "same-origin"
         return response
 
-    def render(self, template, status=200, **context):
+    def render(self, template, status_code=200, **context):
         context.update(page=self, user=self.user, account=self.account, csrf_field=CSRF_FIELD,
                        csrf_token=self.session["csrf"], prefix=self.console.prefix)
         return self._finish(self.console.templates.TemplateResponse(self.request, template, context,
-                                                                   status_code=status))
+                                                                   status_code=status_code))
 
     def redirect(self, path):
         return self._finish(RedirectResponse(self.url(path), status_code=303))
@@ -91,7 +91,7 @@ class Page:
         return form if self.console.codec.csrf_ok(self.session, sent) else None
 
     def refuse_stale_form(self):
-        return self.render("message.html", status=403, title="This form has expired",
+        return self.render("message.html", status_code=403, title="This form has expired",
                            message="The page was open too long or in another session. Reload it and try again.")
 
 
@@ -114,6 +114,14 @@ def field_errors(error, known):
     """{field: message} for a refusal: beside its field when the form has it, else at the form's top."""
     field = getattr(error, "field", None)
     return {field if field in known else "_form": str(error)}
+
+
+_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "unauthenticated": 401}
+
+
+def status_for(error):
+    """The HTTP status of a page that shows refusal `error` (by its stable code)."""
+    return _STATUS.get(getattr(error, "code", ""), 400)
 
 
 def now_utc():
