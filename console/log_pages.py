@@ -214,6 +214,12 @@ async def manifest_download(request: Request, run_id: str):
     return page.respond(JSONResponse(manifest))
 
 
+@router.get("/runs/{run_id}/verify")
+async def verify_link(request: Request, run_id: str):
+    """A verify result's address opened again (a reload, a shared link): the run's page."""
+    return open_page(request).redirect(f"/runs/{run_id}")
+
+
 @router.post("/runs/{run_id}/verify")
 async def verify(request: Request, run_id: str):
     page = open_page(request)

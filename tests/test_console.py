@@ -3,6 +3,7 @@ fields, account isolation, viewers, the log's paging, and that no secret ever re
 
 import datetime as dt
 import re
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -21,13 +22,23 @@ def store(tmp_path_factory):
     return recent_store(tmp_path_factory.mktemp("console-store"))
 
 
-@pytest.fixture
-def deployment(tmp_path, store, server):
+def _deployment(tmp_path, store, server):
     settings, engine, vault, app = console_deployment(tmp_path, store)
-    bucket = f"console-{tmp_path.name[-12:].lower().replace('_', '-')}"
+    bucket = f"console-{uuid.uuid4().hex[:12]}"
     key = provision_least_privilege(server, bucket, region="eu-west-1")
-    return {"settings": settings, "engine": engine, "vault": vault, "app": app, "bucket": bucket, "key": key,
-            "server": server}
+    deployment = {"settings": settings, "engine": engine, "vault": vault, "app": app, "bucket": bucket, "key": key,
+                  "server": server}
+    destinations.add_destination(engine, vault, name="acme", bucket=bucket, data_region="EU",
+                                 access_key_id=key.access_key_id, secret_access_key=key.secret_access_key,
+                                 prefix="exports", endpoint_url=server.endpoint_url, path_style=True)
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, store, server):
+    """One deployment for the module (password hashing and bucket set-up are slow on purpose); tests that
+    count what was created compare with what was there before."""
+    return _deployment(tmp_path_factory.mktemp("console"), store, server)
 
 
 def _client(deployment, email=ADMIN):
@@ -35,14 +46,6 @@ def _client(deployment, email=ADMIN):
     if email:
         assert log_in(client, email).status_code == 303
     return client
-
-
-def _destination(deployment, name="acme", account="default"):
-    return destinations.add_destination(
-        deployment["engine"], deployment["vault"], account, name=name, bucket=deployment["bucket"],
-        data_region="EU", access_key_id=deployment["key"].access_key_id,
-        secret_access_key=deployment["key"].secret_access_key, prefix="exports",
-        endpoint_url=deployment["server"].endpoint_url, path_style=True)
 
 
 def _post(client, path, page, data):
@@ -71,7 +74,7 @@ def test_session_cookie_is_httponly_samesite_and_cannot_be_forged(deployment):
 
 
 def test_every_form_needs_the_sessions_csrf_token(deployment):
-    _destination(deployment)
+    before = len(exports.list_exports(deployment["engine"]))
     client, other = _client(deployment), _client(deployment)
     stale = csrf_of(other.get("/console/activity").text)   # another session's token
     form = {"destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
@@ -81,7 +84,7 @@ def test_every_form_needs_the_sessions_csrf_token(deployment):
         assert client.post("/console/exports", data=data).status_code == 403
     for path in ("/console/settings/exports", "/console/logout", "/console/settings/exports/acme/remove"):
         assert client.post(path, data={"csrf_token": stale}, follow_redirects=False).status_code == 403
-    assert exports.list_exports(deployment["engine"]) == []
+    assert len(exports.list_exports(deployment["engine"])) == before
     assert destinations.list_destinations(deployment["engine"])   # not removed
     assert client.get("/console/activity", follow_redirects=False).status_code == 200   # still logged in
 
@@ -95,7 +98,7 @@ def test_every_form_needs_the_sessions_csrf_token(deployment):
     ({"frequency": "recurring", "every": "6", "destination": "nowhere"}, "destination", "nowhere"),
 ])
 def test_create_export_shows_each_refusal_beside_its_field(deployment, form, field, words):
-    _destination(deployment)
+    before = len(exports.list_exports(deployment["engine"]))
     client = _client(deployment)
     data = {"destination": "acme", "export_type": "all_events", "format": "json", **form}
     answer = _post(client, "/console/exports", "/console/activity", data)
@@ -103,11 +106,10 @@ def test_create_export_shows_each_refusal_beside_its_field(deployment, form, fie
     error = re.search(rf'<p class="field-error" id="err-{field}">([^<]*)</p>', answer.text)
     assert error and words in error.group(1).replace("&#39;", "'"), answer.text[:3000]
     assert 'data-open-on-load="1"' in answer.text   # the dialog opens again, values kept
-    assert exports.list_exports(deployment["engine"]) == []
+    assert len(exports.list_exports(deployment["engine"])) == before
 
 
 def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
-    _destination(deployment)
     client = _client(deployment)
     today = dt.datetime.now(dt.timezone.utc).date()
     created = _post(client, "/console/exports", "/console/activity", {
@@ -133,14 +135,12 @@ def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
 
 
 def test_the_event_picker_lists_the_stores_event_names(deployment):
-    _destination(deployment)
     page = _client(deployment).get("/console/activity").text
     names = re.findall(r'<input type="checkbox" name="events" value="([^"]*)"', page)
     assert {"Charged", "App Launched"} <= set(names) and names == sorted(names)
 
 
 def test_accounts_see_only_their_own(deployment):
-    _destination(deployment)
     engine = deployment["engine"]
     mine = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
                                  frequency="recurring", every="6h")
@@ -159,20 +159,22 @@ def test_accounts_see_only_their_own(deployment):
 
 
 def test_a_viewer_reads_but_cannot_change_anything(deployment):
-    _destination(deployment)
     mine = exports.create_export(deployment["engine"], destination="acme", export_type="all_events",
                                  format="json", frequency="recurring", every="6h")
     viewer = _client(deployment, VIEWER)
     page = viewer.get("/console/activity").text
     assert mine in page and "+ Create Export" not in page and "/stop" not in page
     assert "Add AWS S3" not in viewer.get("/console/settings/exports").text
+    before = len(exports.list_exports(deployment["engine"]))
     refused = _post(viewer, "/console/exports", "/console/activity", {
         "destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
         "every": "6"})
     assert refused.status_code == 403 and "is a viewer and may only read" in refused.text
+    assert len(exports.list_exports(deployment["engine"])) == before
     assert _post(viewer, f"/console/exports/{mine}/stop", "/console/activity", {}).status_code == 403
     assert _post(viewer, "/console/settings/exports/acme/remove", "/console/settings/exports", {}).status_code == 200
-    assert len(exports.list_exports(deployment["engine"])) == 1 and destinations.list_destinations(deployment["engine"])
+    assert exports.get_export(deployment["engine"], mine)["status"] == "active"
+    assert "acme" in {d["name"] for d in destinations.list_destinations(deployment["engine"])}
 
 
 def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
@@ -207,8 +209,8 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
         assert "wrong-secret" not in answer.text
 
 
-def test_the_log_pages_ten_thousand_runs(deployment):
-    _destination(deployment)
+def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
+    deployment = _deployment(tmp_path, store, server)
     engine = deployment["engine"]
     request_id = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
                                        frequency="recurring", every="4h")

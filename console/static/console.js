@@ -106,7 +106,7 @@
       if (button) button.setAttribute("aria-busy", "true");
       const result = $("[data-form-result]", s3Form);
       try {
-        const response = await fetch(s3Form.action, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
+        const response = await fetch(s3Form.getAttribute("action"), { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
         const answer = await response.json();
         if (answer.redirect) { window.location.assign(answer.redirect); return; }
         $$("[data-error-for]", s3Form).forEach((el) => {
