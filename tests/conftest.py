@@ -760,3 +760,12 @@ def fault_store(tmp_path_factory):
                 reliability.event("bad-props", day[1], event_props="[\"rid:bad-props\"]")]
     root = write_store(tmp_path_factory.mktemp("fault-store"), layout_by_time(records, parts=3), "parquet")
     return root, [r["event_id"] for r in records]
+
+
+@pytest.fixture(scope="session")
+def fault_calm(fault_store, tmp_path_factory):
+    """{name: bytes} of the fault store's export without any fault, to a local folder: what every faulted
+    or killed run must end up writing."""
+    from tests import reliability
+    dest = export_ok(fault_store[0], tmp_path_factory.mktemp("calm"), "json", FAULT_START, FAULT_END)
+    return reliability.folder_files(dest)
