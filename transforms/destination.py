@@ -3,9 +3,9 @@
 No temp keys, no rename, no copy, no delete, no read: the customer's key may only list and put
 (DESIGN.md). A retry simply writes the same key with the same bytes. A PutObject is all or nothing, and a
 multipart upload shows nothing until it is completed, so a killed run never leaves a torn object in S3.
-A local folder has no such guarantee, so there each object is written to a hidden `.<name>.partial` file
-beside it and renamed into place: a kill leaves at most that hidden file, which the rerun, writing the
-same name, overwrites and renames away.
+A local folder has no such guarantee, so there each object is written to a hidden `.partial-<digest of
+its name>` file beside it (a name may already take all 255 bytes a file name can) and renamed into place:
+a kill leaves at most that hidden file, which the rerun, writing the same name, overwrites and renames.
 """
 
 import dataclasses
@@ -67,7 +67,7 @@ class Destination:
         sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
         path = self.uri(key)
         folder, name = os.path.split(path)
-        partial = os.path.join(folder, f".{name}.partial")
+        partial = os.path.join(folder, f".partial-{hashlib.sha256(name.encode()).hexdigest()[:20]}")
         os.makedirs(folder, exist_ok=True)
         with open(partial, "wb") as out:
             while chunk := stream.read(_COPY_CHUNK):
