@@ -61,10 +61,6 @@ def build_parser():
     token.add_argument("email")
     token.add_argument("--label", default="", help="what the token is for")
 
-    serve = commands.add_parser("serve", help="serve the REST API (OpenAPI at /openapi.json) until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    serve.add_argument("--port", type=int, default=8000)
-
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
     add = destination.add_parser("add", help="test a bucket and key, then save them")
@@ -140,9 +136,6 @@ def _dispatch(args, settings):
     if args.command == "config":
         print(json.dumps(settings.redacted(), indent=2))
         return 0
-    if args.command == "serve":
-        from api.server import serve   # the web stack loads only for this command
-        return serve(settings, args.host, args.port)
     engine = connect(settings.db)
     accounts.ensure_default_account(engine, settings)
     account = accounts.get_account(engine, args.account)["id"]
