@@ -6,7 +6,8 @@ setup(
     description="Bulk export of product-analytics events and profiles from an event store to S3",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
-                                    "control.*", "api", "api.*"]),
+                                    "control.*", "api", "api.*", "console", "console.*"]),
+    package_data={"console": ["templates/*.html", "static/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",
         "pyarrow>=15",
@@ -20,6 +21,9 @@ setup(
         "argon2-cffi>=23.1",
         "fastapi>=0.110",
         "uvicorn>=0.29",
+        "jinja2>=3.1",
+        "python-multipart>=0.0.9",
+        "itsdangerous>=2.1",
     ],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
@@ -29,6 +33,7 @@ setup(
             "duckdb>=1.0",
             "lxml>=5",
             "psycopg[binary]>=3.1",
+            "playwright>=1.40",
             "httpx>=0.27",
             "schemathesis>=4.0",
         ],

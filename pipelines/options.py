@@ -13,7 +13,7 @@ from transforms.formats import FORMATS
 from transforms.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
 from transforms.window import DEFAULT_CLOCK_SKEW
 
-__all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "config_from_options", "s3_settings_from",
+__all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "REQUIRED_OPTIONS", "config_from_options", "s3_settings_from",
            "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]
 
 
@@ -39,6 +39,8 @@ OPTION_HELP = {
                                                              "type": float}),
     "manifest_copy": ("a folder of ours that also receives the manifest, for verify_export", {}),
 }
+
+REQUIRED_OPTIONS = frozenset({"source", "destination", "end"})
 
 # The destination bucket. --s3_endpoint_url is Beam's own option (it serves an s3:// source too).
 S3_OPTION_HELP = {
