@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo bench clean
+.PHONY: install test reliability demo bench clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,10 @@ $(VENV)/.installed: setup.py
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# The fault cases alone (also part of `make test`), with their table of rows exported, rejected and lost.
+reliability: install
+	$(BIN)/python -m pytest -q -m reliability tests
 
 demo: install
 	$(BIN)/python -m pipelines.demo

@@ -711,3 +711,18 @@ def server():
     from pipelines.local_s3 import LocalS3Server
     with LocalS3Server() as running:
         yield running
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the reliability table (tests/reliability.py)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: a fault case that accounts for every record (make reliability)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests import reliability
+    if reliability.cases():
+        terminalreporter.section("reliability: every input record exported once, rejected with a reason, or lost")
+        terminalreporter.write_line(reliability.table())
