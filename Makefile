@@ -23,8 +23,12 @@ reliability: install
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+# make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
+EVENTS ?= 1000000
+PROFILE ?= natural
+REPEAT ?= 1
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -6,7 +6,7 @@ setup(
     description="Bulk export of product-analytics events and profiles from an event store to S3",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
-                                    "control.*", "console", "console.*"]),
+                                    "control.*", "api", "api.*", "console", "console.*"]),
     package_data={"console": ["templates/*.html", "static/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",
@@ -18,6 +18,7 @@ setup(
         "boto3>=1.34",
         "sqlalchemy>=2.0",
         "cryptography>=42",
+        "argon2-cffi>=23.1",
         "fastapi>=0.110",
         "uvicorn>=0.29",
         "jinja2>=3.1",
@@ -31,9 +32,11 @@ setup(
             "moto[server]>=5.0",
             "duckdb>=1.0",
             "lxml>=5",
+            "matplotlib>=3.7",
             "psycopg[binary]>=3.1",
             "playwright>=1.40",
             "httpx>=0.27",
+            "schemathesis>=4.0",
         ],
     },
 )
