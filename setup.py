@@ -32,10 +32,11 @@ setup(
             "moto[server]>=5.0",
             "duckdb>=1.0",
             "lxml>=5",
+            "matplotlib>=3.7",
             "psycopg[binary]>=3.1",
+            "playwright>=1.40",
             "httpx>=0.27",
             "schemathesis>=4.0",
-            "playwright>=1.40",
         ],
     },
 )

@@ -61,10 +61,6 @@ def build_parser():
     token.add_argument("email")
     token.add_argument("--label", default="", help="what the token is for")
 
-    serve = commands.add_parser("serve", help="serve the REST API (OpenAPI at /openapi.json) until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    serve.add_argument("--port", type=int, default=8000)
-
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
     add = destination.add_parser("add", help="test a bucket and key, then save them")
@@ -109,6 +105,10 @@ def build_parser():
     log.add_argument("--request-id", help="this request's entries (an id or its first characters)")
     log.add_argument("--status", choices=activity_log.STATUSES)
     log.add_argument("--json", action="store_true")
+
+    serve = commands.add_parser("serve", help="serve the REST API (OpenAPI at /openapi.json) until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
     return parser
 
 

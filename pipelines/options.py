@@ -6,8 +6,8 @@ import os
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.config import (DEFAULT_MAX_FILE_BYTES, EXPORT_TYPES, PARQUET_CODECS, TIME_BASES,
-                               ExportConfig)
+from transforms.config import (DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_REJECT_FRACTION, EXPORT_TYPES, PARQUET_CODECS,
+                               TIME_BASES, ExportConfig)
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 from transforms.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
@@ -32,6 +32,8 @@ OPTION_HELP = {
     "database_id": ("database id, last part of every object name", {"default": "local"}),
     "run_timestamp": ("the run's logical time, yyyyMMddHHmmss UTC (default: now)", {}),
     "max_file_bytes": ("largest object, in bytes as stored", {"default": DEFAULT_MAX_FILE_BYTES, "type": int}),
+    "max_reject_fraction": ("the largest share of a run's records that may be bad (rejected); above it the run "
+                            "fails, naming the count and a sample reason", {"default": DEFAULT_MAX_REJECT_FRACTION}),
     "parquet_codec": (f"compression inside Parquet files: {', '.join(PARQUET_CODECS)}", {"default": "gzip"}),
     "timezone": ("IANA time zone of the yyyymmdd name part, the date split and ts", {"default": "UTC"}),
     "clock_skew_hours": ("how far a device clock may run ahead: an event-time window also reads capture "

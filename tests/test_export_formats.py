@@ -27,7 +27,7 @@ def test_hand_store_every_row_exact(hand_export, fmt):
     assert manifest["window"] == {"start": "2024-03-05T00:00:00Z", "end": "2024-03-08T00:00:00Z",
                                   "time_basis": "event"}
     assert manifest["export_type"] == "all_events"
-    assert manifest["rejects"] == {"rows": 0, "objects": []}
+    assert manifest["rejects"] == {"rows": 0, "objects": [], "sample": None}
     # every event of the window is there, under its raw name
     assert set(manifest["event_totals"]) == {r["event_name"] for r in in_window(HAND_RECORDS, HAND_START, HAND_END)}
     assert set(HOSTILE_NAMES) <= set(manifest["event_totals"])

@@ -7,7 +7,7 @@ answers with, and `field`, where given, names the input at fault so a form can s
 
 __all__ = [
     "ExportError", "ConfigError", "NotFoundError", "ConflictError", "AuthenticationError", "PermissionDeniedError",
-    "SourceError", "RowTooLargeError", "DestinationError", "TransientDestinationError",
+    "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError", "TransientDestinationError",
 ]
 
 
@@ -61,6 +61,12 @@ class SourceError(ExportError):
 
     exit_code = 2
     code = "source_unreadable"
+
+
+class TooManyRejectsError(SourceError):
+    """More of the run's records were bad than --max_reject_fraction allows: the store is broken."""
+
+    code = "too_many_rejects"
 
 
 class RowTooLargeError(ExportError):
