@@ -2,6 +2,7 @@
 
 import os
 
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -25,4 +26,6 @@ def mount_console(app, settings, engine, vault, prefix="/console"):
     app.mount(f"{prefix}/static", StaticFiles(directory=STATIC), name="console-static")
     for module in (login_pages, log_pages, settings_pages):
         app.include_router(module.router, prefix=prefix)
+    if prefix:   # a person who opens the server's address lands in the console
+        app.add_api_route("/", lambda: RedirectResponse(f"{prefix}/", status_code=307), include_in_schema=False)
     return app

@@ -139,14 +139,15 @@ async def create(request: Request):
     except PermissionDeniedError as error:
         return _activity(page, status=403, problem=str(error))
     values, arguments, errors = _export_request(form)
+    status = 422
     if not errors:
         try:
             request_id = create_export(page.console.engine, page.account_id, **arguments)
         except ExportError as error:
-            errors = field_errors(error, EXPORT_FIELDS)
+            errors, status = field_errors(error, EXPORT_FIELDS), status_for(error)
         else:
             return page.redirect(f"/activity?created={request_id}")
-    return _activity(page, status=400, dialog=_dialog(page, values, errors))
+    return _activity(page, status=status, dialog=_dialog(page, values, errors))
 
 
 @router.post("/exports/{request_id}/stop")

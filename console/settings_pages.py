@@ -63,10 +63,10 @@ def _answer(page, wants_json, values, *, errors=None, result=None, saved=None):
         body = {"ok": not errors, "errors": errors or {}, "message": result and result["message"]}
         if saved:
             body["redirect"] = page.url(f"/settings/exports?saved={saved}")
-        return page.respond(JSONResponse(body, status_code=400 if errors else 200))
+        return page.respond(JSONResponse(body, status_code=422 if errors else 200))
     if saved:
         return page.redirect(f"/settings/exports?saved={saved}")
-    return _settings_page(page, status=400 if errors else 200, values=values, errors=errors, result=result)
+    return _settings_page(page, status=422 if errors else 200, values=values, errors=errors, result=result)
 
 
 @router.post("/settings/exports")

@@ -11,6 +11,7 @@ import os
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from api.errors import STATUS
 from console.session import CSRF_FIELD, CSRF_HEADER, SessionCodec
 from control.accounts import get_account, get_user
 from transforms.errors import ExportError
@@ -116,12 +117,9 @@ def field_errors(error, known):
     return {field if field in known else "_form": str(error)}
 
 
-_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "unauthenticated": 401}
-
-
 def status_for(error):
-    """The HTTP status of a page that shows refusal `error` (by its stable code)."""
-    return _STATUS.get(getattr(error, "code", ""), 400)
+    """The HTTP status of a page that shows refusal `error`: the REST API's for the same error."""
+    return next(status for kind, status in STATUS if isinstance(error, kind))
 
 
 def now_utc():

@@ -14,12 +14,10 @@ import shutil
 import sys
 import threading
 
-from console.app import mount_console
+from api.app import create_app
 from console.server import serve_in_thread
 from control import accounts, destinations, exports
-from control.models import connect
 from control.scheduler import run_due
-from control.secrets import Vault
 from control.settings import load_settings
 from pipelines.demo import BUCKET, PREFIX, REGION, sample_store
 from pipelines.local_s3 import LocalS3Server, provision_least_privilege
@@ -37,12 +35,6 @@ def _scheduler(engine, settings, vault, stop):
         except Exception as error:  # the next pass retries, as `eventexport scheduler` does
             print(f"scheduler: pass failed, retrying: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         stop.wait(SCHEDULER_INTERVAL)
-
-
-def _app(settings, engine, vault):
-    from fastapi import FastAPI   # the web stack loads only for this command
-    app = FastAPI(title="eventexport console", docs_url=None, redoc_url=None, openapi_url=None)
-    return mount_console(app, settings, engine, vault)
 
 
 def main(argv=None):
@@ -63,8 +55,8 @@ def main(argv=None):
             "EVENTEXPORT_EVENT_STORE": f"{store}/events", "EVENTEXPORT_PROFILE_STORE": f"{store}/profiles",
             "EVENTEXPORT_MANIFESTS": f"{workdir}/manifests", "EVENTEXPORT_DATABASE_ID": "eu1",
             "EVENTEXPORT_DATA_REGION": "EU"})
-        engine, vault = connect(settings.db), Vault(settings)
-        accounts.ensure_default_account(engine, settings)
+        app = create_app(settings)   # the REST API and the console; creates the tables and the default account
+        engine, vault = app.state.context.engine, app.state.context.vault
         password = secrets.token_urlsafe(12)
         accounts.add_user(engine, account=accounts.DEFAULT_ACCOUNT, email=ADMIN_EMAIL, role="admin", password=password)
         destinations.add_destination(engine, vault, name="acme", bucket=BUCKET, data_region="EU",
@@ -73,14 +65,14 @@ def main(argv=None):
         exports.create_export(engine, destination="acme", export_type="all_events", format="json", frequency="once",
                               window_from=now - dt.timedelta(days=2), window_to=now - dt.timedelta(hours=1))
         try:
-            server, url = serve_in_thread(_app(settings, engine, vault), port=args.port)
-        except RuntimeError:
-            server, url = serve_in_thread(_app(settings, engine, vault), port=0)
+            server, url = serve_in_thread(app, port=args.port)
+        except RuntimeError:   # the port is taken: any free one will do
+            server, url = serve_in_thread(app, port=0)
         stop = threading.Event()
         scheduler = threading.Thread(target=_scheduler, args=(engine, settings, vault, stop), name="scheduler")
         scheduler.start()
         print(f"""
-The console is running: open {url}/console/
+The console is running: open {url}/console/   (REST API at {url}/api/v1, OpenAPI at {url}/openapi.json)
   log in as  {ADMIN_EMAIL}
   password   {password}
 

@@ -3,12 +3,8 @@
 import datetime as dt
 import re
 
-from fastapi import FastAPI
-
-from console.app import mount_console
+from api.app import create_app
 from control import accounts
-from control.models import connect
-from control.secrets import Vault
 from control.settings import load_settings
 from pipelines.generate import generate
 
@@ -23,21 +19,20 @@ def recent_store(root):
 
 
 def console_deployment(tmp_path, store, db=None):
-    """(settings, engine, vault, app): the default account on `store` (data region EU) with an admin and a
+    """(settings, engine, vault, app): the app create_app makes (REST API and console); the default account on `store` (data region EU) with an admin and a
     viewer, and a second account `globex` with its own admin."""
     settings = load_settings({
         "EVENTEXPORT_DB": db or f"sqlite:///{tmp_path}/eventexport.db", "EVENTEXPORT_KEY_FILE": str(tmp_path / "key"),
         "EVENTEXPORT_EVENT_STORE": str(store / "events"), "EVENTEXPORT_PROFILE_STORE": str(store / "profiles"),
         "EVENTEXPORT_MANIFESTS": str(tmp_path / "manifests"), "EVENTEXPORT_DATABASE_ID": "eu1",
         "EVENTEXPORT_DATA_REGION": "EU"})
-    engine, vault = connect(settings.db), Vault(settings)
-    accounts.ensure_default_account(engine, settings)
+    app = create_app(settings)
+    engine, vault = app.state.context.engine, app.state.context.vault
     accounts.add_account(engine, account_id="globex", event_store=str(store / "events"), database_id="gx1",
                          data_region="EU")
     accounts.add_user(engine, account=accounts.DEFAULT_ACCOUNT, email=ADMIN, role="admin", password=PASSWORD)
     accounts.add_user(engine, account=accounts.DEFAULT_ACCOUNT, email=VIEWER, role="viewer", password=PASSWORD)
     accounts.add_user(engine, account="globex", email=OUTSIDER, role="admin", password=PASSWORD)
-    app = mount_console(FastAPI(), settings, engine, vault)
     return settings, engine, vault, app
 
 

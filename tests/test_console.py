@@ -102,7 +102,7 @@ def test_create_export_shows_each_refusal_beside_its_field(deployment, form, fie
     client = _client(deployment)
     data = {"destination": "acme", "export_type": "all_events", "format": "json", **form}
     answer = _post(client, "/console/exports", "/console/activity", data)
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     error = re.search(rf'<p class="field-error" id="err-{field}">([^<]*)</p>', answer.text)
     assert error and words in error.group(1).replace("&#39;", "'"), answer.text[:3000]
     assert 'data-open-on-load="1"' in answer.text   # the dialog opens again, values kept
@@ -193,11 +193,11 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
     as_json = client.post("/console/settings/exports", headers={"Accept": "application/json"}, data=dict(
         form, action="test", secret_access_key="wrong-secret", csrf_token=csrf_of(page)))
     answers.append(as_json)
-    assert as_json.status_code == 400 and "secret access key does not match" in as_json.json()["message"]
+    assert as_json.status_code == 422 and "secret access key does not match" in as_json.json()["message"]
     bad_bucket = _post(client, "/console/settings/exports", "/console/settings/exports",
                        dict(form, action="save", bucket="Not_A_Bucket"))
     answers.append(bad_bucket)
-    assert bad_bucket.status_code == 400
+    assert bad_bucket.status_code == 422
     assert re.search(r'data-error-for="bucket"\s*>[^<]*not a valid S3 bucket name', bad_bucket.text)
     saved = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="save"))
     assert saved.status_code == 303
