@@ -66,7 +66,7 @@ def _log_context(page):
     number = min(number, pages)
     entries = log.activity(engine, account, request_id=search or None, status=status, limit=PAGE_SIZE,
                            offset=(number - 1) * PAGE_SIZE, newest_first=True)
-    live = any(log.count_activity(engine, account, status=s) for s in ("Running", "Pending"))
+    live = log.any_unfinished(engine, account)
     stoppable = {r["id"] for r in list_exports(engine, account)
                  if r["frequency"] == "recurring" and r["status"] == "active"}
     return {"entries": entries, "total": total, "page_number": number, "pages": pages, "search": search,

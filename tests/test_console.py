@@ -126,7 +126,7 @@ def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
         "destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
         "every": "6"}).headers["location"].split("created=")[1]
     page = client.get("/console/activity").text
-    assert request_id in page and recurring in page
+    assert request_id in page and recurring in page and 'data-live="1"' in page   # refreshes while Pending
     assert f"/console/exports/{recurring}/stop" in page and f"/console/exports/{request_id}/stop" not in page
     assert client.get(f"/console/activity?q={recurring[:6]}").text.count('class="badge badge-') == 1
     stopped = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
