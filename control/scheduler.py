@@ -138,8 +138,11 @@ def _execute(engine, settings, vault, run):
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
     other = []
-    with subprocess.Popen(_pipeline_command(settings, account, request, destination, run), env=env, text=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+    command = _pipeline_command(settings, account, request, destination, run)
+    # The key goes by environment, never argv (where `ps` would show it).
+    child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
+                             stderr=subprocess.PIPE)
+    with child:
         for line in child.stderr:
             if line.startswith("progress: "):
                 _report_progress(engine, run, line.strip())
