@@ -106,6 +106,7 @@ runs = Table(
     Column("objects", Integer),
     Column("rows", Integer),
     Column("bytes", Integer),
+    Column("rejected", Integer),                             # bad records set aside, from the manifest
     Column("error", Text),
     Column("last_progress", Text),                           # the pipeline's latest progress line
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),

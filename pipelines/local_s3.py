@@ -125,7 +125,7 @@ class LocalS3Server:
             env["MOTO_ENABLE_RECORDING"] = "1"
         open(self.recording_path, "w").close()
         with open(self.access_log_path, "wb") as log:
-            self._proc = subprocess.Popen(
+            self._proc = subprocess.Popen(  # nosec B603  # our interpreter and fixed arguments, no shell
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
