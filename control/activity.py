@@ -63,8 +63,9 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
         raise ConfigError(f"offset {offset} is negative", field="offset")
     order = (requests.c.created_at, requests.c.id, runs.c.window_start)
     query = _filtered(sa.select(requests, _STATE.label("state"), runs.c.id.label("run_id"), runs.c.window_start,
-                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes, runs.c.started_at,
-                                runs.c.finished_at, runs.c.attempts, runs.c.error, runs.c.last_progress),
+                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes,
+                                runs.c.started_at, runs.c.finished_at, runs.c.attempts, runs.c.error,
+                                runs.c.last_progress),
                       account, request_id, status, since, until)
     query = query.order_by(*(c.desc() if newest_first else c for c in order)).offset(offset)
     if limit is not None:
