@@ -136,3 +136,22 @@ def test_key_revoked_mid_run_fails_with_the_fix_and_a_retry_succeeds(small_parts
     status, text = _run(fault_store[0], name, key, small_parts_server.endpoint_url)
     assert status == 0, text
     _check_complete(small_parts_server, name, fault_calm, fault_store[1], f"{case} mid-run (403), then a retry")
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("case", ["completed, answer lost", "upload gone"])
+def test_no_such_upload_on_completing_is_settled_by_listing(small_parts_server, fault_store, fault_calm, bucket, case):
+    """A completion whose answer was lost is retried and finds the upload gone (S3 answers NoSuchUpload):
+    the object is listed with this upload's ETag, so the run goes on. If the upload really is gone (no
+    such object), the run fails saying so, and a retry succeeds."""
+    name, key = bucket
+    script = {"completed, answer lost": {1: "reset-after", 2: "404"}, "upload gone": {1: "404"}}[case]
+    with FaultProxy(small_parts_server.endpoint_url,
+                    on_request=lambda op, n: script.get(n) if op == "CompleteMultipartUpload" else None) as proxy:
+        status, text = _run(fault_store[0], name, key, proxy.endpoint_url)
+    assert proxy.faults(operation="CompleteMultipartUpload") == len(script)
+    if case == "upload gone":
+        assert status == 3 and "S3 lost the multipart upload" in text, text
+        status, text = _run(fault_store[0], name, key, small_parts_server.endpoint_url)
+    assert status == 0, text
+    _check_complete(small_parts_server, name, fault_calm, fault_store[1], f"NoSuchUpload on completing: {case}")
