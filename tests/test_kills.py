@@ -19,8 +19,8 @@ import pytest
 from pipelines.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from tests import reliability
-from tests.conftest import (DATABASE_ID, FAULT_END, FAULT_START, REPO, REQUEST_ID, RUN_TS, SMALL_PART, export,
-                            manifest_name)
+from tests.conftest import DATABASE_ID, REPO, REQUEST_ID, RUN_TS, export, manifest_name
+from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.s3_faults import FaultProxy
 from transforms import s3
 
