@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from api.context import Context
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import destinations, exports, me, runs
+from console.app import mount_console
 from control.accounts import ensure_default_account
 from control.models import connect
 from control.secrets import Vault
@@ -48,4 +49,5 @@ def create_app(settings):
     for module in (me, destinations, exports, runs):
         api.include_router(module.router)
     app.include_router(api)
+    mount_console(app, settings, engine, app.state.context.vault)   # the web console, at /console/
     return app

@@ -12,7 +12,7 @@ from control.accounts import DEFAULT_ACCOUNT
 from control.models import requests, runs, utc
 from transforms.errors import ConfigError
 
-__all__ = ["activity", "count_activity", "STATUSES", "COLUMNS", "MAX_PAGE"]
+__all__ = ["activity", "count_activity", "any_unfinished", "STATUSES", "COLUMNS", "MAX_PAGE"]
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
 COLUMNS = ("request_id", "type", "frequency", "format", "window_start", "window_end", "status", "objects", "rows",
@@ -45,6 +45,18 @@ def _filtered(query, account, request_id, status, since, until):
     if until is not None:
         query = query.where(_START < utc(until))
     return query
+
+
+def any_unfinished(engine, account=DEFAULT_ACCOUNT):
+    """Whether the account's log has a Pending or Running entry: a run in either state, or an active
+    request still waiting for its first run. Two index lookups, however long the log."""
+    with engine.connect() as connection:
+        if connection.execute(sa.select(runs.c.id).where(
+                (runs.c.account_id == account) & runs.c.status.in_(("Pending", "Running"))).limit(1)).first():
+            return True
+        return connection.execute(sa.select(requests.c.id).where(
+            (requests.c.account_id == account) & (requests.c.status == "active")
+            & ~sa.exists().where(runs.c.request_id == requests.c.id)).limit(1)).first() is not None
 
 
 def count_activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, since=None, until=None):
