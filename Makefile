@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test reliability demo bench clean
+.PHONY: install test reliability demo console bench clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ reliability: install
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+console: install
+	$(BIN)/python -m pipelines.console_demo
+
 # make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 EVENTS ?= 1000000
 PROFILE ?= natural
@@ -31,4 +34,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out console-out .pytest_cache

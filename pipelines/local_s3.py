@@ -52,6 +52,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from transforms.s3_checks import least_privilege_policy  # the policy customers give the export key
+
 _BOOTSTRAP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey (see _bootstrap_admin)
 _ACCESS_RE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
 _RUNNING_RE = re.compile(r"Running on http://[\d.]+:(\d+)")
@@ -86,14 +88,6 @@ class LogMark(NamedTuple):  # byte offsets into the two logs
     recording: int
 
 
-def least_privilege_policy(bucket: str) -> dict:
-    """The export key's policy: list the bucket, write objects, nothing else."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]},
-    ]}
-
-
 class LocalS3Server:
     """moto server in a child process on 127.0.0.1, IAM enforced after bootstrap.
 
@@ -103,8 +97,9 @@ class LocalS3Server:
     """
 
     def __init__(self, region: str = "us-east-1", record_headers: bool = True,
-                 startup_timeout: float = 30.0):
+                 startup_timeout: float = 30.0, settings: dict[str, str] | None = None):
         self.region = region
+        self.settings = dict(settings or {})  # moto's own variables, e.g. S3_UPLOAD_PART_MIN_SIZE
         self.record_headers = record_headers
         self.startup_timeout = startup_timeout
         self.endpoint_url: str | None = None
@@ -124,13 +119,13 @@ class LocalS3Server:
         self._dir = tempfile.mkdtemp(prefix="moto-s3-")
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    INITIAL_NO_AUTH_ACTION_COUNT=str(_BOOTSTRAP_CALLS),
-                   MOTO_RECORDER_FILEPATH=self.recording_path)
+                   MOTO_RECORDER_FILEPATH=self.recording_path, **self.settings)
         env.pop("MOTO_ENABLE_RECORDING", None)
         if self.record_headers:
             env["MOTO_ENABLE_RECORDING"] = "1"
         open(self.recording_path, "w").close()
         with open(self.access_log_path, "wb") as log:
-            self._proc = subprocess.Popen(
+            self._proc = subprocess.Popen(  # nosec B603  # our interpreter and fixed arguments, no shell
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:

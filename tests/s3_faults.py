@@ -11,12 +11,14 @@ seeded `random.Random`, so a failing case replays exactly. Faults:
 - "reset-after": the request reaches the server, then the connection is reset before the answer
   (the object was written; the client cannot know it);
 - "hang": no answer ever comes (until the proxy closes); only the client's read timeout ends it;
-- "403": AccessDenied, as S3 answers once the key's permission has been taken away.
+- "403": AccessDenied, as S3 answers once the key's permission has been taken away;
+- "404": NoSuchUpload, as S3 answers a multipart request whose upload is gone (completed or aborted).
 
 `limit` caps the faults one request (the same method, path and query: a retry) receives, so a plan of
 transient faults always lets the client's retries through; `limit=None` makes every pick persistent.
 `on_request(operation, number)` is called before forwarding the operation's `number`th request
-(from 1), which is how a test acts at an exact point of a run (revoke the key, kill the exporter).
+(from 1), which is how a test acts at an exact point of a run (revoke the key, kill the exporter); a
+fault name it returns strikes that request, whatever the plan says.
 """
 
 import http.client
@@ -30,11 +32,12 @@ from collections import Counter
 
 __all__ = ["FaultProxy", "operation_of", "FAULTS"]
 
-FAULTS = ("500", "503", "reset", "reset-after", "hang", "403")
+FAULTS = ("500", "503", "reset", "reset-after", "hang", "403", "404")
 _ERRORS = {
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "SlowDown", "Please reduce your request rate."),
     "403": (403, "AccessDenied", "Access Denied"),
+    "404": (404, "NoSuchUpload", "The specified upload does not exist."),
 }
 
 
@@ -65,6 +68,9 @@ class FaultProxy:
     def __init__(self, upstream, plan=None, seed=0, limit=2, on_request=None):
         self.upstream = urllib.parse.urlsplit(upstream)
         self.plan, self.limit, self.on_request = dict(plan or {}), limit, on_request
+        unknown = {fault for _, faults in self.plan.values() for fault in faults} - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
         self.random = random.Random(seed)
         self.log = []
         self._faults_per_request = Counter()
@@ -101,12 +107,11 @@ class FaultProxy:
         with self._lock:
             self._numbers[operation] += 1
             number = self._numbers[operation]
-        if self.on_request:
-            self.on_request(operation, number)
+        chosen = self.on_request(operation, number) if self.on_request else None
         with self._lock:
             rate, faults = self.plan.get(operation, (0, ()))
-            fault = None
-            if faults and self.random.random() < rate:
+            fault = chosen
+            if fault is None and faults and self.random.random() < rate:
                 request = (method, path)
                 if self.limit is None or self._faults_per_request[request] < self.limit:
                     fault = self.random.choice(faults)

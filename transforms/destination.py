@@ -1,7 +1,11 @@
 """Where objects go, and the one thing the exporter does there: write a final key, once.
 
 No temp keys, no rename, no copy, no delete, no read: the customer's key may only list and put
-(DESIGN.md). A retry simply writes the same key with the same bytes.
+(DESIGN.md). A retry simply writes the same key with the same bytes. A PutObject is all or nothing, and a
+multipart upload shows nothing until it is completed, so a killed run never leaves a torn object in S3.
+A local folder has no such guarantee, so there each object is written to a hidden `.partial-<digest of
+its name>` file beside it (a name may already take all 255 bytes a file name can) and renamed into place:
+a kill leaves at most that hidden file, which the rerun, writing the same name, overwrites and renames.
 """
 
 import dataclasses
@@ -12,10 +16,13 @@ import re
 from transforms.errors import ConfigError
 from transforms.s3 import S3Settings, put_object
 
-__all__ = ["Destination", "ObjectDigest", "parse_destination"]
+__all__ = ["Destination", "ObjectDigest", "parse_destination", "MAX_PREFIX_BYTES"]
 
 _COPY_CHUNK = 8 << 20
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# S3 keys hold at most 1024 bytes and an object's own name up to 255 (naming.MAX_BASENAME_BYTES).
+MAX_PREFIX_BYTES = 1024 - 255 - 1
+_UNSAFE_PREFIX = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +59,7 @@ class Destination:
     def put(self, key, stream):
         """Write seekable binary `stream` (at 0) as `key`, once; return its size and digests."""
         if self.is_s3:
-            sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+            sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
             while chunk := stream.read(_COPY_CHUNK):
                 sha256.update(chunk)
                 md5.update(chunk)
@@ -60,17 +67,32 @@ class Destination:
             stream.seek(0)
             etag = put_object(self.s3, self.bucket, key, stream, size, md5)
             return ObjectDigest(size, sha256.hexdigest(), etag)
-        from apache_beam.io.filesystem import CompressionTypes  # Beam only where a worker writes files
-        from apache_beam.io.filesystems import FileSystems
-        sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
-        with FileSystems.create(self.uri(key), mime_type="application/octet-stream",
-                                compression_type=CompressionTypes.UNCOMPRESSED) as out:
+        sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+        path = self.uri(key)
+        folder, name = os.path.split(path)
+        partial = os.path.join(folder, f".partial-{hashlib.sha256(name.encode()).hexdigest()[:20]}")
+        os.makedirs(folder, exist_ok=True)
+        with open(partial, "wb") as out:
             while chunk := stream.read(_COPY_CHUNK):
                 out.write(chunk)
                 sha256.update(chunk)
                 md5.update(chunk)
                 size += len(chunk)
+        os.replace(partial, path)
         return ObjectDigest(size, sha256.hexdigest(), md5.hexdigest())
+
+
+def _checked_prefix(text, prefix):
+    """S3 takes any key, but tools that copy a bucket to disk (aws s3 sync, rclone) turn '..', '/x' and '\\'
+    into paths, which could then land outside the customer's folder: such prefixes are refused."""
+    folders = prefix.split("/") if prefix else []
+    if any(folder in ("", ".", "..") for folder in folders) or _UNSAFE_PREFIX.search(prefix):
+        raise ConfigError(f"--destination {text!r}: the prefix may not start with '/' or hold '.' or '..' folders, "
+                          "'//', backslashes or control characters; e.g. s3://bucket/exports/team-a")
+    if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:
+        raise ConfigError(f"--destination {text[:80]!r}...: the prefix may hold at most {MAX_PREFIX_BYTES} bytes, "
+                          "so that every key fits S3's 1024")
+    return prefix
 
 
 def parse_destination(text, s3=S3Settings()):
@@ -81,7 +103,7 @@ def parse_destination(text, s3=S3Settings()):
         bucket, _, prefix = text[len("s3://"):].partition("/")
         if not _BUCKET.fullmatch(bucket):
             raise ConfigError(f"--destination {text!r}: {bucket!r} is not a valid S3 bucket name")
-        prefix = prefix.strip("/")
+        prefix = _checked_prefix(text, prefix.rstrip("/"))
         return Destination(f"s3://{bucket}/", prefix + "/" if prefix else "", s3)
     if "://" in text:
         raise ConfigError(f"--destination {text!r}: use a local folder or s3://bucket[/prefix]")

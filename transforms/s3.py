@@ -18,16 +18,23 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 
 __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES",
-           "MULTIPART_THRESHOLD"]
+           "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT", "READ_TIMEOUT"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
 # The destination key's secret reaches the exporter from here (never from a command line, where `ps`
 # would show it); the key id may too, which is how the control plane hands a stored key to a run.
-SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
+SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"  # nosec B105  # a variable's name, not a secret
 KEY_ID_ENV = "EVENTEXPORT_DESTINATION_ACCESS_KEY_ID"
 MULTIPART_THRESHOLD = 64 << 20  # below: one PutObject; above: parts, so a retry resends 16 MiB, not 100
 PART_BYTES = 16 << 20
-_RETRIES = {"mode": "standard", "max_attempts": 8}  # standard mode retries SlowDown, 5xx and timeouts
+# botocore's standard retry mode retries throttling (SlowDown), 5xx, dropped connections and timeouts,
+# with jittered exponential backoff; each retry resends one request (one part of a multipart upload).
+MAX_ATTEMPTS = 8
+# Seconds. A connect to S3 takes milliseconds: 10 s without one means the route is gone. A read timeout is
+# the silence allowed while waiting for an answer; S3 answers a 16 MiB part within seconds, so a minute of
+# silence is a response that will never come, and the request is retried rather than waited on forever.
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
 
 
 class Secret(str):
@@ -69,7 +76,8 @@ class S3Settings:
 
 @functools.lru_cache(maxsize=8)
 def client_for(settings):
-    config = Config(retries=_RETRIES, s3={"addressing_style": "path" if settings.path_style else "auto"},
+    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT, s3={"addressing_style": "path" if settings.path_style else "auto"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     return boto3.session.Session().client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,
@@ -121,7 +129,7 @@ def classify(error, action, bucket):
 
 def _md5(stream, start, length):
     stream.seek(start)
-    digest, left = hashlib.md5(), length
+    digest, left = hashlib.md5(usedforsecurity=False), length
     while left:
         chunk = stream.read(min(left, 8 << 20))
         digest.update(chunk)
@@ -172,8 +180,23 @@ def put_object(settings, bucket, key, stream, size, md5=None):
                                         ContentMD5=base64.b64encode(md5.digest()).decode())
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             digests.append(md5.digest())
-        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
-                                         MultipartUpload={"Parts": parts})
-        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+        etag = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+        _complete(client, bucket, key, upload["UploadId"], parts, etag)
+        return etag
     except (ClientError, BotoCoreError) as error:
         raise classify(error, "put", bucket) from None
+
+
+def _complete(client, bucket, key, upload_id, parts, etag):
+    """CompleteMultipartUpload. When the answer to a completion that worked is lost, botocore's retry finds
+    the upload gone (NoSuchUpload); a listing (all the key may do) then shows whether the object is there
+    with this upload's ETag, which means these very bytes."""
+    try:
+        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not (listed and listed[0]["Key"] == key and listed[0]["ETag"].strip('"') == etag):
+            raise TransientDestinationError(f"S3 lost the multipart upload of {key!r} in bucket {bucket!r} (a "
+                                            "lifecycle rule may have aborted it); run the export again") from None
