@@ -47,6 +47,7 @@ class ExportConfig:
     timezone: str
     manifest_copy: str = None
     spill_dir: str = None   # set by the launcher for each run (transforms/spill.py)
+    filesystem_flags: tuple = ()   # where storage is, for workers (transforms/worker_filesystems.py)
 
     @property
     def shape(self):

@@ -6,7 +6,7 @@ go into a message: callers pass key ids at most, never secret keys.
 
 __all__ = [
     "ExportError", "ConfigError", "SourceError", "RowTooLargeError", "DestinationError",
-    "TransientDestinationError",
+    "TransientDestinationError", "GroupingError",
 ]
 
 
@@ -45,3 +45,9 @@ class TransientDestinationError(DestinationError):
     """Throttling, 5xx or a dropped connection that outlived the client's own retries."""
 
     transient = True
+
+
+class GroupingError(ExportError):
+    """The runner handed the manifest step an (event, date) from two groups, or one object key twice:
+    two writers overwrote each other's objects, so rows may be lost. Nothing should reach here (every
+    GroupByKey key is a stable integer); a rerun with the same --run_timestamp rewrites every object."""
