@@ -25,6 +25,7 @@ setup(
             "apache-beam[dask]>=2.60",
             "dask>=2024.4.2",
             "distributed>=2024.4.2",
+            "bokeh>=3.1",   # the scheduler's dashboard
         ],
         "dev": [
             "pytest>=8",

@@ -27,6 +27,8 @@ import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
+from tests.dask_fixtures import dask_cluster  # noqa: F401; one cluster for the whole session
+
 REPO = Path(__file__).resolve().parents[1]
 REQUEST_ID = "req-7.a_b~c"      # request ids may hold '-', so key parsing must not split on it blindly
 RUN_TS = "20240311000000"

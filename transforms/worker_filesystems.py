@@ -21,7 +21,13 @@ def filesystem_flags(options):
     return tuple(flags + (["--s3_disable_ssl"] if s3.s3_disable_ssl else []))
 
 
+_SET_HERE = {}  # the options this module gave FileSystems in this process, and from which flags
+
+
 def use_filesystem_options(flags):
-    """Give FileSystems `flags` in a worker whose runner gave it nothing (a DaskRunner worker)."""
-    if FileSystems._pipeline_options is None:  # pylint: disable=protected-access; Beam has no getter
-        FileSystems.set_options(PipelineOptions(list(flags)))
+    """Give FileSystems `flags` in a worker whose runner gave it nothing (a DaskRunner worker). A Dask
+    worker outlives a run, so a later run's flags replace what an earlier run set here."""
+    current = FileSystems._pipeline_options  # pylint: disable=protected-access; Beam has no getter
+    if current is None or (current is _SET_HERE.get("options") and _SET_HERE.get("flags") != flags):
+        _SET_HERE.update(options=PipelineOptions(list(flags)), flags=flags)
+        FileSystems.set_options(_SET_HERE["options"])
