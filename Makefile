@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo bench clean
+.PHONY: install test reliability demo bench clean
 
 install: $(VENV)/.installed
 
@@ -16,11 +16,19 @@ $(VENV)/.installed: setup.py
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# The fault cases alone (also part of `make test`), with their table of rows exported, rejected and lost.
+reliability: install
+	$(BIN)/python -m pytest -q -m reliability tests
+
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+# make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
+EVENTS ?= 1000000
+PROFILE ?= natural
+REPEAT ?= 1
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

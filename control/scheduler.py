@@ -20,6 +20,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from control.accounts import get_account
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
 from transforms.naming import manifest_key
@@ -55,8 +56,8 @@ def _insert_run(connection, request, start, end, basis, as_of):
     try:
         with connection.begin_nested():
             connection.execute(runs.insert().values(
-                request_id=request["id"], window_start=start, window_end=end, time_basis=basis,
-                run_timestamp=stamp, status="Pending", attempts=0))
+                request_id=request["id"], account_id=request["account_id"], window_start=start, window_end=end,
+                time_basis=basis, run_timestamp=stamp, status="Pending", attempts=0))
     except IntegrityError:
         pass  # another scheduler created this window's run first; that is the point of the constraint
 
@@ -102,18 +103,20 @@ def _claim(engine, run, as_of, now, owner):
         return won.rowcount == 1
 
 
-def _pipeline_command(settings, request, destination, run):
+def _pipeline_command(settings, account, request, destination, run):
+    """The export's command line: the account's store and database id, the deployment's runner."""
     profiles = request["export_type"] == "all_profiles"
-    source = settings.profile_store if profiles else settings.event_store
+    source = account["profile_store"] if profiles else account["event_store"]
     if not source:
-        name = "EVENTEXPORT_PROFILE_STORE" if profiles else "EVENTEXPORT_EVENT_STORE"
-        raise RuntimeError(f"{name} is not set; point it at the store root")
+        store = "profile" if profiles else "event"
+        raise RuntimeError(f"account {account['id']!r} has no {store} store; give it one (the default account's "
+                           f"is EVENTEXPORT_{store.upper()}_STORE), pointing at the store root")
     iso = {k: run[k].strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("window_start", "window_end")}
     argv = ["--source", source, "--destination", f"s3://{destination['bucket']}/{destination['prefix']}",
             "--export_type", request["export_type"], "--format", request["format"],
             "--start", iso["window_start"], "--end", iso["window_end"], "--time_basis", run["time_basis"],
             "--request_id", request["id"], "--run_timestamp", run["run_timestamp"],
-            "--database_id", settings.database_id, "--manifest_copy", os.path.abspath(settings.manifests),
+            "--database_id", account["database_id"], "--manifest_copy", os.path.abspath(settings.manifests),
             "--sse", destination["sse"], "--runner", settings.runner, *shlex.split(settings.runner_options or "")]
     for name in request["events"]:
         argv += ["--events", name]
@@ -130,11 +133,12 @@ def _execute(engine, settings, vault, run):
     """Run the pipeline in a child process (its memory is its own); the key reaches it by environment."""
     request_id = run["request_id"]
     request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
-    destination = get_destination(engine, request["destination"])
+    account = get_account(engine, request["account_id"])
+    destination = get_destination(engine, request["destination"], account["id"])
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
     other = []
-    with subprocess.Popen(_pipeline_command(settings, request, destination, run), env=env, text=True,
+    with subprocess.Popen(_pipeline_command(settings, account, request, destination, run), env=env, text=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
         for line in child.stderr:
             if line.startswith("progress: "):
