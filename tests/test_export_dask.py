@@ -71,7 +71,8 @@ def test_dask_profiles_and_selected_hostile_events(store, dask_cluster, tmp_path
     for kind, args in (("profiles", (store["profiles"], "parquet", GEN_START, GEN_END, "--export_type",
                                      "all_profiles", "--time_basis", "capture")),
                        ("select", (store["events"], "json", GEN_START, GEN_END, "--export_type", "select_events",
-                                   "--events", 'User\'s "Quote" Event', "--events", "Items, Bought"))):
+                                   "--events", 'User\'s "Quote" Event', "--events", "Items, Bought",
+                                   "--max_reject_fraction", "1"))):
         source, fmt, start, end, *extra = args
         local = export_ok(source, tmp_path / f"{kind}-local", fmt, start, end, *extra)
         on_dask = export_ok(source, tmp_path / f"{kind}-dask", fmt, start, end, *extra,
