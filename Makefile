@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test reliability demo bench clean
+.PHONY: install test reliability demo demo-cluster bench clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ reliability: install
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+# One export through a local Dask scheduler and two workers into the local S3 server (README: Dask cluster).
+demo-cluster: install
+	$(BIN)/python -m pipelines.demo_cluster
+
 # make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 EVENTS ?= 1000000
 PROFILE ?= natural
@@ -31,4 +35,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out demo-cluster-out .pytest_cache

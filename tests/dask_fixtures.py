@@ -9,15 +9,9 @@ import uuid
 import pytest
 
 from pipelines.local_dask import LocalDaskCluster
-from pipelines.local_s3 import provision_least_privilege
+from pipelines.local_s3 import platform_policy, provision_least_privilege
 
 __all__ = ["dask_cluster", "platform_storage"]
-
-
-def platform_policy(bucket):
-    """The platform's key: everything on its own temp bucket, nothing anywhere else."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
 
 
 def platform_storage(server):
@@ -35,5 +29,3 @@ def dask_cluster(server):
     with LocalDaskCluster(workers=2, threads=1, env=env) as cluster:
         cluster.platform_bucket, cluster.platform_env = bucket, env
         yield cluster
-
-
