@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions
 
 from pipelines.export_help import help_text
 from pipelines.options import config_from_options
-from pipelines.runners import close_runner, pipeline_options
+from pipelines.runners import close_runner, pipeline_options, runner_failure
 from transforms.errors import ExportError
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
@@ -89,6 +89,11 @@ def run(argv):
                 result = pipeline.run()
                 try:
                     result.wait_until_finish()
+                except Exception as error:  # pylint: disable=broad-except; sorted just below
+                    lost = runner_failure(error, options)
+                    if lost is None:
+                        raise
+                    raise lost from error
                 finally:
                     close_runner(result)
         finally:

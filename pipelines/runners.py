@@ -14,9 +14,9 @@ import socket
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from transforms.errors import ConfigError
+from transforms.errors import ConfigError, RunnerFailedError
 
-__all__ = ["pipeline_options", "is_dask", "close_runner", "DASK_RUNNER", "OFFLINE_RUNNER"]
+__all__ = ["pipeline_options", "is_dask", "close_runner", "runner_failure", "DASK_RUNNER", "OFFLINE_RUNNER"]
 
 OFFLINE_RUNNER = "FnApiRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
@@ -77,3 +77,15 @@ def close_runner(result):
     client = getattr(result, "client", None)
     if client is not None:
         client.close()
+
+
+def runner_failure(error, options):
+    """`error` from waiting on a Dask run, as RunnerFailedError when the cluster lost the run (a worker
+    killed once more than the scheduler's allowed failures, a scheduler that went away); None when it is
+    an error of the export itself, which keeps its own message."""
+    if not is_dask(options) or not type(error).__module__.startswith(("distributed", "tornado")):
+        return None
+    address = options.get_all_options().get("address") or "the local cluster"
+    return RunnerFailedError(f"the Dask cluster at {address} lost the run ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else 'no detail'}); nothing is "
+                             "half-written that a rerun will not overwrite: rerun with the same --run_timestamp")

@@ -138,24 +138,61 @@ def _wait_for(condition, process, timeout=300):
         time.sleep(0.02)
 
 
+def _export_command(store, dest, cluster, extra):
+    return [sys.executable, "-m", "pipelines.export", "--source", store["events"], "--destination", str(dest),
+            "--format", "json", "--start", GEN_START, "--end", GEN_END, "--request_id", REQUEST_ID,
+            "--run_timestamp", RUN_TS, "--database_id", DATABASE_ID, *extra, *dask_args(cluster)]
+
+
+def _run_and_kill_a_worker(command, cluster, dest):
+    """Start the export, and once it writes objects, SIGKILL a worker that is running a task; return
+    (the finished process, whether the manifest was still absent at the kill, stderr)."""
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        _wait_for(lambda: dest.is_dir() and any(dest.glob("*.json.gz")), run)
+        with cluster.client() as client:
+            pids = client.run(os.getpid)
+            busy = []
+
+            def some_worker_busy():
+                busy[:] = [address for address, keys in client.processing().items() if keys]
+                return busy
+
+            _wait_for(some_worker_busy, run)
+            os.kill(pids[busy[0]], signal.SIGKILL)
+        before_the_manifest = not (dest / manifest_name()).exists()
+        _, err = run.communicate(timeout=600)
+    return run, before_the_manifest, err
+
+
 def test_a_worker_killed_mid_run_loses_nothing(store, tmp_path):
-    """Bare workers (no nanny): the killed one stays dead, and the other finishes its work."""
+    """Bare workers (no nanny): the killed one stays dead, and Dask gives its tasks to the other."""
     extra = ["--max_file_bytes", "8192"]
     local = export_ok(store["events"], tmp_path / "local", "json", GEN_START, GEN_END, *extra)
     dest = tmp_path / "dask"
     with LocalDaskCluster(workers=2, threads=1, nanny=False) as cluster:
-        command = [sys.executable, "-m", "pipelines.export", "--source", store["events"], "--destination",
-                   str(dest), "--format", "json", "--start", GEN_START, "--end", GEN_END, "--request_id",
-                   REQUEST_ID, "--run_timestamp", RUN_TS, "--database_id", DATABASE_ID, *extra,
-                   *dask_args(cluster)]
-        with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
-            _wait_for(lambda: dest.is_dir() and any(dest.glob("*.json.gz")), run)
-            with cluster.client() as client:
-                busy = [address for address, keys in client.processing().items() if keys]
-                pids = client.run(os.getpid)
-            killed_before_the_manifest = not (dest / manifest_name()).exists()
-            os.kill(pids[(busy or sorted(pids))[0]], signal.SIGKILL)
-            out, err = run.communicate(timeout=600)
-    assert killed_before_the_manifest
+        run, before_the_manifest, err = _run_and_kill_a_worker(_export_command(store, dest, cluster, extra),
+                                                               cluster, dest)
+    assert before_the_manifest
     assert run.returncode == 0, err
+    assert folder_bytes(dest) == folder_bytes(local)
+
+
+def test_a_run_the_cluster_gives_up_on_says_so_and_a_rerun_completes_it(store, tmp_path):
+    """A scheduler that allows no failure gives up on the task the killed worker was running: the export
+    says the cluster lost the run, leaves no manifest, and a rerun with the same --run_timestamp gives
+    the in-process objects, byte for byte."""
+    extra = ["--max_file_bytes", "8192"]
+    local = export_ok(store["events"], tmp_path / "local", "json", GEN_START, GEN_END, *extra)
+    dest = tmp_path / "dask"
+    strict = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    with LocalDaskCluster(workers=2, threads=1, nanny=False, env=strict) as cluster:
+        command = _export_command(store, dest, cluster, extra)
+        run, _, err = _run_and_kill_a_worker(command, cluster, dest)
+        assert run.returncode == 1, err
+        assert "lost the run" in err and "rerun with the same --run_timestamp" in err and err.count("\n") == 1
+        assert not (dest / manifest_name()).exists()
+        cluster.add_worker()
+        cluster.wait_for_workers(2)
+        rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
     assert folder_bytes(dest) == folder_bytes(local)

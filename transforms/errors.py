@@ -8,7 +8,7 @@ answers with, and `field`, where given, names the input at fault so a form can s
 __all__ = [
     "ExportError", "ConfigError", "NotFoundError", "ConflictError", "AuthenticationError", "PermissionDeniedError",
     "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError", "TransientDestinationError",
-    "GroupingError",
+    "GroupingError", "RunnerFailedError",
 ]
 
 
@@ -97,3 +97,11 @@ class GroupingError(ExportError):
     GroupByKey key is a stable integer); a rerun with the same --run_timestamp rewrites every object."""
 
     code = "grouping_failed"
+
+
+class RunnerFailedError(ExportError):
+    """The distributed runner lost the run (workers died more often than it retries, the scheduler went
+    away). Every write is idempotent, so a rerun with the same --run_timestamp gives the same objects."""
+
+    transient = True
+    code = "runner_failed"
