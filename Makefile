@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test reliability demo demo-cluster bench clean
+.PHONY: install test reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ demo: install
 demo-cluster: install
 	$(BIN)/python -m pipelines.demo_cluster
 
+console: install
+	$(BIN)/python -m pipelines.console_demo
+
 # make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 EVENTS ?= 1000000
 PROFILE ?= natural
@@ -35,4 +38,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-out demo-cluster-out .pytest_cache
+	rm -rf $(VENV) demo-out demo-cluster-out console-out .pytest_cache

@@ -41,6 +41,7 @@ setup(
             "lxml>=5",
             "matplotlib>=3.7",
             "psycopg[binary]>=3.1",
+            "bandit>=1.7.7",
             "playwright>=1.40",
             "httpx>=0.27",
             "schemathesis>=4.0",

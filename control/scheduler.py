@@ -138,8 +138,11 @@ def _execute(engine, settings, vault, run):
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
     other = []
-    with subprocess.Popen(_pipeline_command(settings, account, request, destination, run), env=env, text=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+    command = _pipeline_command(settings, account, request, destination, run)
+    # The key goes by environment, never argv (where `ps` would show it).
+    child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
+                             stderr=subprocess.PIPE)
+    with child:
         for line in child.stderr:
             if line.startswith("progress: "):
                 _report_progress(engine, run, line.strip())
@@ -151,7 +154,8 @@ def _execute(engine, settings, vault, run):
                            ([line for line in other if line.strip()] or [f"exit status {child.returncode}"])[-1])
     path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)["totals"]
+        manifest = json.load(handle)
+    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"])
 
 
 def _report_progress(engine, run, line):
@@ -169,7 +173,7 @@ def _finish(engine, run, as_of, totals=None, error=None):
         if error is None:
             connection.execute(runs.update().where(runs.c.id == run["id"]).values(
                 status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
-                objects=totals["objects"], rows=totals["rows"], bytes=totals["bytes"]))
+                objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"], bytes=totals["bytes"]))
             connection.execute(requests.update().where(
                 (requests.c.id == run["request_id"]) & (requests.c.frequency == "once")
                 & (requests.c.status == "active")).values(status="done"))
@@ -203,4 +207,4 @@ def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, lo
         else:
             _finish(engine, claimed, as_of, totals=totals)
             log(f"run {claimed['request_id']} {window}: Done, {totals['objects']} objects, "
-                f"{totals['rows']:,} rows, {totals['bytes']:,} bytes")
+                f"{totals['rows']:,} rows, {totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
