@@ -66,7 +66,7 @@ def main(argv=None):
             print("$ python -m pipelines.export " + " ".join(shown), flush=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(platform_env, **{SECRET_ENV: key.secret_access_key})
-            done = subprocess.run(command, env=env, cwd=ROOT, text=True)
+            done = subprocess.run(command, env=env, cwd=ROOT, text=True)  # nosec B603  # our interpreter, no shell
             if done.returncode:
                 return done.returncode
         print("dask cluster stopped", flush=True)

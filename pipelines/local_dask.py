@@ -45,8 +45,9 @@ class LocalDaskCluster:
     def _spawn(self, role, *args):
         log = open(os.path.join(self._folder, f"{role}-{len(self._workers)}.log"), "wb")
         with log:
-            return subprocess.Popen([sys.executable, "-m", "dask", role, *args], env=self._env, cwd=_ROOT,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(  # nosec B603  # our interpreter and fixed arguments, no shell
+                [sys.executable, "-m", "dask", role, *args], env=self._env, cwd=_ROOT,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self):
         self._folder = tempfile.mkdtemp(prefix="eventexport-dask-")
