@@ -230,8 +230,8 @@ class _PutManifest(_ConfiguredDoFn):
         items = [item for item in element[1] if item is not None]
         objects = [value for kind, value in items if kind == "object"]
         rejects = [value for kind, value in items if kind == REJECTS]
-        _check_reject_share(config, objects, rejects)
         check_objects(objects)
+        _check_reject_share(config, objects, rejects)
         document = build_manifest(config.run_description(), objects, rejects)
         key = manifest_key(config.destination.prefix, config.request_id, config.run_timestamp)
         config.destination.put(key, io.BytesIO(document))
