@@ -7,7 +7,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
                                     "control.*", "api", "api.*", "console", "console.*"]),
-    package_data={"console": ["templates/*.html", "static/*"]},
+    package_data={"console": ["templates/*.html", "static/*.*", "static/fonts/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",
         "pyarrow>=15",

@@ -39,7 +39,7 @@ def create_app(settings):
     """The app for this deployment: its database (tables created if new) and the default account ready."""
     engine = connect(settings.db)
     ensure_default_account(engine, settings)
-    app = FastAPI(title="eventexport", version="1",
+    app = FastAPI(title="eventexport", version="1", docs_url=None, redoc_url=None,   # their pages load a CDN
                   description="Export product-analytics events and profiles to your S3 bucket. Every request "
                               "needs `Authorization: Bearer <token>` (from `eventexport user token EMAIL`) "
                               "and sees only the token's account.")

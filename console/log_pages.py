@@ -30,7 +30,8 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 OBJECTS_SHOWN = 500   # a run's object list on one page; the manifest download has them all
 EXPORT_FIELDS = ("destination", "export_type", "events", "format", "frequency", "window_from", "window_to", "every")
-EXPORT_TYPE_LABELS = {"all_events": "All events", "select_events": "Selected events", "all_profiles": "All user profiles"}
+EXPORT_TYPE_LABELS = {"all_events": "All events", "select_events": "Selected events",
+                      "all_profiles": "All user profiles"}
 
 
 def _dialog(page, values=None, errors=None):
@@ -92,7 +93,7 @@ async def activity_page(request: Request):
                      f"Export {request.query_params['created']} created. It appears below until it is Done.")
 
 
-def _day(text, field):
+def _day(text):
     try:
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
@@ -111,7 +112,7 @@ def _export_request(form):
         days = {}
         for field in ("window_from", "window_to"):
             try:
-                days[field] = _day(values[field], field)
+                days[field] = _day(values[field])
             except ExportError as error:
                 errors[field] = str(error)
         if errors:

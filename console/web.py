@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import os
 
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.errors import STATUS

@@ -18,11 +18,11 @@ def recent_store(root):
     return root
 
 
-def console_deployment(tmp_path, store, db=None):
-    """(settings, engine, vault, app): the app create_app makes (REST API and console); the default account on `store` (data region EU) with an admin and a
-    viewer, and a second account `globex` with its own admin."""
+def console_deployment(tmp_path, store):
+    """(settings, engine, vault, app) of the app create_app makes (REST API and console): the default
+    account on `store` (data region EU) with an admin and a viewer, and an account `globex` with its admin."""
     settings = load_settings({
-        "EVENTEXPORT_DB": db or f"sqlite:///{tmp_path}/eventexport.db", "EVENTEXPORT_KEY_FILE": str(tmp_path / "key"),
+        "EVENTEXPORT_DB": f"sqlite:///{tmp_path}/eventexport.db", "EVENTEXPORT_KEY_FILE": str(tmp_path / "key"),
         "EVENTEXPORT_EVENT_STORE": str(store / "events"), "EVENTEXPORT_PROFILE_STORE": str(store / "profiles"),
         "EVENTEXPORT_MANIFESTS": str(tmp_path / "manifests"), "EVENTEXPORT_DATABASE_ID": "eu1",
         "EVENTEXPORT_DATA_REGION": "EU"})

@@ -13,13 +13,13 @@ import threading
 import uuid
 
 import pytest
+from playwright import sync_api as playwright
 
 from console.server import serve_in_thread
 from control.scheduler import run_due
 from pipelines.local_s3 import provision_least_privilege
 from tests.console_support import ADMIN, PASSWORD, console_deployment, recent_store
 
-playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"   # Debian's package; .ci/run installs it
 DONE_TIMEOUT_MS = 90_000
 
@@ -101,12 +101,13 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     page.get_by_role("button", name="Test connection").click()
     page.get_by_text("Connection test passed").wait_for()
     assert page.get_by_label("Secret access key").input_value() == key.secret_access_key   # kept for Save
-    shot("settings-exports")
+    shot("settings-test-connection")
     page.get_by_role("button", name="Save destination").click()
     page.wait_for_url("**/settings/exports?saved=warehouse")
     assert page.locator("table").first.get_by_text(f"s3://{bucket}/events/").is_visible()
+    shot("settings-exports")
 
-    page.get_by_role("link", name="Activity Log").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Activity Log").click()
     page.get_by_role("button", name="+ Create Export").click()
     dialog = page.get_by_role("dialog", name="Create Export")
     dialog.get_by_label("Export type").select_option("select_events")
@@ -117,15 +118,17 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     dialog.get_by_label("App Launched").check()
     dialog.get_by_label("Format").select_option("csv")
     today = dt.datetime.now(dt.timezone.utc).date()
+    dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=1)))
+    dialog.get_by_label("From (UTC)").fill(str(today - dt.timedelta(days=2)))
+    shot("create-export", full_page=False)
     dialog.get_by_label("From (UTC)").fill(str(today - dt.timedelta(days=100)))
     dialog.get_by_role("button", name="Create Export").click()
-    refusal = page.locator("#err-window_from")   # the service's refusal, beside its field
+    refusal = page.locator("#err-window_from")   # the service's refusal, beside its field, values kept
     refusal.wait_for()
-    assert "60 days" in refusal.inner_text()
+    assert "60 days" in refusal.inner_text() and dialog.get_by_label("Charged").is_checked()
     shot("create-export-refusal", full_page=False)
     dialog.get_by_label("From (UTC)").fill(str(today - dt.timedelta(days=2)))
-    dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=1)))
-    shot("create-export", full_page=False)
+    assert not refusal.is_visible()
     dialog.get_by_role("button", name="Create Export").click()
     page.wait_for_url("**/activity?created=*")
     request_id = page.url.rsplit("created=", 1)[1]
@@ -136,7 +139,6 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     scheduler.start()
     page.locator(".badge-done").wait_for(timeout=DONE_TIMEOUT_MS)   # the log refreshes by itself
     scheduler.join()
-    shot("activity-log")
     page.get_by_label("Search by request ID").fill(request_id[:8])
     page.get_by_role("button", name="Search").click()
     assert page.locator("tbody tr").count() == 1
@@ -148,6 +150,21 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     page.get_by_role("button", name="Verify").click()
     page.get_by_text("Verified.").wait_for()
     shot("run")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Activity Log").click()
+    page.get_by_role("button", name="+ Create Export").click()
+    dialog.get_by_label("Format").select_option("parquet")
+    dialog.get_by_text("Recurring").click()
+    dialog.get_by_label("Run every").select_option("6")
+    dialog.get_by_role("button", name="Create Export").click()
+    page.wait_for_url("**/activity?created=*")
+    recurring = page.url.rsplit("created=", 1)[1]
+    page.locator(".badge-pending").wait_for()
+    shot("activity-log")
+    page.on("dialog", lambda confirm: confirm.accept())   # "Stop recurring export ...?"
+    page.get_by_role("button", name=f"Stop export {recurring}").click()
+    page.get_by_text(f"Export {recurring} stopped").wait_for()
+    assert page.locator(".badge-stopped").count() == 1 and page.locator(".badge-done").count() == 1
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state())
     small = phone.new_page()

@@ -12,7 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.s3 import classify, client_for
 
-__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects", "verify_objects", "Finding"]
+__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects",
+           "verify_objects", "Finding"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",

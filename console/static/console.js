@@ -17,6 +17,13 @@
   $$("[data-close-dialog]").forEach((button) => button.addEventListener("click", () => button.closest("dialog").close()));
   $$("dialog[data-open-on-load]").forEach(openDialog);
 
+  // A refusal shown beside a field goes away once that field is changed.
+  $$("dialog [aria-invalid=true]").forEach((input) => input.addEventListener("change", () => {
+    input.removeAttribute("aria-invalid");
+    const message = document.getElementById(`err-${input.name}`);
+    if (message) message.hidden = true;
+  }));
+
   // Create Export: show the inputs that the chosen type and frequency use.
   const exportType = $("#export_type");
   function syncVisibility() {
