@@ -66,7 +66,8 @@ runs = Table(
     Column("rows", Integer),
     Column("bytes", Integer),
     Column("error", Text),
-    Column("last_progress", Text),                           # the pipeline's latest progress line
+    Column("last_progress", Text),                           # the pipeline's latest progress line, or why
+                                                             # a Pending run waits
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
 )
 
@@ -93,7 +94,8 @@ def fetch_one(engine, column, value, missing):
 
 
 def connect(url):
-    engine = create_engine(url, future=True)
+    # pre-ping: a pooled connection that a database restart broke is replaced, not handed out
+    engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):
