@@ -56,7 +56,8 @@ def _run(deployment, as_of):
 
 def _exported(deployment, request):
     """({key: bytes} of the request's objects, its manifests' keys), read back from the bucket."""
-    files = reliability.bucket_files(deployment["server"], deployment["bucket"], f"exports/{request}-")
+    files = reliability.bucket_files(deployment["server"], deployment["bucket"], "exports/")
+    files = {key: data for key, data in files.items() if key.startswith(f"{request}-")}
     return files, [key for key in files if key.endswith("-manifest.json")]
 
 
