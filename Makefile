@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The exact versions the tests passed with (pip freeze); `make install` keeps to them.
 LOCK := constraints.txt
 
-.PHONY: install lock test demo bench clean
+.PHONY: install lock test reliability demo bench clean
 
 install: $(VENV)/.installed
 
@@ -29,11 +29,19 @@ lock:
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# The fault cases alone (also part of `make test`), with their table of rows exported, rejected and lost.
+reliability: install
+	$(BIN)/python -m pytest -q -m reliability tests
+
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+# make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
+EVENTS ?= 1000000
+PROFILE ?= natural
+REPEAT ?= 1
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV)-lock demo-out .pytest_cache

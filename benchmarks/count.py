@@ -3,7 +3,8 @@
 Rows per format:
 * json: non-empty lines; our files start with one line holding the event name (`header_lines=1`).
 * csv: records by the csv module (a quoted cell may hold newlines), minus one header row per file.
-* xml: occurrences of `<Event>` (text never holds a raw `<`, so this is exact and fast).
+* xml: occurrences of `<Event>` at a line start (every record starts a line; text never holds a raw `<`,
+  and a profile key named `Event` is an element inside `<profile>`, never at a line start).
 * parquet: the footer's row count.  avro: the sum of the blocks' record counts.
 Gzip text files are also decompressed to give their uncompressed size.
 """
@@ -74,7 +75,7 @@ def count_file(path, fmt, header_lines=0):
         rows, size = _csv_rows(path)
         return rows - 1, size
     if fmt == "xml":
-        return _count_substring(path, b"<Event>")
+        return _count_substring(path, b"\n<Event>")
     if fmt == "parquet":
         import pyarrow.parquet as pq
         return pq.ParquetFile(path).metadata.num_rows, None

@@ -1,13 +1,17 @@
 """`python -m benchmarks.run`: time eventexport against its peers on one generated event store.
 
-    python -m benchmarks.run [--events 1000000] [--formats json,csv,xml,parquet,avro]
-        [--out benchmarks/results/latest.json] [--skip-s3] [--s3-formats json] [--workdir DIR]
-        [--contenders ours,ours_2w,ours_s3,duckdb,stock_beam] [--keep-outputs] [--days 3] [--seed 1]
-        [--repeat 1]
+    python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct]
+        [--formats json,csv,xml,parquet,avro] [--out benchmarks/results/PROFILE-EVENTS.json] [--skip-s3]
+        [--s3-formats json] [--workdir DIR] [--contenders ours,ours_2w,ours_s3,duckdb,stock_beam]
+        [--keep-outputs] [--days 3] [--seed 1] [--repeat 1]
+    make bench EVENTS=5000000 PROFILE=distinct REPEAT=3
 
 What it does, in one run:
 1. Generates one Parquet event store of N events (pipelines.generate, seed 1, `--days` days ending
-   2026-11-20) under WORKDIR/store, or reuses the one a previous run left there with the same settings.
+   2026-11-20) under WORKDIR/store-PROFILE, or reuses the one a previous run left there with the same
+   settings. `--store-profile natural` is the generator's own store (map texts repeat as a user's
+   profile does); `distinct` adds `--distinct all --long-values` (pipelines.store_variety: nearly every
+   map text distinct, long escape-heavy values), where repetition does not help an exporter.
 2. Picks the event-time window [first event's UTC day, day after the last event) from the store itself,
    so every generated event is inside it (checked: the run stops if not).
 3. For each format, runs every contender as its own child process, one after the other, and measures
@@ -23,7 +27,8 @@ What it does, in one run:
    hits every contender alike), and each contender reports its median-wall run (`wall_s_runs` lists all).
 4. Reads every output back (benchmarks.count) to count rows and bytes, then deletes it (--keep-outputs
    keeps WORKDIR/out/<format>/<contender>/). Nothing here asserts anything about speed.
-5. Prints a table and writes the same numbers, the machine and the versions as JSON to --out.
+5. Prints a table and writes the same numbers, the machine and the versions as JSON to --out, and a
+   chart (benchmarks.chart: events/s and peak RSS per format and contender) beside it as .png.
 
 Definitions (also written into the JSON under "definitions"):
 - wall_s: wall time of the whole child process, interpreter start and imports included (what a user
@@ -66,6 +71,7 @@ import tempfile
 import time
 import uuid
 
+from benchmarks.chart import draw
 from benchmarks.count import count_outputs, data_files
 from benchmarks.measure import run_measured
 
@@ -83,11 +89,17 @@ _FIXED = len('{"profile": ') + len(', "ts": ') + 14 + len(', "eventProps": ') + 
 _DEVICE_KEY = len(', "deviceInfo": ')
 
 
+STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True}}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--store-profile", choices=sorted(STORE_PROFILES), default="natural",
+                        help="distinct: nearly every map text distinct, long escape-heavy values")
     parser.add_argument("--formats", default="json,csv,xml,parquet,avro")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "latest.json"))
+    parser.add_argument("--out", help="results JSON (a .png chart is written beside it); "
+                                      "default benchmarks/results/PROFILE-EVENTS.json")
     parser.add_argument("--skip-s3", action="store_true", help="no ours_s3 contender (no moto server)")
     parser.add_argument("--s3-formats", default="json", help="formats also exported to the local S3")
     parser.add_argument("--workdir", help="store and outputs here (the store is reused by later runs); "
@@ -107,6 +119,7 @@ def parse_args(argv):
         parser.error("--events must be positive")
     if args.repeat < 1:
         parser.error("--repeat must be positive")
+    args.out = args.out or os.path.join(ROOT, "benchmarks", "results", f"{args.store_profile}-{args.events}.json")
     return args
 
 
@@ -120,13 +133,14 @@ def _csv_list(parser, text, allowed, option):
 
 # ---- the store --------------------------------------------------------------------------------------
 
-def prepare_store(workdir, events, days, seed):
-    """Generate WORKDIR/store once; reuse it when its stamp says it has the same settings."""
+def prepare_store(workdir, events, days, seed, profile="natural"):
+    """Generate WORKDIR/store-PROFILE once; reuse it when its stamp says it has the same settings."""
     from pipelines.generate import generate
 
-    store = os.path.join(workdir, "store")
+    store = os.path.join(workdir, f"store-{profile}")
     stamp_path = os.path.join(store, "bench-store.json")
-    wanted = {"events": events, "days": days, "seed": seed, "end": END_DATE.isoformat(), "format": "parquet"}
+    wanted = {"events": events, "days": days, "seed": seed, "end": END_DATE.isoformat(), "format": "parquet",
+              "profile": profile}
     if os.path.exists(stamp_path):
         with open(stamp_path, encoding="utf-8") as f:
             if json.load(f) == wanted:
@@ -135,7 +149,7 @@ def prepare_store(workdir, events, days, seed):
     elif os.path.exists(store):
         raise SystemExit(f"{store} exists but was not made by this harness; use another --workdir")
     started = time.perf_counter()
-    generate(store, events, days, "parquet", seed=seed, end=END_DATE)
+    generate(store, events, days, "parquet", seed=seed, end=END_DATE, **STORE_PROFILES[profile])
     took = time.perf_counter() - started
     with open(stamp_path, "w", encoding="utf-8") as f:
         json.dump(wanted, f)
@@ -487,14 +501,14 @@ def main(argv=None):
     s3 = LocalS3()
     failed = False
     try:
-        store, generated = prepare_store(workdir, args.events, args.days, args.seed)
+        store, generated = prepare_store(workdir, args.events, args.days, args.seed, args.store_profile)
         events_dir = os.path.join(store, "events")
         dataset = describe_store(events_dir)
         if dataset["events_in_window"] != dataset["events"] or dataset["events"] != args.events:
             raise SystemExit(f"the window holds {dataset['events_in_window']} of {dataset['events']} events "
                              f"(expected {args.events}): the harness's window is wrong")
         dataset.update(generated, raw_bytes_checked=None, days=args.days, seed=args.seed, end_date=END_DATE.isoformat(),
-                       run_timestamp=RUN_TIMESTAMP)
+                       run_timestamp=RUN_TIMESTAMP, store_profile=args.store_profile)
         baseline_logs = os.path.join(workdir, "out", "baseline.log")
         os.makedirs(baseline_logs, exist_ok=True)
         base = run_measured([sys.executable, "-c", "import apache_beam, pipelines.export"], env=child_env(),
@@ -537,7 +551,10 @@ def main(argv=None):
         json.dump(report, f, indent=2)
         f.write("\n")
     os.replace(partial, args.out)
+    chart = os.path.splitext(args.out)[0] + ".png"
+    draw([report], chart)
     print(table(report))
+    print(f"chart: {chart}")
     print(f"results: {args.out}" + (f"; outputs kept in {workdir}/out" if args.keep_outputs else ""))
     return 1 if failed else 0
 

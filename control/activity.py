@@ -1,49 +1,86 @@
-"""The activity log: every export request and each of its runs, until Done.
+"""The activity log: every export request of an account and each of its runs, until Done.
 
 One entry per run; a request that has no run yet (its first window has not ended) shows as one
 Pending entry, so a new export is visible from the moment it is created. A run shows the pipeline's
 latest progress line (rows read and written so far), which a long run renews while it goes.
+Filters and paging happen in the database, so a page costs the same with ten runs or ten thousand.
 """
 
 import sqlalchemy as sa
 
-from control.models import requests, runs
+from control.accounts import DEFAULT_ACCOUNT
+from control.models import requests, runs, utc
+from transforms.errors import ConfigError
 
-__all__ = ["activity", "STATUSES", "COLUMNS"]
+__all__ = ["activity", "count_activity", "STATUSES", "COLUMNS", "MAX_PAGE"]
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
 COLUMNS = ("request_id", "type", "frequency", "format", "window_start", "window_end", "status", "objects", "rows",
            "bytes", "started", "finished", "attempts", "error", "progress")
+MAX_PAGE = 500   # one page of the log; a screen never shows more
 
 
 def _iso(moment):
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def activity(engine, request_id=None, status=None):
-    query = (sa.select(requests, runs.c.window_start, runs.c.window_end, runs.c.status.label("run_status"),
-                       runs.c.objects, runs.c.rows, runs.c.bytes, runs.c.started_at, runs.c.finished_at,
-                       runs.c.attempts, runs.c.error, runs.c.last_progress)
-             .select_from(requests.outerjoin(runs, runs.c.request_id == requests.c.id))
-             .order_by(requests.c.created_at, requests.c.id, runs.c.window_start))
+_STATE = sa.func.coalesce(runs.c.status, sa.case((requests.c.status == "stopped", "Stopped"), else_="Pending"))
+_START = sa.func.coalesce(runs.c.window_start, requests.c.window_from, requests.c.created_at)
+_END = sa.func.coalesce(runs.c.window_end, requests.c.window_to, requests.c.created_at)
+
+
+def _filtered(query, account, request_id, status, since, until):
+    """`request_id` is a prefix; [since, until) keeps entries whose window overlaps it (a request with no
+    run yet and no window is placed at its creation)."""
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"status {status!r} is not one of {', '.join(STATUSES)}", field="status")
+    query = (query.select_from(requests.outerjoin(runs, runs.c.request_id == requests.c.id))
+             .where(requests.c.account_id == account))
     if request_id:
-        query = query.where(requests.c.id == request_id)
+        query = query.where(requests.c.id.startswith(request_id, autoescape=True))
+    if status:
+        query = query.where(_STATE == status)
+    if since is not None:
+        query = query.where(sa.or_(_END > utc(since), _START >= utc(since)))
+    if until is not None:
+        query = query.where(_START < utc(until))
+    return query
+
+
+def count_activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, since=None, until=None):
+    """How many log entries `activity` would give with these filters and no paging."""
+    query = _filtered(sa.select(sa.func.count()), account, request_id, status, since, until)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, since=None, until=None, limit=None,
+             offset=0, newest_first=False):
+    """The account's log entries (dicts, COLUMNS and more) filtered by request-id prefix, status and time."""
+    if limit is not None and not 1 <= limit <= MAX_PAGE:
+        raise ConfigError(f"limit {limit} is not 1 to {MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise ConfigError(f"offset {offset} is negative", field="offset")
+    order = (requests.c.created_at, requests.c.id, runs.c.window_start)
+    query = _filtered(sa.select(requests, _STATE.label("state"), runs.c.id.label("run_id"), runs.c.window_start,
+                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.bytes, runs.c.started_at,
+                                runs.c.finished_at, runs.c.attempts, runs.c.error, runs.c.last_progress),
+                      account, request_id, status, since, until)
+    query = query.order_by(*(c.desc() if newest_first else c for c in order)).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     entries = []
     with engine.connect() as connection:
         for row in connection.execute(query):
             row = row._mapping
-            state = row["run_status"] or ("Stopped" if row["status"] == "stopped" else "Pending")
-            if status and state != status:
-                continue
             every = f" every {row['every_hours']}h" if row["every_hours"] else ""
             entries.append({
-                "request_id": row["id"], "type": row["export_type"], "frequency": row["frequency"] + every,
-                "format": row["format"], "destination": row["destination"], "events": row["events"],
-                "window_start": _iso(row["window_start"] or row["window_from"]),
-                "window_end": _iso(row["window_end"] or row["window_to"]), "status": state,
+                "request_id": row["id"], "run_id": row["run_id"], "type": row["export_type"],
+                "frequency": row["frequency"] + every, "format": row["format"], "destination": row["destination"],
+                "events": row["events"], "window_start": _iso(row["window_start"] or row["window_from"]),
+                "window_end": _iso(row["window_end"] or row["window_to"]), "status": row["state"],
                 "objects": row["objects"], "rows": row["rows"], "bytes": row["bytes"],
                 "started": _iso(row["started_at"]), "finished": _iso(row["finished_at"]),
-                "attempts": row["attempts"] or 0, "error": row["error"],
-                "progress": row["last_progress"],
+                "attempts": row["attempts"] or 0, "error": row["error"], "progress": row["last_progress"],
             })
     return entries

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
 from control import exports
@@ -22,6 +23,7 @@ from transforms.window import parse_instant
 __all__ = ["main", "build_parser"]
 
 SECRET_ENV = "EVENTEXPORT_SECRET_ACCESS_KEY"
+PASSWORD_ENV = "EVENTEXPORT_PASSWORD"
 
 
 def _instant(option):
@@ -30,15 +32,41 @@ def _instant(option):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="eventexport", description="Export events and profiles to S3.")
+    parser.add_argument("--account", default=accounts.DEFAULT_ACCOUNT,
+                        help="the account whose destinations, exports and log to work on (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("config", help="print the effective settings (secrets redacted)")
+
+    account = commands.add_parser("account", help="accounts: each with its own stores, database id and data "
+                                                  "region").add_subparsers(dest="action", required=True)
+    add = account.add_parser("add", help="create an account")
+    add.add_argument("account_id", help="a short id: lower-case letters, digits and '-'")
+    add.add_argument("--name", help="a display name (default: the id)")
+    add.add_argument("--event-store", help="root of the account's event store (a folder or s3://)")
+    add.add_argument("--profile-store", help="root of the account's profile store")
+    add.add_argument("--database-id", required=True, help="ends every object name of the account's runs")
+    add.add_argument("--data-region", choices=sorted(DATA_REGIONS), help="the region the account's data stays in")
+    account.add_parser("list")
+
+    user = commands.add_parser("user", help="users of an account and their API tokens").add_subparsers(
+        dest="action", required=True)
+    add = user.add_parser("add", help="add a user to --account")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=accounts.ROLES,
+                     help="admin: manage destinations and exports; viewer: read the log")
+    add.add_argument("--password-stdin", action="store_true",
+                     help=f"read the password from standard input (else ${PASSWORD_ENV}; neither: token-only user)")
+    user.add_parser("list", help="the users of --account")
+    token = user.add_parser("token", help="issue an API token for a user; it is printed once, only its hash kept")
+    token.add_argument("email")
+    token.add_argument("--label", default="", help="what the token is for")
 
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
     add = destination.add_parser("add", help="test a bucket and key, then save them")
     add.add_argument("--name", required=True)
     add.add_argument("--bucket", required=True)
-    add.add_argument("--data-region", required=True, choices=sorted(DATA_REGIONS))
+    add.add_argument("--data-region", choices=sorted(DATA_REGIONS), help="default: the account's")
     add.add_argument("--access-key-id", required=True)
     add.add_argument("--secret-access-key-stdin", action="store_true",
                      help=f"read the secret from standard input (else ${SECRET_ENV})")
@@ -74,10 +102,16 @@ def build_parser():
     scheduler.add_argument("--interval", type=float, default=60.0, help="seconds between passes")
 
     log = commands.add_parser("log", help="the activity log")
-    log.add_argument("--request-id")
+    log.add_argument("--request-id", help="this request's entries (an id or its first characters)")
     log.add_argument("--status", choices=activity_log.STATUSES)
     log.add_argument("--json", action="store_true")
     return parser
+
+
+def _password(args):
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return os.environ.get(PASSWORD_ENV) or None
 
 
 def _secret(args):
@@ -103,42 +137,62 @@ def _dispatch(args, settings):
         print(json.dumps(settings.redacted(), indent=2))
         return 0
     engine = connect(settings.db)
-    if args.command == "destination":
+    accounts.ensure_default_account(engine, settings)
+    account = accounts.get_account(engine, args.account)["id"]
+    if args.command == "account":
+        if args.action == "add":
+            row = accounts.add_account(engine, account_id=args.account_id, name=args.name,
+                                       event_store=args.event_store, profile_store=args.profile_store,
+                                       database_id=args.database_id, data_region=args.data_region)
+            print(f"account {row['id']!r} added")
+        else:
+            _print_table(accounts.list_accounts(engine), ("id", "name", "data_region", "database_id", "event_store",
+                                                          "profile_store"))
+    elif args.command == "user":
+        if args.action == "add":
+            row = accounts.add_user(engine, account=account, email=args.email, role=args.role,
+                                    password=_password(args))
+            print(f"user {row['email']!r} added to account {account!r} as {row['role']}")
+        elif args.action == "list":
+            _print_table(accounts.list_users(engine, account), ("email", "role", "created_at"))
+        else:
+            print(accounts.issue_token(engine, args.email, args.label))
+    elif args.command == "destination":
         if args.action == "add":
             row = dests.add_destination(
-                engine, Vault(settings), name=args.name, bucket=args.bucket, data_region=args.data_region,
+                engine, Vault(settings), account, name=args.name, bucket=args.bucket, data_region=args.data_region,
                 access_key_id=args.access_key_id, secret_access_key=_secret(args), prefix=args.prefix,
                 endpoint_url=args.endpoint_url, region=args.region, path_style=args.path_style, sse=args.sse,
                 sse_kms_key_id=args.sse_kms_key_id)
             print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
         elif args.action == "list":
-            _print_table([dests.public_view(r) for r in dests.list_destinations(engine)],
+            _print_table([dests.public_view(r) for r in dests.list_destinations(engine, account)],
                          ("name", "bucket", "prefix", "data_region", "endpoint_url", "sse"))
         elif args.action == "show":
-            print(json.dumps(dests.public_view(dests.get_destination(engine, args.name)), indent=2))
+            print(json.dumps(dests.public_view(dests.get_destination(engine, args.name, account)), indent=2))
         elif args.action == "test":
-            region = dests.test_destination(engine, Vault(settings), args.name)
+            region = dests.test_destination(engine, Vault(settings), args.name, account)
             print(f"destination {args.name!r}: connection test passed (bucket region {region})")
         else:
-            dests.remove_destination(engine, args.name)
+            dests.remove_destination(engine, args.name, account)
             print(f"destination {args.name!r} removed")
     elif args.command == "export":
         if args.action == "create":
             print(exports.create_export(
-                engine, destination=args.destination, export_type=args.export_type, format=args.format,
+                engine, account, destination=args.destination, export_type=args.export_type, format=args.format,
                 frequency=args.frequency, events=args.events, window_from=args.window_from,
                 window_to=args.window_to, every=args.every, now=args.now))
         elif args.action == "list":
-            rows = exports.list_exports(engine)
+            rows = exports.list_exports(engine, account)
             if args.json:
                 print(json.dumps(rows, default=_json_default, indent=2))
             else:
                 _print_table(rows, ("id", "destination", "export_type", "format", "frequency", "every_hours",
                                     "status", "created_at"))
         elif args.action == "show":
-            print(json.dumps(exports.get_export(engine, args.request_id), default=_json_default, indent=2))
+            print(json.dumps(exports.get_export(engine, args.request_id, account), default=_json_default, indent=2))
         else:
-            exports.stop_export(engine, args.request_id)
+            exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")
     elif args.command == "run":
         count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id)
@@ -152,7 +206,7 @@ def _dispatch(args, settings):
                       f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
             time.sleep(args.interval)
     elif args.command == "log":
-        entries = activity_log.activity(engine, args.request_id, args.status)
+        entries = activity_log.activity(engine, account, args.request_id, args.status)
         if args.json:
             print(json.dumps(entries, indent=2, ensure_ascii=False))
         else:

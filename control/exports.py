@@ -1,4 +1,9 @@
-"""Export requests and the rules they must follow, each refusal saying what to change."""
+"""Export requests, owned by one account, and the rules they must follow, each refusal saying what to change.
+
+Every refusal is a ConfigError whose `field` names the input at fault (destination, export_type, events,
+format, frequency, window_from, window_to, every), so the CLI, the REST API and the console share these
+rules and each can show the message where it belongs.
+"""
 
 import datetime as dt
 import re
@@ -6,10 +11,11 @@ import uuid
 
 import sqlalchemy as sa
 
+from control.accounts import DEFAULT_ACCOUNT
 from control.destinations import get_destination
 from control.models import fetch_all, fetch_one, requests, runs, utc
 from transforms.config import EXPORT_TYPES
-from transforms.errors import ConfigError
+from transforms.errors import ConfigError, ConflictError, NotFoundError
 from transforms.formats import FORMATS
 
 __all__ = ["create_export", "list_exports", "get_export", "stop_export", "parse_every", "ONE_TIME_HORIZON",
@@ -25,81 +31,100 @@ def parse_every(text):
     hours = int(found.group(1)) if found else None
     if hours is None or not MIN_EVERY_HOURS <= hours <= MAX_EVERY_HOURS:
         raise ConfigError(f"--every {text!r}: a recurring export runs every {MIN_EVERY_HOURS}h to "
-                          f"{MAX_EVERY_HOURS}h, whole hours, e.g. --every 6h")
+                          f"{MAX_EVERY_HOURS}h, whole hours, e.g. --every 6h", field="every")
     return hours
 
 
 def _check_once(window_from, window_to, now):
     if window_from is None or window_to is None:
-        raise ConfigError("a one-time export needs --from and --to (ISO-8601 instants)")
+        raise ConfigError("a one-time export needs --from and --to (ISO-8601 instants)",
+                          field="window_to" if window_from is not None else "window_from")
     if window_from >= window_to:
-        raise ConfigError(f"--from {window_from.isoformat()} is not before --to {window_to.isoformat()}")
+        raise ConfigError(f"--from {window_from.isoformat()} is not before --to {window_to.isoformat()}",
+                          field="window_to")
     oldest = now - ONE_TIME_HORIZON
     if window_from < oldest:
         raise ConfigError(f"--from {window_from.isoformat()}Z is more than 60 days ago; the earliest allowed is "
-                          f"{oldest.replace(microsecond=0).isoformat()}Z")
+                          f"{oldest.replace(microsecond=0).isoformat()}Z", field="window_from")
     if window_to > now:
         raise ConfigError(f"--to {window_to.isoformat()}Z is in the future; a one-time export covers the past "
-                          "(use --frequency recurring for what is still to come)")
+                          "(use --frequency recurring for what is still to come)", field="window_to")
 
 
-def create_export(engine, *, destination, export_type, format, frequency, events=(), window_from=None,
-                  window_to=None, every=None, now=None, request_id=None):
-    """Validate and save a request; return its id. `now` defaults to the wall clock (tests pass one)."""
-    now = utc(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)  # windows start on a whole second
-    get_destination(engine, destination)
-    if export_type not in EXPORT_TYPES:
-        raise ConfigError(f"--type {export_type!r} is not one of {', '.join(EXPORT_TYPES)}")
-    if format not in FORMATS:
-        raise ConfigError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-    events = list(events or [])
+def _check_events(export_type, events):
+    if not isinstance(events, (list, tuple)) or not all(isinstance(e, str) and e for e in events):
+        raise ConfigError("--event names must be non-empty texts", field="events")
     if export_type == "select_events" and not events:
-        raise ConfigError("--type select_events needs at least one --event NAME (repeat it for more)")
+        raise ConfigError("--type select_events needs at least one --event NAME (repeat it for more)", field="events")
     if export_type != "select_events" and events:
-        raise ConfigError(f"--event is only for --type select_events, not {export_type}")
+        raise ConfigError(f"--event is only for --type select_events, not {export_type}", field="events")
+
+
+def _the_destination(engine, destination, account):
+    try:
+        get_destination(engine, destination, account)
+    except NotFoundError as error:   # a bad field of a valid request, not a missing resource
+        raise ConfigError(str(error), field="destination") from None
+
+
+def create_export(engine, account=DEFAULT_ACCOUNT, *, destination, export_type, format, frequency, events=(),
+                  window_from=None, window_to=None, every=None, now=None, request_id=None):
+    """Validate and save an export request in `account`; return its id. `now` defaults to the wall clock."""
+    now = utc(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)  # windows start on a whole second
+    _the_destination(engine, destination, account)
+    if export_type not in EXPORT_TYPES:
+        raise ConfigError(f"--type {export_type!r} is not one of {', '.join(EXPORT_TYPES)}", field="export_type")
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r} is not one of {', '.join(FORMATS)}", field="format")
+    events = list(dict.fromkeys(events or []))
+    _check_events(export_type, events)
     every_hours = None
     if frequency == "once":
         window_from, window_to = (None if t is None else utc(t) for t in (window_from, window_to))
         _check_once(window_from, window_to, now)
         if every is not None:
-            raise ConfigError("--every is for recurring exports; a one-time export runs once")
+            raise ConfigError("--every is for recurring exports; a one-time export runs once", field="every")
     elif frequency == "recurring":
         if window_from is not None or window_to is not None:
             raise ConfigError("a recurring export starts now and exports what is captured from then on; "
-                              "drop --from/--to (use a one-time export for the past)")
+                              "drop --from/--to (use a one-time export for the past)",
+                              field="window_from" if window_from is not None else "window_to")
         every_hours = parse_every(every)
     else:
-        raise ConfigError(f"--frequency {frequency!r} is not one of once, recurring")
+        raise ConfigError(f"--frequency {frequency!r} is not one of once, recurring", field="frequency")
     with engine.begin() as connection:
         if export_type == "all_profiles" and frequency == "once":
             active = connection.execute(sa.select(requests.c.id).where(
-                (requests.c.export_type == "all_profiles") & (requests.c.frequency == "recurring")
-                & (requests.c.status == "active"))).first()
+                (requests.c.account_id == account) & (requests.c.export_type == "all_profiles")
+                & (requests.c.frequency == "recurring") & (requests.c.status == "active"))).first()
             if active:
-                raise ConfigError(f"recurring profile export {active.id} is active; stop it first "
-                                  f"(eventexport export stop {active.id}), then create the one-time export")
+                raise ConflictError(f"recurring profile export {active.id} is active; stop it first "
+                                    f"(eventexport export stop {active.id}), then create the one-time export",
+                                    field="export_type")
         request_id = request_id or uuid.uuid4().hex[:16]
         connection.execute(requests.insert().values(
-            id=request_id, destination=destination, export_type=export_type, events=events, format=format,
-            frequency=frequency, window_from=window_from, window_to=window_to, every_hours=every_hours,
-            status="active", created_at=now))
+            id=request_id, account_id=account, destination=destination, export_type=export_type, events=events,
+            format=format, frequency=frequency, window_from=window_from, window_to=window_to,
+            every_hours=every_hours, status="active", created_at=now))
     return request_id
 
 
-def list_exports(engine):
-    return fetch_all(engine, requests, requests.c.created_at)
+def list_exports(engine, account=DEFAULT_ACCOUNT):
+    """The account's export requests, oldest first."""
+    return fetch_all(engine, requests, requests.c.created_at, requests.c.account_id == account)
 
 
-def get_export(engine, request_id):
+def get_export(engine, request_id, account=DEFAULT_ACCOUNT):
+    """The account's export request `request_id`; NotFoundError if the account has none by that id."""
     return fetch_one(engine, requests.c.id, request_id, f"no export request {request_id!r}; see `eventexport "
-                                                        "export list`")
+                     "export list`", requests.c.account_id == account)
 
 
-def stop_export(engine, request_id):
+def stop_export(engine, request_id, account=DEFAULT_ACCOUNT):
     """Stop future windows; a run already going finishes, pending ones are marked Stopped."""
-    request = get_export(engine, request_id)
+    request = get_export(engine, request_id, account)
     if request["status"] != "active":
-        raise ConfigError(f"export {request_id} is already {request['status']}")
+        raise ConflictError(f"export {request_id} is already {request['status']}")
     with engine.begin() as connection:
         connection.execute(requests.update().where(requests.c.id == request_id).values(status="stopped"))
         connection.execute(runs.update().where((runs.c.request_id == request_id) & runs.c.status.in_(

@@ -2,22 +2,58 @@
 
 Times are stored as naive UTC datetimes. A run's (request_id, window_start) is unique: that is what
 lets two schedulers create a window's run concurrently without ever creating it twice.
+
+Everything a customer owns carries its account's id: a destination's name is unique within its account,
+and an export request names its destination by (account, name), so a request can never point at
+another account's bucket. Runs carry the account too, so listing an account's runs needs no join.
 """
 
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, create_engine, event)
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData,
+                        String, Table, Text, UniqueConstraint, create_engine, event)
 
-from transforms.errors import ConfigError
+from transforms.errors import NotFoundError
 
-__all__ = ["metadata", "destinations", "requests", "runs", "connect", "utc", "fetch_all", "fetch_one"]
+__all__ = ["metadata", "accounts", "users", "api_tokens", "destinations", "requests", "runs", "connect", "utc",
+           "fetch_all", "fetch_one"]
 
 metadata = MetaData()
 
+accounts = Table(
+    "accounts", metadata,
+    Column("id", String(40), primary_key=True),              # a short slug; "default" is the deployment's own
+    Column("name", String(200), nullable=False),
+    Column("event_store", String(1000)),
+    Column("profile_store", String(1000)),
+    Column("database_id", String(64), nullable=False),       # ends every object name of the account's runs
+    Column("data_region", String(2)),                        # None: destinations may name any data region
+    Column("created_at", DateTime, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("email", String(254), nullable=False, unique=True),  # the log-in name, unique across accounts
+    Column("password_hash", Text),                           # argon2id; None: the user logs in by token only
+    Column("role", String(10), nullable=False),              # admin | viewer
+    Column("created_at", DateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex of the token
+    Column("label", String(100), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
 destinations = Table(
     "destinations", metadata,
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
     Column("name", String(100), primary_key=True),
     Column("bucket", String(63), nullable=False),
     Column("prefix", String(500), nullable=False, default=""),
@@ -35,7 +71,8 @@ destinations = Table(
 requests = Table(
     "export_requests", metadata,
     Column("id", String(32), primary_key=True),
-    Column("destination", String(100), ForeignKey("destinations.name"), nullable=False),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("destination", String(100), nullable=False),
     Column("export_type", String(20), nullable=False),
     Column("events", JSON, nullable=False),
     Column("format", String(10), nullable=False),
@@ -45,12 +82,14 @@ requests = Table(
     Column("every_hours", Integer),                          # recurring: window length
     Column("status", String(10), nullable=False),            # active | stopped | done
     Column("created_at", DateTime, nullable=False),
+    ForeignKeyConstraint(["account_id", "destination"], ["destinations.account_id", "destinations.name"]),
 )
 
 runs = Table(
     "runs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("request_id", String(32), ForeignKey("export_requests.id"), nullable=False),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("window_start", DateTime, nullable=False),
     Column("window_end", DateTime, nullable=False),
     Column("time_basis", String(10), nullable=False),
@@ -79,17 +118,18 @@ def utc(moment):
     return moment
 
 
-def fetch_all(engine, table, order_by):
+def fetch_all(engine, table, order_by, *where):
+    """Every row of `table` matching `where`, as dicts in `order_by` order."""
     with engine.connect() as connection:
-        return [dict(r._mapping) for r in connection.execute(sa.select(table).order_by(order_by))]
+        return [dict(r._mapping) for r in connection.execute(sa.select(table).where(*where).order_by(order_by))]
 
 
-def fetch_one(engine, column, value, missing):
-    """The row whose `column` equals `value`, as a dict; ConfigError(`missing`) when there is none."""
+def fetch_one(engine, column, value, missing, *where):
+    """The row whose `column` equals `value` (and matches `where`), as a dict; NotFoundError(`missing`) if none."""
     with engine.connect() as connection:
-        row = connection.execute(sa.select(column.table).where(column == value)).first()
+        row = connection.execute(sa.select(column.table).where(column == value, *where)).first()
     if row is None:
-        raise ConfigError(missing)
+        raise NotFoundError(missing)
     return dict(row._mapping)
 
 

@@ -22,14 +22,15 @@ __all__ = ["store_root", "use_store_options", "StoreMarks"]
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
-def store_root(settings, export_type):
-    """The store a run of `export_type` reads."""
+def store_root(account, export_type):
+    """The store of `account` that a run of `export_type` reads."""
     profiles = export_type == "all_profiles"
-    root = settings.profile_store if profiles else settings.event_store
-    if not root:
-        name = "EVENTEXPORT_PROFILE_STORE" if profiles else "EVENTEXPORT_EVENT_STORE"
-        raise RuntimeError(f"{name} is not set; point it at the store root")
-    return root
+    source = account["profile_store"] if profiles else account["event_store"]
+    if not source:
+        store = "profile" if profiles else "event"
+        raise RuntimeError(f"account {account['id']!r} has no {store} store; give it one (the default account's "
+                           f"is EVENTEXPORT_{store.upper()}_STORE), pointing at the store root")
+    return source
 
 
 def use_store_options(settings):
@@ -56,11 +57,11 @@ class StoreMarks:
                 self._marks[root] = error
         return self._marks[root]
 
-    def waiting_for(self, run, export_type):
+    def waiting_for(self, run, account, export_type):
         """None when the run may start; otherwise why it waits, for the activity log."""
         end = run["window_end"]
         waiting = f"waiting for data up to {_iso(end)}"
-        mark = self._mark(store_root(self._settings, export_type))
+        mark = self._mark(store_root(account, export_type))
         if isinstance(mark, ExportError):
             return f"{waiting}: {mark}"
         if mark is None:

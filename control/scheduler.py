@@ -27,6 +27,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from control.accounts import get_account
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
 from control.readiness import StoreMarks, store_root, use_store_options
@@ -67,8 +68,8 @@ def _insert_run(connection, request, start, end, basis, as_of):
     try:
         with connection.begin_nested():
             connection.execute(runs.insert().values(
-                request_id=request["id"], window_start=start, window_end=end, time_basis=basis,
-                run_timestamp=stamp, status="Pending", attempts=0))
+                request_id=request["id"], account_id=request["account_id"], window_start=start, window_end=end,
+                time_basis=basis, run_timestamp=stamp, status="Pending", attempts=0))
     except IntegrityError:
         pass  # another scheduler created this window's run first; that is the point of the constraint
 
@@ -163,14 +164,15 @@ def _die_with_parent(parent):
         os._exit(1)
 
 
-def _pipeline_command(settings, request, destination, run):
-    source = store_root(settings, request["export_type"])
+def _pipeline_command(settings, account, request, destination, run):
+    """The export's command line: the account's store and database id, the deployment's runner."""
+    source = store_root(account, request["export_type"])
     iso = {k: run[k].strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("window_start", "window_end")}
     argv = ["--source", source, "--destination", f"s3://{destination['bucket']}/{destination['prefix']}",
             "--export_type", request["export_type"], "--format", request["format"],
             "--start", iso["window_start"], "--end", iso["window_end"], "--time_basis", run["time_basis"],
             "--request_id", request["id"], "--run_timestamp", run["run_timestamp"],
-            "--database_id", settings.database_id, "--manifest_copy", os.path.abspath(settings.manifests),
+            "--database_id", account["database_id"], "--manifest_copy", os.path.abspath(settings.manifests),
             "--sse", destination["sse"], "--runner", settings.runner, *shlex.split(settings.runner_options or "")]
     for name in request["events"]:
         argv += ["--events", name]
@@ -187,13 +189,14 @@ def _execute(engine, settings, vault, run, owner, lease):
     """Run the pipeline in a child process (its memory is its own); the key reaches it by environment."""
     request_id = run["request_id"]
     request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
-    destination = get_destination(engine, request["destination"])
+    account = get_account(engine, request["account_id"])
+    destination = get_destination(engine, request["destination"], account["id"])
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
     other = []
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _LIBC else None
-    with subprocess.Popen(_pipeline_command(settings, request, destination, run), env=env, text=True,
+    with subprocess.Popen(_pipeline_command(settings, account, request, destination, run), env=env, text=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=guard) as child, \
             _Heartbeat(engine, run, owner, lease):
         for line in child.stderr:
@@ -256,11 +259,13 @@ def _start_next(engine, settings, as_of, request_id, owner, lease):
     now = utc(dt.datetime.now(dt.timezone.utc))
     with engine.connect() as connection:
         due = _next_due(connection, as_of, now, request_id)
-        types = dict(connection.execute(sa.select(requests.c.id, requests.c.export_type).where(
-            requests.c.id.in_({run["request_id"] for run in due}))).all()) if due else {}
+        owners = {row.id: row for row in connection.execute(
+            sa.select(requests.c.id, requests.c.account_id, requests.c.export_type).where(
+                requests.c.id.in_({run["request_id"] for run in due})))} if due else {}
     marks = StoreMarks(settings, as_of)
     for run in due:
-        reason = marks.waiting_for(run, types[run["request_id"]])
+        request = owners[run["request_id"]]
+        reason = marks.waiting_for(run, get_account(engine, request.account_id), request.export_type)
         if reason:
             _note_waiting(engine, run, reason)
         elif _claim(engine, run, as_of, now, owner, lease):

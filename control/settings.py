@@ -1,6 +1,8 @@
 """Deployment settings: environment variables over a TOML file (named by EVENTEXPORT_CONFIG) over defaults.
 
 Read once at start-up into a frozen value; nothing else in the control plane reads the environment.
+The stores, database id and data region here are the `default` account's (control/accounts.py); other
+accounts keep their own in the database.
 """
 
 import dataclasses
@@ -17,6 +19,7 @@ _SOURCES = {
     "event_store": ("EVENTEXPORT_EVENT_STORE", "event_store", None),
     "profile_store": ("EVENTEXPORT_PROFILE_STORE", "profile_store", None),
     "database_id": ("EVENTEXPORT_DATABASE_ID", "database_id", "local"),
+    "data_region": ("EVENTEXPORT_DATA_REGION", "data_region", None),
     "runner": ("EVENTEXPORT_RUNNER", "runner", "FnApiRunner"),
     "runner_options": ("EVENTEXPORT_RUNNER_OPTIONS", "runner_options", ""),
     "master_key": ("EVENTEXPORT_MASTER_KEY", "master_key", None),
@@ -36,6 +39,7 @@ class Settings:
     event_store: str
     profile_store: str
     database_id: str
+    data_region: str      # the default account's; None lets its destinations name any data region
     runner: str
     runner_options: str   # extra pipeline options, space-separated (Flink, Dataflow, Dask settings)
     master_key: str

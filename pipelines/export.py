@@ -15,6 +15,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
+from pipelines.export_help import help_text
 from pipelines.options import config_from_options
 from transforms.errors import ConfigError, ExportError
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
@@ -83,6 +84,8 @@ def _summary(result, config):
 
 def run(argv):
     """Run one export; return (exit status, text for the user)."""
+    if "-h" in argv or "--help" in argv:
+        return 0, help_text()
     try:
         options = _pipeline_options(argv)
         config = config_from_options(options)

@@ -4,7 +4,8 @@ Why: the exporter must be exercised against data that looks like a real analytic
 store - skewed event mix, per-event property schemas, late and clock-skewed captures,
 server-side events without device info, multi-version profiles and (with --hostile)
 names/values that break naive CSV/JSON/HTML handling. Same seed and arguments give
-byte-identical files, so tests and benchmarks can compare outputs exactly.
+byte-identical files, so tests and benchmarks can compare outputs exactly. `--distinct all` and
+`--long-values` make a store where repetition does not help an exporter (pipelines.store_variety).
 
 Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
     DIR/events/captured_date=YYYY-MM-DD/part-NNNNN.<ext>   (partitioned by captured_at)
@@ -13,7 +14,7 @@ Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
 
 Usage:
     python -m pipelines.generate --out DIR --events N --days D --format parquet \
-        [--seed S] [--end YYYY-MM-DD] [--profiles P] [--hostile]
+        [--seed S] [--end YYYY-MM-DD] [--profiles P] [--hostile] [--distinct natural|all] [--long-values]
 """
 import argparse
 import datetime as dt
@@ -29,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.store_variety import DISTINCT, Variety
 from transforms.watermark import write_watermark
 
 DAY_MS = 86_400_000
@@ -188,7 +190,7 @@ def _build_events(rng, r, n, hostile, days, start_ms, snapshots, devices):
     return {"event_id": [ids[32 * i:32 * i + 32] for i in idx], "event_name": [names[kind_list[i]] for i in idx],
             "event_time": (captured - lag)[order], "captured_at": captured[order],
             "profile": [snapshots[who_list[i]] for i in idx], "device_info": [device_json[i] for i in idx],
-            "event_props": [props[i] for i in idx]}
+            "event_props": [props[i] for i in idx], "plain": (kind < len(EVENT_WEIGHTS))[order]}
 
 
 def _write_file(path, fmt, record_name, fields, cols, sync_marker):
@@ -212,7 +214,7 @@ def _write_file(path, fmt, record_name, fields, cols, sync_marker):
         gz.write("".join(lines).encode("utf-8"))
 
 
-def _write_store(root, partition, time_field, record_name, fields, cols, fmt, sync_marker):
+def _write_store(root, partition, time_field, record_name, fields, cols, fmt, sync_marker, variety=None):
     """Partition rows (sorted by time_field) by UTC date and split days into <=50k-row parts."""
     day_numbers = cols[time_field] // DAY_MS
     days, starts = np.unique(day_numbers, return_index=True)
@@ -224,12 +226,16 @@ def _write_store(root, partition, time_field, record_name, fields, cols, fmt, sy
         for part, lo in enumerate(range(bounds[k], bounds[k + 1], ROWS_PER_FILE)):
             hi = min(lo + ROWS_PER_FILE, bounds[k + 1])
             path = folder / f"part-{part:05d}.{EXT[fmt]}"
-            _write_file(path, fmt, record_name, fields, {f: cols[f][lo:hi] for f, _ in fields}, sync_marker)
+            part_cols = {f: cols[f][lo:hi] for f, _ in fields}
+            if variety:
+                part_cols = variety.apply(part_cols, lo, cols["plain"][lo:hi])
+            _write_file(path, fmt, record_name, fields, part_cols, sync_marker)
             written.append(path)
     return written
 
 
-def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostile=False):
+def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostile=False, distinct="natural",
+             long_values=False):
     """Write DIR/events and DIR/profiles; return {"events", "profiles", "profile_versions", "files"}.
 
     Refuses to write into existing store folders so stale parts never mix with a new run.
@@ -238,6 +244,7 @@ def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostil
         raise ValueError(f"unknown format {fmt!r}; expected one of {sorted(EXT)}")
     if days < 1 or events < 0:
         raise ValueError("days must be >= 1 and events >= 0")
+    variety = Variety(seed, distinct, long_values)
     out = Path(out_dir)
     for sub in ("events", "profiles"):
         if (out / sub).exists():
@@ -250,7 +257,7 @@ def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostil
     snapshots, devices, profile_cols = _build_profiles(rng, r, profiles or max(10, events // 20), days, start_ms)
     event_cols = _build_events(rng, r, events, hostile, days, start_ms, snapshots, devices)
     files = (_write_store(out / "events", "captured_date", "captured_at", "Event", EVENT_FIELDS,
-                          event_cols, fmt, sync_marker)
+                          event_cols, fmt, sync_marker, variety)
              + _write_store(out / "profiles", "updated_date", "updated_at", "Profile", PROFILE_FIELDS,
                             profile_cols, fmt, sync_marker))
     for sub in ("events", "profiles"):  # a finished snapshot: everything captured up to the end is in
@@ -272,9 +279,13 @@ def main(argv=None):
     parser.add_argument("--end", type=dt.date.fromisoformat, help="last day with events (UTC); default today")
     parser.add_argument("--profiles", type=int, help="distinct identities; default max(10, events // 20)")
     parser.add_argument("--hostile", action="store_true", help="add events with hostile names and values")
+    parser.add_argument("--distinct", choices=DISTINCT, default="natural",
+                        help="all: nearly every profile, device and property text distinct")
+    parser.add_argument("--long-values", action="store_true", help="long property values full of characters to escape")
     args = parser.parse_args(argv)
     result = generate(args.out, args.events, args.days, args.format, seed=args.seed, end=args.end,
-                      profiles=args.profiles, hostile=args.hostile)
+                      profiles=args.profiles, hostile=args.hostile, distinct=args.distinct,
+                      long_values=args.long_values)
     print(json.dumps({**{k: v for k, v in result.items() if k != "files"}, "files": len(result["files"])}))
 
 

@@ -6,14 +6,14 @@ import os
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.config import (DEFAULT_MAX_FILE_BYTES, EXPORT_TYPES, PARQUET_CODECS, TIME_BASES,
-                               ExportConfig)
+from transforms.config import (DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_REJECT_FRACTION, EXPORT_TYPES, PARQUET_CODECS,
+                               TIME_BASES, ExportConfig)
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 from transforms.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
 from transforms.window import DEFAULT_CLOCK_SKEW
 
-__all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "config_from_options", "s3_settings_from",
+__all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "REQUIRED_OPTIONS", "config_from_options", "s3_settings_from",
            "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]
 
 
@@ -32,6 +32,8 @@ OPTION_HELP = {
     "database_id": ("database id, last part of every object name", {"default": "local"}),
     "run_timestamp": ("the run's logical time, yyyyMMddHHmmss UTC (default: now)", {}),
     "max_file_bytes": ("largest object, in bytes as stored", {"default": DEFAULT_MAX_FILE_BYTES, "type": int}),
+    "max_reject_fraction": ("the largest share of a run's records that may be bad (rejected); above it the run "
+                            "fails, naming the count and a sample reason", {"default": DEFAULT_MAX_REJECT_FRACTION}),
     "parquet_codec": (f"compression inside Parquet files: {', '.join(PARQUET_CODECS)}", {"default": "gzip"}),
     "timezone": ("IANA time zone of the yyyymmdd name part, the date split and ts", {"default": "UTC"}),
     "clock_skew_hours": ("how far a device clock may run ahead: an event-time window also reads capture "
@@ -39,6 +41,8 @@ OPTION_HELP = {
                                                              "type": float}),
     "manifest_copy": ("a folder of ours that also receives the manifest, for verify_export", {}),
 }
+
+REQUIRED_OPTIONS = frozenset({"source", "destination", "end"})
 
 # The destination bucket. --s3_endpoint_url is Beam's own option (it serves an s3:// source too).
 S3_OPTION_HELP = {

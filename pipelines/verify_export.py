@@ -14,18 +14,10 @@ import sys
 from pipelines.options import add_s3_arguments, s3_settings_from
 from transforms.destination import parse_destination
 from transforms.errors import ExportError
-from transforms.naming import manifest_key
+from transforms.manifest import expected_objects
 from transforms.s3_checks import list_objects, verify_objects
 
-__all__ = ["main", "expected_objects"]
-
-
-def expected_objects(manifest, manifest_bytes, prefix):
-    """{key: (bytes, etag)} the bucket must hold for this run: data, rejects and the manifest itself."""
-    expected = {o["key"]: (o["bytes"], o.get("etag")) for o in manifest["objects"] + manifest["rejects"]["objects"]}
-    key = manifest_key(prefix, manifest["request_id"], manifest["run_timestamp"])
-    expected[key] = (len(manifest_bytes), hashlib.md5(manifest_bytes).hexdigest())
-    return expected
+__all__ = ["main"]
 
 
 def _list_local(root, prefix):

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import urllib.parse
+import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
 from pathlib import Path
 
@@ -229,14 +230,14 @@ SHAPES = {
                    ("eventProps", "map")),
         "csv": ("eventName", "ts", "profile", "deviceInfo", "eventProps"),
         "json": ("profile", "ts", "deviceInfo", "eventProps"),
-        "omit": {"deviceInfo"}, "root": "Events", "element": "Event",
+        "omit": {"deviceInfo"}, "root": "Events", "element": "Event", "xml_named": {"profile", "deviceInfo"},
         "time": "event_time", "id": "event_id",
     },
     "profiles": {
         "fields": (("identity", "str"), ("objectId", "str"), ("ts", "int"), ("properties", "map")),
         "csv": ("identity", "objectId", "ts", "properties"),
         "json": ("identity", "objectId", "ts", "properties"),
-        "omit": set(), "root": "Profiles", "element": "Profile",
+        "omit": set(), "root": "Profiles", "element": "Profile", "xml_named": {"properties"},
         "time": "updated_at", "id": "identity",
     },
 }
@@ -271,6 +272,35 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def xml_text(value):
     """xml_format.py: C0 controls but tab, LF and CR (and U+FFFE/U+FFFF) become U+FFFD; CR survives."""
     return _XML_BAD.sub("\ufffd", text(value))
+
+
+def xml_element_key(key):
+    """DESIGN.md: a profile/device key is written as its own element when it is a valid XML element name:
+    lxml takes it as a (namespace-free) tag, Python's expat parses it as one, it does not start with 'xml'
+    in any case, and it is not 'entry' (which would read as a key/value pair)."""
+    try:
+        etree.Element(key)
+        ElementTree.fromstring(f"<{key}/>")
+    except (ValueError, ElementTree.ParseError):
+        return False
+    return ":" not in key and not key.lower().startswith("xml") and key != "entry"
+
+
+def read_xml_map(element, named):
+    """A map element -> [(key, value)] in document order; checks each child has the form DESIGN.md gives
+    its key: its own element where `named` and the key is a valid name, else an entry pair."""
+    pairs = []
+    for child in element:
+        if child.tag == "entry":
+            assert [c.tag for c in child] == ["key", "value"] and not child.attrib, etree.tostring(child)
+            key, value = child[0].text or "", child[1].text or ""
+            assert not (named and xml_element_key(key)), f"{key!r} must be an element of its own"
+        else:
+            assert named and xml_element_key(child.tag), child.tag
+            assert len(child) == 0 and not child.attrib, etree.tostring(child)
+            key, value = child.tag, child.text or ""
+        pairs.append((key, value))
+    return pairs
 
 
 def expected_json(rec, kind):
@@ -415,11 +445,7 @@ def read_object(data, fmt, kind="events"):
             row = []
             for child in element:
                 if dict(shape["fields"])[child.tag] == "map":
-                    entries = []
-                    for entry in child:
-                        assert entry.tag == "entry" and [c.tag for c in entry] == ["key", "value"]
-                        entries.append((entry[0].text or "", entry[1].text or ""))
-                    row.append((child.tag, entries))
+                    row.append((child.tag, read_xml_map(child, child.tag in shape["xml_named"])))
                 else:
                     assert len(child) == 0
                     row.append((child.tag, child.text or ""))
@@ -569,16 +595,22 @@ HOSTILE_PROPS = {
     "count": -7,
 }
 
+# Profile and device keys XML cannot (or must not) write as element names: each must come out as an entry.
+HOSTILE_KEYS = {"first name": "space", "1st": "digit first", "a:b": "colon", "xmlFoo": "reserved", "XML": "reserved",
+                "🎉": "emoji", "": "empty key", "<": "markup", "entry": "the entry tag", "email ": "trailing space",
+                "-dash": "dash first", "tab\tkey": "tab", "&amp;": "entity-like"}
+
 HAND_PROFILES = [
     {"identity": "1000001", "objectId": "__g01", "email": "priya.sharma@example.com", "name": "Priya Sharma",
      "platform": "Android", "phone": "+919800000001"},
     {"identity": "1000002", "objectId": "__g02", "email": "o'brien@example.com", "name": 'Seán O\'Brien, "Jr"',
      "platform": "iOS"},
     {"identity": "web-3", "objectId": "__g03", "email": None, "name": "<b>Zoë</b> & co\r\n", "platform": "Web",
-     "score": 7, "vip": False},
+     "score": 7, "vip": False, **HOSTILE_KEYS},
 ]
 HAND_DEVICES = [{"make": "samsung", "model": "SM-S918B", "os_version": "14", "sdk_version": "7.0.1"},
-                {"browser": "Chrome", "os_version": "Windows 10"}, {}, None]
+                {"browser": "Chrome", "os_version": "Windows 10", "screen size": "13\"", "2nd": 2, "é": "e-acute",
+                 "ǅ": "fifth-edition only", "XmlHttp": "x"}, {}, None]
 
 
 def _hand_records():
@@ -679,3 +711,18 @@ def server():
     from pipelines.local_s3 import LocalS3Server
     with LocalS3Server() as running:
         yield running
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the reliability table (tests/reliability.py)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: a fault case that accounts for every record (make reliability)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests import reliability
+    if reliability.cases():
+        terminalreporter.section("reliability: every input record exported once, rejected with a reason, or lost")
+        terminalreporter.write_line(reliability.table())

@@ -57,11 +57,11 @@ def harness(tmp_path_factory):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open(out, encoding="utf-8") as f:
-        return json.load(f), tmp / "work" / "out", done.stdout
+        return json.load(f), tmp / "work" / "out", done.stdout, out
 
 
 def test_every_contender_has_positive_numbers(harness):
-    report, _, stdout = harness
+    report, _, stdout, _ = harness
     assert set(report["results"]) == set(EXPECTED)
     for fmt, contenders in EXPECTED.items():
         assert set(report["results"][fmt]) == contenders
@@ -81,10 +81,29 @@ def test_every_contender_has_positive_numbers(harness):
 
 
 def test_ours_and_duckdb_export_the_same_rows_counted_independently(harness):
-    _, out, _ = harness
+    _, out, _, _ = harness
     assert _json_rows(out / "json" / "ours", True) == _json_rows(out / "json" / "duckdb", False) == EVENTS
     assert _json_rows(out / "json" / "stock_beam", False) == EVENTS
     assert _csv_rows(out / "csv" / "ours") == _csv_rows(out / "csv" / "duckdb") == EVENTS
+
+
+def test_distinct_store_profile_and_chart(harness, tmp_path):
+    """The quick size of `make bench PROFILE=distinct`: a store of distinct map texts, every row read
+    back, and a chart beside each results file."""
+    out = tmp_path / "distinct.json"
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--events", "1000", "--store-profile", "distinct", "--formats", "xml",
+         "--contenders", "ours,duckdb", "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["dataset"]["store_profile"] == "distinct" and report["dataset"]["raw_bytes_per_event"] > 900
+    assert all(r["complete"] for r in report["results"]["xml"].values())
+    assert "ours/duckdb_json" in report["ratios"]["xml"]
+    assert (tmp_path / "work" / "store-distinct" / "bench-store.json").exists()
+    for results in (out, harness[3]):
+        assert results.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_peak_rss_is_per_command_and_tree_sum_covers_children(tmp_path):

@@ -5,14 +5,15 @@ import gzip
 import hashlib
 import io
 import json
+import xml.etree.ElementTree as ElementTree
 
 import fastavro
 import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
-from tests.conftest import (FORMATS, GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_NAMES,
-                            HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, day8, export, export_ok, folder_bytes,
+from tests.conftest import (FORMATS, GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_KEYS,
+                            HOSTILE_NAMES, HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, day8, export, export_ok, folder_bytes,
                             in_window, layout_by_time, load_manifest, manifest_name, ms, pct, read_object,
                             verify_export, write_store)
 
@@ -26,7 +27,7 @@ def test_hand_store_every_row_exact(hand_export, fmt):
     assert manifest["window"] == {"start": "2024-03-05T00:00:00Z", "end": "2024-03-08T00:00:00Z",
                                   "time_basis": "event"}
     assert manifest["export_type"] == "all_events"
-    assert manifest["rejects"] == {"rows": 0, "objects": []}
+    assert manifest["rejects"] == {"rows": 0, "objects": [], "sample": None}
     # every event of the window is there, under its raw name
     assert set(manifest["event_totals"]) == {r["event_name"] for r in in_window(HAND_RECORDS, HAND_START, HAND_END)}
     assert set(HOSTILE_NAMES) <= set(manifest["event_totals"])
@@ -102,6 +103,29 @@ def test_xml_is_well_formed_everywhere(hand_export):
         root = etree.fromstring(raw)
         assert len(root) == item["rows"]
         assert [c.tag for c in root[0]] == ["ts", "eventName", "profile", "deviceInfo", "eventProps"]
+
+
+def test_xml_profile_and_device_in_the_seed_shape(hand_export):
+    """A customer's parser finds `<profile><email>`; hostile keys are entries in the same parent, every key
+    and value kept; Python's own (expat, XML 1.0 fourth edition names) parser reads every file too."""
+    dest = hand_export("parquet", "xml")
+    events = []
+    for item in load_manifest(dest)["objects"]:
+        raw = gzip.decompress((dest / item["key"]).read_bytes())
+        assert len(ElementTree.fromstring(raw)) == item["rows"]
+        events += list(etree.fromstring(raw))
+    priya = next(e for e in events if e.findtext("profile/identity") == "1000001")
+    assert priya.findtext("profile/email") == "priya.sharma@example.com"
+    assert [c.tag for c in priya.find("profile")] == ["email", "identity", "name", "objectId", "phone", "platform"]
+    assert all(c.tag == "entry" for c in priya.find("eventProps"))
+    web = next(e for e in events if e.findtext("profile/identity") == "web-3")
+    entries = {e.findtext("key"): e.findtext("value") for e in web.find("profile") if e.tag == "entry"}
+    assert entries == HOSTILE_KEYS
+    assert web.findtext("profile/email") == "" and web.findtext("profile/vip") == "false"
+    browser = next(e for e in events if e.findtext("deviceInfo/browser") == "Chrome")
+    assert browser.findtext("deviceInfo/é") == "e-acute" and browser.findtext("deviceInfo/XmlHttp") is None
+    device_entries = {e.findtext("key"): e.findtext("value") for e in browser.find("deviceInfo") if e.tag == "entry"}
+    assert device_entries == {"screen size": '13"', "2nd": "2", "ǅ": "fifth-edition only", "XmlHttp": "x"}
 
 
 def test_csv_header_is_per_file_union(hand_export):

@@ -12,6 +12,7 @@ from tests.conftest import (REQUEST_ID, RUN_TS, export, export_ok, load_manifest
 
 START, END = "2024-03-05T00:00:00Z", "2024-03-06T00:00:00Z"
 FOLDER = "captured_date=2024-03-05"
+ANY_SHARE = ("--max_reject_fraction", "1")   # these stores are mostly bad on purpose
 
 
 def _good(tag, minute):
@@ -67,7 +68,7 @@ def bad_exports(bad_store, tmp_path_factory):
     runs = {}
     for fmt in ("json", "parquet"):
         dest = tmp_path_factory.mktemp(f"bad-{fmt}")
-        runs[fmt] = (dest, export(bad_store, dest, fmt, START, END))
+        runs[fmt] = (dest, export(bad_store, dest, fmt, START, END, *ANY_SHARE))
     return runs
 
 
@@ -103,7 +104,7 @@ def test_rejects_object_is_byte_identical_across_formats(bad_exports):
 def test_records_outside_the_window_are_not_rejected(bad_store, tmp_path):
     """A bad record is judged only when its row is in the window; lines that are not JSON at all cannot be
     placed in time and are always set aside."""
-    dest = export_ok(bad_store, tmp_path, "json", "2024-03-05T10:06:00Z", "2024-03-05T10:21:00Z")
+    dest = export_ok(bad_store, tmp_path, "json", "2024-03-05T10:06:00Z", "2024-03-05T10:21:00Z", *ANY_SHARE)
     manifest = load_manifest(dest)
     reasons = sorted(json.loads(line)["reason"].split(":")[0] for line in gzip.decompress(
         (dest / manifest["rejects"]["objects"][0]["key"]).read_bytes()).decode().splitlines())
@@ -121,14 +122,14 @@ def _jsonl_store(root, props):
 
 def test_jsonl_array_props_are_rejected_not_fatal(tmp_path):
     source = _jsonl_store(tmp_path / "store", [[1, 2]])
-    status, text = export(source, tmp_path / "out", "json", START, END)
+    status, text = export(source, tmp_path / "out", "json", START, END, *ANY_SHARE)
     assert status == 0, text
     assert load_manifest(tmp_path / "out")["rejects"]["rows"] == 1
 
 
 def test_jsonl_array_props_are_not_turned_into_objects(tmp_path):
     source = _jsonl_store(tmp_path / "store", [["ab"], []])
-    dest = export_ok(source, tmp_path / "out", "json", START, END)
+    dest = export_ok(source, tmp_path / "out", "json", START, END, *ANY_SHARE)
     manifest = load_manifest(dest)
     assert manifest["rejects"]["rows"] == 2
     assert manifest["totals"]["rows"] == 1

@@ -103,7 +103,7 @@ def test_empty_window(window_store, tmp_path):
         manifest = load_manifest(dest)
         assert manifest["objects"] == [] and manifest["event_totals"] == {}
         assert manifest["totals"] == {"objects": 0, "rows": 0, "bytes": 0}
-        assert manifest["rejects"] == {"rows": 0, "objects": []}
+        assert manifest["rejects"] == {"rows": 0, "objects": [], "sample": None}
         assert [p.name for p in dest.iterdir()] == [manifest_name()]
 
 

@@ -151,6 +151,35 @@ def test_cli_and_refuses_existing_dir(tmp_path, capsys):
         generate(tmp_path, 50, 2, "jsonl", end=END)
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_distinct_store_with_long_values(tmp_path, fmt):
+    """--distinct all --long-values: nearly every map text distinct, long escape-heavy titles, the same
+    events otherwise, and the same bytes from the same seed."""
+    plain = generate(tmp_path / "plain", 1500, 3, fmt, seed=5, end=END, hostile=True)
+    varied = generate(tmp_path / "varied", 1500, 3, fmt, seed=5, end=END, hostile=True, distinct="all",
+                      long_values=True)
+    again = generate(tmp_path / "again", 1500, 3, fmt, seed=5, end=END, hostile=True, distinct="all",
+                     long_values=True)
+    assert plain == varied == again
+    for rel in varied["files"]:
+        assert (tmp_path / "varied" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes()
+    before = [r for rs in read_store(tmp_path / "plain", "events").values() for r in rs]
+    rows = [r for rs in read_store(tmp_path / "varied", "events").values() for r in rs]
+    assert [r["event_id"] for r in rows] == [r["event_id"] for r in before]
+    for column in ("profile", "device_info", "event_props"):
+        texts = {json.dumps(r[column], sort_keys=True) for r in rows}
+        assert len(texts) > 0.9 * len(rows), column
+    for old, new in zip(before, rows):
+        assert new["profile"] == {**old["profile"], "session_id": new["profile"]["session_id"]}
+        assert set(new["event_props"]) - set(old["event_props"]) <= {"lat", "lon", "page_title"}
+        assert -90 <= new["event_props"]["lat"] <= 90 and -180 <= new["event_props"]["lon"] <= 180
+        assert (new["event_name"] in HOSTILE_NAMES) == ("page_title" not in new["event_props"])
+    titles = [r["event_props"]["page_title"] for r in rows if "page_title" in r["event_props"]]
+    assert sum(len(t.encode()) for t in titles) / len(titles) > 300
+    for needle in ('"', "\\", "\n", "\t", "<", "&", "\u2028", "🚀"):
+        assert any(needle in t for t in titles), repr(needle)
+
+
 def test_store_is_marked_complete_up_to_the_day_after_its_end(store):
     _, out, _ = store
     end_ms = ((END - dt.date(1970, 1, 1)).days + 1) * DAY_MS

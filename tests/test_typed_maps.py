@@ -3,16 +3,18 @@
 import datetime as dt
 import glob
 import io
+import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from lxml import etree
 
 from pipelines.generate import generate
 from transforms.formats import csv_format, encoder_for, parquet_format, xml_format
 from transforms.formats.typed_maps import typed_columns
 from transforms.partition import add_time_parts, split_by_partition
-from transforms.records import EVENTS
+from transforms.records import EVENTS, PROFILES, TS
 from transforms.validation import validate
 
 
@@ -77,3 +79,43 @@ def test_numbers_show_as_python_shows_them(partitions, fmt, module, monkeypatch)
     encoder.write_file(rows, name, slow)
     assert fast.getvalue() == slow.getvalue()
     assert b"4545.0" in fast.getvalue() and b"1e+16" in fast.getvalue()
+
+
+HOSTILE_PROFILE_KEYS = ["email", "email ", " email", "first name", "1st", "a:b", "xmlFoo", "XmL", "🎉", "", "<",
+                        "entry", "é", "ǅ", "k\\E", "tab\tkey", "_ok.name-1", "Άx", "a·b"]
+
+
+def _xml_pairs(element):
+    """[(key, value)] of a map element as a customer reads it: named children and entry pairs."""
+    return [(c.findtext("key"), c.findtext("value") or "") if c.tag == "entry" else (c.tag, c.text or "")
+            for c in element]
+
+
+@pytest.mark.parametrize("shape, column", [(EVENTS, "profile"), (PROFILES, "properties")])
+def test_xml_named_maps_keep_every_hostile_key(shape, column, monkeypatch):
+    """Profile and device keys become elements where they are valid names, entries elsewhere; the typed
+    and Python paths give the same bytes, and lxml reads back every key and value."""
+    maps = []
+    for i in range(60):
+        value = {key: (None if (i + n) % 7 == 0 else f"v{i}-{n} <&>" if n % 5 == 0 else i * n)
+                 for n, key in enumerate(HOSTILE_PROFILE_KEYS) if (i + n) % 3}
+        maps.append(value)
+    texts = pa.array([json.dumps(m, ensure_ascii=i % 2 == 0) for i, m in enumerate(maps)])
+    columns = {f.column: pa.array(["x"] * len(maps)) for f in shape.fields if f.kind == "str"}
+    columns.update({f.column: pa.array(["{}"] * len(maps)) for f in shape.fields if f.kind == "map"})
+    columns.update({TS: pa.array(range(len(maps)), pa.int64()), column: texts})
+    rows = pa.table(columns)
+    assert typed_columns(texts) is not None
+    encoder, fast, slow = encoder_for("xml", shape), io.BytesIO(), io.BytesIO()
+    encoder.write_file(rows, "name", fast)
+    monkeypatch.setattr(xml_format, "typed_columns", lambda column: None)
+    encoder.write_file(rows, "name", slow)
+    assert fast.getvalue() == slow.getvalue()
+    name = next(f.name for f in shape.fields if f.column == column)
+    root = etree.fromstring(fast.getvalue())
+    assert len(root) == len(maps)
+    for element, value in zip(root, maps):
+        got = _xml_pairs(element.find(name))
+        assert got == sorted((key, "" if item is None else str(item)) for key, item in value.items())
+        named = {c.tag for c in element.find(name) if c.tag != "entry"}
+        assert named == {key for key in value if key in ("email", "é", "_ok.name-1", "Άx", "a·b")}

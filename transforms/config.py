@@ -17,12 +17,16 @@ from transforms.naming import check_id
 from transforms.records import EVENTS, PROFILES
 from transforms.window import DEFAULT_CLOCK_SKEW, Window, parse_instant, to_ms
 
-__all__ = ["ExportConfig", "EXPORT_TYPES", "TIME_BASES", "PARQUET_CODECS", "DEFAULT_MAX_FILE_BYTES"]
+__all__ = ["ExportConfig", "EXPORT_TYPES", "TIME_BASES", "PARQUET_CODECS", "DEFAULT_MAX_FILE_BYTES",
+           "DEFAULT_MAX_REJECT_FRACTION"]
 
 EXPORT_TYPES = ("all_events", "select_events", "all_profiles")
 TIME_BASES = ("event", "capture")
 PARQUET_CODECS = ("gzip", "zstd", "snappy")
 DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
+# A healthy store rejects a handful of records; one per hundred means something upstream broke, and a
+# run that is mostly rejects must not end Done.
+DEFAULT_MAX_REJECT_FRACTION = 0.01
 
 
 def _choice(option, value, choices):
@@ -46,6 +50,7 @@ class ExportConfig:
     parquet_codec: str
     timezone: str
     manifest_copy: str = None
+    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
     spill_dir: str = None   # set by the launcher for each run (transforms/spill.py)
 
     @property
@@ -65,7 +70,7 @@ class ExportConfig:
               end=None, time_basis="event", request_id="export", database_id="local", run_timestamp=None,
               max_file_bytes=DEFAULT_MAX_FILE_BYTES, parquet_codec="gzip", timezone="UTC",
               clock_skew_hours=DEFAULT_CLOCK_SKEW.total_seconds() / 3600, manifest_copy=None, s3=S3Settings(),
-              now=None):
+              max_reject_fraction=DEFAULT_MAX_REJECT_FRACTION, now=None):
         """Validate raw option values; `now` (UTC datetime) is only used to default the run timestamp.
 
         `manifest_copy`: a folder (ours, not the customer's) that also receives the manifest, so the run
@@ -103,6 +108,12 @@ class ExportConfig:
             raise ConfigError("--max_file_bytes and --clock_skew_hours take numbers") from None
         if max_file_bytes < 1:
             raise ConfigError(f"--max_file_bytes {max_file_bytes} must be a positive number of bytes")
+        try:
+            max_reject_fraction = float(max_reject_fraction)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--max_reject_fraction {max_reject_fraction!r} is not a number") from None
+        if not 0 <= max_reject_fraction <= 1:
+            raise ConfigError(f"--max_reject_fraction {max_reject_fraction} must be between 0 and 1, e.g. 0.01")
         if skew < 0:
             raise ConfigError(f"--clock_skew_hours {clock_skew_hours} must not be negative")
         if run_timestamp is None:
@@ -120,5 +131,5 @@ class ExportConfig:
             window=Window(None if as_of else start_ms, end_ms, time_basis, int(skew * 3600 * 1000)),
             request_id=check_id("--request_id", request_id), database_id=check_id("--database_id", database_id),
             run_timestamp=run_timestamp, max_file_bytes=max_file_bytes, parquet_codec=parquet_codec,
-            timezone=timezone, manifest_copy=manifest_copy,
+            timezone=timezone, manifest_copy=manifest_copy, max_reject_fraction=max_reject_fraction,
         )

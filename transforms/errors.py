@@ -1,12 +1,13 @@
 """Every error the exporter raises on purpose, sorted into what a user must fix and what a retry may cure.
 
 Each message names the bad value and says how to fix it; the CLI prints it as one line. Secrets never
-go into a message: callers pass key ids at most, never secret keys.
+go into a message: callers pass key ids at most, never secret keys. `code` is a stable word the REST API
+answers with, and `field`, where given, names the input at fault so a form can show the message beside it.
 """
 
 __all__ = [
-    "ExportError", "ConfigError", "SourceError", "RowTooLargeError", "DestinationError",
-    "TransientDestinationError",
+    "ExportError", "ConfigError", "NotFoundError", "ConflictError", "AuthenticationError", "PermissionDeniedError",
+    "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError", "TransientDestinationError",
 ]
 
 
@@ -15,33 +16,75 @@ class ExportError(Exception):
 
     exit_code = 1
     transient = False
+    code = "error"
+
+    def __init__(self, message="", *, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 class ConfigError(ExportError):
     """An option or setting is wrong; nothing was read or written."""
 
     exit_code = 2
+    code = "invalid"
+
+
+class NotFoundError(ConfigError):
+    """The named destination, export, run, account or user does not exist (in the caller's account)."""
+
+    code = "not_found"
+
+
+class ConflictError(ConfigError):
+    """The request is valid but clashes with what exists (a name taken, an export already stopped)."""
+
+    code = "conflict"
+
+
+class AuthenticationError(ExportError):
+    """No credentials, or ones we do not know (a bad token or password)."""
+
+    exit_code = 2
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(ExportError):
+    """The user is known but their role may not do this (a viewer asking to change something)."""
+
+    exit_code = 2
+    code = "forbidden"
 
 
 class SourceError(ExportError):
     """The event store cannot be read (missing root, unreadable or malformed file)."""
 
     exit_code = 2
+    code = "source_unreadable"
+
+
+class TooManyRejectsError(SourceError):
+    """More of the run's records were bad than --max_reject_fraction allows: the store is broken."""
+
+    code = "too_many_rejects"
 
 
 class RowTooLargeError(ExportError):
     """One encoded row alone exceeds --max_file_bytes, so no shard can hold it."""
 
     exit_code = 2
+    code = "row_too_large"
 
 
 class DestinationError(ExportError):
     """The destination refused us for a reason a retry will not cure (bad key, denied, no bucket)."""
 
     exit_code = 3
+    code = "destination_refused"
 
 
 class TransientDestinationError(DestinationError):
     """Throttling, 5xx or a dropped connection that outlived the client's own retries."""
 
     transient = True
+    code = "destination_unavailable"

@@ -1,12 +1,15 @@
 """The run's manifest: written last, from what the writers reported, so its presence means "complete".
 
-It lists every object (key, raw event name, date, index, rows, bytes, SHA-256), the rejects, per-event
-and run totals and the window. Its bytes depend only on the run, never on a clock or on arrival order.
+It lists every object (key, raw event name, date, index, rows, bytes, SHA-256), the rejects (their
+count, objects and the first reason, as a sample), per-event and run totals and the window. Its bytes depend only on the run, never on a clock or on arrival order.
 """
 
+import hashlib
 import json
 
-__all__ = ["build_manifest", "summarize"]
+from transforms.naming import manifest_key
+
+__all__ = ["build_manifest", "summarize", "expected_objects"]
 
 
 def summarize(objects):
@@ -24,6 +27,8 @@ def build_manifest(run, objects, rejects):
     """`run`: request/run ids, format, window...; `objects`, `rejects`: dicts the writers yielded."""
     objects = sorted(objects, key=lambda o: (o["event_name"], o["date"], o["index"]))
     rejects = sorted(rejects, key=lambda o: o["index"])
+    sample = rejects[0]["sample"] if rejects else None
+    rejects = [{k: v for k, v in o.items() if k != "sample"} for o in rejects]
     document = dict(run)
     document["objects"] = objects
     document["event_totals"] = summarize(objects)
@@ -32,5 +37,13 @@ def build_manifest(run, objects, rejects):
         "rows": sum(o["rows"] for o in objects),
         "bytes": sum(o["bytes"] for o in objects),
     }
-    document["rejects"] = {"rows": sum(o["rows"] for o in rejects), "objects": rejects}
+    document["rejects"] = {"rows": sum(o["rows"] for o in rejects), "objects": rejects, "sample": sample}
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def expected_objects(manifest, manifest_bytes, prefix):
+    """{key: (bytes, etag)} the bucket must hold for this run: data, rejects and the manifest itself."""
+    expected = {o["key"]: (o["bytes"], o.get("etag")) for o in manifest["objects"] + manifest["rejects"]["objects"]}
+    key = manifest_key(prefix, manifest["request_id"], manifest["run_timestamp"])
+    expected[key] = (len(manifest_bytes), hashlib.md5(manifest_bytes).hexdigest())
+    return expected

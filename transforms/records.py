@@ -17,11 +17,16 @@ DAY = "_day"  # int32 yyyymmdd in the export's time zone
 
 @dataclasses.dataclass(frozen=True)
 class Field:
-    """One output field: `name` as written, `column` of the canonical table, `kind` int | str | map."""
+    """One output field: `name` as written, `column` of the canonical table, `kind` int | str | map.
+
+    `xml_named`: XML writes this map's children as elements named by their keys, as the seed does for
+    `<profile>` and `<deviceInfo>` (xml_names says which keys can be names); other maps as entry pairs.
+    """
 
     name: str
     column: str
     kind: str
+    xml_named: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +82,8 @@ EVENTS = RecordShape(
     hour_folder="captured_hour",
     id_column="event_id",
     fields=(
-        Field("ts", TS, "int"), Field("eventName", "event_name", "str"), Field("profile", "profile", "map"),
-        Field("deviceInfo", "device_info", "map"), Field("eventProps", "event_props", "map"),
+        Field("ts", TS, "int"), Field("eventName", "event_name", "str"), Field("profile", "profile", "map", xml_named=True),
+        Field("deviceInfo", "device_info", "map", xml_named=True), Field("eventProps", "event_props", "map"),
     ),
     csv_order=("eventName", "ts", "profile", "deviceInfo", "eventProps"),
     json_order=("profile", "ts", "deviceInfo", "eventProps"),
@@ -99,7 +104,7 @@ PROFILES = RecordShape(
     id_column="identity",
     fields=(
         Field("identity", "identity", "str"), Field("objectId", "object_id", "str"), Field("ts", TS, "int"),
-        Field("properties", "properties", "map"),
+        Field("properties", "properties", "map", xml_named=True),
     ),
     csv_order=("identity", "objectId", "ts", "properties"),
     json_order=("identity", "objectId", "ts", "properties"),

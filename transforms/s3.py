@@ -13,7 +13,7 @@ import hashlib
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, NoCredentialsError
 
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 
@@ -92,8 +92,15 @@ _GIVE_UP = {
 _REGION_CODES = ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException")
 
 
+_NO_CREDENTIALS = ("no credentials for bucket {bucket!r}: give the destination key with --destination_access_key_id "
+                   f"(or ${KEY_ID_ENV}) and its secret in ${SECRET_ENV}, or set up boto3's standard chain "
+                   "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)")
+
+
 def classify(error, action, bucket):
     """botocore error -> DestinationError (give up) or TransientDestinationError (retry later)."""
+    if isinstance(error, NoCredentialsError):
+        return ConfigError(_NO_CREDENTIALS.format(bucket=bucket))
     if isinstance(error, (BotoConnectionError, BotoCoreError)) and not isinstance(error, ClientError):
         return TransientDestinationError(f"cannot reach S3 for bucket {bucket!r}: {type(error).__name__}")
     code = error.response.get("Error", {}).get("Code", "")

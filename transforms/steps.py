@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
 from transforms.destination import parse_destination
+from transforms.errors import TooManyRejectsError
 from transforms.formats import Encoder, encoder_for
 from transforms.manifest import build_manifest
 from transforms.naming import manifest_key, object_key, rejects_key
@@ -175,9 +176,10 @@ class _WriteRejectGroup(_ConfiguredDoFn):
         def key_for(index):
             return rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
 
+        sample = {"source": records[0]["source"], "reason": records[0]["reason"]}
         for index, key, count, digest in _put_shards(config, _RejectsEncoder(config.shape), rows, "rejects", key_for):
             yield {"key": key, "index": index, "rows": count, "bytes": digest.bytes, "sha256": digest.sha256,
-                   "etag": digest.etag}
+                   "etag": digest.etag, "sample": sample if index == 0 else None}
 
 
 class WriteRejects(_ConfiguredTransform):
@@ -189,12 +191,26 @@ class WriteRejects(_ConfiguredTransform):
                 | "Put" >> beam.ParDo(_WriteRejectGroup(self.config)))
 
 
+def _check_reject_share(config, objects, rejects):
+    """No manifest (so no Done) for a run whose records are mostly bad: the store is broken, not a few rows."""
+    bad = sum(item["rows"] for item in rejects)
+    total = bad + sum(item["rows"] for item in objects)
+    if bad and bad > config.max_reject_fraction * total:
+        sample = next(item["sample"] for item in rejects if item["index"] == 0)
+        reason = " ".join(f"{sample['source']}: {sample['reason']}".split())
+        raise TooManyRejectsError(
+            f"{bad:,} of {total:,} records ({bad / total:.1%}) were rejected, more than --max_reject_fraction "
+            f"{config.max_reject_fraction}; e.g. {reason[:300]}. Fix the store (the rejects objects list each bad "
+            "record with its reason) or raise --max_reject_fraction")
+
+
 class _PutManifest(_ConfiguredDoFn):
     def process(self, element):
         config = self.config
         items = [item for item in element[1] if item is not None]
         objects = [value for kind, value in items if kind == "object"]
         rejects = [value for kind, value in items if kind == REJECTS]
+        _check_reject_share(config, objects, rejects)
         document = build_manifest(config.run_description(), objects, rejects)
         key = manifest_key(config.destination.prefix, config.request_id, config.run_timestamp)
         config.destination.put(key, io.BytesIO(document))

@@ -1,10 +1,12 @@
 """XML: a declaration, one `<Events>` root, an `<Event>` per record in the seed's shape.
 
-`<Event><ts/><eventName/><profile/><deviceInfo/><eventProps/></Event>`, each map as
-`<entry><key>k</key><value>v</value></entry>` so any key text is representable, entries sorted by key
-(as CSV sorts its columns) and a null value shown as an empty `<value>`. Characters XML 1.0 cannot
-carry (C0 controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U+FFFD;
-carriage returns are written as `&#13;` so parsers do not fold them into newlines.
+`<Event><ts/><eventName/><profile/><deviceInfo/><eventProps/></Event>`. The maps the seed writes by name
+(`Field.xml_named`: profile, deviceInfo, a profile's properties) hold one element per key,
+`<email>v</email>`, where the key can be an element name (xml_names) and `<entry><key>k</key><value>v
+</value></entry>` where it cannot, so no key is lost; eventProps holds only entries. Children are sorted
+by key (as CSV sorts its columns); a null value is an empty element. Characters XML 1.0 cannot carry (C0
+controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U+FFFD; carriage returns
+are written as `&#13;` so parsers do not fold them into newlines.
 
 Each field's fragment (`<profile>...</profile>`) is built once per distinct text of the file and
 spread to the rows with a `take`. For maps Arrow can type (typed_maps), fragments are built by
@@ -22,11 +24,11 @@ from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, cell_texts, member_pattern, typed_columns
 from transforms.formats.values import CHUNK_ROWS, as_text, parse_maps
+from transforms.formats.xml_names import is_element_name
 
 __all__ = ["XmlEncoder", "escape"]
 
 _REPLACEMENT = "\ufffd"
-_ENTRY = "<entry><key>%s</key><value>%s</value></entry>"
 _ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}
 _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)})
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
@@ -49,17 +51,27 @@ def _element(name, inner):
     return f"<{name}>{inner}</{name}>"
 
 
-def _map_element(name, value):
+def _child_tags(key, named):
+    """The text before and after a key's value: its own element, or an entry pair."""
+    if named and is_element_name(key):
+        return f"<{key}>", f"</{key}>"
+    return f"<entry><key>{escape(key)}</key><value>", "</value></entry>"
+
+
+def _map_element(name, value, named):
     """The Python rule for one parsed map."""
-    entries = (_ENTRY % (escape(key), escape(as_text(item))) for key, item in sorted(value.items()))
-    return _element(name, "".join(entries))
+    children = []
+    for key, item in sorted(value.items()):
+        head, tail = _child_tags(key, named)
+        children += [head, escape(as_text(item)), tail]
+    return _element(name, "".join(children))
 
 
-def _map_elements(name, texts):
+def _map_elements(name, texts, named):
     """One fragment per distinct map text (an Arrow string array)."""
     typed = typed_columns(texts)
     if typed is None:
-        return pa.array([_map_element(name, value) for value in parse_maps(texts)], pa.string())
+        return pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())
     if not typed:   # no text has a key
         return pa.array([_element(name, "")] * len(texts), pa.string())
     with_nulls = pc.match_substring_regex(texts, _NULL_MEMBER)
@@ -67,7 +79,7 @@ def _map_elements(name, texts):
     none = pa.array(np.zeros(len(texts), dtype=bool))
     parts, unquotable = [f"<{name}>"], False
     for key, cells in zip(typed, cell_texts(texts, typed)):
-        head, tail = f"<entry><key>{escape(key)}</key><value>", "</value></entry>"
+        head, tail = _child_tags(key, named)
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
@@ -91,7 +103,7 @@ def _map_elements(name, texts):
     if not pc.any(by_python).as_py():
         return fragments
     python = pc.filter(texts, by_python)
-    replacements = pa.array([_map_element(name, value) for value in parse_maps(python)], pa.string())
+    replacements = pa.array([_map_element(name, value, named) for value in parse_maps(python)], pa.string())
     return pc.replace_with_mask(fragments, by_python, replacements)
 
 
@@ -104,7 +116,7 @@ def _fragments(field, column):
             f"<{field.name}>", texts.slice(start, count), f"</{field.name}>", "")
     distinct = Distinct(column)
     if field.kind == "map":
-        fragments = _map_elements(field.name, distinct.values)
+        fragments = _map_elements(field.name, distinct.values, field.xml_named)
     else:
         fragments = pa.array([_element(field.name, escape(v)) for v in distinct.values.to_pylist()], pa.string())
     return lambda start, count: distinct.per_row(fragments, start, count)

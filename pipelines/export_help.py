@@ -1,0 +1,88 @@
+"""`python -m pipelines.export --help`: every export option with its meaning and default, then the Beam
+options that pass through to the runner, all read from the same definitions the template metadata uses.
+"""
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, S3_OPTION_HELP, ExportOptions
+from transforms.s3 import KEY_ID_ENV, SECRET_ENV
+
+__all__ = ["help_text"]
+
+_USAGE = "%(prog)s --source STORE --destination DEST --end INSTANT [export options] [Beam options]"
+_RUNNER_NOTE = ("Runs on Beam's in-process FnApiRunner unless --runner names another; DirectRunner also means "
+                "FnApiRunner here, which never downloads anything.")
+_DESCRIPTION = """Export events or profiles from the event store to a folder or an S3 bucket: read the store,
+write the objects, write the manifest last, print a summary.
+
+Example:
+  python -m pipelines.export --source /data/store/events --destination s3://acme-exports/eventexport \\
+    --format csv --start 2026-11-01T00:00:00Z --end 2026-11-02T00:00:00Z --request_id r42"""
+
+_EPILOG = f"""Every option also takes a dashed spelling (--export-type). An unknown option is an error, not a warning.
+
+Environment:
+  {KEY_ID_ENV}      the destination key id (instead of --destination_access_key_id)
+  {SECRET_ENV}  the destination key's secret (never on a command line)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role
+        boto3's standard chain, used when no destination key is given
+  EVENTEXPORT_DEBUG=1  show Beam's own logs and tracebacks
+
+Exit status: 0 done; 2 bad options, unreadable source or a record too large for --max_file_bytes;
+3 the destination refused us; 1 anything else."""
+
+
+def _annotated(name, text, settings):
+    if name in REQUIRED_OPTIONS:
+        return f"{text} (required)"
+    if "default" in text:
+        return text
+    if settings.get("action") == "store_true":
+        return f"{text} (default: off)"
+    if settings.get("action") == "append":
+        return f"{text} (default: none)"
+    if "default" in settings:
+        return f"{text} (default: {settings['default']})"
+    return f"{text} (default: none)"
+
+
+def _add(group, name, text, settings):
+    flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+    shape = {"action": "store_true"} if settings.get("action") == "store_true" else {"metavar": name.upper()}
+    group.add_argument(*flags, help=_annotated(name, text, settings).replace("%", "%%"), **shape)
+
+
+def _beam_option_classes(base=PipelineOptions):
+    for cls in base.__subclasses__():
+        if cls is not ExportOptions:
+            yield cls
+        yield from _beam_option_classes(cls)
+
+
+def help_text():
+    parser = argparse.ArgumentParser(prog="python -m pipelines.export", usage=_USAGE, description=_DESCRIPTION,
+                                     epilog=_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     conflict_handler="resolve")
+    export = parser.add_argument_group("export options")
+    for name, (text, settings) in OPTION_HELP.items():
+        _add(export, name, text, settings)
+    destination = parser.add_argument_group("S3 destination options")
+    _add(destination, "s3_endpoint_url", "S3-compatible endpoint (MinIO, R2, a local server); Beam's own option, "
+                                         "so it serves an s3:// source too", {})
+    for name, (text, settings) in S3_OPTION_HELP.items():
+        _add(destination, name, text, settings)
+    seen = {action.dest for action in parser._actions}
+    for cls in _beam_option_classes():
+        scratch = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
+        cls._add_argparse_args(scratch)
+        actions = [a for a in scratch._actions if a.dest not in seen]
+        if not actions:
+            continue
+        group = parser.add_argument_group(f"Beam {cls.__name__} (passed through to the runner)",
+                                          _RUNNER_NOTE if cls.__name__ == "StandardOptions" else None)
+        group._group_actions.extend(actions)
+        seen.update(a.dest for a in actions)
+    return parser.format_help()
