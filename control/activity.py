@@ -17,7 +17,7 @@ __all__ = ["activity", "count_activity", "STATUSES", "COLUMNS", "MAX_PAGE"]
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
 COLUMNS = ("request_id", "type", "frequency", "format", "window_start", "window_end", "status", "objects", "rows",
-           "bytes", "started", "finished", "attempts", "error", "progress")
+           "rejected", "bytes", "started", "finished", "attempts", "error", "progress")
 MAX_PAGE = 500   # one page of the log; a screen never shows more
 
 
@@ -64,7 +64,7 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
         raise ConfigError(f"offset {offset} is negative", field="offset")
     order = (requests.c.created_at, requests.c.id, runs.c.window_start)
     query = _filtered(sa.select(requests, _STATE.label("state"), runs.c.id.label("run_id"), runs.c.window_start,
-                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.bytes, runs.c.started_at,
+                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes, runs.c.started_at,
                                 runs.c.finished_at, runs.c.attempts, runs.c.error, runs.c.last_progress),
                       account, request_id, status, since, until)
     query = query.order_by(*(c.desc() if newest_first else c for c in order)).offset(offset)
@@ -80,7 +80,7 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
                 "frequency": row["frequency"] + every, "format": row["format"], "destination": row["destination"],
                 "events": row["events"], "window_start": _iso(row["window_start"] or row["window_from"]),
                 "window_end": _iso(row["window_end"] or row["window_to"]), "status": row["state"],
-                "objects": row["objects"], "rows": row["rows"], "bytes": row["bytes"],
+                "objects": row["objects"], "rows": row["rows"], "rejected": row["rejected"], "bytes": row["bytes"],
                 "started": _iso(row["started_at"]), "finished": _iso(row["finished_at"]),
                 "attempts": row["attempts"] or 0, "error": row["error"], "progress": row["last_progress"],
             })

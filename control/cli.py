@@ -105,6 +105,10 @@ def build_parser():
     log.add_argument("--request-id", help="this request's entries (an id or its first characters)")
     log.add_argument("--status", choices=activity_log.STATUSES)
     log.add_argument("--json", action="store_true")
+
+    serve = commands.add_parser("serve", help="serve the REST API (OpenAPI at /openapi.json) until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
     return parser
 
 
@@ -136,6 +140,9 @@ def _dispatch(args, settings):
     if args.command == "config":
         print(json.dumps(settings.redacted(), indent=2))
         return 0
+    if args.command == "serve":
+        from api.server import serve   # the web stack loads only for this command
+        return serve(settings, args.host, args.port)
     engine = connect(settings.db)
     accounts.ensure_default_account(engine, settings)
     account = accounts.get_account(engine, args.account)["id"]

@@ -18,7 +18,7 @@ from transforms.config import EXPORT_TYPES
 from transforms.errors import ConfigError, ConflictError, NotFoundError
 from transforms.formats import FORMATS
 
-__all__ = ["create_export", "list_exports", "get_export", "stop_export", "parse_every", "ONE_TIME_HORIZON",
+__all__ = ["create_export", "list_exports", "get_export", "stop_export", "public_export", "parse_every", "ONE_TIME_HORIZON",
            "MIN_EVERY_HOURS", "MAX_EVERY_HOURS"]
 
 ONE_TIME_HORIZON = dt.timedelta(days=60)   # how far back the event store keeps data for exports
@@ -107,6 +107,12 @@ def create_export(engine, account=DEFAULT_ACCOUNT, *, destination, export_type, 
             format=format, frequency=frequency, window_from=window_from, window_to=window_to,
             every_hours=every_hours, status="active", created_at=now))
     return request_id
+
+
+def public_export(row):
+    """An export request as it may be shown: times as ISO-8601 UTC strings, the account id left out."""
+    return {k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, dt.datetime) else v)
+            for k, v in row.items() if k != "account_id"}
 
 
 def list_exports(engine, account=DEFAULT_ACCOUNT):

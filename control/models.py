@@ -104,6 +104,7 @@ runs = Table(
     Column("objects", Integer),
     Column("rows", Integer),
     Column("bytes", Integer),
+    Column("rejected", Integer),                             # bad records set aside, from the manifest
     Column("error", Text),
     Column("last_progress", Text),                           # the pipeline's latest progress line, or why
                                                              # a Pending run waits

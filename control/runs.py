@@ -22,7 +22,8 @@ from transforms.s3_checks import list_objects, verify_objects
 __all__ = ["list_runs", "count_runs", "get_run", "run_manifest", "run_objects", "verify_run", "public_run"]
 
 _SHOWN = ("id", "request_id", "window_start", "window_end", "time_basis", "run_timestamp", "status", "attempts",
-          "next_attempt_at", "started_at", "finished_at", "objects", "rows", "bytes", "error", "last_progress")
+          "next_attempt_at", "started_at", "finished_at", "objects", "rows", "rejected", "bytes", "error",
+          "last_progress")
 
 
 def _iso(moment):

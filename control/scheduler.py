@@ -210,7 +210,8 @@ def _execute(engine, settings, vault, run, owner, lease):
                            ([line for line in other if line.strip()] or [f"exit status {child.returncode}"])[-1])
     path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)["totals"]
+        manifest = json.load(handle)
+    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"])
 
 
 def _report_progress(engine, run, owner, line):
@@ -248,7 +249,8 @@ def _finish(engine, run, owner, as_of, totals=None, error=None):
     if error is None:
         return _record(engine, run, owner, dict(
             status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
-            objects=totals["objects"], rows=totals["rows"], bytes=totals["bytes"]), request_done=True)
+            objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
+            bytes=totals["bytes"]), request_done=True)
     return _record(engine, run, owner, dict(
         status="Failed", finished_at=now, lease_until=None, error=error[:2000],
         next_attempt_at=as_of + retry_delay(run["attempts"] + 1)), request_done=False)
@@ -295,6 +297,6 @@ def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, lo
         else:
             kept = _finish(engine, claimed, owner, as_of, totals=totals)
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
-                       f"{totals['bytes']:,} bytes")
+                       f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
         log(f"run {claimed['request_id']} {window}: {outcome}" + (
             "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))

@@ -103,8 +103,9 @@ class LocalS3Server:
     """
 
     def __init__(self, region: str = "us-east-1", record_headers: bool = True,
-                 startup_timeout: float = 30.0):
+                 startup_timeout: float = 30.0, settings: dict[str, str] | None = None):
         self.region = region
+        self.settings = dict(settings or {})  # moto's own variables, e.g. S3_UPLOAD_PART_MIN_SIZE
         self.record_headers = record_headers
         self.startup_timeout = startup_timeout
         self.endpoint_url: str | None = None
@@ -124,7 +125,7 @@ class LocalS3Server:
         self._dir = tempfile.mkdtemp(prefix="moto-s3-")
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    INITIAL_NO_AUTH_ACTION_COUNT=str(_BOOTSTRAP_CALLS),
-                   MOTO_RECORDER_FILEPATH=self.recording_path)
+                   MOTO_RECORDER_FILEPATH=self.recording_path, **self.settings)
         env.pop("MOTO_ENABLE_RECORDING", None)
         if self.record_headers:
             env["MOTO_ENABLE_RECORDING"] = "1"

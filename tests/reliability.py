@@ -21,8 +21,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["KINDS", "ID_PROP", "RID", "event", "record", "account", "cases", "table", "folder_files", "bucket_files",
-           "exported_ids", "rejected", "rejected_ids"]
+__all__ = ["KINDS", "ID_PROP", "RID", "event", "record", "account", "account_export", "cases", "table", "folder_files",
+           "bucket_files", "exported_ids", "rejected", "rejected_ids"]
 
 KINDS = ("late files", "kills", "S3 faults", "corrupt files", "bad records")
 ID_PROP = "rid"
@@ -81,6 +81,16 @@ def account(kind, case, sent, exported, rejected=()):
     assert not doubled, f"{case}: {len(doubled)} record(s) written more than once, e.g. {doubled[:5]}"
     assert not strangers, f"{case}: {len(strangers)} record(s) that were never sent, e.g. {strangers[:5]}"
     return _CASES[-1]
+
+
+def account_export(kind, case, files, calm, sent, same_manifest=True):
+    """A faulted run's destination `files` against `calm` (the files of the same export run without a
+    fault): the same names, every data and rejects object byte for byte (the manifest too when
+    `same_manifest`; an S3 manifest differs from a local one in its ETags), then `account` the records."""
+    assert sorted(files) == sorted(calm)
+    differ = {name for name in calm if files[name] != calm[name]}
+    assert differ <= (set() if same_manifest else {name for name in calm if name.endswith(_MANIFEST)}), differ
+    return account(kind, case, sent, exported_ids(files), rejected_ids(files))
 
 
 def table(rows=None):

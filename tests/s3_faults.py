@@ -16,7 +16,8 @@ seeded `random.Random`, so a failing case replays exactly. Faults:
 `limit` caps the faults one request (the same method, path and query: a retry) receives, so a plan of
 transient faults always lets the client's retries through; `limit=None` makes every pick persistent.
 `on_request(operation, number)` is called before forwarding the operation's `number`th request
-(from 1), which is how a test acts at an exact point of a run (revoke the key, kill the exporter).
+(from 1), which is how a test acts at an exact point of a run (revoke the key, kill the exporter); a
+fault name it returns strikes that request, whatever the plan says.
 """
 
 import http.client
@@ -101,12 +102,11 @@ class FaultProxy:
         with self._lock:
             self._numbers[operation] += 1
             number = self._numbers[operation]
-        if self.on_request:
-            self.on_request(operation, number)
+        chosen = self.on_request(operation, number) if self.on_request else None
         with self._lock:
             rate, faults = self.plan.get(operation, (0, ()))
-            fault = None
-            if faults and self.random.random() < rate:
+            fault = chosen
+            if fault is None and faults and self.random.random() < rate:
                 request = (method, path)
                 if self.limit is None or self._faults_per_request[request] < self.limit:
                     fault = self.random.choice(faults)

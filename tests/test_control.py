@@ -240,3 +240,21 @@ def test_one_time_export_runs_once_and_is_done(deployment):
     assert shown["status"] == "done"
     text = ee(deployment, "log").stdout
     assert request in text and "Done" in text
+
+
+def test_activity_log_carries_the_reject_count(deployment, tmp_path):
+    from tests import reliability
+    from tests.conftest import ms, write_store
+    at = ms("2026-11-18T10:00:00Z")
+    records = [reliability.event(f"ok-{i}", at + i) for i in range(150)]
+    records.append(reliability.event("bad", at, event_props="not json"))
+    store = write_store(tmp_path / "store", {"captured_date=2026-11-18": [records]}, "jsonl")
+    deployment = dict(deployment, env=dict(deployment["env"], EVENTEXPORT_EVENT_STORE=store))
+    add_destination(deployment)
+    request = create(deployment, "--type", "all_events", "--format", "json", "--frequency", "once",
+                     "--from", "2026-11-18T00:00:00Z", "--to", "2026-11-19T00:00:00Z")
+    ee(deployment, "run", "--as-of", T0.isoformat())
+    (entry,) = log(deployment, "--request-id", request)
+    assert (entry["status"], entry["rows"], entry["rejected"]) == ("Done", 150, 1), entry
+    (manifest,) = (tmp_path / "manifests").iterdir()
+    assert json.loads(manifest.read_text())["rejects"]["rows"] == 1

@@ -1,7 +1,10 @@
 """A broken store: bad records are set aside with a reason and counted; corrupt files fail the run naming
 the file and the fault; nothing is skipped silently. Every case is accounted in the reliability table."""
 
+import gzip
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +61,103 @@ def test_a_store_of_mostly_bad_records_fails_the_run_naming_the_count_and_a_reas
 def test_max_reject_fraction_must_be_a_share(tmp_path, value):
     status, text = export(tmp_path, tmp_path / "out", "json", START, END, "--max_reject_fraction", value)
     assert status == 2 and "--max_reject_fraction" in text, text
+
+
+# ---------------------------------------------------------------------------------------------- corrupt files
+
+def _store_with(tmp_path, fmt, damage):
+    """A store of one good Parquet file and one `fmt` file of 50 records, that file then damaged by
+    `damage(path)`; returns (root, path of that file, a function that writes it whole again, all ids)."""
+    good = [reliability.event(f"good-{i}", _at(i)) for i in range(100)]
+    other = [reliability.event(f"{fmt}-{i}", _at(i), event_props={reliability.ID_PROP: f"rid:{fmt}-{i}",
+                                                                   "pad": "x" * (i * 40)}) for i in range(50)]
+    root = write_store(tmp_path / "store", {FOLDER: [good]}, "parquet")
+    write_store(tmp_path / "whole", {FOLDER: [other]}, fmt)     # part-00000, gzip JSON Lines for jsonl
+    whole = next((tmp_path / "whole" / FOLDER).iterdir())
+    path = Path(root) / FOLDER / whole.name.replace("part-00000", "part-00009")
+
+    def repair():
+        shutil.copyfile(whole, path)
+
+    repair()
+    damage(path)
+    return root, path, repair, [r["event_id"] for r in good + other]
+
+
+def _cut(share):
+    def damage(path):
+        data = path.read_bytes()
+        path.write_bytes(data[:int(len(data) * share)])
+    return damage
+
+
+def _overwrite_middle(path):
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20] = b"\xff" * 20
+    path.write_bytes(bytes(data))
+
+
+CORRUPT = {  # case: (store file format, damage, what the message must say)
+    "garbage .jsonl.gz": ("jsonl", lambda path: path.write_bytes(b"these bytes were never gzip " * 20),
+                          "Not a gzipped file"),
+    "truncated .jsonl.gz": ("jsonl", _cut(0.5), "damaged or not jsonl"),
+    "Avro with a broken block": ("avro", _overwrite_middle, "damaged or not avro"),
+    "truncated Parquet": ("parquet", _cut(0.6), "damaged or not parquet"),
+    "zero-byte file": ("avro", lambda path: path.write_bytes(b""), "is empty (0 bytes)"),
+}
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("case", CORRUPT)
+def test_a_corrupt_file_fails_the_run_naming_it_and_the_repaired_store_exports_whole(tmp_path, case):
+    fmt, damage, fault = CORRUPT[case]
+    root, path, repair, ids = _store_with(tmp_path, fmt, damage)
+    status, text = export(root, tmp_path / "out", "json", START, END)
+    assert status == 2, text
+    assert f"store file {str(path)!r}" in text and fault in text and "\n" not in text.strip(), text
+    assert reliability.folder_files(tmp_path / "out") == {}, "a failed read writes nothing"
+    repair()
+    export_ok(root, tmp_path / "out", "json", START, END)
+    files = reliability.folder_files(tmp_path / "out")
+    reliability.account("corrupt files", f"{case}: failed naming it; repaired, rerun", ids,
+                        reliability.exported_ids(files), reliability.rejected_ids(files))
+
+
+@pytest.mark.reliability
+def test_a_file_that_vanishes_after_listing_fails_the_run_and_the_rerun_finds_it_moved(tmp_path, monkeypatch):
+    from pipelines import export as export_module
+    root, path, _, ids = _store_with(tmp_path, "parquet", lambda path: None)
+    moved = path.with_name("part-00002.parquet")
+    listed = export_module.list_splits
+
+    def list_then_compact(*args):
+        splits = listed(*args)
+        path.rename(moved)   # a compaction job rewrites the file under another name just after the listing
+        return splits
+
+    monkeypatch.setattr(export_module, "list_splits", list_then_compact)
+    status, text = export(root, tmp_path / "out", "json", START, END)
+    assert status == 2 and f"store file {str(path)!r} disappeared after the store was listed" in text, text
+    monkeypatch.setattr(export_module, "list_splits", listed)
+    export_ok(root, tmp_path / "out", "json", START, END)
+    files = reliability.folder_files(tmp_path / "out")
+    reliability.account("corrupt files", "file gone between listing and reading: failed; rerun", ids,
+                        reliability.exported_ids(files), reliability.rejected_ids(files))
+
+
+@pytest.mark.reliability
+def test_invalid_utf8_in_json_lines_is_rejected_with_its_bytes_shown(tmp_path):
+    good = [reliability.event(f"utf8-good-{i}", _at(i)) for i in range(150)]
+    root = write_store(tmp_path / "store", {FOLDER: [good]}, "jsonl")
+    path = Path(root) / FOLDER / "part-00000.jsonl.gz"
+    line = (b'{"event_id": "rid:utf8-bad", "event_name": "Caf\\u00e9 \xe9 bad", "event_time": %d, '
+            b'"captured_at": %d, "profile": {}, "event_props": {}}\n' % (_at(3), _at(3)))
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + line, mtime=0))
+    export_ok(root, tmp_path / "out", "json", START, END)
+    files = reliability.folder_files(tmp_path / "out")
+    (reject,) = reliability.rejected(files)
+    assert reject["reason"] == f"line 151 is not valid UTF-8: byte {line.index(0xE9)} is 0xe9" and "\\xe9 bad" in reject["record"]
+    reliability.account("corrupt files", "invalid UTF-8 in a JSON Lines file: the line rejected",
+                        [r["event_id"] for r in good] + ["rid:utf8-bad"], reliability.exported_ids(files),
+                        reliability.rejected_ids(files))

@@ -1,7 +1,11 @@
 """Where objects go, and the one thing the exporter does there: write a final key, once.
 
 No temp keys, no rename, no copy, no delete, no read: the customer's key may only list and put
-(DESIGN.md). A retry simply writes the same key with the same bytes.
+(DESIGN.md). A retry simply writes the same key with the same bytes. A PutObject is all or nothing, and a
+multipart upload shows nothing until it is completed, so a killed run never leaves a torn object in S3.
+A local folder has no such guarantee, so there each object is written to a hidden `.partial-<digest of
+its name>` file beside it (a name may already take all 255 bytes a file name can) and renamed into place:
+a kill leaves at most that hidden file, which the rerun, writing the same name, overwrites and renames.
 """
 
 import dataclasses
@@ -60,16 +64,18 @@ class Destination:
             stream.seek(0)
             etag = put_object(self.s3, self.bucket, key, stream, size, md5)
             return ObjectDigest(size, sha256.hexdigest(), etag)
-        from apache_beam.io.filesystem import CompressionTypes  # Beam only where a worker writes files
-        from apache_beam.io.filesystems import FileSystems
         sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
-        with FileSystems.create(self.uri(key), mime_type="application/octet-stream",
-                                compression_type=CompressionTypes.UNCOMPRESSED) as out:
+        path = self.uri(key)
+        folder, name = os.path.split(path)
+        partial = os.path.join(folder, f".partial-{hashlib.sha256(name.encode()).hexdigest()[:20]}")
+        os.makedirs(folder, exist_ok=True)
+        with open(partial, "wb") as out:
             while chunk := stream.read(_COPY_CHUNK):
                 out.write(chunk)
                 sha256.update(chunk)
                 md5.update(chunk)
                 size += len(chunk)
+        os.replace(partial, path)
         return ObjectDigest(size, sha256.hexdigest(), md5.hexdigest())
 
 

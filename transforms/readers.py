@@ -3,11 +3,16 @@
 Parquet is read batch-wise and projected; Avro and JSON Lines arrive as Python records (their readers
 give nothing better) and are turned into Arrow batches of `BATCH_ROWS`. Every reader ends in the same
 validation, which yields good rows as a table and bad rows as `Reject`s with a reason.
+
+A file that cannot be read to its end (garbage, a truncated or damaged block, a file that vanished after
+the listing) fails the run with its name and the fault: its records cannot be told apart or counted, so
+neither setting it aside nor going on without it could show that nothing was lost.
 """
 
 import datetime as dt
 import gzip
 import io
+import zlib
 
 import orjson
 import pyarrow as pa
@@ -24,6 +29,9 @@ __all__ = ["read_split", "BATCH_ROWS"]
 
 # Rows per Arrow batch: big enough that per-batch overhead vanishes, small enough to keep memory flat.
 BATCH_ROWS = 65536
+# What the file readers raise on damaged input: fastavro lets zlib and index errors through from a broken
+# block, gzip raises OSError or EOFError, pyarrow its own.
+_DAMAGED = (OSError, ValueError, EOFError, IndexError, KeyError, zlib.error, pa.ArrowException)
 
 
 def _open(path):
@@ -106,12 +114,21 @@ def _jsonl_records(path, rejects):
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as error:
-                rejects.append(_reject(path, f"line {number} is not JSON: {error}", line.decode("utf-8", "replace")))
+                rejects.append(_reject(path, _not_json(number, line, error), line.decode("utf-8", "backslashreplace")))
                 continue
             if not isinstance(record, dict):
-                rejects.append(_reject(path, f"line {number} is not a JSON object", line.decode("utf-8", "replace")))
+                rejects.append(_reject(path, f"line {number} is not a JSON object",
+                                       line.decode("utf-8", "backslashreplace")))
                 continue
             yield record
+
+
+def _not_json(number, line, error):
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"line {number} is not valid UTF-8: byte {bad.start} is {line[bad.start]:#04x}"
+    return f"line {number} is not JSON: {error}"
 
 
 def _as_epoch_ms(table):
@@ -160,5 +177,10 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
                 yield table
     except SourceError:
         raise
-    except (OSError, ValueError, pa.ArrowException, EOFError) as error:
-        raise SourceError(f"store file {path!r} cannot be read: {error}") from None
+    except _DAMAGED as error:
+        if not FileSystems.exists(path):
+            raise SourceError(f"store file {path!r} disappeared after the store was listed (moved or deleted "
+                              "while the export ran); run the export again") from None
+        raise SourceError(f"store file {path!r} cannot be read, it is damaged or not {fmt}: {type(error).__name__}: "
+                          f"{error}; replace or repair the file, or move it out of the store, then run the export "
+                          "again") from None

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 
 __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES",
-           "MULTIPART_THRESHOLD"]
+           "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT", "READ_TIMEOUT"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
 # The destination key's secret reaches the exporter from here (never from a command line, where `ps`
@@ -27,7 +27,14 @@ SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
 KEY_ID_ENV = "EVENTEXPORT_DESTINATION_ACCESS_KEY_ID"
 MULTIPART_THRESHOLD = 64 << 20  # below: one PutObject; above: parts, so a retry resends 16 MiB, not 100
 PART_BYTES = 16 << 20
-_RETRIES = {"mode": "standard", "max_attempts": 8}  # standard mode retries SlowDown, 5xx and timeouts
+# botocore's standard retry mode retries throttling (SlowDown), 5xx, dropped connections and timeouts,
+# with jittered exponential backoff; each retry resends one request (one part of a multipart upload).
+MAX_ATTEMPTS = 8
+# Seconds. A connect to S3 takes milliseconds: 10 s without one means the route is gone. A read timeout is
+# the silence allowed while waiting for an answer; S3 answers a 16 MiB part within seconds, so a minute of
+# silence is a response that will never come, and the request is retried rather than waited on forever.
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
 
 
 class Secret(str):
@@ -69,7 +76,8 @@ class S3Settings:
 
 @functools.lru_cache(maxsize=8)
 def client_for(settings):
-    config = Config(retries=_RETRIES, s3={"addressing_style": "path" if settings.path_style else "auto"},
+    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT, s3={"addressing_style": "path" if settings.path_style else "auto"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     return boto3.session.Session().client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,

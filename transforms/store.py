@@ -2,7 +2,7 @@
 
 Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jsonl.gz}`. Other files
 (`_SUCCESS`, `.crc`, hidden files) are ignored; folders that do not follow the layout are an error,
-because skipping them silently would lose rows.
+because skipping them silently would lose rows, and so is an empty (0-byte) data file a window needs.
 """
 
 import glob
@@ -62,6 +62,11 @@ def list_splits(root, shape, may_hold):
                 f"store file {path!r} is not under {shape.partition_folder}=YYYY-MM-DD/"
                 f"[{shape.hour_folder}=HH/]; move it or remove it")
         hour = None if found.group(2) is None else int(found.group(2))
-        if may_hold(found.group(1), hour):
-            splits.append(path)
+        if not may_hold(found.group(1), hour):
+            continue
+        if metadata.size_in_bytes == 0:
+            raise SourceError(f"store file {path!r} is empty (0 bytes): a "
+                              "writer that died or is still writing leaves such files; complete, replace or remove "
+                              "it, then run the export again")
+        splits.append(path)
     return sorted(splits)

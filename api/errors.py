@@ -1,0 +1,77 @@
+"""Every error answer is JSON: `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+
+The code is stable (clients branch on it), the message says what is wrong and how to fix it, and
+`field` names the input at fault where there is one. Validation answers never echo the input back,
+because the input may be a secret access key; an unexpected failure says only that it happened.
+"""
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from transforms.errors import (AuthenticationError, ConfigError, ConflictError, DestinationError, ExportError,
+                               NotFoundError, PermissionDeniedError, SourceError, TransientDestinationError)
+
+__all__ = ["install_error_handlers", "error_body", "ERROR_RESPONSES", "STATUS"]
+
+_log = logging.getLogger("eventexport.api")
+
+# most specific first: the first class an error is an instance of gives its HTTP status
+STATUS = ((AuthenticationError, 401), (PermissionDeniedError, 403), (NotFoundError, 404), (ConflictError, 409),
+          (TransientDestinationError, 503), (DestinationError, 422), (ConfigError, 422), (SourceError, 422),
+          (ExportError, 422))
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+
+_ERROR_SCHEMA = {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "field": {"type": ["string", "null"]}}}}}}}
+ERROR_RESPONSES = {status: {"description": description, "content": _ERROR_SCHEMA} for status, description in (
+    (401, "no token, or one we do not know"), (403, "a viewer asked to change something"),
+    (404, "no such thing in the token's account"), (422, "the request breaks a rule; `field` says where"))}
+
+
+def error_body(code, message, field=None):
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def _status(error):
+    return next(status for kind, status in STATUS if isinstance(error, kind))
+
+
+def _export_error(_request, error):
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, AuthenticationError) else None
+    return JSONResponse(error_body(error.code, str(error), error.field), status_code=_status(error), headers=headers)
+
+
+def _validation_error(_request, error):
+    problems = error.errors()
+    first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+    names = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    where = ".".join(names)
+    message = f"{where}: {first['msg']}" if where else first["msg"]
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    return JSONResponse(error_body("invalid", message, names[0] if names else None), status_code=422)
+
+
+def _http_error(_request, error):
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    message = "no such endpoint; see /openapi.json" if error.status_code == 404 else str(error.detail)
+    return JSONResponse(error_body(code, message), status_code=error.status_code, headers=error.headers)
+
+
+def _unexpected(_request, error):
+    _log.error("unexpected %s in the API", type(error).__name__, exc_info=error)
+    return JSONResponse(error_body("internal", "the server failed unexpectedly; the error is in its log"),
+                        status_code=500)
+
+
+def install_error_handlers(app: FastAPI):
+    app.add_exception_handler(ExportError, _export_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,196 @@
+"""The API's request and response bodies.
+
+Bodies carry values to the service functions in control/, which hold every rule; these models only
+check shapes (a text is a text, an instant an instant), so no rule is written twice. Texts may not hold
+NUL or unpaired surrogates, which no database column can store. The secret access key is write-only:
+it is in `DestinationIn` and in no response model.
+"""
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from control.accounts import ROLES
+from control.activity import STATUSES
+from transforms.config import EXPORT_TYPES
+from transforms.formats import FORMATS
+from transforms.s3 import SSE_MODES
+from transforms.s3_checks import DATA_REGIONS
+
+__all__ = ["Text", "Instant", "DestinationIn", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
+           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "VerifyResult", "Me"]
+
+
+def _storable(text):
+    if "\x00" in text:
+        raise ValueError("may not contain a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode (an unpaired surrogate)") from None
+    return text
+
+
+def _utc(moment):
+    """An instant without an offset is UTC, as everywhere in eventexport."""
+    try:
+        return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 in UTC") from None
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Instant = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+def _one_of(values):
+    return f"one of {', '.join(values)}"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DestinationIn(_In):
+    name: Text = Field(description="unique within the account, 1 to 100 characters")
+    bucket: Text
+    data_region: Text | None = Field(None, description=f"{_one_of(DATA_REGIONS)}; default: the account's")
+    access_key_id: Text
+    secret_access_key: Text = Field(description="write-only: stored encrypted, never returned",
+                                    json_schema_extra={"writeOnly": True, "format": "password"})
+    prefix: Text = ""
+    endpoint_url: Text | None = Field(None, description="an S3-compatible endpoint (http:// or https://)")
+    region: Text | None = Field(None, description="the bucket's region, if not the data region's")
+    path_style: bool = False
+    sse: Text = Field("none", description=_one_of(SSE_MODES))
+    sse_kms_key_id: Text | None = None
+
+
+class Destination(BaseModel):
+    name: str
+    bucket: str
+    prefix: str
+    data_region: str
+    region: str | None
+    endpoint_url: str | None
+    path_style: bool
+    sse: str
+    sse_kms_key_id: str | None
+    created_at: str
+
+
+class ConnectionResult(BaseModel):
+    ok: bool = True
+    bucket_region: str
+    message: str
+
+
+class ExportIn(_In):
+    destination: Text
+    export_type: Text = Field(description=_one_of(EXPORT_TYPES))
+    format: Text = Field(description=_one_of(FORMATS))
+    frequency: Text = Field(description="once or recurring")
+    events: list[Text] = Field([], description="for export_type select_events: the event names")
+    window_from: Instant | None = Field(None, description="once: start of the event-time range, within 60 days")
+    window_to: Instant | None = Field(None, description="once: end of the range, not in the future")
+    every: Text | int | None = Field(None, description="recurring: 4h to 24h (or a number of hours)")
+
+
+class Export(BaseModel):
+    id: str
+    destination: str
+    export_type: str
+    events: list[str]
+    format: str
+    frequency: str
+    window_from: str | None
+    window_to: str | None
+    every_hours: int | None
+    status: str
+    created_at: str
+
+
+class Run(BaseModel):
+    id: int
+    request_id: str
+    window_start: str
+    window_end: str
+    time_basis: str
+    run_timestamp: str
+    status: str = Field(description=_one_of(STATUSES))
+    attempts: int
+    next_attempt_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    objects: int | None
+    rows: int | None
+    bytes: int | None
+    error: str | None
+    last_progress: str | None
+
+
+class _Page(BaseModel):
+    total: int
+    limit: int
+    offset: int
+
+
+class RunPage(_Page):
+    items: list[Run]
+
+
+class ActivityEntry(BaseModel):
+    request_id: str
+    run_id: int | None
+    type: str
+    frequency: str
+    format: str
+    destination: str
+    events: list[str]
+    window_start: str | None
+    window_end: str | None
+    status: str
+    objects: int | None
+    rows: int | None
+    bytes: int | None
+    started: str | None
+    finished: str | None
+    attempts: int
+    error: str | None
+    progress: str | None
+
+
+class ActivityPage(_Page):
+    items: list[ActivityEntry]
+
+
+class ManifestObject(BaseModel):
+    key: str
+    event_name: str
+    date: str
+    index: int
+    rows: int
+    bytes: int
+    sha256: str
+    etag: str | None = None
+
+
+class Finding(BaseModel):
+    problem: str = Field(description="missing | size | etag | unlisted")
+    key: str
+    detail: str
+
+
+class VerifyResult(BaseModel):
+    ok: bool = Field(description="every object of the manifest is listed with its size and ETag")
+    findings: list[Finding]
+
+
+class Me(BaseModel):
+    email: str
+    role: str = Field(description=_one_of(ROLES))
+    account_id: str
+    account_name: str
+    data_region: str | None
+    database_id: str
