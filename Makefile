@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The exact versions the tests passed with (pip freeze); `make install` keeps to them.
 LOCK := constraints.txt
 
-.PHONY: install lock test reliability demo bench clean
+.PHONY: install lock test reliability demo console bench clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,9 @@ reliability: install
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+console: install
+	$(BIN)/python -m pipelines.console_demo
+
 # make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 EVENTS ?= 1000000
 PROFILE ?= natural
@@ -44,4 +47,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock demo-out .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock demo-out console-out .pytest_cache

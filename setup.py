@@ -7,7 +7,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
                                     "control.*", "api", "api.*", "console", "console.*"]),
-    package_data={"console": ["templates/*.html", "static/*"]},
+    package_data={"console": ["templates/*.html", "static/*.*", "static/fonts/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",
         "pyarrow>=15",
@@ -34,6 +34,7 @@ setup(
             "lxml>=5",
             "matplotlib>=3.7",
             "psycopg[binary]>=3.1",
+            "bandit>=1.7.7",
             "playwright>=1.40",
             "httpx>=0.27",
             "schemathesis>=4.0",

@@ -31,7 +31,11 @@ _ERROR_SCHEMA = {"application/json": {"schema": {"type": "object", "required": [
         "field": {"type": ["string", "null"]}}}}}}}
 ERROR_RESPONSES = {status: {"description": description, "content": _ERROR_SCHEMA} for status, description in (
     (401, "no token, or one we do not know"), (403, "a viewer asked to change something"),
-    (404, "no such thing in the token's account"), (422, "the request breaks a rule; `field` says where"))}
+    (404, "no such thing in the token's account"), (409, "it clashes with what exists (a name taken, already "
+                                                             "stopped, a run not Done yet)"),
+    (422, "the request breaks a rule or is not well-formed; `field` says where"),
+    (503, "the bucket's S3 endpoint could not be reached; try again later"))}
+_NOT_AN_OBJECT = "the request body must be a JSON object (Content-Type: application/json); see /openapi.json"
 
 
 def error_body(code, message, field=None):
@@ -50,6 +54,8 @@ def _export_error(_request, error):
 def _validation_error(_request, error):
     problems = error.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+    if tuple(first.get("loc", ())) in (("body",), ("body", 0)) and first.get("type") != "missing":
+        return JSONResponse(error_body("invalid", _NOT_AN_OBJECT), status_code=422)
     names = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     where = ".".join(names)
     message = f"{where}: {first['msg']}" if where else first["msg"]
@@ -59,6 +65,8 @@ def _validation_error(_request, error):
 
 
 def _http_error(_request, error):
+    if error.status_code == 400:   # FastAPI's answer to a body that is not even text; the same as bad JSON
+        return JSONResponse(error_body("invalid", _NOT_AN_OBJECT), status_code=422)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     message = "no such endpoint; see /openapi.json" if error.status_code == 404 else str(error.detail)
     return JSONResponse(error_body(code, message), status_code=error.status_code, headers=error.headers)

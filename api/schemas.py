@@ -125,6 +125,7 @@ class Run(BaseModel):
     finished_at: str | None
     objects: int | None
     rows: int | None
+    rejected: int | None = Field(description="bad records set aside (in the run's rejects objects)")
     bytes: int | None
     error: str | None
     last_progress: str | None
@@ -153,6 +154,7 @@ class ActivityEntry(BaseModel):
     status: str
     objects: int | None
     rows: int | None
+    rejected: int | None
     bytes: int | None
     started: str | None
     finished: str | None

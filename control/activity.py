@@ -13,7 +13,7 @@ from control.accounts import DEFAULT_ACCOUNT
 from control.models import requests, runs, utc
 from transforms.errors import ConfigError
 
-__all__ = ["activity", "count_activity", "STATUSES", "COLUMNS", "MAX_PAGE"]
+__all__ = ["activity", "count_activity", "any_unfinished", "STATUSES", "COLUMNS", "MAX_PAGE"]
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
 COLUMNS = ("request_id", "type", "frequency", "format", "window_start", "window_end", "status", "objects", "rows",
@@ -48,6 +48,18 @@ def _filtered(query, account, request_id, status, since, until):
     return query
 
 
+def any_unfinished(engine, account=DEFAULT_ACCOUNT):
+    """Whether the account's log has a Pending or Running entry: a run in either state, or an active
+    request still waiting for its first run. Two index lookups, however long the log."""
+    with engine.connect() as connection:
+        if connection.execute(sa.select(runs.c.id).where(
+                (runs.c.account_id == account) & runs.c.status.in_(("Pending", "Running"))).limit(1)).first():
+            return True
+        return connection.execute(sa.select(requests.c.id).where(
+            (requests.c.account_id == account) & (requests.c.status == "active")
+            & ~sa.exists().where(runs.c.request_id == requests.c.id)).limit(1)).first() is not None
+
+
 def count_activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, since=None, until=None):
     """How many log entries `activity` would give with these filters and no paging."""
     query = _filtered(sa.select(sa.func.count()), account, request_id, status, since, until)
@@ -64,8 +76,9 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
         raise ConfigError(f"offset {offset} is negative", field="offset")
     order = (requests.c.created_at, requests.c.id, runs.c.window_start)
     query = _filtered(sa.select(requests, _STATE.label("state"), runs.c.id.label("run_id"), runs.c.window_start,
-                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes, runs.c.started_at,
-                                runs.c.finished_at, runs.c.attempts, runs.c.error, runs.c.last_progress),
+                                runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes,
+                                runs.c.started_at, runs.c.finished_at, runs.c.attempts, runs.c.error,
+                                runs.c.last_progress),
                       account, request_id, status, since, until)
     query = query.order_by(*(c.desc() if newest_first else c for c in order)).offset(offset)
     if limit is not None:

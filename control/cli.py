@@ -22,8 +22,8 @@ from transforms.window import parse_instant
 
 __all__ = ["main", "build_parser"]
 
-SECRET_ENV = "EVENTEXPORT_SECRET_ACCESS_KEY"
-PASSWORD_ENV = "EVENTEXPORT_PASSWORD"
+SECRET_ENV = "EVENTEXPORT_SECRET_ACCESS_KEY"  # nosec B105  # a variable's name, not a secret
+PASSWORD_ENV = "EVENTEXPORT_PASSWORD"  # nosec B105  # a variable's name, not a password
 
 
 def _instant(option):

@@ -13,7 +13,7 @@ from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 from control.accounts import DEFAULT_ACCOUNT, get_account
 from control.models import destinations, fetch_all, fetch_one, requests, utc
 from transforms.destination import parse_destination
-from transforms.errors import ConfigError, ConflictError
+from transforms.errors import ConfigError, ConflictError, ExportError
 from transforms.s3 import SSE_MODES, S3Settings, Secret
 from transforms.s3_checks import DATA_REGIONS, check_destination
 
@@ -58,9 +58,24 @@ def _data_region(engine, account, data_region):
     return data_region or required
 
 
-def _validated(engine, vault, account, *, name, bucket, data_region, access_key_id, secret_access_key, prefix,
-               endpoint_url, region, path_style, sse, sse_kms_key_id, now):
-    """The row a destination would be stored as, after every check but the connection test."""
+def _validated(engine, vault, account, *, access_key_id, secret_access_key, **fields):
+    """The row a destination would be stored as, after every check but the connection test. A key pasted
+    into the wrong field would be echoed by the message naming that field's bad value: it is masked."""
+    try:
+        return _checked(engine, vault, account, access_key_id=access_key_id, secret_access_key=secret_access_key,
+                        **fields)
+    except ExportError as error:
+        message = str(error)
+        for secret in (secret_access_key, access_key_id):
+            if isinstance(secret, str) and len(secret) >= 4 and secret in message:
+                message = message.replace(secret, "***")
+        if message == str(error):
+            raise
+        raise type(error)(message, field=error.field) from None
+
+
+def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id, secret_access_key, prefix,
+             endpoint_url, region, path_style, sse, sse_kms_key_id, now):
     data_region = _data_region(engine, account, data_region)
     if not name or len(name) > 100 or name != name.strip() or "/" in name:
         raise ConfigError("--name must be 1 to 100 characters, without '/' or surrounding spaces", field="name")

@@ -18,8 +18,8 @@ from transforms.config import EXPORT_TYPES
 from transforms.errors import ConfigError, ConflictError, NotFoundError
 from transforms.formats import FORMATS
 
-__all__ = ["create_export", "list_exports", "get_export", "stop_export", "public_export", "parse_every", "ONE_TIME_HORIZON",
-           "MIN_EVERY_HOURS", "MAX_EVERY_HOURS"]
+__all__ = ["create_export", "list_exports", "get_export", "stop_export", "public_export", "parse_every",
+           "ONE_TIME_HORIZON", "MIN_EVERY_HOURS", "MAX_EVERY_HOURS"]
 
 ONE_TIME_HORIZON = dt.timedelta(days=60)   # how far back the event store keeps data for exports
 MIN_EVERY_HOURS, MAX_EVERY_HOURS = 4, 24

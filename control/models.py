@@ -83,6 +83,8 @@ requests = Table(
     Column("status", String(10), nullable=False),            # active | stopped | done
     Column("created_at", DateTime, nullable=False),
     ForeignKeyConstraint(["account_id", "destination"], ["destinations.account_id", "destinations.name"]),
+    # the activity log pages newest first: read in this order, a page needs no sort of the whole log
+    sa.Index("export_requests_by_account_time", "account_id", "created_at", "id"),
 )
 
 runs = Table(
@@ -109,6 +111,7 @@ runs = Table(
     Column("last_progress", Text),                           # the pipeline's latest progress line, or why
                                                              # a Pending run waits
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
+    sa.Index("runs_by_account_status", "account_id", "status"),   # "is anything still running?" at a glance
 )
 
 

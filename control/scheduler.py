@@ -194,11 +194,13 @@ def _execute(engine, settings, vault, run, owner, lease):
     s3 = s3_settings(destination, vault)
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
     other = []
+    command = _pipeline_command(settings, account, request, destination, run)
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _LIBC else None
-    with subprocess.Popen(_pipeline_command(settings, account, request, destination, run), env=env, text=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=guard) as child, \
-            _Heartbeat(engine, run, owner, lease):
+    # The key goes by environment, never argv (where `ps` would show it).
+    child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
+                             stderr=subprocess.PIPE, preexec_fn=guard)
+    with child, _Heartbeat(engine, run, owner, lease):
         for line in child.stderr:
             if line.startswith("progress: "):
                 _report_progress(engine, run, owner, line.strip())

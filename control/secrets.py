@@ -4,6 +4,8 @@ The key file is created on first use with mode 0600. Losing it makes stored secr
 destinations must then be added again), so back it up with the database.
 """
 
+import hashlib
+import hmac
 import os
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -15,7 +17,13 @@ __all__ = ["Vault"]
 
 class Vault:
     def __init__(self, settings):
-        self._fernet = Fernet(self._key(settings))
+        self._master = self._key(settings)
+        self._fernet = Fernet(self._master)
+
+    def derive(self, purpose):
+        """A key for `purpose` (e.g. signing console sessions) derived from the master key, so the
+        deployment keeps one secret; knowing a derived key tells nothing about the master key."""
+        return hmac.new(self._master, purpose.encode(), hashlib.sha256).digest()
 
     @staticmethod
     def _key(settings):

@@ -19,7 +19,7 @@ from pipelines.local_s3 import LocalS3Server, provision_least_privilege
 from transforms.s3 import S3Settings
 from transforms.s3_checks import list_objects
 
-__all__ = ["main"]
+__all__ = ["main", "sample_store", "BUCKET", "PREFIX", "REGION"]
 
 BUCKET = "acme-analytics-exports"
 PREFIX = "eventexport"
@@ -29,11 +29,19 @@ REGION = "eu-west-1"   # the EU data region's
 def _eventexport(env, *args):
     shown = " ".join(shlex.quote(a) for a in args)
     print(f"\n$ eventexport {shown}", flush=True)
-    done = subprocess.run([sys.executable, "-m", "control.cli", *args], env=env, text=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "control.cli", *args], env=env, text=True,  # nosec B603  # no shell
+                          capture_output=True)
     print((done.stdout + done.stderr).rstrip(), flush=True)
     if done.returncode:
         raise SystemExit(done.returncode)
     return done.stdout.strip()
+
+
+def sample_store(workdir, events, today):
+    """The demo's event and profile store under `workdir`, ending today; returns (root, counts)."""
+    store = os.path.join(workdir, "store")
+    return store, generate.generate(store, events, 4, "parquet", seed=7, end=today + dt.timedelta(days=1),
+                                    hostile=True)
 
 
 def main(argv=None):
@@ -45,9 +53,7 @@ def main(argv=None):
     shutil.rmtree(workdir, ignore_errors=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     today = now.date()
-    store = os.path.join(workdir, "store")
-    counts = generate.generate(store, args.events, 4, "parquet", seed=7, end=today + dt.timedelta(days=1),
-                               hostile=True)
+    store, counts = sample_store(workdir, args.events, today)
     print(f"sample store: {counts['events']:,} events, {counts['profiles']:,} profiles in {store}")
     with LocalS3Server(region=REGION) as server:
         key = provision_least_privilege(server, BUCKET, region=REGION)
@@ -76,6 +82,8 @@ def main(argv=None):
         for name in sorted(listed)[:10]:
             print(f"  {listed[name][0]:>9,}  s3://{BUCKET}/{name}")
         print(f"  ... {max(0, len(listed) - 10)} more; our manifest copies are in {workdir}/manifests")
+    print("\nTo do all this in a browser: `make console` starts the web console on this same sample data,\n"
+          "with the scheduler beside it, and prints the address and an admin's password.")
     return 0
 
 

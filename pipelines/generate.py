@@ -252,7 +252,7 @@ def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostil
     end = end or dt.datetime.now(dt.timezone.utc).date()
     start_ms = (end - dt.date(1970, 1, 1)).days * DAY_MS - (days - 1) * DAY_MS
     rng = np.random.default_rng(seed)
-    r = random.Random(int(rng.integers(2**63)))  # fast scalar draws for per-record loops
+    r = random.Random(int(rng.integers(2**63)))  # nosec B311  # test data, seeded on purpose; fast scalar draws
     sync_marker = hashlib.sha256(f"eventexport-sync-{seed}".encode()).digest()[:16]
     snapshots, devices, profile_cols = _build_profiles(rng, r, profiles or max(10, events // 20), days, start_ms)
     event_cols = _build_events(rng, r, events, hostile, days, start_ms, snapshots, devices)

@@ -52,6 +52,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from transforms.s3_checks import least_privilege_policy  # the policy customers give the export key
+
 _BOOTSTRAP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey (see _bootstrap_admin)
 _ACCESS_RE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
 _RUNNING_RE = re.compile(r"Running on http://[\d.]+:(\d+)")
@@ -84,14 +86,6 @@ class RecordedRequest(NamedTuple):  # one recorder entry; headers lower-cased
 class LogMark(NamedTuple):  # byte offsets into the two logs
     access: int
     recording: int
-
-
-def least_privilege_policy(bucket: str) -> dict:
-    """The export key's policy: list the bucket, write objects, nothing else."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]},
-    ]}
 
 
 class LocalS3Server:
@@ -131,7 +125,7 @@ class LocalS3Server:
             env["MOTO_ENABLE_RECORDING"] = "1"
         open(self.recording_path, "w").close()
         with open(self.access_log_path, "wb") as log:
-            self._proc = subprocess.Popen(
+            self._proc = subprocess.Popen(  # nosec B603  # our interpreter and fixed arguments, no shell
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:

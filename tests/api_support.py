@@ -8,6 +8,7 @@ real buckets with least-privilege keys on the session's local S3 server. The acc
 each with an admin and a viewer.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import uuid
@@ -23,7 +24,7 @@ from pipelines.generate import generate
 from pipelines.local_s3 import provision_least_privilege
 from tests.test_control import POSTGRES, _postgres_database
 
-__all__ = ["deployment", "stores", "Deployment", "Tenant", "bearer", "destination_body"]
+__all__ = ["deployment", "stores", "running", "Deployment", "Tenant", "bearer", "destination_body"]
 
 UTC = dt.timezone.utc
 
@@ -82,13 +83,9 @@ def _tenant(server, engine, account):
     return Tenant(account, tokens["admin"], tokens["viewer"], bucket, key)
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
-def deployment(request, tmp_path, server, stores):
-    if request.param == "sqlite":
-        db, cleanup = f"sqlite:///{tmp_path}/eventexport.db", None
-    else:
-        admin, name, db = _postgres_database()
-        cleanup = (admin, name)
+@contextlib.contextmanager
+def running(db, tmp_path, server, stores):
+    """The deployment on database `db`, its two accounts set up, the app served in-process."""
     settings = load_settings({
         "EVENTEXPORT_DB": db, "EVENTEXPORT_KEY_FILE": str(tmp_path / "master.key"),
         "EVENTEXPORT_EVENT_STORE": str(stores["a"] / "events"),
@@ -99,10 +96,23 @@ def deployment(request, tmp_path, server, stores):
     accounts.add_account(context.engine, account_id="globex", name="Globex", event_store=str(stores["b"] / "events"),
                          profile_store=str(stores["b"] / "profiles"), database_id="gx1", data_region="EU")
     tenants = {account: _tenant(server, context.engine, account) for account in ("default", "globex")}
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Deployment(client, context.engine, settings, context.vault, server, tenants, db)
-    context.engine.dispose()
-    if cleanup:
-        admin, name = cleanup
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Deployment(client, context.engine, settings, context.vault, server, tenants, db)
+    finally:
+        context.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+def deployment(request, tmp_path, server, stores):
+    if request.param == "sqlite":
+        with running(f"sqlite:///{tmp_path}/eventexport.db", tmp_path, server, stores) as ready:
+            yield ready
+        return
+    admin, name, db = _postgres_database()
+    try:
+        with running(db, tmp_path, server, stores) as ready:
+            yield ready
+    finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -11,7 +11,8 @@ seeded `random.Random`, so a failing case replays exactly. Faults:
 - "reset-after": the request reaches the server, then the connection is reset before the answer
   (the object was written; the client cannot know it);
 - "hang": no answer ever comes (until the proxy closes); only the client's read timeout ends it;
-- "403": AccessDenied, as S3 answers once the key's permission has been taken away.
+- "403": AccessDenied, as S3 answers once the key's permission has been taken away;
+- "404": NoSuchUpload, as S3 answers a multipart request whose upload is gone (completed or aborted).
 
 `limit` caps the faults one request (the same method, path and query: a retry) receives, so a plan of
 transient faults always lets the client's retries through; `limit=None` makes every pick persistent.
@@ -31,11 +32,12 @@ from collections import Counter
 
 __all__ = ["FaultProxy", "operation_of", "FAULTS"]
 
-FAULTS = ("500", "503", "reset", "reset-after", "hang", "403")
+FAULTS = ("500", "503", "reset", "reset-after", "hang", "403", "404")
 _ERRORS = {
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "SlowDown", "Please reduce your request rate."),
     "403": (403, "AccessDenied", "Access Denied"),
+    "404": (404, "NoSuchUpload", "The specified upload does not exist."),
 }
 
 
@@ -66,6 +68,9 @@ class FaultProxy:
     def __init__(self, upstream, plan=None, seed=0, limit=2, on_request=None):
         self.upstream = urllib.parse.urlsplit(upstream)
         self.plan, self.limit, self.on_request = dict(plan or {}), limit, on_request
+        unknown = {fault for _, faults in self.plan.values() for fault in faults} - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
         self.random = random.Random(seed)
         self.log = []
         self._faults_per_request = Counter()

@@ -155,7 +155,7 @@ def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment
         runs = _get(d, tenant, "/runs").json()
         assert runs["total"] == 1 and [r["request_id"] for r in runs["items"]] == [requests[account]]
         run = runs["items"][0]
-        assert run["status"] == "Done" and run["rows"] > 0, run
+        assert run["status"] == "Done" and run["rows"] > 0 and run["rejected"] == 0, run
         assert _get(d, tenant, f"/runs/{run['id']}").json() == run
         objects = _get(d, tenant, f"/runs/{run['id']}/objects").json()
         assert objects and sum(o["rows"] for o in objects) == run["rows"]

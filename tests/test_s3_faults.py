@@ -46,11 +46,15 @@ def _parts(calm):
     return len(sizes), sum(-(-size // SMALL_PART) for size in sizes)
 
 
-TRANSIENT = {
+def _uploads(rate, *faults):
+    return {"PutObject": (rate, faults), "UploadPart": (rate, faults)}
+
+
+TRANSIENT = {   # case: (plan, seed)
     "500 InternalError and 503 SlowDown": ({op: (0.4, ("500", "503")) for op in WRITES}, 3),
-    "connections reset mid-upload and mid-part": ({"PutObject": (0.5, ("reset",)), "UploadPart": (0.5, ("reset",))}, 4),
-    "connections reset after S3 wrote": ({"PutObject": (0.4, ("reset-after",)), "UploadPart": (0.4, ("reset-after",))}, 1),
-    "responses that never come": ({"PutObject": (0.25, ("hang",)), "UploadPart": (0.25, ("hang",))}, 2),
+    "connections reset mid-upload and mid-part": (_uploads(0.5, "reset"), 4),
+    "connections reset after S3 wrote": (_uploads(0.4, "reset-after"), 1),
+    "responses that never come": (_uploads(0.25, "hang"), 2),
 }
 
 
@@ -76,15 +80,14 @@ def test_transient_faults_end_in_a_complete_byte_identical_export(small_parts_se
 
 PERSISTENT = {
     "503 SlowDown on every part": ({"UploadPart": (1, ("503",))}, "S3 kept failing", "SlowDown"),
-    "every upload reset": ({"PutObject": (1, ("reset",)), "UploadPart": (1, ("reset",))}, "cannot reach S3",
-                           "ConnectionClosedError"),
+    "every upload reset": (_uploads(1, "reset"), "cannot reach S3", "ConnectionClosedError"),
 }
 
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("case", PERSISTENT)
-def test_persistent_faults_fail_the_run_naming_the_cause_and_a_retry_succeeds(small_parts_server, fault_store, fault_calm,
-                                                                                bucket, monkeypatch, case):
+def test_persistent_faults_fail_the_run_naming_the_cause_and_a_retry_succeeds(small_parts_server, fault_store,
+                                                                                fault_calm, bucket, monkeypatch, case):
     plan, message, cause = PERSISTENT[case]
     name, key = bucket
     monkeypatch.setattr(s3, "MAX_ATTEMPTS", 3)
@@ -103,8 +106,8 @@ REVOKED = ("key deleted", "permission taken away")
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("case", REVOKED)
-def test_key_revoked_mid_run_fails_with_the_fix_and_a_retry_succeeds(small_parts_server, fault_store, fault_calm, bucket,
-                                                                     monkeypatch, case):
+def test_key_revoked_mid_run_fails_with_the_fix_and_a_retry_succeeds(small_parts_server, fault_store, fault_calm,
+                                                                     bucket, monkeypatch, case):
     name, key = bucket
     iam = small_parts_server.admin_client("iam")
     user = f"export-{name}"
@@ -133,3 +136,22 @@ def test_key_revoked_mid_run_fails_with_the_fix_and_a_retry_succeeds(small_parts
     status, text = _run(fault_store[0], name, key, small_parts_server.endpoint_url)
     assert status == 0, text
     _check_complete(small_parts_server, name, fault_calm, fault_store[1], f"{case} mid-run (403), then a retry")
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("case", ["completed, answer lost", "upload gone"])
+def test_no_such_upload_on_completing_is_settled_by_listing(small_parts_server, fault_store, fault_calm, bucket, case):
+    """A completion whose answer was lost is retried and finds the upload gone (S3 answers NoSuchUpload):
+    the object is listed with this upload's ETag, so the run goes on. If the upload really is gone (no
+    such object), the run fails saying so, and a retry succeeds."""
+    name, key = bucket
+    script = {"completed, answer lost": {1: "reset-after", 2: "404"}, "upload gone": {1: "404"}}[case]
+    with FaultProxy(small_parts_server.endpoint_url,
+                    on_request=lambda op, n: script.get(n) if op == "CompleteMultipartUpload" else None) as proxy:
+        status, text = _run(fault_store[0], name, key, proxy.endpoint_url)
+    assert proxy.faults(operation="CompleteMultipartUpload") == len(script)
+    if case == "upload gone":
+        assert status == 3 and "S3 lost the multipart upload" in text, text
+        status, text = _run(fault_store[0], name, key, small_parts_server.endpoint_url)
+    assert status == 0, text
+    _check_complete(small_parts_server, name, fault_calm, fault_store[1], f"NoSuchUpload on completing: {case}")

@@ -16,10 +16,13 @@ import re
 from transforms.errors import ConfigError
 from transforms.s3 import S3Settings, put_object
 
-__all__ = ["Destination", "ObjectDigest", "parse_destination"]
+__all__ = ["Destination", "ObjectDigest", "parse_destination", "MAX_PREFIX_BYTES"]
 
 _COPY_CHUNK = 8 << 20
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# S3 keys hold at most 1024 bytes and an object's own name up to 255 (naming.MAX_BASENAME_BYTES).
+MAX_PREFIX_BYTES = 1024 - 255 - 1
+_UNSAFE_PREFIX = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Destination:
     def put(self, key, stream):
         """Write seekable binary `stream` (at 0) as `key`, once; return its size and digests."""
         if self.is_s3:
-            sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+            sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
             while chunk := stream.read(_COPY_CHUNK):
                 sha256.update(chunk)
                 md5.update(chunk)
@@ -64,7 +67,7 @@ class Destination:
             stream.seek(0)
             etag = put_object(self.s3, self.bucket, key, stream, size, md5)
             return ObjectDigest(size, sha256.hexdigest(), etag)
-        sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+        sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
         path = self.uri(key)
         folder, name = os.path.split(path)
         partial = os.path.join(folder, f".partial-{hashlib.sha256(name.encode()).hexdigest()[:20]}")
@@ -79,6 +82,19 @@ class Destination:
         return ObjectDigest(size, sha256.hexdigest(), md5.hexdigest())
 
 
+def _checked_prefix(text, prefix):
+    """S3 takes any key, but tools that copy a bucket to disk (aws s3 sync, rclone) turn '..', '/x' and '\\'
+    into paths, which could then land outside the customer's folder: such prefixes are refused."""
+    folders = prefix.split("/") if prefix else []
+    if any(folder in ("", ".", "..") for folder in folders) or _UNSAFE_PREFIX.search(prefix):
+        raise ConfigError(f"--destination {text!r}: the prefix may not start with '/' or hold '.' or '..' folders, "
+                          "'//', backslashes or control characters; e.g. s3://bucket/exports/team-a")
+    if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:
+        raise ConfigError(f"--destination {text[:80]!r}...: the prefix may hold at most {MAX_PREFIX_BYTES} bytes, "
+                          "so that every key fits S3's 1024")
+    return prefix
+
+
 def parse_destination(text, s3=S3Settings()):
     """'s3://bucket[/prefix]' or a local folder (made absolute, so workers elsewhere agree on it)."""
     if not text:
@@ -87,7 +103,7 @@ def parse_destination(text, s3=S3Settings()):
         bucket, _, prefix = text[len("s3://"):].partition("/")
         if not _BUCKET.fullmatch(bucket):
             raise ConfigError(f"--destination {text!r}: {bucket!r} is not a valid S3 bucket name")
-        prefix = prefix.strip("/")
+        prefix = _checked_prefix(text, prefix.rstrip("/"))
         return Destination(f"s3://{bucket}/", prefix + "/" if prefix else "", s3)
     if "://" in text:
         raise ConfigError(f"--destination {text!r}: use a local folder or s3://bucket[/prefix]")

@@ -23,7 +23,7 @@ __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "pu
 SSE_MODES = ("none", "AES256", "aws:kms")
 # The destination key's secret reaches the exporter from here (never from a command line, where `ps`
 # would show it); the key id may too, which is how the control plane hands a stored key to a run.
-SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
+SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"  # nosec B105  # a variable's name, not a secret
 KEY_ID_ENV = "EVENTEXPORT_DESTINATION_ACCESS_KEY_ID"
 MULTIPART_THRESHOLD = 64 << 20  # below: one PutObject; above: parts, so a retry resends 16 MiB, not 100
 PART_BYTES = 16 << 20
@@ -129,7 +129,7 @@ def classify(error, action, bucket):
 
 def _md5(stream, start, length):
     stream.seek(start)
-    digest, left = hashlib.md5(), length
+    digest, left = hashlib.md5(usedforsecurity=False), length
     while left:
         chunk = stream.read(min(left, 8 << 20))
         digest.update(chunk)
@@ -180,8 +180,23 @@ def put_object(settings, bucket, key, stream, size, md5=None):
                                         ContentMD5=base64.b64encode(md5.digest()).decode())
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             digests.append(md5.digest())
-        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
-                                         MultipartUpload={"Parts": parts})
-        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+        etag = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+        _complete(client, bucket, key, upload["UploadId"], parts, etag)
+        return etag
     except (ClientError, BotoCoreError) as error:
         raise classify(error, "put", bucket) from None
+
+
+def _complete(client, bucket, key, upload_id, parts, etag):
+    """CompleteMultipartUpload. When the answer to a completion that worked is lost, botocore's retry finds
+    the upload gone (NoSuchUpload); a listing (all the key may do) then shows whether the object is there
+    with this upload's ETag, which means these very bytes."""
+    try:
+        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not (listed and listed[0]["Key"] == key and listed[0]["ETag"].strip('"') == etag):
+            raise TransientDestinationError(f"S3 lost the multipart upload of {key!r} in bucket {bucket!r} (a "
+                                            "lifecycle rule may have aborted it); run the export again") from None

@@ -12,13 +12,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.s3 import classify, client_for
 
-__all__ = ["DATA_REGIONS", "MARKER_NAME", "preflight", "check_destination", "list_objects", "verify_objects", "Finding"]
+__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects",
+           "verify_objects", "Finding"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
                 "SK": "ap-northeast-2"}
 MARKER_NAME = "eventexport-connection-test.txt"
 _MARKER_BODY = b"eventexport wrote this object to test the destination; it is safe to delete.\n"
+
+
+def least_privilege_policy(bucket):
+    """The IAM policy customers give the export key: list the bucket, put objects, nothing else."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
+        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]},
+    ]}
 
 
 def _bucket_region(client, bucket, configured):

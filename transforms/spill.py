@@ -38,7 +38,7 @@ def remove_spill_dir(folder):
     from apache_beam.io.filesystems import FileSystems
     try:
         FileSystems.delete([folder.rstrip("/") + "/"])
-    except Exception:  # a leftover temp folder must not fail a finished export; it is only temp data
+    except Exception:  # nosec B110  # a leftover temp folder must not fail a finished export; it is only temp data
         pass
 
 

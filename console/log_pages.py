@@ -1,0 +1,244 @@
+"""The Activity Log, the + Create Export dialog, stopping an export, and a run's objects and Verify.
+
+The log is paged in the database (`PAGE_SIZE` entries), so a page costs the same with ten runs or ten
+thousand. While any run of the account is Pending or Running the page asks the browser to refresh its
+log (console.js), which fetches only this page again.
+"""
+
+import datetime as dt
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from console.web import field_errors, now_utc, open_page, status_for
+from control import activity as log
+from control.accounts import require_admin
+from control.destinations import get_destination, list_destinations, public_view
+from control.event_names import event_names
+from control.exports import (MAX_EVERY_HOURS, MIN_EVERY_HOURS, ONE_TIME_HORIZON, create_export, get_export,
+                             list_exports, stop_export)
+from control.runs import get_run, public_run, run_manifest, verify_run
+from transforms.config import EXPORT_TYPES
+from transforms.errors import ExportError, NotFoundError, PermissionDeniedError
+from transforms.formats import FORMATS
+
+__all__ = ["router", "PAGE_SIZE"]
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+OBJECTS_SHOWN = 500   # a run's object list on one page; the manifest download has them all
+EXPORT_FIELDS = ("destination", "export_type", "events", "format", "frequency", "window_from", "window_to", "every")
+EXPORT_TYPE_LABELS = {"all_events": "All events", "select_events": "Selected events",
+                      "all_profiles": "All user profiles"}
+
+
+def _dialog(page, values=None, errors=None):
+    """What the + Create Export dialog needs to render."""
+    today = now_utc().date()
+    try:
+        names = event_names(page.account["event_store"])
+        names_error = None
+    except ExportError as error:
+        names, names_error = [], str(error)
+    return {"destinations": [public_view(d) for d in list_destinations(page.console.engine, page.account_id)],
+            "event_names": names, "event_names_error": names_error, "formats": FORMATS,
+            "export_types": {t: EXPORT_TYPE_LABELS.get(t, t) for t in EXPORT_TYPES},
+            "every_hours": range(MIN_EVERY_HOURS, MAX_EVERY_HOURS + 1),
+            "earliest": (today - ONE_TIME_HORIZON + dt.timedelta(days=1)).isoformat(), "latest": today.isoformat(),
+            "values": values or {"frequency": "once", "export_type": "all_events", "format": "json", "every": "24",
+                                 "window_from": (today - dt.timedelta(days=7)).isoformat(),
+                                 "window_to": (today - dt.timedelta(days=1)).isoformat(), "events": []},
+            "errors": errors or {}, "open": bool(errors)}
+
+
+def _log_context(page):
+    query = page.request.query_params
+    search = query.get("q", "").strip()[:64]
+    status = query.get("status") if query.get("status") in log.STATUSES else None
+    try:
+        number = max(1, int(query.get("page", "1")))
+    except ValueError:
+        number = 1
+    engine, account = page.console.engine, page.account_id
+    total = log.count_activity(engine, account, request_id=search or None, status=status)
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(number, pages)
+    entries = log.activity(engine, account, request_id=search or None, status=status, limit=PAGE_SIZE,
+                           offset=(number - 1) * PAGE_SIZE, newest_first=True)
+    live = log.any_unfinished(engine, account)
+    stoppable = {r["id"] for r in list_exports(engine, account)
+                 if r["frequency"] == "recurring" and r["status"] == "active"}
+    return {"entries": entries, "total": total, "page_number": number, "pages": pages, "search": search,
+            "status": status, "statuses": log.STATUSES, "live": live, "stoppable": stoppable,
+            "type_labels": EXPORT_TYPE_LABELS}
+
+
+def _activity(page, status=200, **extra):
+    context = _log_context(page)
+    context.update(dialog=_dialog(page), notice=None)
+    context.update(extra)
+    return page.render("activity.html", status_code=status, **context)
+
+
+@router.get("/activity")
+async def activity_page(request: Request):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    if request.query_params.get("fragment") == "log":
+        return page.render("_log.html", **_log_context(page))
+    return _activity(page, notice=request.query_params.get("created") and
+                     f"Export {request.query_params['created']} created. It appears below until it is Done.")
+
+
+def _day(text):
+    try:
+        return dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ExportError(f"give a date (YYYY-MM-DD), not {text!r}") from None
+
+
+def _export_request(form):
+    """The form's values, and the service's keyword arguments made from them (dates become UTC instants)."""
+    values = {k: str(form.get(k, "")).strip() for k in EXPORT_FIELDS if k != "events"}
+    values["events"] = [str(e) for e in form.getlist("events") if str(e)]
+    arguments = {"destination": values["destination"], "export_type": values["export_type"],
+                 "format": values["format"], "frequency": values["frequency"],
+                 "events": values["events"] if values["export_type"] == "select_events" else []}
+    if values["frequency"] == "once":
+        errors = {}
+        days = {}
+        for field in ("window_from", "window_to"):
+            try:
+                days[field] = _day(values[field])
+            except ExportError as error:
+                errors[field] = str(error)
+        if errors:
+            return values, None, errors
+        now = now_utc().replace(second=0, microsecond=0)
+        start = dt.datetime.combine(days["window_from"], dt.time(), dt.timezone.utc)
+        # The "to" day is included: its window ends at the next midnight, or now if that is still to come.
+        end = min(dt.datetime.combine(days["window_to"] + dt.timedelta(days=1), dt.time(), dt.timezone.utc), now)
+        arguments.update(window_from=start, window_to=end)
+    elif values["frequency"] == "recurring":
+        arguments["every"] = values["every"]
+    return values, arguments, {}
+
+
+@router.post("/exports")
+async def create(request: Request):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    form = await page.form()
+    if form is None:
+        return page.refuse_stale_form()
+    try:
+        require_admin(page.user)
+    except PermissionDeniedError as error:
+        return _activity(page, status=403, problem=str(error))
+    values, arguments, errors = _export_request(form)
+    status = 422
+    if not errors:
+        try:
+            request_id = create_export(page.console.engine, page.account_id, **arguments)
+        except ExportError as error:
+            errors, status = field_errors(error, EXPORT_FIELDS), status_for(error)
+        else:
+            return page.redirect(f"/activity?created={request_id}")
+    return _activity(page, status=status, dialog=_dialog(page, values, errors))
+
+
+@router.post("/exports/{request_id}/stop")
+async def stop(request: Request, request_id: str):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    if await page.form() is None:
+        return page.refuse_stale_form()
+    try:
+        require_admin(page.user)
+        stop_export(page.console.engine, request_id, page.account_id)
+    except ExportError as error:
+        return _activity(page, status=status_for(error), problem=str(error))
+    return _activity(page, notice=f"Export {request_id} stopped: no further runs will start.")
+
+
+def _run_context(page, run_id):
+    engine = page.console.engine
+    run = get_run(engine, run_id, page.account_id)
+    request = get_export(engine, run["request_id"], page.account_id)
+    destination = public_view(get_destination(engine, request["destination"], page.account_id))
+    manifest, manifest_error = None, None
+    if run["status"] == "Done":
+        try:
+            manifest = run_manifest(engine, page.console.settings, run_id, page.account_id)
+        except ExportError as error:
+            manifest_error = str(error)
+    objects = (manifest or {}).get("objects", [])
+    return {"run": public_run(run), "request": request, "destination": destination, "manifest": manifest,
+            "manifest_error": manifest_error, "objects": objects[:OBJECTS_SHOWN], "objects_total": len(objects),
+            "manifest_text": json.dumps(manifest, indent=2, ensure_ascii=False) if manifest else None,
+            "run_prefix": f"{destination['prefix']}{run['request_id']}-{run['run_timestamp']}-",
+            "type_labels": EXPORT_TYPE_LABELS, "findings": None, "verify_error": None}
+
+
+def _run_id(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise NotFoundError(f"no run {text!r}") from None
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: str):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    try:
+        return page.render("run.html", **_run_context(page, _run_id(run_id)))
+    except NotFoundError:
+        return page.render("message.html", status_code=404, title="No such run",
+                           message="This account has no run by that id. It may belong to another account.")
+
+
+@router.get("/runs/{run_id}/manifest.json")
+async def manifest_download(request: Request, run_id: str):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    try:
+        manifest = run_manifest(page.console.engine, page.console.settings, _run_id(run_id), page.account_id)
+    except ExportError as error:
+        return page.respond(JSONResponse({"error": str(error)}, status_code=404))
+    return page.respond(JSONResponse(manifest))
+
+
+@router.get("/runs/{run_id}/verify")
+async def verify_link(request: Request, run_id: str):
+    """A verify result's address opened again (a reload, a shared link): the run's page."""
+    return open_page(request).redirect(f"/runs/{run_id}")
+
+
+@router.post("/runs/{run_id}/verify")
+async def verify(request: Request, run_id: str):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    if await page.form() is None:
+        return page.refuse_stale_form()
+    try:
+        context = _run_context(page, _run_id(run_id))
+    except NotFoundError:
+        return page.render("message.html", status_code=404, title="No such run",
+                           message="This account has no run by that id. It may belong to another account.")
+    try:
+        findings = verify_run(page.console.engine, page.console.settings, page.console.vault, _run_id(run_id),
+                              page.account_id)
+        context["findings"] = {"problems": [f for f in findings if f["problem"] != "unlisted"],
+                               "unlisted": [f for f in findings if f["problem"] == "unlisted"]}
+    except ExportError as error:
+        context["verify_error"] = str(error)
+    return page.render("run.html", **context)

@@ -1,0 +1,51 @@
+"""Logging in and out. The password is checked by the accounts service (argon2), never here."""
+
+from fastapi import APIRouter, Request
+
+from console.web import open_page
+from control.accounts import authenticate
+from transforms.errors import AuthenticationError
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def home(request: Request):
+    page = open_page(request)
+    return page.redirect("/activity" if page.user else "/login")
+
+
+@router.get("/login")
+async def login_form(request: Request):
+    page = open_page(request)
+    if page.user:
+        return page.redirect("/activity")
+    return page.render("login.html", email="", error=None)
+
+
+@router.post("/login")
+async def login(request: Request):
+    page = open_page(request)
+    form = await page.form()
+    if form is None:
+        page.log_out()   # a fresh token for the next try
+        return page.render("login.html", status_code=403, email="",
+                           error="The log-in form had expired. Please try again.")
+    email = str(form.get("email", ""))
+    try:
+        user = authenticate(page.console.engine, email, str(form.get("password", "")))
+    except AuthenticationError as error:
+        return page.render("login.html", status_code=401, email=email, error=f"{str(error).capitalize()}.")
+    page.log_in(user)
+    return page.redirect("/activity")
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    page = open_page(request)
+    if await page.form() is None:
+        return page.refuse_stale_form()
+    page.log_out()
+    return page.redirect("/login")

@@ -1,0 +1,128 @@
+"""Settings > Partners > Exports: the account's S3 destinations, the AWS S3 form with Test connection,
+the data-region table and the least-privilege policy to give the key.
+
+The secret access key goes one way: from the form to the destinations service, which seals it. No
+page or JSON answer ever carries it (or the stored key id) back; a form shown again after a refusal
+keeps every other value and asks for the secret afresh.
+"""
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from console.web import field_errors, open_page
+from control.accounts import require_admin
+from control.destinations import (add_destination, list_destinations, public_view, remove_destination,
+                                  test_connection, test_destination)
+from transforms.errors import ExportError
+from transforms.s3 import SSE_MODES
+from transforms.s3_checks import DATA_REGIONS, least_privilege_policy
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+FIELDS = ("name", "bucket", "data_region", "access_key_id", "secret_access_key", "prefix", "endpoint_url",
+          "path_style", "sse", "sse_kms_key_id", "region")
+_KEPT = ("name", "bucket", "data_region", "prefix", "endpoint_url", "path_style", "sse", "sse_kms_key_id", "region")
+PLACEHOLDER_BUCKET = "YOUR-BUCKET-NAME"
+
+
+def _settings_page(page, status=200, values=None, errors=None, result=None):
+    values = values or {"data_region": page.account.get("data_region") or "", "sse": "none"}
+    destinations = [public_view(d) for d in list_destinations(page.console.engine, page.account_id)]
+    policy = least_privilege_policy(values.get("bucket") or PLACEHOLDER_BUCKET)
+    return page.render("settings_exports.html", status_code=status, destinations=destinations, values=values,
+                       errors=errors or {}, result=result, data_regions=DATA_REGIONS, sse_modes=SSE_MODES,
+                       policy_text=json.dumps(policy, indent=2), placeholder_bucket=PLACEHOLDER_BUCKET,
+                       account_region=page.account.get("data_region"))
+
+
+@router.get("/settings/exports")
+async def settings_exports(request: Request):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    return _settings_page(page)
+
+
+def _arguments(form):
+    values = {k: str(form.get(k, "")).strip() for k in FIELDS if k != "path_style"}
+    values["path_style"] = form.get("path_style") in ("on", "true", "1")
+    values["secret_access_key"] = str(form.get("secret_access_key", ""))   # spaces may be part of a secret
+    arguments = dict(values)
+    for optional in ("endpoint_url", "region", "sse_kms_key_id", "data_region"):
+        arguments[optional] = arguments[optional] or None
+    return {k: values[k] for k in _KEPT}, arguments
+
+
+def _answer(page, wants_json, values, *, errors=None, result=None, saved=None):
+    """JSON for console.js (which keeps the typed secret in place), else the page drawn again."""
+    if wants_json:
+        body = {"ok": not errors, "errors": errors or {}, "message": result and result["message"]}
+        if saved:
+            body["redirect"] = page.url(f"/settings/exports?saved={saved}")
+        return page.respond(JSONResponse(body, status_code=422 if errors else 200))
+    if saved:
+        return page.redirect(f"/settings/exports?saved={saved}")
+    return _settings_page(page, status=422 if errors else 200, values=values, errors=errors, result=result)
+
+
+@router.post("/settings/exports")
+async def save_or_test(request: Request):
+    """The AWS S3 form: `action=test` runs the connection test only, `action=save` tests and saves."""
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    form = await page.form()
+    if form is None:
+        return page.refuse_stale_form()
+    wants_json = "application/json" in request.headers.get("accept", "")
+    values, arguments = _arguments(form)
+    engine, vault, account = page.console.engine, page.console.vault, page.account_id
+    try:
+        require_admin(page.user)
+        if form.get("action") == "test":
+            arguments.pop("name")
+            region = test_connection(engine, vault, account, **arguments)
+            return _answer(page, wants_json, values, result={
+                "ok": True, "message": f"Connection test passed: listed bucket {arguments['bucket']!r} "
+                                       f"(region {region}) and put a test object under the prefix."})
+        add_destination(engine, vault, account, **arguments)
+    except ExportError as error:
+        errors = field_errors(error, FIELDS)
+        return _answer(page, wants_json, values, errors=errors,
+                       result={"ok": False, "message": str(error)} if "_form" in errors else None)
+    return _answer(page, wants_json, values, saved=arguments["name"])
+
+
+@router.post("/settings/exports/{name}/test")
+async def test_saved(request: Request, name: str):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    if await page.form() is None:
+        return page.refuse_stale_form()
+    try:
+        region = test_destination(page.console.engine, page.console.vault, name, page.account_id)
+        result = {"ok": True, "message": f"{name}: connection test passed (bucket region {region})."}
+    except ExportError as error:
+        result = {"ok": False, "message": f"{name}: {error}"}
+    return _settings_page(page, result=result)
+
+
+@router.post("/settings/exports/{name}/remove")
+async def remove(request: Request, name: str):
+    page = open_page(request)
+    if not page.user:
+        return page.redirect("/login")
+    if await page.form() is None:
+        return page.refuse_stale_form()
+    try:
+        require_admin(page.user)
+        remove_destination(page.console.engine, name, page.account_id)
+        result = {"ok": True, "message": f"Destination {name!r} removed."}
+    except ExportError as error:
+        result = {"ok": False, "message": str(error)}
+    return _settings_page(page, result=result)

@@ -1,0 +1,167 @@
+// eventexport console: small enhancements over pages that work as plain forms.
+(function () {
+  "use strict";
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+  const REFRESH_MS = 3000;
+
+  // Dialogs: native <dialog> keeps focus inside and closes on Escape.
+  function openDialog(dialog) {
+    if (!dialog.open) dialog.showModal();
+    const target = $("[aria-invalid=true]", dialog) || $("select, input:not([type=hidden])", dialog);
+    if (target) target.focus();
+  }
+  $$("[data-open-dialog]").forEach((button) => button.addEventListener("click", () => {
+    openDialog(document.getElementById(button.dataset.openDialog));
+  }));
+  $$("[data-close-dialog]").forEach((button) => button.addEventListener("click", () => button.closest("dialog").close()));
+  $$("dialog[data-open-on-load]").forEach(openDialog);
+
+  // A refusal shown beside a field goes away once that field is changed.
+  $$("dialog [aria-invalid=true]").forEach((input) => input.addEventListener("change", () => {
+    input.removeAttribute("aria-invalid");
+    const message = document.getElementById(`err-${input.name}`);
+    if (message) message.hidden = true;
+  }));
+
+  // Create Export: show the inputs that the chosen type and frequency use.
+  const exportType = $("#export_type");
+  function syncVisibility() {
+    const frequency = ($("input[name=frequency]:checked") || {}).value;
+    $$("[data-show-when-type]").forEach((el) => { el.hidden = !exportType || exportType.value !== el.dataset.showWhenType; });
+    $$("[data-show-when-frequency]").forEach((el) => { el.hidden = frequency !== el.dataset.showWhenFrequency; });
+  }
+  if (exportType) exportType.addEventListener("change", syncVisibility);
+  $$("input[name=frequency]").forEach((radio) => radio.addEventListener("change", syncVisibility));
+  syncVisibility();
+
+  // Events: a searchable multi-select over the store's event names.
+  const search = $("[data-event-search]");
+  const list = $("[data-event-list]");
+  function syncEvents() {
+    if (!list) return;
+    const query = (search.value || "").trim().toLowerCase();
+    let visible = 0;
+    $$("li", list).forEach((item) => {
+      const match = !query || item.textContent.toLowerCase().includes(query);
+      item.hidden = !match;
+      if (match) visible += 1;
+    });
+    $("[data-no-match]").hidden = visible > 0;
+    const chosen = $$("input:checked", list).map((box) => box.value);
+    $("[data-selected-count]").textContent = chosen.length ? `(${chosen.length} selected)` : "";
+    const chips = $("[data-chips]");
+    chips.replaceChildren(...chosen.map((name) => {
+      const chip = document.createElement("span");
+      chip.className = "chip";
+      chip.textContent = name;
+      chip.title = name;
+      return chip;
+    }));
+  }
+  if (search && list) {
+    search.addEventListener("input", syncEvents);
+    search.addEventListener("keydown", (event) => { if (event.key === "Enter") event.preventDefault(); });
+    list.addEventListener("change", syncEvents);
+    syncEvents();
+  }
+
+  // Confirm before stopping or removing.
+  function bindConfirms(root) {
+    $$("form[data-confirm]", root).forEach((form) => form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    }));
+  }
+  bindConfirms(document);
+
+  // The policy JSON follows the bucket name as it is typed; Copy puts it on the clipboard.
+  const policy = $("#policy");
+  const bucket = $("[data-policy-bucket]");
+  if (policy && bucket) {
+    bucket.addEventListener("input", () => {
+      const next = bucket.value.trim() || policy.dataset.placeholder;
+      policy.textContent = policy.textContent.split(`arn:aws:s3:::${policy.dataset.bucket}`).join(`arn:aws:s3:::${next}`);
+      policy.dataset.bucket = next;
+    });
+  }
+  $$("[data-copy]").forEach((button) => button.addEventListener("click", async () => {
+    const text = document.getElementById(button.dataset.copy).textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (error) {
+      const range = document.createRange();
+      range.selectNodeContents(document.getElementById(button.dataset.copy));
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      document.execCommand("copy");
+    }
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  }));
+
+  // The S3 form posts in the background, so the typed secret stays in its field between Test and Save.
+  const s3Form = $("#s3-form");
+  if (s3Form) {
+    s3Form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = event.submitter;
+      const body = new FormData(s3Form);
+      if (button && button.name) body.set(button.name, button.value);
+      $$("button", s3Form).forEach((b) => { b.disabled = true; });
+      if (button) button.setAttribute("aria-busy", "true");
+      const result = $("[data-form-result]", s3Form);
+      try {
+        const response = await fetch(s3Form.getAttribute("action"), { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
+        const answer = await response.json();
+        if (answer.redirect) { window.location.assign(answer.redirect); return; }
+        $$("[data-error-for]", s3Form).forEach((el) => {
+          const message = answer.errors[el.dataset.errorFor];
+          el.textContent = message || "";
+          el.hidden = !message;
+          const input = s3Form.elements[el.dataset.errorFor];
+          if (input && input.setAttribute) {
+            if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+          }
+        });
+        const formMessage = answer.message || answer.errors._form;
+        result.hidden = !formMessage;
+        result.textContent = formMessage || "";
+        result.className = `alert ${answer.ok ? "alert-ok" : "alert-error"}`;
+        result.setAttribute("role", answer.ok ? "status" : "alert");
+        const firstBad = $("[aria-invalid=true]", s3Form);
+        if (firstBad) {
+          const details = firstBad.closest("details");
+          if (details) details.open = true;
+          firstBad.focus();
+        }
+      } catch (error) {
+        result.hidden = false;
+        result.className = "alert alert-error";
+        result.textContent = "The console could not be reached; check your connection and try again.";
+      } finally {
+        $$("button", s3Form).forEach((b) => { b.disabled = false; });
+        if (button) button.removeAttribute("aria-busy");
+      }
+    });
+  }
+
+  // The Activity Log refreshes itself while any run is Pending or Running.
+  const log = $("#log");
+  async function refreshLog() {
+    const live = $(".log", log);
+    if (!live || live.dataset.live !== "1") return;
+    if (!log.contains(document.activeElement)) {
+      try {
+        const response = await fetch(log.dataset.refresh, { credentials: "same-origin" });
+        if (response.ok && !response.redirected) {
+          log.innerHTML = await response.text();
+          bindConfirms(log);
+        }
+      } catch (error) { /* the next tick tries again */ }
+    }
+    setTimeout(refreshLog, REFRESH_MS);
+  }
+  if (log) setTimeout(refreshLog, REFRESH_MS);
+})();

@@ -1,0 +1,126 @@
+"""What every console page shares: the services it calls, the logged-in user, CSRF checks, rendering.
+
+The console is a thin skin over control/: every rule lives in the service functions it calls (the same
+ones the CLI and the REST API call), and a refusal's `field` says which input to show it beside.
+"""
+
+import dataclasses
+import datetime as dt
+import os
+
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.errors import STATUS
+from console.session import CSRF_FIELD, CSRF_HEADER, SessionCodec
+from control.accounts import get_account, get_user
+from transforms.errors import ExportError
+
+__all__ = ["Console", "Page", "open_page", "field_errors", "status_for", "now_utc", "TEMPLATES"]
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+
+
+@dataclasses.dataclass
+class Console:
+    """The services the pages use, made once when the console is mounted."""
+
+    settings: object
+    engine: object
+    vault: object
+    codec: SessionCodec
+    templates: Jinja2Templates
+    prefix: str
+
+
+@dataclasses.dataclass
+class Page:
+    """One request as the console sees it: its session, user and account (None when logged out)."""
+
+    request: object
+    console: Console
+    session: dict
+    fresh_session: bool
+    user: dict = None
+    account: dict = None
+
+    @property
+    def account_id(self):
+        return self.user["account_id"]
+
+    @property
+    def is_admin(self):
+        return self.user is not None and self.user["role"] == "admin"
+
+    def url(self, path):
+        return f"{self.console.prefix}{path}"
+
+    def _finish(self, response):
+        if self.fresh_session:
+            self.console.codec.write(response, self.session, self.request.url.scheme == "https")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
+                                                       "frame-ancestors 'none'; form-action 'self'")
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def render(self, template, status_code=200, **context):
+        context.update(page=self, user=self.user, account=self.account, csrf_field=CSRF_FIELD,
+                       csrf_token=self.session["csrf"], prefix=self.console.prefix)
+        return self._finish(self.console.templates.TemplateResponse(self.request, template, context,
+                                                                   status_code=status_code))
+
+    def redirect(self, path):
+        return self._finish(RedirectResponse(self.url(path), status_code=303))
+
+    def respond(self, response):
+        return self._finish(response)
+
+    def log_in(self, user):
+        self.session = self.console.codec.new(user["email"])
+        self.fresh_session = True
+
+    def log_out(self):
+        self.session = self.console.codec.new()
+        self.fresh_session = True
+
+    async def form(self):
+        """The posted form, or None when its CSRF token is missing or is not this session's."""
+        form = await self.request.form()
+        sent = form.get(CSRF_FIELD) or self.request.headers.get(CSRF_HEADER)
+        return form if self.console.codec.csrf_ok(self.session, sent) else None
+
+    def refuse_stale_form(self):
+        return self.render("message.html", status_code=403, title="This form has expired",
+                           message="The page was open too long or in another session. Reload it and try again.")
+
+
+def open_page(request):
+    """The request's page; its user and account are filled in when the session names a user who still exists."""
+    console = request.app.state.console
+    session, valid = console.codec.read(request)
+    page = Page(request, console, session, fresh_session=not valid)
+    if session.get("email"):
+        try:
+            page.user = get_user(console.engine, session["email"])
+            page.account = get_account(console.engine, page.user["account_id"])
+        except ExportError:   # the user was removed: log out
+            page.user = None
+            page.log_out()
+    return page
+
+
+def field_errors(error, known):
+    """{field: message} for a refusal: beside its field when the form has it, else at the form's top."""
+    field = getattr(error, "field", None)
+    return {field if field in known else "_form": str(error)}
+
+
+def status_for(error):
+    """The HTTP status of a page that shows refusal `error`: the REST API's for the same error."""
+    return next(status for kind, status in STATUS if isinstance(error, kind))
+
+
+def now_utc():
+    return dt.datetime.now(dt.timezone.utc)

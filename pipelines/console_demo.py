@@ -1,0 +1,97 @@
+"""`make console`: the web console on the demo's data, with the scheduler beside it, until Ctrl-C.
+
+Like `make demo` it makes a sample event store and a local S3 server (IAM enforced) with a bucket and a
+least-privilege key. It adds an admin user with a fresh password (printed), saves that bucket as the
+destination `acme`, creates a one-time export of the last two days, and runs the scheduler every few
+seconds so exports created in the console run while you watch.
+"""
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import shutil
+import sys
+import threading
+
+from api.app import create_app
+from console.server import serve_in_thread
+from control import accounts, destinations, exports
+from control.scheduler import run_due
+from control.settings import load_settings
+from pipelines.demo import BUCKET, PREFIX, REGION, sample_store
+from pipelines.local_s3 import LocalS3Server, provision_least_privilege
+
+__all__ = ["main"]
+
+ADMIN_EMAIL = "admin@acme.example"
+SCHEDULER_INTERVAL = 5.0   # seconds between scheduler passes: quick enough to watch a run go by
+
+
+def _scheduler(engine, settings, vault, stop):
+    while not stop.is_set():
+        try:
+            run_due(engine, settings, vault, log=lambda line: print(f"scheduler: {line}", flush=True))
+        except Exception as error:  # the next pass retries, as `eventexport scheduler` does
+            print(f"scheduler: pass failed, retrying: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        stop.wait(SCHEDULER_INTERVAL)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m pipelines.console_demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default="console-out")
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--port", type=int, default=8000, help="0 lets the OS pick a free port")
+    args = parser.parse_args(argv)
+    workdir = os.path.abspath(args.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    store, counts = sample_store(workdir, args.events, now.date())
+    print(f"sample store: {counts['events']:,} events, {counts['profiles']:,} profiles in {store}", flush=True)
+    with LocalS3Server(region=REGION) as s3:
+        key = provision_least_privilege(s3, BUCKET, region=REGION)
+        settings = load_settings({
+            "EVENTEXPORT_DB": f"sqlite:///{workdir}/eventexport.db", "EVENTEXPORT_KEY_FILE": f"{workdir}/master.key",
+            "EVENTEXPORT_EVENT_STORE": f"{store}/events", "EVENTEXPORT_PROFILE_STORE": f"{store}/profiles",
+            "EVENTEXPORT_MANIFESTS": f"{workdir}/manifests", "EVENTEXPORT_DATABASE_ID": "eu1",
+            "EVENTEXPORT_DATA_REGION": "EU"})
+        app = create_app(settings)   # the REST API and the console; creates the tables and the default account
+        engine, vault = app.state.context.engine, app.state.context.vault
+        password = secrets.token_urlsafe(12)
+        accounts.add_user(engine, account=accounts.DEFAULT_ACCOUNT, email=ADMIN_EMAIL, role="admin", password=password)
+        destinations.add_destination(engine, vault, name="acme", bucket=BUCKET, data_region="EU",
+                                     access_key_id=key.access_key_id, secret_access_key=key.secret_access_key,
+                                     prefix=PREFIX, endpoint_url=s3.endpoint_url, path_style=True)
+        exports.create_export(engine, destination="acme", export_type="all_events", format="json", frequency="once",
+                              window_from=now - dt.timedelta(days=2), window_to=now - dt.timedelta(hours=1))
+        try:
+            server, url = serve_in_thread(app, port=args.port)
+        except RuntimeError:   # the port is taken: any free one will do
+            server, url = serve_in_thread(app, port=0)
+        stop = threading.Event()
+        scheduler = threading.Thread(target=_scheduler, args=(engine, settings, vault, stop), name="scheduler")
+        scheduler.start()
+        print(f"""
+The console is running: open {url}/console/   (REST API at {url}/api/v1, OpenAPI at {url}/openapi.json)
+  log in as  {ADMIN_EMAIL}
+  password   {password}
+
+The scheduler runs what is due every {SCHEDULER_INTERVAL:.0f} s. To add a destination of your own under
+Settings > Partners > Exports, use the local S3 server's bucket and its least-privilege test key:
+  bucket {BUCKET}, data region EU, endpoint URL {s3.endpoint_url}, path-style addressing on,
+  access key ID {key.access_key_id}, secret access key {key.secret_access_key}
+(a throwaway key of this local server; it dies with it). Ctrl-C stops everything.""", flush=True)
+        try:
+            while scheduler.is_alive():
+                scheduler.join(0.5)
+        except KeyboardInterrupt:
+            print("\nstopping: the scheduler finishes its current run first", flush=True)
+        finally:
+            stop.set()
+            server.should_exit = True
+            scheduler.join()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""The web console over HTTP (no browser): log-in and sessions, CSRF on every form, refusals beside their
+fields, account isolation, viewers, the log's paging, and that no secret ever reaches a page."""
+
+import datetime as dt
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from console.log_pages import PAGE_SIZE
+from control import destinations, exports
+from control.models import requests, runs
+from pipelines.local_s3 import provision_least_privilege
+from tests.console_support import (ADMIN, OUTSIDER, VIEWER, console_deployment, csrf_of, log_in,
+                                   recent_store)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return recent_store(tmp_path_factory.mktemp("console-store"))
+
+
+def _deployment(tmp_path, store, server):
+    settings, engine, vault, app = console_deployment(tmp_path, store)
+    bucket = f"console-{uuid.uuid4().hex[:12]}"
+    key = provision_least_privilege(server, bucket, region="eu-west-1")
+    deployment = {"settings": settings, "engine": engine, "vault": vault, "app": app, "bucket": bucket, "key": key,
+                  "server": server}
+    destinations.add_destination(engine, vault, name="acme", bucket=bucket, data_region="EU",
+                                 access_key_id=key.access_key_id, secret_access_key=key.secret_access_key,
+                                 prefix="exports", endpoint_url=server.endpoint_url, path_style=True)
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, store, server):
+    """One deployment for the module (password hashing and bucket set-up are slow on purpose); tests that
+    count what was created compare with what was there before."""
+    return _deployment(tmp_path_factory.mktemp("console"), store, server)
+
+
+def _client(deployment, email=ADMIN):
+    client = TestClient(deployment["app"])
+    if email:
+        assert log_in(client, email).status_code == 303
+    return client
+
+
+def _post(client, path, page, data):
+    return client.post(path, data={"csrf_token": csrf_of(client.get(page).text), **data}, follow_redirects=False)
+
+
+def test_pages_need_a_log_in_and_a_wrong_password_says_so(deployment):
+    client = _client(deployment, email=None)
+    for path in ("/console/activity", "/console/settings/exports", "/console/runs/1"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+    refused = log_in(client, ADMIN, "not the password")
+    assert refused.status_code == 401 and "Wrong email or password." in refused.text
+    assert log_in(client, ADMIN).headers["location"] == "/console/activity"
+    assert client.get("/console/activity").status_code == 200
+
+
+def test_session_cookie_is_httponly_samesite_and_cannot_be_forged(deployment):
+    client = _client(deployment, email=None)
+    answer = log_in(client, ADMIN)
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=" in cookie
+    value = client.cookies.get("eventexport_session")
+    forged = TestClient(deployment["app"], cookies={"eventexport_session": value[:-3] + "abc"})
+    assert forged.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
+
+
+def test_every_form_needs_the_sessions_csrf_token(deployment):
+    before = len(exports.list_exports(deployment["engine"]))
+    client, other = _client(deployment), _client(deployment)
+    stale = csrf_of(other.get("/console/activity").text)   # another session's token
+    form = {"destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
+            "every": "6"}
+    for token in (None, stale):
+        data = dict(form, **({"csrf_token": token} if token else {}))
+        assert client.post("/console/exports", data=data).status_code == 403
+    for path in ("/console/settings/exports", "/console/logout", "/console/settings/exports/acme/remove"):
+        assert client.post(path, data={"csrf_token": stale}, follow_redirects=False).status_code == 403
+    assert len(exports.list_exports(deployment["engine"])) == before
+    assert destinations.list_destinations(deployment["engine"])   # not removed
+    assert client.get("/console/activity", follow_redirects=False).status_code == 200   # still logged in
+
+
+@pytest.mark.parametrize("form, field, words", [
+    ({"frequency": "once", "window_from": "2020-01-01", "window_to": "2020-01-02"}, "window_from", "60 days ago"),
+    ({"frequency": "once", "window_from": "someday", "window_to": "2020-01-02"}, "window_from", "YYYY-MM-DD"),
+    ({"frequency": "recurring", "every": "3"}, "every", "4h to 24h"),
+    ({"frequency": "recurring", "every": "6", "export_type": "select_events"}, "events", "at least one"),
+    ({"frequency": "recurring", "every": "6", "format": "yaml"}, "format", "'yaml'"),
+    ({"frequency": "recurring", "every": "6", "destination": "nowhere"}, "destination", "nowhere"),
+])
+def test_create_export_shows_each_refusal_beside_its_field(deployment, form, field, words):
+    before = len(exports.list_exports(deployment["engine"]))
+    client = _client(deployment)
+    data = {"destination": "acme", "export_type": "all_events", "format": "json", **form}
+    answer = _post(client, "/console/exports", "/console/activity", data)
+    assert answer.status_code == 422
+    error = re.search(rf'<p class="field-error" id="err-{field}">([^<]*)</p>', answer.text)
+    assert error and words in error.group(1).replace("&#39;", "'"), answer.text[:3000]
+    assert 'data-open-on-load="1"' in answer.text   # the dialog opens again, values kept
+    assert len(exports.list_exports(deployment["engine"])) == before
+
+
+def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
+    client = _client(deployment)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    created = _post(client, "/console/exports", "/console/activity", {
+        "destination": "acme", "export_type": "select_events", "events": ["Charged", "Items, Bought"],
+        "format": "csv", "frequency": "once", "window_from": str(today - dt.timedelta(days=2)),
+        "window_to": str(today - dt.timedelta(days=1))})
+    assert created.status_code == 303
+    request_id = created.headers["location"].split("created=")[1]
+    saved = exports.get_export(deployment["engine"], request_id)
+    assert saved["events"] == ["Charged", "Items, Bought"] and saved["format"] == "csv"
+    assert saved["window_from"] == dt.datetime.combine(today - dt.timedelta(days=2), dt.time())
+    assert saved["window_to"] == dt.datetime.combine(today, dt.time())
+    recurring = _post(client, "/console/exports", "/console/activity", {
+        "destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
+        "every": "6"}).headers["location"].split("created=")[1]
+    page = client.get("/console/activity").text
+    assert request_id in page and recurring in page and 'data-live="1"' in page   # refreshes while Pending
+    assert f"/console/exports/{recurring}/stop" in page and f"/console/exports/{request_id}/stop" not in page
+    assert client.get(f"/console/activity?q={recurring[:6]}").text.count('class="badge badge-') == 1
+    stopped = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
+    assert stopped.status_code == 200 and "stopped" in stopped.text
+    assert exports.get_export(deployment["engine"], recurring)["status"] == "stopped"
+
+
+def test_the_event_picker_lists_the_stores_event_names(deployment):
+    page = _client(deployment).get("/console/activity").text
+    names = re.findall(r'<input type="checkbox" name="events" value="([^"]*)"', page)
+    assert {"Charged", "App Launched"} <= set(names) and names == sorted(names)
+
+
+def test_accounts_see_only_their_own(deployment):
+    engine = deployment["engine"]
+    mine = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
+                                 frequency="recurring", every="6h")
+    with engine.begin() as connection:
+        run_id = connection.execute(runs.insert().values(
+            request_id=mine, account_id="default", window_start=dt.datetime(2026, 11, 1),
+            window_end=dt.datetime(2026, 11, 1, 6), time_basis="capture", run_timestamp="20261101060000",
+            status="Pending", attempts=0)).inserted_primary_key[0]
+    outsider = _client(deployment, OUTSIDER)
+    assert mine not in outsider.get("/console/activity").text
+    assert "acme" not in outsider.get("/console/settings/exports").text
+    assert outsider.get(f"/console/runs/{run_id}").status_code == 404
+    assert _post(outsider, f"/console/exports/{mine}/stop", "/console/activity", {}).status_code == 404
+    assert exports.get_export(engine, mine)["status"] == "active"
+    assert _client(deployment).get(f"/console/runs/{run_id}").status_code == 200
+
+
+def test_a_viewer_reads_but_cannot_change_anything(deployment):
+    mine = exports.create_export(deployment["engine"], destination="acme", export_type="all_events",
+                                 format="json", frequency="recurring", every="6h")
+    viewer = _client(deployment, VIEWER)
+    page = viewer.get("/console/activity").text
+    assert mine in page and "+ Create Export" not in page and "/stop" not in page
+    assert "Add AWS S3" not in viewer.get("/console/settings/exports").text
+    before = len(exports.list_exports(deployment["engine"]))
+    refused = _post(viewer, "/console/exports", "/console/activity", {
+        "destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
+        "every": "6"})
+    assert refused.status_code == 403 and "is a viewer and may only read" in refused.text
+    assert len(exports.list_exports(deployment["engine"])) == before
+    assert _post(viewer, f"/console/exports/{mine}/stop", "/console/activity", {}).status_code == 403
+    assert _post(viewer, "/console/settings/exports/acme/remove", "/console/settings/exports", {}).status_code == 200
+    assert exports.get_export(deployment["engine"], mine)["status"] == "active"
+    assert "acme" in {d["name"] for d in destinations.list_destinations(deployment["engine"])}
+
+
+def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
+    client = _client(deployment)
+    key = deployment["key"]
+    form = {"name": "warehouse", "bucket": deployment["bucket"], "data_region": "EU",
+            "access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "prefix": "raw",
+            "endpoint_url": deployment["server"].endpoint_url, "path_style": "on", "sse": "none"}
+    page = client.get("/console/settings/exports").text
+    assert "arn:aws:s3:::YOUR-BUCKET-NAME/*" in page and "ap-south-1" in page
+    answers = []
+    tested = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="test"))
+    answers.append(tested)
+    assert tested.status_code == 200 and "Connection test passed" in tested.text
+    assert f"arn:aws:s3:::{deployment['bucket']}/*" in tested.text   # the policy names the bucket typed
+    as_json = client.post("/console/settings/exports", headers={"Accept": "application/json"}, data=dict(
+        form, action="test", secret_access_key="wrong-secret", csrf_token=csrf_of(page)))
+    answers.append(as_json)
+    assert as_json.status_code == 422 and "secret access key does not match" in as_json.json()["message"]
+    bad_bucket = _post(client, "/console/settings/exports", "/console/settings/exports",
+                       dict(form, action="save", bucket="Not_A_Bucket"))
+    answers.append(bad_bucket)
+    assert bad_bucket.status_code == 422
+    assert re.search(r'data-error-for="bucket"\s*>[^<]*not a valid S3 bucket name', bad_bucket.text)
+    saved = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="save"))
+    assert saved.status_code == 303
+    answers += [client.get(saved.headers["location"]), client.get("/console/activity"),
+                _post(client, "/console/settings/exports/warehouse/test", "/console/settings/exports", {})]
+    assert "warehouse: connection test passed" in answers[-1].text
+    for answer in answers:
+        assert key.secret_access_key not in answer.text and key.access_key_id not in answer.text
+        assert "wrong-secret" not in answer.text
+
+
+def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
+    deployment = _deployment(tmp_path, store, server)
+    engine = deployment["engine"]
+    request_id = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
+                                       frequency="recurring", every="4h")
+    start = dt.datetime(2025, 1, 1)
+    with engine.begin() as connection:
+        connection.execute(runs.insert(), [
+            {"request_id": request_id, "account_id": "default", "window_start": start + dt.timedelta(hours=4 * i),
+             "window_end": start + dt.timedelta(hours=4 * i + 4), "time_basis": "capture",
+             "run_timestamp": (start + dt.timedelta(hours=4 * i + 4)).strftime("%Y%m%d%H%M%S"),
+             "status": "Done", "attempts": 1, "objects": 3, "rows": 1000 + i, "bytes": 50_000}
+            for i in range(10_000)])
+        assert connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar() == 10_000
+        assert connection.execute(sa.select(requests.c.id)).scalar() == request_id
+    client = _client(deployment)
+    first = client.get("/console/activity").text
+    assert "10,000 entries" in first and f"Page 1 of {10_000 // PAGE_SIZE}" in first
+    assert first.count('class="badge badge-done"') == PAGE_SIZE
+    assert "10,999" in first   # newest window first
+    last = client.get(f"/console/activity?page={10_000 // PAGE_SIZE}").text
+    assert "1,000" in last and "Older" not in last and first.count("data-live=\"0\"") == 1
