@@ -1,6 +1,7 @@
 """A broken store: bad records are set aside with a reason and counted; corrupt files fail the run naming
 the file and the fault; nothing is skipped silently. Every case is accounted in the reliability table."""
 
+import datetime as dt
 import gzip
 import os
 import shutil
@@ -40,6 +41,37 @@ def test_bad_records_are_rejected_with_a_reason_never_lost(tmp_path, store_fmt):
                         reliability.rejected_ids(files))
     assert all(r["reason"] and r["source"].endswith(".parquet" if store_fmt == "parquet" else "")
                for r in reliability.rejected(files))
+
+
+@pytest.mark.reliability
+def test_each_bad_record_is_rejected_by_exactly_one_window_of_a_series(tmp_path):
+    """Recurring capture-time windows read a folder several times; a bad record that has no usable time
+    (not JSON, no capture time) is reported by the window holding its folder's start, one with a
+    capture time by the window holding that, so the series rejects each exactly once."""
+    day = ms("2024-03-05T00:00:00Z")
+    good = [reliability.event(f"series-{i}", day + i * 200_000, captured_at=day + i * 200_000) for i in range(400)]
+    bad = [reliability.event("series-no-capture", day + 60_000, captured_at=...),
+           reliability.event("series-text-time", day + 50_000_000, event_time="yesterday"),
+           reliability.event("series-props", day + 40_000_000, event_props="[1]"),
+           '{"event_id": "rid:series-cut-line", "event_name": "Cut',
+           '["rid:series-array-line"]']
+    hour = ms("2024-03-06T07:00:00Z")
+    late = [reliability.event(f"series-hour-{i}", hour + i, captured_at=hour + i) for i in range(20)]
+    late += [reliability.event("series-hour-no-capture", day + 1, captured_at=...), "rid:series-hour-garbage"]
+    root = write_store(tmp_path / "store", {FOLDER: [good[:200] + bad, good[200:]],
+                                            "captured_date=2024-03-06/captured_hour=07": [late]}, "jsonl")
+    exported, rejected = [], []
+    for start in range(0, 48, 12):
+        window = [dt.datetime.fromtimestamp(day / 1000 + h * 3600, dt.timezone.utc).isoformat()
+                  for h in (start, start + 12)]
+        dest = export_ok(root, tmp_path / f"out-{start}", "json", *window, "--time_basis", "capture",
+                         "--max_reject_fraction", "0.2")
+        files = reliability.folder_files(dest)
+        exported += reliability.exported_ids(files)
+        rejected += reliability.rejected_ids(files)
+    sent = [r["event_id"] for r in good + bad[:3] + late[:-1]] + ["rid:series-cut-line", "rid:series-array-line",
+                                                                   "rid:series-hour-garbage"]
+    reliability.account("bad records", "7 bad, in files read by 4 contiguous windows", sent, exported, rejected)
 
 
 def test_a_store_of_mostly_bad_records_fails_the_run_naming_the_count_and_a_reason(tmp_path):

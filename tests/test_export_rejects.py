@@ -102,15 +102,21 @@ def test_rejects_object_is_byte_identical_across_formats(bad_exports):
 
 
 def test_records_outside_the_window_are_not_rejected(bad_store, tmp_path):
-    """A bad record is judged only when its row is in the window; lines that are not JSON at all cannot be
-    placed in time and are always set aside."""
-    dest = export_ok(bad_store, tmp_path, "json", "2024-03-05T10:06:00Z", "2024-03-05T10:21:00Z", *ANY_SHARE)
+    """A bad record is judged only when its row is in the window. One that cannot be placed in time (no
+    time, a wrong-typed time, a line that is not a JSON object) belongs to the window holding the start of
+    its file's folder (2024-03-05T00:00), so a series of windows reports it once."""
+    dest = export_ok(bad_store, tmp_path / "later", "json", "2024-03-05T10:06:00Z", "2024-03-05T10:21:00Z",
+                     *ANY_SHARE)
+    manifest = load_manifest(dest)
+    assert manifest["rejects"]["rows"] == 0 and manifest["totals"]["rows"] == 3   # g6, g7, g8
+    dest = export_ok(bad_store, tmp_path / "first", "json", "2024-03-05T00:00:00Z", "2024-03-05T10:06:00Z",
+                     *ANY_SHARE)
     manifest = load_manifest(dest)
     reasons = sorted(json.loads(line)["reason"].split(":")[0] for line in gzip.decompress(
         (dest / manifest["rejects"]["objects"][0]["key"]).read_bytes()).decode().splitlines())
-    # in [10:06, 10:21): no-time and absent-time (no time), 'not JSON' line, '[1, 2, 3]' line, str-time
-    assert len(reasons) == 5 and manifest["rejects"]["rows"] == 5
-    assert manifest["totals"]["rows"] == 3   # g6, g7, g8
+    assert reasons == ["event_time is missing", "event_time is missing", "line 2 is not JSON",
+                       "line 3 is not a JSON object", "wrong type"]
+    assert manifest["totals"]["rows"] == 6   # g0 to g5
 
 
 # ---------------------------------------------------------------------------------------------- bugs

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -18,8 +19,8 @@ import pytest
 from pipelines.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from tests import reliability
-from tests.conftest import (DATABASE_ID, FAULT_END, FAULT_START, REPO, REQUEST_ID, RUN_TS, SMALL_PART, export,
-                            manifest_name)
+from tests.conftest import DATABASE_ID, REPO, REQUEST_ID, RUN_TS, export, manifest_name
+from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.s3_faults import FaultProxy
 from transforms import s3
 
@@ -60,6 +61,11 @@ def _no_torn_object(files, calm):
     assert all(name in calm and data == calm[name] for name, data in files.items()), sorted(files)
 
 
+def _spilled(folder):
+    """Our spill folders in `folder` (Beam keeps its own temp files there too)."""
+    return [name for name in os.listdir(folder) if name.startswith("eventexport-")]
+
+
 LOCAL_POINTS = {
     "while reading the store": "read:2",
     "halfway through the first object": "half:1",
@@ -70,19 +76,24 @@ LOCAL_POINTS = {
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("point", LOCAL_POINTS)
-def test_killed_export_to_a_local_folder_reruns_to_the_same_objects(fault_store, fault_calm, tmp_path, point):
+def test_killed_export_to_a_local_folder_reruns_to_the_same_objects(fault_store, fault_calm, tmp_path, monkeypatch,
+                                                                    point):
     source, ids = fault_store
-    dest, marker = tmp_path / "out", tmp_path / "reached"
+    dest, marker, spill = tmp_path / "out", tmp_path / "reached", tmp_path / "spill"
+    spill.mkdir()
     pause = LOCAL_POINTS[point].replace("last", str(len(fault_calm)))   # the manifest is the last write
-    child = _start_child(pause, marker, 0, _export_args(source, str(dest)))
+    child = _start_child(pause, marker, 0, _export_args(source, str(dest)), env={"TMPDIR": str(spill)})
     _kill_when(child, marker.exists)
+    assert len(_spilled(spill)) == 1, "the killed run's spilled rows are left behind"
     left = reliability.folder_files(dest)
     _no_torn_object(left, fault_calm)
     if pause.startswith("half"):
         assert [name for name in os.listdir(dest) if name.startswith(".")], "the kill was not mid-write"
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
     status, text = export(source, dest, "json", FAULT_START, FAULT_END)
     assert status == 0, text
     assert sorted(os.listdir(dest)) == sorted(fault_calm), "a rerun leaves nothing else behind"
+    assert _spilled(spill) == [], "nor any spilled rows, its own or the killed run's"
     reliability.account_export("kills", f"local folder, {point} ({len(left)} objects left)",
                                reliability.folder_files(dest), fault_calm, ids)
 

@@ -9,7 +9,8 @@ import pytest
 from pipelines.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from tests import reliability
-from tests.conftest import FAULT_END, FAULT_START, SMALL_PART, export, manifest_name
+from tests.conftest import export, manifest_name
+from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.s3_faults import FaultProxy
 from transforms import s3
 

@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.filesystem import CompressionTypes
 
 from transforms.errors import SourceError
-from transforms.store import store_format
+from transforms.store import folder_start_ms, store_format
 from transforms.validation import reject as _reject, validate
 
 __all__ = ["read_split", "BATCH_ROWS"]
@@ -92,7 +92,8 @@ def _python_batches(path, records, schema, rejects):
                     for name, value in zip(schema.names, row):
                         pa.array([value], schema.field(name).type)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
-                    rejects.append(_reject(path, f"wrong type: {error}", dict(zip(schema.names, row))))
+                    record = dict(zip(schema.names, row))
+                    rejects.add(_reject(path, f"wrong type: {error}", record), record)
                     continue
                 for name, value in zip(schema.names, row):
                     good[name].append(value)
@@ -114,10 +115,10 @@ def _jsonl_records(path, rejects):
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as error:
-                rejects.append(_reject(path, _not_json(number, line, error), line.decode("utf-8", "backslashreplace")))
+                rejects.add(_reject(path, _not_json(number, line, error), line.decode("utf-8", "backslashreplace")))
                 continue
             if not isinstance(record, dict):
-                rejects.append(_reject(path, f"line {number} is not a JSON object",
+                rejects.add(_reject(path, f"line {number} is not a JSON object",
                                        line.decode("utf-8", "backslashreplace")))
                 continue
             yield record
@@ -147,6 +148,31 @@ def _cast(path, table, schema):
         raise SourceError(f"store file {path!r} does not match the store contract: {error}") from None
 
 
+class _EarlyRejects:
+    """Records rejected before the window filter (not JSON, not an object, a wrong type), and rows whose
+    window time is missing, belong to the one run whose window holds the record's time or, when it has
+    none, the start of its file's folder. A file is read by several windows of a series; so each such
+    record is still reported by exactly one of them, neither lost nor counted twice."""
+
+    def __init__(self, rejects, window_column, start_ms, end_ms, folder_ms, event_names):
+        self.rejects, self.column, self.event_names = rejects, window_column, event_names
+        self.start_ms, self.end_ms, self.folder_ms = start_ms, end_ms, folder_ms
+
+    def holds(self, moment):
+        if moment is None:   # a file outside the store layout: every window reports it
+            return True
+        return (self.start_ms is None or moment >= self.start_ms) and moment < self.end_ms
+
+    def add(self, reject, record=None):
+        record = record or {}
+        moment = record.get(self.column)
+        if not isinstance(moment, int) or isinstance(moment, bool):
+            moment = self.folder_ms
+        name = record.get("event_name")
+        if self.holds(moment) and not (self.event_names and isinstance(name, str) and name not in self.event_names):
+            self.rejects.append(reject)
+
+
 def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=()):
     """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms (and, when
     `event_names` is given, one of those names), checked before they are yielded.
@@ -156,13 +182,14 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
     wanted = pa.array(event_names, pa.string()) if event_names else None
     schema = shape.store_schema
     fmt = store_format(path)
+    early = _EarlyRejects(rejects, window_column, start_ms, end_ms, folder_start_ms(path, shape), event_names)
     try:
         if fmt == "parquet":
             tables = (_cast(path, t, schema) for t in _parquet_batches(path, schema))
         elif fmt == "avro":
-            tables = _python_batches(path, _avro_records(path), schema, rejects)
+            tables = _python_batches(path, _avro_records(path), schema, early)
         else:
-            tables = _python_batches(path, _jsonl_records(path, rejects), schema, rejects)
+            tables = _python_batches(path, _jsonl_records(path, early), schema, early)
         for table in tables:
             times = table[window_column]
             in_window = pc.less(times, end_ms)
@@ -170,7 +197,8 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
                 in_window = pc.and_(in_window, pc.greater_equal(times, start_ms))
             if wanted is not None:
                 in_window = pc.and_(in_window, pc.is_in(table["event_name"], value_set=wanted))
-            table = table.filter(pc.fill_null(in_window, True))  # nulls go on to be rejected
+            # a row without its window time goes on (to be rejected) in the window of its folder's start
+            table = table.filter(pc.fill_null(in_window, early.holds(early.folder_ms)))
             if table.num_rows:
                 table = validate(path, table, shape, rejects)
             if table.num_rows:

@@ -4,9 +4,12 @@ Beam's in-process runner holds everything that crosses a GroupByKey in memory; a
 events would not fit. So each (name, date) piece is written here as an Arrow IPC file and only its path
 is grouped; the writer reads a partition's pieces back (memory-mapped when local, see sorted_rows.py).
 The folder is local for local runners and under --temp_location (shared storage) for distributed ones;
-the launcher removes it after the run, with anything a retried bundle left behind.
+the launcher removes it after the run, with anything a retried bundle left behind. A killed launcher
+cannot; so a local folder records the process that made it, and the next run of the same export removes
+the folders of its earlier runs whose process is gone (the rows in them are the customer's data).
 """
 
+import glob
 import mmap
 import os
 import shutil
@@ -19,6 +22,7 @@ __all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "read_piece", "P
 
 _LOCAL_OPTIONS = pa.ipc.IpcWriteOptions()                      # local disk: page cache beats LZ4
 _REMOTE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")    # shared storage: fewer bytes to move
+_OWNER = "owner.pid"
 
 
 def _is_local(folder):
@@ -28,7 +32,32 @@ def _is_local(folder):
 def make_spill_dir(temp_location, run_name):
     if temp_location:
         return f"{temp_location.rstrip('/')}/{run_name}-{uuid.uuid4().hex[:8]}"
-    return tempfile.mkdtemp(prefix=f"{run_name}-")
+    _remove_abandoned(run_name)
+    folder = tempfile.mkdtemp(prefix=f"{run_name}-")
+    with open(os.path.join(folder, _OWNER), "w", encoding="ascii") as owner:
+        owner.write(str(os.getpid()))
+    return folder
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's process: alive
+        return True
+    return True
+
+
+def _remove_abandoned(run_name):
+    for folder in glob.glob(os.path.join(glob.escape(tempfile.gettempdir()), glob.escape(run_name) + "-*")):
+        try:
+            with open(os.path.join(folder, _OWNER), encoding="ascii") as owner:
+                pid = int(owner.read())
+        except (OSError, ValueError):   # not ours, or still being made
+            continue
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_spill_dir(folder):

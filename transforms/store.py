@@ -5,6 +5,7 @@ Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jso
 because skipping them silently would lose rows, and so is an empty (0-byte) data file a window needs.
 """
 
+import datetime as dt
 import glob
 import os
 import re
@@ -13,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.errors import SourceError
 
-__all__ = ["list_splits", "store_format", "STORE_SUFFIXES"]
+__all__ = ["list_splits", "store_format", "folder_start_ms", "STORE_SUFFIXES"]
 
 STORE_SUFFIXES = {".parquet": "parquet", ".avro": "avro", ".jsonl": "jsonl", ".jsonl.gz": "jsonl"}
 
@@ -27,6 +28,21 @@ def store_format(path):
         if base.endswith(suffix):
             return fmt
     return None
+
+
+def _folder_pattern(shape):
+    return (rf"{re.escape(shape.partition_folder)}=(\d{{4}}-\d{{2}}-\d{{2}})"
+            rf"(?:/{re.escape(shape.hour_folder)}=(\d{{2}}))?/[^/]+")
+
+
+def folder_start_ms(path, shape):
+    """The first instant (epoch ms, UTC) of the date or hour folder that holds store file `path` (None for a
+    file outside the layout, which only a direct caller of the readers can pass)."""
+    found = re.search(_folder_pattern(shape) + "$", path)
+    if not found:
+        return None
+    day = dt.datetime.strptime(found.group(1), "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    return int(day.timestamp() * 1000) + int(found.group(2) or 0) * 3_600_000
 
 
 def _check_root(root):
@@ -44,9 +60,7 @@ def list_splits(root, shape, may_hold):
     """Sorted paths of the store files whose folders pass `may_hold(date_text, hour_or_None)`."""
     _check_root(root)
     root = root.rstrip("/")
-    folder = re.compile(
-        rf"{re.escape(shape.partition_folder)}=(\d{{4}}-\d{{2}}-\d{{2}})"
-        rf"(?:/{re.escape(shape.hour_folder)}=(\d{{2}}))?/[^/]+")
+    folder = re.compile(_folder_pattern(shape))
     try:
         matches = FileSystems.match([f"{glob.escape(root)}/**"])[0].metadata_list
     except Exception as error:  # Beam wraps every filesystem failure in its own BeamIOError
