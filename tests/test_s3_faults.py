@@ -52,10 +52,10 @@ def _uploads(rate, *faults):
 
 
 TRANSIENT = {   # case: (plan, seed)
-    "500 InternalError and 503 SlowDown": ({op: (0.4, ("500", "503")) for op in WRITES}, 3),
-    "connections reset mid-upload and mid-part": (_uploads(0.5, "reset"), 4),
-    "connections reset after S3 wrote": (_uploads(0.4, "reset-after"), 1),
-    "responses that never come": (_uploads(0.25, "hang"), 2),
+    "500 InternalError and 503 SlowDown": ({op: (0.4, ("500", "503")) for op in WRITES}, 6),
+    "connections reset mid-upload and mid-part": (_uploads(0.5, "reset"), 3),
+    "connections reset after S3 wrote": (_uploads(0.4, "reset-after"), 6),
+    "responses that never come": (_uploads(0.25, "hang"), 1),
 }
 
 
