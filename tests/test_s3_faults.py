@@ -24,7 +24,7 @@ def bucket(small_parts_server, monkeypatch):
     monkeypatch.setattr(s3, "MULTIPART_THRESHOLD", SMALL_PART)
     monkeypatch.setattr(s3, "PART_BYTES", SMALL_PART)
     monkeypatch.setattr(s3, "MAX_ATTEMPTS", 5)
-    monkeypatch.setattr(s3, "READ_TIMEOUT", 2)
+    monkeypatch.setattr(s3, "READ_TIMEOUT", 3)   # seconds: a hang costs little, a busy server is not a hang
     name = f"faults-{uuid.uuid4().hex[:12]}"
     key = provision_least_privilege(small_parts_server, name)
     monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
