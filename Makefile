@@ -2,16 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The exact versions the tests passed with (pip freeze); `make install` keeps to them.
+LOCK := constraints.txt
 
-.PHONY: install test reliability demo console bench clean
+.PHONY: install lock test reliability demo console bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
+
+# Re-resolve setup.py's ranges to today's newest versions in a scratch venv and write them to the lock;
+# then `make test` (install re-runs, the lock changed) and commit the lock if the tests pass.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/pip install --quiet -e '.[dev]'
+	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^pkg[-_]resources==' > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf $(VENV)-lock
 
 test: install
 	$(BIN)/python -m pytest -q tests
@@ -34,4 +47,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-out console-out .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock demo-out console-out .pytest_cache

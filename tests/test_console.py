@@ -231,3 +231,27 @@ def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
     assert "10,999" in first   # newest window first
     last = client.get(f"/console/activity?page={10_000 // PAGE_SIZE}").text
     assert "1,000" in last and "Older" not in last and first.count("data-live=\"0\"") == 1
+
+
+def test_the_log_shows_progress_of_a_running_run_and_the_error_of_a_failed_one(deployment):
+    engine = deployment["engine"]
+    request_id = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
+                                       frequency="recurring", every="4h")
+    failure = "the key may not put objects in bucket 'x': grant s3:PutObject on arn:aws:s3:::x/*"
+    with engine.begin() as connection:
+        failed = connection.execute(runs.insert().values(
+            request_id=request_id, account_id="default", window_start=dt.datetime(2026, 10, 1),
+            window_end=dt.datetime(2026, 10, 1, 4), time_basis="capture", run_timestamp="20261001040000",
+            status="Failed", attempts=2, error=failure,
+            next_attempt_at=dt.datetime(2026, 10, 1, 5))).inserted_primary_key[0]
+        connection.execute(runs.insert().values(
+            request_id=request_id, account_id="default", window_start=dt.datetime(2026, 10, 1, 4),
+            window_end=dt.datetime(2026, 10, 1, 8), time_basis="capture", run_timestamp="20261001080000",
+            status="Running", attempts=1, last_progress="progress: read 12,345 rows, wrote 12,000 rows"))
+    client = _client(deployment)
+    log = client.get(f"/console/activity?q={request_id}").text
+    assert 'data-live="1"' in log and "read 12,345 rows, wrote 12,000 rows" in log
+    assert "grant s3:PutObject on arn:aws:s3:::x/*" in log and "attempt 2" in log
+    assert client.get(f"/console/activity?q={request_id}&status=Failed").text.count('class="badge badge-') == 1
+    run_page = client.get(f"/console/runs/{failed}").text
+    assert "grant s3:PutObject" in run_page and "Next attempt" in run_page and ">Verify<" not in run_page

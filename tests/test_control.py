@@ -31,7 +31,7 @@ def store(tmp_path_factory):
 
 
 def _postgres_database():
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a restart
     name = f"eventexport_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
