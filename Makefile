@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 # The exact versions the tests passed with (pip freeze); `make install` keeps to them.
 LOCK := constraints.txt
 
-.PHONY: install lock test reliability demo console bench clean
+.PHONY: install lock test reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,dask]'
 	touch $@
 
 # Re-resolve setup.py's ranges to today's newest versions in a scratch venv and write them to the lock;
@@ -21,7 +21,7 @@ lock:
 	rm -rf $(VENV)-lock
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet --upgrade pip
-	$(VENV)-lock/bin/pip install --quiet -e '.[dev]'
+	$(VENV)-lock/bin/pip install --quiet -e '.[dev,dask]'
 	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^pkg[-_]resources==' > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf $(VENV)-lock
@@ -36,6 +36,10 @@ reliability: install
 demo: install
 	$(BIN)/python -m pipelines.demo
 
+# One export through a local Dask scheduler and two workers into the local S3 server (README: Dask cluster).
+demo-cluster: install
+	$(BIN)/python -m pipelines.demo_cluster
+
 console: install
 	$(BIN)/python -m pipelines.console_demo
 
@@ -47,4 +51,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock demo-out console-out .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock demo-out demo-cluster-out console-out .pytest_cache

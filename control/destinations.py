@@ -83,8 +83,11 @@ def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id
         raise ConfigError("give --access-key-id and the secret (--secret-access-key-stdin or "
                           "EVENTEXPORT_SECRET_ACCESS_KEY)", field="secret_access_key" if access_key_id else
                           "access_key_id")
-    if sse not in SSE_MODES:
-        raise ConfigError(f"--sse {sse!r} is not one of {', '.join(SSE_MODES)}", field="sse")
+    try:
+        S3Settings(sse=sse, sse_kms_key_id=sse_kms_key_id)   # its own checks of the encryption settings
+    except ConfigError as error:
+        raise ConfigError(str(error), field="sse_kms_key_id" if sse_kms_key_id and sse in SSE_MODES else "sse") \
+            from None
     for field, value in (("prefix", prefix), ("endpoint_url", endpoint_url), ("sse_kms_key_id", sse_kms_key_id)):
         if value and len(value) > _LIMITS[field]:
             raise ConfigError(f"{field} is longer than {_LIMITS[field]} characters", field=field)
@@ -95,9 +98,15 @@ def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id
     if region and not _REGION.fullmatch(region):
         raise ConfigError(f"--region {region!r} is not a region name such as eu-west-1", field="region")
     try:
-        parse_destination(f"s3://{bucket}/{_prefix(prefix)}")  # validates the bucket name
+        if not bucket or "/" in bucket:
+            raise ConfigError(f"{bucket!r} is not a valid S3 bucket name")
+        parse_destination(f"s3://{bucket}")
     except ConfigError as error:
         raise ConfigError(str(error), field="bucket") from None
+    try:
+        parse_destination(f"s3://{bucket}/{_prefix(prefix)}")
+    except ConfigError as error:
+        raise ConfigError(str(error), field="prefix") from None
     return {"account_id": account, "name": name, "bucket": bucket, "prefix": _prefix(prefix),
             "data_region": data_region, "region": region or None, "endpoint_url": endpoint_url or None,
             "path_style": bool(path_style), "sse": sse, "sse_kms_key_id": sse_kms_key_id or None,

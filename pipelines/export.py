@@ -13,47 +13,34 @@ import sys
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions
 
 from pipelines.export_help import help_text
 from pipelines.options import config_from_options
-from transforms.errors import ConfigError, ExportError
+from pipelines.runners import close_runner, pipeline_options, runner_failure
+from transforms.errors import ExportError
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
 from transforms.progress import ProgressReporter
 from transforms.s3_checks import preflight
 from transforms.spill import make_spill_dir, remove_spill_dir
 from transforms.store import list_splits
+from transforms.worker_filesystems import filesystem_flags
 
 __all__ = ["build_pipeline", "run", "main"]
 
-# Beam's DirectRunner first tries to download the Prism runner; the in-process FnApiRunner never
-# touches the network, so it stands in for both the default and an explicit DirectRunner.
-_OFFLINE_RUNNER = "FnApiRunner"
 _LOG = logging.getLogger("eventexport")
 
 
 def build_pipeline(pipeline, config, splits):
     """The graph, top to bottom as DESIGN.md draws it."""
     read = pipeline | "ReadStore" >> ReadStore(config, splits)
-    rows = read.rows
+    rows = read["rows"]
     if config.export_type == "all_profiles":
         rows = rows | "LatestProfiles" >> LatestProfiles(config)
     objects = rows | "Partition" >> PartitionRows(config) | "WriteObjects" >> WriteObjects(config)
-    rejects = read.rejects | "WriteRejects" >> WriteRejects(config)
+    rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config)
     return (objects, rejects) | "WriteManifest" >> WriteManifest(config)
-
-
-def _pipeline_options(argv):
-    options = PipelineOptions(argv)
-    known = options.get_all_options(retain_unknown_options=False)
-    unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
-    if unknown:  # Beam would only warn and drop it; a misspelled option must not change the export
-        raise ConfigError(f"unknown option --{unknown[0]}; see the README's option table")
-    standard = options.view_as(StandardOptions)
-    if standard.runner in (None, "DirectRunner"):
-        standard.runner = _OFFLINE_RUNNER
-    return options
 
 
 def _count(counter):
@@ -87,20 +74,28 @@ def run(argv):
     if "-h" in argv or "--help" in argv:
         return 0, help_text()
     try:
-        options = _pipeline_options(argv)
+        options = pipeline_options(argv)
         config = config_from_options(options)
         if config.destination.is_s3:
             preflight(config.destination.s3, config.destination.bucket, config.destination.prefix)
         splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
         temp_location = options.view_as(GoogleCloudOptions).temp_location
-        config = dataclasses.replace(config, spill_dir=make_spill_dir(
+        config = dataclasses.replace(config, filesystem_flags=filesystem_flags(options), spill_dir=make_spill_dir(
             temp_location, f"eventexport-{config.request_id}-{config.run_timestamp}"))
         try:
             pipeline = beam.Pipeline(options=options)
             build_pipeline(pipeline, config, splits)
             with ProgressReporter(config.spill_dir):
                 result = pipeline.run()
-                result.wait_until_finish()
+                try:
+                    result.wait_until_finish()
+                except Exception as error:  # pylint: disable=broad-except; sorted just below
+                    lost = runner_failure(error, options)
+                    if lost is None:
+                        raise
+                    raise lost from error
+                finally:
+                    close_runner(result)
         finally:
             remove_spill_dir(config.spill_dir)
         return 0, _summary(result, config)

@@ -74,8 +74,11 @@ def test_connection_test_without_saving(deployment):
            "bucket")
     missing = destination_body(d, acme, bucket=acme.bucket + "-gone")
     assert "list bucket" in _error(_post(d, acme, "/connection-tests", missing), 422, "destination_refused")
-    _error(_post(d, acme, "/connection-tests", destination_body(d, acme, endpoint_url="ftp://x")), 422, "invalid",
-           "endpoint_url")
+    for change, field in (({"endpoint_url": "ftp://x"}, "endpoint_url"), ({"bucket": acme.bucket + "/sub"}, "bucket"),
+                          ({"prefix": "../up"}, "prefix"), ({"sse": "DES"}, "sse"), ({"sse_kms_key_id": "k"},
+                                                                                     "sse_kms_key_id"),
+                          ({"region": "moon"}, "region"), ({"name": " padded "}, "name")):
+        _error(_post(d, acme, "/connection-tests", destination_body(d, acme, **change)), 422, "invalid", field)
 
 
 def _now():
