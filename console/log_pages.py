@@ -97,7 +97,8 @@ def _day(text):
     try:
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise ExportError(f"give a date (YYYY-MM-DD), not {text!r}") from None
+        raise ExportError(f"{text!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-01-31" if text else
+                          "Give a date (YYYY-MM-DD)") from None
 
 
 def _export_request(form):
@@ -115,6 +116,9 @@ def _export_request(form):
                 days[field] = _day(values[field])
             except ExportError as error:
                 errors[field] = str(error)
+        if not errors and days["window_to"] < days["window_from"]:   # the day after is the rule's end: say it here
+            errors["window_to"] = (f"The end date {days['window_to']} is before the start date "
+                                   f"{days['window_from']}; pick an end on or after the start")
         if errors:
             return values, None, errors
         now = now_utc().replace(second=0, microsecond=0)
