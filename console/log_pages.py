@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_page, status_for
+from console.web import field_errors, now_utc, open_page, sentence, status_for
 from control import activity as log
 from control.accounts import require_admin
 from control.destinations import get_destination, list_destinations, public_view
@@ -90,7 +90,7 @@ async def activity_page(request: Request):
     if request.query_params.get("fragment") == "log":
         return page.render("_log.html", **_log_context(page))
     return _activity(page, notice=request.query_params.get("created") and
-                     f"Export {request.query_params['created']} created. It appears below until it is Done.")
+                     f"Export {request.query_params['created']} created. Its runs are listed below; each turns Done when its files are in your bucket.")
 
 
 def _day(text):
@@ -142,7 +142,7 @@ async def create(request: Request):
     try:
         require_admin(page.user)
     except PermissionDeniedError as error:
-        return _activity(page, status=403, problem=str(error))
+        return _activity(page, status=403, problem=sentence(error))
     values, arguments, errors = _export_request(form)
     status = 422
     if not errors:
@@ -166,7 +166,7 @@ async def stop(request: Request, request_id: str):
         require_admin(page.user)
         stop_export(page.console.engine, request_id, page.account_id)
     except ExportError as error:
-        return _activity(page, status=status_for(error), problem=str(error))
+        return _activity(page, status=status_for(error), problem=sentence(error))
     return _activity(page, notice=f"Export {request_id} stopped: no further runs will start.")
 
 

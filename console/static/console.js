@@ -8,7 +8,8 @@
   // Dialogs: native <dialog> keeps focus inside and closes on Escape.
   function openDialog(dialog) {
     if (!dialog.open) dialog.showModal();
-    const target = $("[aria-invalid=true]", dialog) || $("select, input:not([type=hidden])", dialog);
+    const bad = $("[aria-invalid=true]", dialog);   // a fieldset (the events) is not focusable: its first input is
+    const target = bad ? (bad.matches("fieldset") ? $("input", bad) : bad) : $("select, input:not([type=hidden])", dialog);
     if (target) target.focus();
   }
   $$("[data-open-dialog]").forEach((button) => button.addEventListener("click", () => {
@@ -20,7 +21,7 @@
   // A refusal shown beside a field goes away once that field is changed.
   $$("dialog [aria-invalid=true]").forEach((input) => input.addEventListener("change", () => {
     input.removeAttribute("aria-invalid");
-    const message = document.getElementById(`err-${input.name}`);
+    const message = document.getElementById(input.getAttribute("aria-describedby"));
     if (message) message.hidden = true;
   }));
 
