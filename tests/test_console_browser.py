@@ -100,6 +100,11 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     page.keyboard.type(ADMIN)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type("not the password")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("alert").inner_text() == "Wrong email or password."
+    assert page.evaluate("document.activeElement.id") == "password"   # the email is kept: retype the password
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/activity")
