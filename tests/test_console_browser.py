@@ -26,7 +26,8 @@ from tests.console_support import ADMIN, PASSWORD, console_deployment, recent_st
 
 CHROMIUM = "/usr/bin/chromium"   # Debian's package; .ci/run installs it
 DONE_TIMEOUT_MS = 90_000
-LONG_NAME = "Checkout_" + "x" * 110 + "_🚀"   # an event name with no space to wrap at
+LONG_NAME = ("checkout_completed_with_saved_payment_method_and_gift_card_redemption_"
+             "from_mobile_web_spring_campaign_🚀")   # an event name with no space to wrap at
 EXPECTED_ERROR = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d ")
 
 
@@ -116,11 +117,14 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     page.get_by_label("Bucket").fill(bucket)
     assert f"arn:aws:s3:::{bucket}/*" in page.locator("#policy").inner_text()   # the policy follows the bucket
     page.get_by_label("Access key ID").fill(key.access_key_id)
-    page.get_by_label("Secret access key").fill(key.secret_access_key)
+    page.get_by_label("Secret access key").fill("not-the-secret")
     page.get_by_label("Prefix").fill("events")
     page.get_by_text("Endpoint and encryption").click()
     page.get_by_label("Endpoint URL").fill(console["server"].endpoint_url)
     page.get_by_label("Path-style addressing").check()
+    page.get_by_role("button", name="Test connection", exact=True).click()
+    page.get_by_role("alert").get_by_text("The secret access key does not match the access key id").wait_for()
+    page.get_by_label("Secret access key").fill(key.secret_access_key)
     page.get_by_role("button", name="Test connection").click()
     page.get_by_text("Connection test passed").wait_for()
     assert page.get_by_label("Secret access key").input_value() == key.secret_access_key   # kept for Save
@@ -200,6 +204,7 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     page.get_by_role("button", name=f"Stop export {recurring}").click()
     page.get_by_text(f"Export {recurring} stopped").wait_for()
     assert page.locator(".badge-stopped").count() == 1 and page.locator(".badge-done").count() == 1
+    assert page.get_by_text("stopped before its first window ended").is_visible()   # not "still open"
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state())
     small = phone.new_page()
