@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The exact versions the tests passed with (pip freeze); `make install` keeps to them.
 LOCK := constraints.txt
+EXTRAS := dev,dask
 
 .PHONY: install lock test reliability demo demo-cluster console bench clean
 
@@ -12,7 +13,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,dask]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	touch $@
 
 # Re-resolve setup.py's ranges to today's newest versions in a scratch venv and write them to the lock;
@@ -21,7 +22,7 @@ lock:
 	rm -rf $(VENV)-lock
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet --upgrade pip
-	$(VENV)-lock/bin/pip install --quiet -e '.[dev,dask]'
+	$(VENV)-lock/bin/pip install --quiet -e '.[$(EXTRAS)]'
 	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^pkg[-_]resources==' > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf $(VENV)-lock

@@ -200,3 +200,28 @@ def test_a_broken_mark_is_an_error_naming_the_file(tmp_path, text):
     (tmp_path / WATERMARK_FILE).write_text(text)
     with pytest.raises(SourceError, match=f"{WATERMARK_FILE} must hold"):
         read_watermark(str(tmp_path))
+
+
+END = dt.datetime(2026, 11, 20, 4, 0)       # a window's end, naive UTC as the runs table holds it
+
+
+@pytest.mark.parametrize("mark, as_of, waits", [
+    (_ms(END.replace(tzinfo=dt.timezone.utc)), END, None),                       # complete before the end: go
+    (_ms(END.replace(tzinfo=dt.timezone.utc)) - 1, END + 5 * HOUR, "the store is complete before"),
+    (None, END + 30 * MINUTE, None),                                             # settled
+    (None, END + 30 * MINUTE - dt.timedelta(seconds=1), "no completeness mark"),
+    ("broken", END + 5 * HOUR, "must hold"),
+])
+def test_when_a_run_may_start(tmp_path, mark, as_of, waits):
+    from control.readiness import StoreMarks
+    from control.settings import load_settings
+    if mark == "broken":
+        (tmp_path / WATERMARK_FILE).write_text("{}")
+    elif mark is not None:
+        write_watermark(str(tmp_path), mark)
+    account = {"id": "default", "event_store": str(tmp_path), "profile_store": None}
+    reason = StoreMarks(load_settings({}), as_of).waiting_for({"window_end": END}, account, "all_events")
+    if waits is None:
+        assert reason is None
+    else:
+        assert reason.startswith("waiting for data up to 2026-11-20T04:00:00Z: ") and waits in reason
