@@ -2,16 +2,30 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The exact versions the tests passed with (pip freeze); `make install` keeps to them.
+LOCK := constraints.txt
+EXTRAS := dev,dask
 
-.PHONY: install test reliability demo console bench clean
+.PHONY: install lock test reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	touch $@
+
+# Re-resolve setup.py's ranges to today's newest versions in a scratch venv and write them to the lock;
+# then `make test` (install re-runs, the lock changed) and commit the lock if the tests pass.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/pip install --quiet -e '.[$(EXTRAS)]'
+	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^pkg[-_]resources==' > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf $(VENV)-lock
 
 test: install
 	$(BIN)/python -m pytest -q tests
@@ -22,6 +36,10 @@ reliability: install
 
 demo: install
 	$(BIN)/python -m pipelines.demo
+
+# One export through a local Dask scheduler and two workers into the local S3 server (README: Dask cluster).
+demo-cluster: install
+	$(BIN)/python -m pipelines.demo_cluster
 
 console: install
 	$(BIN)/python -m pipelines.console_demo
@@ -34,4 +52,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-out console-out .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock demo-out demo-cluster-out console-out .pytest_cache

@@ -27,6 +27,13 @@ setup(
     ],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
+        # Beam's DaskRunner and the dask.distributed scheduler and workers it runs on (README: Dask cluster).
+        "dask": [
+            "apache-beam[dask]>=2.60",
+            "dask>=2024.4.2",
+            "distributed>=2024.4.2",
+            "bokeh>=3.1",   # the scheduler's dashboard
+        ],
         "dev": [
             "pytest>=8",
             "moto[server]>=5.0",

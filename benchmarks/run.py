@@ -2,7 +2,7 @@
 
     python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct]
         [--formats json,csv,xml,parquet,avro] [--out benchmarks/results/PROFILE-EVENTS.json] [--skip-s3]
-        [--s3-formats json] [--workdir DIR] [--contenders ours,ours_2w,ours_s3,duckdb,stock_beam]
+        [--s3-formats json] [--workdir DIR] [--contenders ours,ours_2w,ours_s3,dask,duckdb,stock_beam]
         [--keep-outputs] [--days 3] [--seed 1] [--repeat 1]
     make bench EVENTS=5000000 PROFILE=distinct REPEAT=3
 
@@ -20,6 +20,8 @@ What it does, in one run:
    - ours_2w:    the same plus --direct_num_workers=2 --direct_running_mode=multi_processing
    - ours_s3:    the same as ours into a local IAM-enforcing S3 (moto, pipelines.local_s3) with the
                  least-privilege key (--s3-formats, default json only; --skip-s3 drops it)
+   - dask:       the same as ours through Beam's DaskRunner on a local cluster, a scheduler and two
+                 single-threaded workers (benchmarks.dask_contender; it also reports the workers' CPU)
    - duckdb:     benchmarks.peers duckdb, one thread. DuckDB has no XML writer, so under xml it writes
                  JSON: the brief is "XML at least DuckDB's JSON rate". No Avro writer: avro has no peer.
    - stock_beam: benchmarks.peers beam (json only)
@@ -73,11 +75,12 @@ import uuid
 
 from benchmarks.chart import draw
 from benchmarks.count import count_outputs, data_files
+from benchmarks.dask_contender import DASK
 from benchmarks.measure import run_measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORMATS = ("json", "csv", "xml", "parquet", "avro")
-CONTENDERS = ("ours", "ours_2w", "ours_s3", "duckdb", "stock_beam")
+CONTENDERS = ("ours", "ours_2w", "ours_s3", "dask", "duckdb", "stock_beam")
 DUCKDB_FORMAT = {"json": "json", "csv": "csv", "parquet": "parquet", "xml": "json"}
 END_DATE = dt.date(2026, 11, 20)
 RUN_TIMESTAMP = "20261121000000"
@@ -349,6 +352,8 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
     if contender in ("ours", "ours_2w"):
         extra = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"] if contender == "ours_2w" else []
         command = ours_command(store_events, outdir, fmt, window, extra)
+    elif contender == "dask":
+        command = ours_command(store_events, outdir, fmt, window, DASK.options())
     elif contender == "ours_s3":
         bucket, key = s3.bucket()
         prefix = f"bench/{fmt}"
@@ -368,6 +373,8 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
                             stderr_path=os.path.join(logs, "stderr"), timeout=timeout)
     shown = ["<key id>" if s3_info and part == key.access_key_id else part for part in command[1:]]
     result = {"contender": contender, "format_written": written, "command": ["python", *shown], **measured}
+    if contender == "dask":
+        result["workers_cpu_s"] = DASK.workers_cpu_s()
     if measured["exit_code"] != 0:
         result["error"] = _tail(os.path.join(logs, "stderr")) or _tail(os.path.join(logs, "stdout"))
         return result
@@ -375,9 +382,10 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
         bucket, prefix, mark = s3_info
         result["s3_object_access_violations"] = len(s3.server.object_access_violations(mark, bucket))
         s3.download(bucket, prefix + "/", outdir)
-    if contender.startswith("ours"):
+    if contender.startswith("ours"):  # the DaskRunner reports no metrics, so no rows either
         result["rows_reported"] = _rows_reported(os.path.join(logs, "stdout"))
-    counted = count_outputs(outdir, written, header_lines=1 if contender.startswith("ours") else 0)
+    counted = count_outputs(outdir, written, header_lines=1 if contender in ("ours", "ours_2w", "ours_s3", "dask")
+                            else 0)
     events = dataset["events_in_window"]
     wall = measured["wall_s"]
     result.update({
@@ -421,7 +429,7 @@ def ratios(results):
         peer = "ours/duckdb_json" if fmt == "xml" else "ours/duckdb"
         for label, a, b in ((peer, "ours", "duckdb"), ("ours/stock_beam", "ours", "stock_beam"),
                             ("ours_2w/ours", "ours_2w", "ours"), ("ours_s3/ours", "ours_s3", "ours"),
-                            ("ours_2w/duckdb", "ours_2w", "duckdb")):
+                            ("ours_2w/duckdb", "ours_2w", "duckdb"), ("dask/ours", "dask", "ours")):
             if label == "ours_2w/duckdb" and fmt == "xml":
                 label = "ours_2w/duckdb_json"
             if rate(a) and rate(b):
@@ -543,6 +551,7 @@ def main(argv=None):
         report["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     finally:
         s3.stop()
+        DASK.stop()
         if not args.workdir and not args.keep_outputs:
             shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

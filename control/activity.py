@@ -2,7 +2,8 @@
 
 One entry per run; a request that has no run yet (its first window has not ended) shows as one
 Pending entry, so a new export is visible from the moment it is created. A run shows the pipeline's
-latest progress line (rows read and written so far), which a long run renews while it goes.
+latest progress line (rows read and written so far), which a long run renews while it goes; a
+Pending run whose data is not in the store yet shows "waiting for data up to T" and why instead.
 Filters and paging happen in the database, so a page costs the same with ten runs or ten thousand.
 """
 

@@ -108,7 +108,8 @@ runs = Table(
     Column("bytes", Integer),
     Column("rejected", Integer),                             # bad records set aside, from the manifest
     Column("error", Text),
-    Column("last_progress", Text),                           # the pipeline's latest progress line
+    Column("last_progress", Text),                           # the pipeline's latest progress line, or why
+                                                             # a Pending run waits
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
     sa.Index("runs_by_account_status", "account_id", "status"),   # "is anything still running?" at a glance
 )
@@ -137,7 +138,8 @@ def fetch_one(engine, column, value, missing, *where):
 
 
 def connect(url):
-    engine = create_engine(url, future=True)
+    # pre-ping: a pooled connection that a database restart broke is replaced, not handed out
+    engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):

@@ -3,35 +3,47 @@
 Windows of a recurring request are on capture time, `[created + k*every, created + (k+1)*every)`:
 contiguous by construction, so there is no gap and no overlap, and after downtime every missed window
 is still there to catch up, in order. Within a request, a window runs only after the one before it is
-Done, so a failing window is retried (with backoff) and never skipped. Two schedulers may plan and
-claim at once: the unique (request, window start) makes run creation idempotent, and a claim is an
-UPDATE that only one of them can win.
+Done, so a failing window is retried (with backoff) and never skipped, and only once the store holds
+its data (control/readiness.py). Two schedulers may plan and claim at once: the unique (request,
+window start) makes run creation idempotent, and a claim is an UPDATE that only one of them can win.
+A claim carries a lease that the scheduler renews while the run goes; a scheduler that dies stops
+renewing it, and once it lapses another scheduler takes the run over. Only the claim's holder records
+the outcome, and the pipeline dies with its scheduler, so a window is never run by two at once.
 """
 
+import ctypes
 import datetime as dt
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from control.accounts import get_account
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
+from control.readiness import StoreMarks, store_root, use_store_options
 from transforms.naming import manifest_key
 from transforms.s3 import KEY_ID_ENV, SECRET_ENV
 
-__all__ = ["plan_runs", "run_due", "retry_delay", "LEASE"]
+__all__ = ["plan_runs", "run_due", "retry_delay"]
 
-LEASE = dt.timedelta(hours=6)          # a claim older than this belongs to a scheduler that died
 FIRST_RETRY = dt.timedelta(minutes=5)
 LAST_RETRY = dt.timedelta(hours=4)
 _STAMP = "%Y%m%d%H%M%S"
+# Recording an outcome outlives a database restart of up to this long; after that the claim lapses
+# and the run is simply run again.
+_RECORD_PATIENCE = dt.timedelta(minutes=2)
+_PR_SET_PDEATHSIG = 1   # linux/prctl.h
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None  # loaded before forking
 
 
 def retry_delay(attempts):
@@ -95,22 +107,66 @@ def _claimable(as_of, now):
             | ((runs.c.status == "Running") & (runs.c.lease_until < now)))
 
 
-def _claim(engine, run, as_of, now, owner):
+def _held_by(run, owner):
+    """The run's row while `owner` still holds its claim (another scheduler may have taken it over)."""
+    return (runs.c.id == run["id"]) & (runs.c.claimed_by == owner) & (runs.c.status == "Running")
+
+
+def _claim(engine, run, as_of, now, owner, lease):
     with engine.begin() as connection:
         won = connection.execute(runs.update().where((runs.c.id == run["id"]) & _claimable(as_of, now)).values(
-            status="Running", claimed_by=owner, lease_until=now + LEASE, started_at=now, finished_at=None,
-            attempts=runs.c.attempts + 1))
+            status="Running", claimed_by=owner, lease_until=now + lease, started_at=now, finished_at=None,
+            last_progress=None, attempts=runs.c.attempts + 1))
         return won.rowcount == 1
+
+
+def _note_waiting(engine, run, reason):
+    """Say on a Pending run why it has not started (shown as its progress in the activity log)."""
+    if run["last_progress"] != reason:
+        with engine.begin() as connection:
+            connection.execute(runs.update().where((runs.c.id == run["id"]) & (runs.c.status != "Running"))
+                               .values(last_progress=reason))
+
+
+class _Heartbeat:
+    """Renews a claim's lease every third of the lease while its pipeline runs, so a long run is never
+    mistaken for one whose scheduler died, and a dead scheduler's claim lapses within one lease."""
+
+    def __init__(self, engine, run, owner, lease):
+        self._engine, self._run, self._owner, self._lease = engine, run, owner, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self):
+        while not self._stop.wait(self._lease.total_seconds() / 3):
+            now = utc(dt.datetime.now(dt.timezone.utc))
+            try:
+                with self._engine.begin() as connection:
+                    connection.execute(runs.update().where(_held_by(self._run, self._owner)).values(
+                        lease_until=now + self._lease))
+            except SQLAlchemyError:
+                pass  # a database blip: the next beat renews it; the lease has room for two misses
+
+
+def _die_with_parent(parent):
+    """In the pipeline's process before it starts: if the scheduler dies, the pipeline gets SIGKILL too
+    (Linux), so a run whose claim lapses is never still being written by an orphan."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:   # the scheduler died before the line above took effect
+        os._exit(1)
 
 
 def _pipeline_command(settings, account, request, destination, run):
     """The export's command line: the account's store and database id, the deployment's runner."""
-    profiles = request["export_type"] == "all_profiles"
-    source = account["profile_store"] if profiles else account["event_store"]
-    if not source:
-        store = "profile" if profiles else "event"
-        raise RuntimeError(f"account {account['id']!r} has no {store} store; give it one (the default account's "
-                           f"is EVENTEXPORT_{store.upper()}_STORE), pointing at the store root")
+    source = store_root(account, request["export_type"])
     iso = {k: run[k].strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("window_start", "window_end")}
     argv = ["--source", source, "--destination", f"s3://{destination['bucket']}/{destination['prefix']}",
             "--export_type", request["export_type"], "--format", request["format"],
@@ -129,7 +185,7 @@ def _pipeline_command(settings, account, request, destination, run):
     return [sys.executable, "-m", "pipelines.export", *argv]
 
 
-def _execute(engine, settings, vault, run):
+def _execute(engine, settings, vault, run, owner, lease):
     """Run the pipeline in a child process (its memory is its own); the key reaches it by environment."""
     request_id = run["request_id"]
     request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
@@ -139,13 +195,15 @@ def _execute(engine, settings, vault, run):
     env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
     other = []
     command = _pipeline_command(settings, account, request, destination, run)
+    parent = os.getpid()
+    guard = (lambda: _die_with_parent(parent)) if _LIBC else None
     # The key goes by environment, never argv (where `ps` would show it).
     child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
-                             stderr=subprocess.PIPE)
-    with child:
+                             stderr=subprocess.PIPE, preexec_fn=guard)
+    with child, _Heartbeat(engine, run, owner, lease):
         for line in child.stderr:
             if line.startswith("progress: "):
-                _report_progress(engine, run, line.strip())
+                _report_progress(engine, run, owner, line.strip())
             else:
                 other.append(line.rstrip("\n"))
     if child.returncode:
@@ -158,53 +216,89 @@ def _execute(engine, settings, vault, run):
     return dict(manifest["totals"], rejected=manifest["rejects"]["rows"])
 
 
-def _report_progress(engine, run, line):
-    """Keep the pipeline's progress line on the run for the activity log; it renews the claim's lease too,
-    so a long run is never mistaken for one whose scheduler died."""
-    now = utc(dt.datetime.now(dt.timezone.utc))
-    with engine.begin() as connection:
-        connection.execute(runs.update().where(runs.c.id == run["id"]).values(last_progress=line,
-                                                                              lease_until=now + LEASE))
+def _report_progress(engine, run, owner, line):
+    """Keep the pipeline's progress line on the run for the activity log (best effort: a database blip
+    loses a line, never the run)."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(runs.update().where(_held_by(run, owner)).values(last_progress=line))
+    except SQLAlchemyError:
+        pass
 
 
-def _finish(engine, run, as_of, totals=None, error=None):
+def _record(engine, run, owner, values, request_done):
+    """Write the run's outcome if `owner` still holds it; True if it did. Retried through a database
+    restart, since the pipeline's work is done and rerunning it would be the only other way."""
+    give_up = time.monotonic() + _RECORD_PATIENCE.total_seconds()
+    while True:
+        try:
+            with engine.begin() as connection:
+                if connection.execute(runs.update().where(_held_by(run, owner)).values(**values)).rowcount != 1:
+                    return False
+                if request_done:
+                    connection.execute(requests.update().where(
+                        (requests.c.id == run["request_id"]) & (requests.c.frequency == "once")
+                        & (requests.c.status == "active")).values(status="done"))
+                return True
+        except SQLAlchemyError:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(1)
+
+
+def _finish(engine, run, owner, as_of, totals=None, error=None):
     now = utc(dt.datetime.now(dt.timezone.utc))
-    with engine.begin() as connection:
-        if error is None:
-            connection.execute(runs.update().where(runs.c.id == run["id"]).values(
-                status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
-                objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"], bytes=totals["bytes"]))
-            connection.execute(requests.update().where(
-                (requests.c.id == run["request_id"]) & (requests.c.frequency == "once")
-                & (requests.c.status == "active")).values(status="done"))
-        else:
-            attempts = connection.execute(sa.select(runs.c.attempts).where(runs.c.id == run["id"])).scalar()
-            connection.execute(runs.update().where(runs.c.id == run["id"]).values(
-                status="Failed", finished_at=now, lease_until=None, error=error[:2000],
-                next_attempt_at=as_of + retry_delay(attempts)))
+    if error is None:
+        return _record(engine, run, owner, dict(
+            status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
+            objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
+            bytes=totals["bytes"]), request_done=True)
+    return _record(engine, run, owner, dict(
+        status="Failed", finished_at=now, lease_until=None, error=error[:2000],
+        next_attempt_at=as_of + retry_delay(run["attempts"] + 1)), request_done=False)
+
+
+def _start_next(engine, settings, as_of, request_id, owner, lease):
+    """Claim the next run that is due and whose data is in; note on the others why they wait."""
+    now = utc(dt.datetime.now(dt.timezone.utc))
+    with engine.connect() as connection:
+        due = _next_due(connection, as_of, now, request_id)
+        owners = {row.id: row for row in connection.execute(
+            sa.select(requests.c.id, requests.c.account_id, requests.c.export_type).where(
+                requests.c.id.in_({run["request_id"] for run in due})))} if due else {}
+    marks = StoreMarks(settings, as_of)
+    for run in due:
+        request = owners[run["request_id"]]
+        reason = marks.waiting_for(run, get_account(engine, request.account_id), request.export_type)
+        if reason:
+            _note_waiting(engine, run, reason)
+        elif _claim(engine, run, as_of, now, owner, lease):
+            return run
+    return None
 
 
 def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, log=print):
     """Plan and run everything due as of `as_of` (default now), in window order; return runs attempted."""
     as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
     owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    lease = dt.timedelta(seconds=settings.lease_seconds)
+    use_store_options(settings)
     plan_runs(engine, as_of, request_id)
     attempted = 0
     while True:
-        now = utc(dt.datetime.now(dt.timezone.utc))
-        with engine.connect() as connection:
-            due = _next_due(connection, as_of, now, request_id)
-        claimed = next((run for run in due if _claim(engine, run, as_of, now, owner)), None)
+        claimed = _start_next(engine, settings, as_of, request_id, owner, lease)
         if claimed is None:
             return attempted
         attempted += 1
         window = f"[{claimed['window_start']:%Y-%m-%d %H:%M}, {claimed['window_end']:%Y-%m-%d %H:%M})"
         try:
-            totals = _execute(engine, settings, vault, claimed)
+            totals = _execute(engine, settings, vault, claimed, owner, lease)
         except Exception as error:  # every failure is recorded on the run and retried later
-            _finish(engine, claimed, as_of, error=str(error) or type(error).__name__)
-            log(f"run {claimed['request_id']} {window}: Failed: {error}")
+            kept = _finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
+            outcome = f"Failed: {error}"
         else:
-            _finish(engine, claimed, as_of, totals=totals)
-            log(f"run {claimed['request_id']} {window}: Done, {totals['objects']} objects, "
-                f"{totals['rows']:,} rows, {totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
+            kept = _finish(engine, claimed, owner, as_of, totals=totals)
+            outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
+                       f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
+        log(f"run {claimed['request_id']} {window}: {outcome}" + (
+            "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))

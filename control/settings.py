@@ -25,7 +25,11 @@ _SOURCES = {
     "master_key": ("EVENTEXPORT_MASTER_KEY", "master_key", None),
     "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "eventexport.key"),
     "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "eventexport-manifests"),
+    "settle_minutes": ("EVENTEXPORT_SETTLE_MINUTES", "settle_minutes", 30),
+    "lease_seconds": ("EVENTEXPORT_LEASE_SECONDS", "lease_seconds", 6 * 3600),
 }
+# settings that are numbers -> the smallest value that makes sense
+_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1}
 _SECRET_SETTINGS = frozenset({"master_key"})
 
 
@@ -41,6 +45,8 @@ class Settings:
     master_key: str
     key_file: str
     manifests: str        # our copies of run manifests (verify_export reads them)
+    settle_minutes: float  # a store without a completeness mark: how long after a window ends it runs
+    lease_seconds: float   # a claim not renewed for this long belongs to a scheduler that died
 
     def redacted(self):
         """The effective settings for `eventexport config`, secrets and DB passwords masked."""
@@ -53,6 +59,16 @@ class Settings:
             user = rest.split("@", 1)[0].split(":", 1)[0]
             shown["db"] = f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
         return shown
+
+
+def _number(env, value, least):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not least <= number < float("inf"):
+        raise ConfigError(f"{env} {value!r} must be a number, at least {least}")
+    return number
 
 
 def load_settings(environ=os.environ):
@@ -73,5 +89,7 @@ def load_settings(environ=os.environ):
         value = environ.get(env, from_file.get(toml, default))
         if isinstance(value, list):
             value = " ".join(map(str, value))
+        if name in _NUMBERS:
+            value = _number(env, value, _NUMBERS[name])
         values[name] = value
     return Settings(**values)

@@ -6,6 +6,7 @@ Exit status: 0 done; 2 bad options, unreadable source or a record too large for 
 """
 
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -13,52 +14,52 @@ import sys
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions
 
 from pipelines.export_help import help_text
 from pipelines.options import config_from_options
-from transforms.errors import ConfigError, ExportError
+from pipelines.runners import close_runner, pipeline_options, runner_failure
+from transforms.errors import ExportError
+from transforms.naming import manifest_key
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
 from transforms.progress import ProgressReporter
 from transforms.s3_checks import preflight
 from transforms.spill import make_spill_dir, remove_spill_dir
 from transforms.store import list_splits
+from transforms.worker_filesystems import filesystem_flags
 
 __all__ = ["build_pipeline", "run", "main"]
 
-# Beam's DirectRunner first tries to download the Prism runner; the in-process FnApiRunner never
-# touches the network, so it stands in for both the default and an explicit DirectRunner.
-_OFFLINE_RUNNER = "FnApiRunner"
 _LOG = logging.getLogger("eventexport")
 
 
 def build_pipeline(pipeline, config, splits):
     """The graph, top to bottom as DESIGN.md draws it."""
     read = pipeline | "ReadStore" >> ReadStore(config, splits)
-    rows = read.rows
+    rows = read["rows"]
     if config.export_type == "all_profiles":
         rows = rows | "LatestProfiles" >> LatestProfiles(config)
     objects = rows | "Partition" >> PartitionRows(config) | "WriteObjects" >> WriteObjects(config)
-    rejects = read.rejects | "WriteRejects" >> WriteRejects(config)
+    rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config)
     return (objects, rejects) | "WriteManifest" >> WriteManifest(config)
-
-
-def _pipeline_options(argv):
-    options = PipelineOptions(argv)
-    known = options.get_all_options(retain_unknown_options=False)
-    unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
-    if unknown:  # Beam would only warn and drop it; a misspelled option must not change the export
-        raise ConfigError(f"unknown option --{unknown[0]}; see the README's option table")
-    standard = options.view_as(StandardOptions)
-    if standard.runner in (None, "DirectRunner"):
-        standard.runner = _OFFLINE_RUNNER
-    return options
 
 
 def _count(counter):
     """Committed where the runner commits metrics, attempted where it only attempts them."""
     return (counter.committed if counter.committed is not None else counter.attempted) or 0
+
+
+def _own_manifest(config):
+    """The run's manifest where we may read it (our --manifest_copy, or a local destination), else None."""
+    if config.manifest_copy:
+        path = os.path.join(config.manifest_copy, manifest_key("", config.request_id, config.run_timestamp))
+    elif not config.destination.is_s3:
+        path = config.destination.uri(manifest_key(config.destination.prefix, config.request_id, config.run_timestamp))
+    else:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _summary(result, config):
@@ -68,9 +69,12 @@ def _summary(result, config):
             for counter in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
                 per_event.setdefault(counter.key.metric.name, {})[namespace.rsplit(".", 1)[1]] = _count(counter)
         rejected = sum(map(_count, result.metrics().query(MetricsFilter().with_name("rejected_rows"))["counters"]))
-    except (NotImplementedError, AttributeError):  # a runner without metrics: the manifest has the totals
-        return (f"exported to {config.destination.describe()} (request {config.request_id}, run "
-                f"{config.run_timestamp}); this runner reports no metrics, the manifest holds the totals")
+    except (NotImplementedError, AttributeError):  # a runner without metrics (Dask): the manifest has them
+        manifest = _own_manifest(config)
+        if manifest is None:
+            return (f"exported to {config.destination.describe()} (request {config.request_id}, run "
+                    f"{config.run_timestamp}); this runner reports no metrics, the manifest holds the totals")
+        per_event, rejected = manifest["event_totals"], manifest["rejects"]["rows"]
     totals = {k: sum(e.get(k, 0) for e in per_event.values()) for k in ("objects", "rows", "bytes")}
     lines = [f"exported {totals['objects']} objects, {totals['rows']:,} rows, {totals['bytes']:,} bytes "
              f"to {config.destination.describe()} (request {config.request_id}, run {config.run_timestamp})"]
@@ -87,20 +91,28 @@ def run(argv):
     if "-h" in argv or "--help" in argv:
         return 0, help_text()
     try:
-        options = _pipeline_options(argv)
+        options = pipeline_options(argv)
         config = config_from_options(options)
         if config.destination.is_s3:
             preflight(config.destination.s3, config.destination.bucket, config.destination.prefix)
         splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
         temp_location = options.view_as(GoogleCloudOptions).temp_location
-        config = dataclasses.replace(config, spill_dir=make_spill_dir(
+        config = dataclasses.replace(config, filesystem_flags=filesystem_flags(options), spill_dir=make_spill_dir(
             temp_location, f"eventexport-{config.request_id}-{config.run_timestamp}"))
         try:
             pipeline = beam.Pipeline(options=options)
             build_pipeline(pipeline, config, splits)
             with ProgressReporter(config.spill_dir):
                 result = pipeline.run()
-                result.wait_until_finish()
+                try:
+                    result.wait_until_finish()
+                except Exception as error:  # pylint: disable=broad-except; sorted just below
+                    lost = runner_failure(error, options)
+                    if lost is None:
+                        raise
+                    raise lost from error
+                finally:
+                    close_runner(result)
         finally:
             remove_spill_dir(config.spill_dir)
         return 0, _summary(result, config)

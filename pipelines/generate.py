@@ -10,6 +10,7 @@ byte-identical files, so tests and benchmarks can compare outputs exactly. `--di
 Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
     DIR/events/captured_date=YYYY-MM-DD/part-NNNNN.<ext>   (partitioned by captured_at)
     DIR/profiles/updated_date=YYYY-MM-DD/part-NNNNN.<ext>  (partitioned by updated_at)
+    DIR/{events,profiles}/_watermark.json: complete before the day after --end (the store is whole)
 
 Usage:
     python -m pipelines.generate --out DIR --events N --days D --format parquet \
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.store_variety import DISTINCT, Variety
+from transforms.watermark import write_watermark
 
 DAY_MS = 86_400_000
 ROWS_PER_FILE = 50_000
@@ -258,6 +260,9 @@ def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostil
                           event_cols, fmt, sync_marker, variety)
              + _write_store(out / "profiles", "updated_date", "updated_at", "Profile", PROFILE_FIELDS,
                             profile_cols, fmt, sync_marker))
+    for sub in ("events", "profiles"):  # a finished snapshot: everything captured up to the end is in
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        write_watermark(str(out / sub), start_ms + days * DAY_MS)
     return {"events": len(event_cols["event_id"]), "profiles": len(snapshots),
             "profile_versions": len(profile_cols["identity"]),
             "files": [p.relative_to(out).as_posix() for p in files]}

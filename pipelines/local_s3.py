@@ -88,6 +88,14 @@ class LogMark(NamedTuple):  # byte offsets into the two logs
     recording: int
 
 
+def platform_policy(bucket: str) -> dict:
+    """The platform's own key for its temp bucket (spill pieces of distributed runs): everything there,
+    nothing anywhere else."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
+    ]}
+
+
 class LocalS3Server:
     """moto server in a child process on 127.0.0.1, IAM enforced after bootstrap.
 

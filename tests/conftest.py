@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
-pytest_plugins = ("tests.fault_fixtures",)   # the fault cases' fixtures live there
+pytest_plugins = ("tests.fault_fixtures", "tests.dask_fixtures")   # fault cases' and the Dask cluster's fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 REQUEST_ID = "req-7.a_b~c"      # request ids may hold '-', so key parsing must not split on it blindly
 RUN_TS = "20240311000000"

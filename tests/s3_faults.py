@@ -4,7 +4,8 @@ The exporter talks to the proxy as if it were S3 (path style, so the Host header
 proxy forwards each request to the moto server unchanged, unless the fault plan picks it. Requests are
 sorted into S3 operations (PutObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
 ListObjects, ...) and a plan says, per operation, which faults may hit it and how often, drawn from a
-seeded `random.Random`, so a failing case replays exactly. Faults:
+seeded `random.Random` per operation (so the order in which objects are written does not move the faults
+between operations), and a failing case replays exactly. Faults:
 
 - "500" / "503": an S3 error answer (InternalError, SlowDown) without touching the server;
 - "reset": the connection is reset after half the request body was read (mid-upload, mid-part);
@@ -71,7 +72,8 @@ class FaultProxy:
         unknown = {fault for _, faults in self.plan.values() for fault in faults} - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
-        self.random = random.Random(seed)
+        self.seed = seed
+        self._randoms = {}
         self.log = []
         self._faults_per_request = Counter()
         self._numbers = Counter()
@@ -111,10 +113,11 @@ class FaultProxy:
         with self._lock:
             rate, faults = self.plan.get(operation, (0, ()))
             fault = chosen
-            if fault is None and faults and self.random.random() < rate:
+            draw = self._randoms.setdefault(operation, random.Random(f"{self.seed}:{operation}"))
+            if fault is None and faults and draw.random() < rate:
                 request = (method, path)
                 if self.limit is None or self._faults_per_request[request] < self.limit:
-                    fault = self.random.choice(faults)
+                    fault = draw.choice(faults)
                     self._faults_per_request[request] += 1
             self.log.append((operation, path, fault))
         return fault

@@ -99,7 +99,8 @@ def test_max_reject_fraction_must_be_a_share(tmp_path, value):
 
 def _store_with(tmp_path, fmt, damage):
     """A store of one good Parquet file and one `fmt` file of 50 records, that file then damaged by
-    `damage(path)`; returns (root, path of that file, a function that writes it whole again, all ids)."""
+    `damage(path)` (which returns the damaged file's new path if it moved it); returns (root, path of the
+    damaged file, a function that puts the file back whole, all ids)."""
     good = [reliability.event(f"good-{i}", _at(i)) for i in range(100)]
     other = [reliability.event(f"{fmt}-{i}", _at(i), event_props={reliability.ID_PROP: f"rid:{fmt}-{i}",
                                                                    "pad": "x" * (i * 40)}) for i in range(50)]
@@ -108,12 +109,15 @@ def _store_with(tmp_path, fmt, damage):
     whole = next((tmp_path / "whole" / FOLDER).iterdir())
     path = Path(root) / FOLDER / whole.name.replace("part-00000", "part-00009")
 
+    shutil.copyfile(whole, path)
+    moved = damage(path)
+    damaged = moved if isinstance(moved, Path) else path
+
     def repair():
+        damaged.unlink()
         shutil.copyfile(whole, path)
 
-    repair()
-    damage(path)
-    return root, path, repair, [r["event_id"] for r in good + other]
+    return root, damaged, repair, [r["event_id"] for r in good + other]
 
 
 def _cut(share):
@@ -137,6 +141,8 @@ CORRUPT = {  # case: (store file format, damage, what the message must say)
     "Avro with a broken block": ("avro", _overwrite_middle, "damaged or not avro"),
     "truncated Parquet": ("parquet", _cut(0.6), "damaged or not parquet"),
     "zero-byte file": ("avro", lambda path: path.write_bytes(b""), "is empty (0 bytes)"),
+    "an unknown file type (.json.gz)": ("jsonl", lambda path: path.rename(
+        path.with_suffix(".json.gz")), "is not a .parquet, .avro, .jsonl or .jsonl.gz file"),
 }
 
 
@@ -154,6 +160,17 @@ def test_a_corrupt_file_fails_the_run_naming_it_and_the_repaired_store_exports_w
     files = reliability.folder_files(tmp_path / "out")
     reliability.account("corrupt files", f"{case}: failed naming it; repaired, rerun", ids,
                         reliability.exported_ids(files), reliability.rejected_ids(files))
+
+
+def test_markers_and_hidden_files_are_not_data(tmp_path):
+    """Names starting with '_' or '.' (Spark's _SUCCESS, Hadoop's .crc) and files outside the partitions
+    are not store files; everything else in a partition is (the unknown type above fails the run)."""
+    root, path, _, ids = _store_with(tmp_path, "avro", lambda path: None)
+    for name in ("_SUCCESS", f".{path.name}.crc", "_tmp.json"):
+        (path.parent / name).write_bytes(b"not data")
+    (Path(root) / "README.txt").write_text("about this store")
+    files = reliability.folder_files(export_ok(root, tmp_path / "out", "json", START, END))
+    assert sorted(reliability.exported_ids(files)) == sorted(ids)
 
 
 @pytest.mark.reliability

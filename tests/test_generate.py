@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.generate import HOSTILE_NAMES, generate, main
 from tests.conftest import read_store_file
+from transforms.watermark import read_watermark
 
 END = dt.date(2024, 3, 10)
 DAY_MS = 86_400_000
@@ -177,3 +178,12 @@ def test_distinct_store_with_long_values(tmp_path, fmt):
     assert sum(len(t.encode()) for t in titles) / len(titles) > 300
     for needle in ('"', "\\", "\n", "\t", "<", "&", "\u2028", "🚀"):
         assert any(needle in t for t in titles), repr(needle)
+
+
+def test_store_is_marked_complete_up_to_the_day_after_its_end(store):
+    _, out, _ = store
+    end_ms = ((END - dt.date(1970, 1, 1)).days + 1) * DAY_MS
+    for name, column in (("events", "captured_at"), ("profiles", "updated_at")):
+        assert read_watermark(str(out / name)) == end_ms
+        times = [r[column] for rs in read_store(out, name).values() for r in rs]
+        assert max(times) < end_ms <= max(times) + DAY_MS   # every row is before the mark, the last day is in

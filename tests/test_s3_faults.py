@@ -24,7 +24,7 @@ def bucket(small_parts_server, monkeypatch):
     monkeypatch.setattr(s3, "MULTIPART_THRESHOLD", SMALL_PART)
     monkeypatch.setattr(s3, "PART_BYTES", SMALL_PART)
     monkeypatch.setattr(s3, "MAX_ATTEMPTS", 5)
-    monkeypatch.setattr(s3, "READ_TIMEOUT", 2)
+    monkeypatch.setattr(s3, "READ_TIMEOUT", 3)   # seconds: a hang costs little, a busy server is not a hang
     name = f"faults-{uuid.uuid4().hex[:12]}"
     key = provision_least_privilege(small_parts_server, name)
     monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
@@ -52,10 +52,10 @@ def _uploads(rate, *faults):
 
 
 TRANSIENT = {   # case: (plan, seed)
-    "500 InternalError and 503 SlowDown": ({op: (0.4, ("500", "503")) for op in WRITES}, 3),
-    "connections reset mid-upload and mid-part": (_uploads(0.5, "reset"), 4),
-    "connections reset after S3 wrote": (_uploads(0.4, "reset-after"), 1),
-    "responses that never come": (_uploads(0.25, "hang"), 2),
+    "500 InternalError and 503 SlowDown": ({op: (0.4, ("500", "503")) for op in WRITES}, 6),
+    "connections reset mid-upload and mid-part": (_uploads(0.5, "reset"), 3),
+    "connections reset after S3 wrote": (_uploads(0.4, "reset-after"), 6),
+    "responses that never come": (_uploads(0.25, "hang"), 1),
 }
 
 

@@ -52,6 +52,7 @@ class ExportConfig:
     manifest_copy: str = None
     max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
     spill_dir: str = None   # set by the launcher for each run (transforms/spill.py)
+    filesystem_flags: tuple = ()   # where storage is, for workers (transforms/worker_filesystems.py)
 
     @property
     def shape(self):

@@ -8,6 +8,7 @@ answers with, and `field`, where given, names the input at fault so a form can s
 __all__ = [
     "ExportError", "ConfigError", "NotFoundError", "ConflictError", "AuthenticationError", "PermissionDeniedError",
     "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError", "TransientDestinationError",
+    "GroupingError", "RunnerFailedError",
 ]
 
 
@@ -88,3 +89,19 @@ class TransientDestinationError(DestinationError):
 
     transient = True
     code = "destination_unavailable"
+
+
+class GroupingError(ExportError):
+    """The runner handed the manifest step an (event, date) from two groups, or one object key twice:
+    two writers overwrote each other's objects, so rows may be lost. Nothing should reach here (every
+    GroupByKey key is a stable integer); a rerun with the same --run_timestamp rewrites every object."""
+
+    code = "grouping_failed"
+
+
+class RunnerFailedError(ExportError):
+    """The distributed runner lost the run (workers died more often than it retries, the scheduler went
+    away). Every write is idempotent, so a rerun with the same --run_timestamp gives the same objects."""
+
+    transient = True
+    code = "runner_failed"

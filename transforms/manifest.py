@@ -4,12 +4,32 @@ It lists every object (key, raw event name, date, index, rows, bytes, SHA-256), 
 count, objects and the first reason, as a sample), per-event and run totals and the window. Its bytes depend only on the run, never on a clock or on arrival order.
 """
 
+import collections
 import hashlib
 import json
 
+from transforms.errors import GroupingError
 from transforms.naming import manifest_key
 
-__all__ = ["build_manifest", "summarize", "expected_objects"]
+__all__ = ["build_manifest", "summarize", "expected_objects", "check_objects"]
+
+
+def check_objects(objects):
+    """Fail loudly unless each (event, date) came from one writer: every key once, and the file indexes
+    0, 1, ..., n-1 once each. Two groups of one (event, date) (a runner that split a key) both start at
+    index 0000, so either of these shows it; writing a manifest over such a run would hide lost rows."""
+    keys = collections.Counter(o["key"] for o in objects)
+    twice = sorted(key for key, count in keys.items() if count > 1)
+    if twice:
+        raise GroupingError(f"object key {twice[0]!r} was written by {keys[twice[0]]} writers "
+                            f"({len(twice)} keys in all); rerun with the same --run_timestamp")
+    indexes = collections.defaultdict(list)
+    for item in objects:
+        indexes[(item["event_name"], item["date"])].append(item["index"])
+    for (name, date), found in sorted(indexes.items()):
+        if sorted(found) != list(range(len(found))):
+            raise GroupingError(f"event {name!r} on {date} reached the manifest from more than one group "
+                                f"(file indexes {sorted(found)}); rerun with the same --run_timestamp")
 
 
 def summarize(objects):

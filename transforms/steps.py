@@ -2,7 +2,10 @@
 
 Only Create, ParDo, GroupByKey and Flatten are used, so the same graph runs on every runner,
 Beam's DaskRunner included. Elements are Arrow tables (thousands of rows each); what crosses a
-GroupByKey is the path of a spilled piece (transforms/spill.py) or a small object descriptor.
+GroupByKey is the path of a spilled piece (transforms/spill.py) or a small object descriptor, under
+an integer key (transforms/grouping.py). No ParDo has a second, tagged output: the DaskRunner hands
+every output of a ParDo to every consumer, so a step with two kinds of result emits (kind, value)
+pairs and plain ParDos pick their kind out.
 """
 
 import io
@@ -17,7 +20,8 @@ from apache_beam.metrics import Metrics
 from transforms.destination import parse_destination
 from transforms.errors import TooManyRejectsError
 from transforms.formats import Encoder, encoder_for
-from transforms.manifest import build_manifest
+from transforms.grouping import SINGLE_GROUP, partition_key
+from transforms.manifest import build_manifest, check_objects
 from transforms.naming import manifest_key, object_key, rejects_key
 from transforms.partition import add_time_parts, split_by_partition
 from transforms.progress import ProgressCounter
@@ -25,11 +29,12 @@ from transforms.readers import read_split
 from transforms.sharding import shard_rows
 from transforms.sorted_rows import SortedRows
 from transforms.spill import read_piece, write_piece
+from transforms.worker_filesystems import use_filesystem_options
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
 
-REJECTS = "rejects"
+ROWS, REJECTS = "rows", "rejects"
 PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
 METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.bytes")
 
@@ -41,6 +46,7 @@ class _ConfiguredDoFn(beam.DoFn):
         self.config = config
 
     def setup(self):
+        use_filesystem_options(self.config.filesystem_flags)
         self.progress = ProgressCounter(self.config.spill_dir)
 
     def finish_bundle(self):
@@ -72,22 +78,29 @@ class _ReadSplit(_ConfiguredDoFn):
         for table in read_split(path, shape, shape.window_column(config.window.basis), config.window.start_ms,
                                 config.window.end_ms, rejects, config.events):
             self.progress.add(rows_read=table.num_rows)
-            yield table
+            yield ROWS, table
         if rejects:
             Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
-            yield beam.pvalue.TaggedOutput(REJECTS, rejects)
+            yield REJECTS, rejects
+
+
+def _of_kind(kind):
+    def pick(item):
+        if item[0] == kind:
+            yield item[1]
+    return pick
 
 
 class ReadStore(beam.PTransform):
-    """Store file paths -> canonical tables (main output) and lists of rejects (output `rejects`)."""
+    """Store file paths -> {"rows": canonical tables, "rejects": lists of rejects}."""
 
     def __init__(self, config, splits):
         super().__init__()
         self.config, self.splits = config, splits
 
     def expand(self, pbegin):
-        return (pbegin | "Splits" >> beam.Create(self.splits)
-                | "Read" >> beam.ParDo(_ReadSplit(self.config)).with_outputs(REJECTS, main="rows"))
+        read = pbegin | "Splits" >> beam.Create(self.splits) | "Read" >> beam.ParDo(_ReadSplit(self.config))
+        return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)) for kind in (ROWS, REJECTS)}
 
 
 def _latest_per_identity(table):
@@ -121,12 +134,13 @@ class _KeyByPartition(_ConfiguredDoFn):
     def process(self, table):
         shape = self.config.shape
         table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
-        for key, piece in split_by_partition(table, shape):
-            yield key, write_piece(self.config.spill_dir, piece)
+        for (name, day), piece in split_by_partition(table, shape):
+            yield partition_key(name, day), (name, day, write_piece(self.config.spill_dir, piece))
 
 
 class PartitionRows(_ConfiguredTransform):
-    """Tables -> ((name, yyyymmdd), [spilled piece paths]): a file group's rows meet, by reference."""
+    """Tables -> (integer key, [(name, yyyymmdd, spilled piece path)]): a file group's rows meet, by
+    reference."""
 
     def expand(self, tables):
         return (tables | "KeyByPartition" >> beam.ParDo(_KeyByPartition(self.config))
@@ -135,7 +149,13 @@ class PartitionRows(_ConfiguredTransform):
 
 class _WriteGroup(_ConfiguredDoFn):
     def process(self, element):
-        (name, day), pieces = element
+        partitions = {}
+        for name, day, path in element[1]:
+            partitions.setdefault((name, day), []).append(path)
+        for (name, day), pieces in sorted(partitions.items()):
+            yield from self._write_partition(name, day, pieces)
+
+    def _write_partition(self, name, day, pieces):
         config = self.config
         encoder = encoder_for(config.format, config.shape, config.parquet_codec)
         rows = SortedRows.of_pieces([read_piece(path) for path in pieces], config.shape)
@@ -186,7 +206,7 @@ class WriteRejects(_ConfiguredTransform):
     """Bad records, with source file and reason, as JSON Lines beside the export; counted in the manifest."""
 
     def expand(self, rejects):
-        return (rejects | "KeyAll" >> beam.Map(lambda batch: (REJECTS, batch))
+        return (rejects | "KeyAll" >> beam.Map(lambda batch: (SINGLE_GROUP, batch))
                 | "GroupAll" >> beam.GroupByKey()
                 | "Put" >> beam.ParDo(_WriteRejectGroup(self.config)))
 
@@ -210,6 +230,7 @@ class _PutManifest(_ConfiguredDoFn):
         items = [item for item in element[1] if item is not None]
         objects = [value for kind, value in items if kind == "object"]
         rejects = [value for kind, value in items if kind == REJECTS]
+        check_objects(objects)
         _check_reject_share(config, objects, rejects)
         document = build_manifest(config.run_description(), objects, rejects)
         key = manifest_key(config.destination.prefix, config.request_id, config.run_timestamp)
@@ -230,6 +251,6 @@ class WriteManifest(_ConfiguredTransform):
                  rejects | "TagRejects" >> beam.Map(lambda o: (REJECTS, o)),
                  start)
                 | "Everything" >> beam.Flatten()
-                | "KeyAll" >> beam.Map(lambda item: ("manifest", item))
+                | "KeyAll" >> beam.Map(lambda item: (SINGLE_GROUP, item))
                 | "GroupAll" >> beam.GroupByKey()
                 | "Put" >> beam.ParDo(_PutManifest(self.config)))

@@ -1,8 +1,9 @@
 """Finding the store files a window needs, on a local path or s3:// alike (through Beam's FileSystems).
 
-Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jsonl.gz}`. Other files
-(`_SUCCESS`, `.crc`, hidden files) are ignored; folders that do not follow the layout are an error,
-because skipping them silently would lose rows, and so is an empty (0-byte) data file a window needs.
+Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jsonl.gz}`. Names starting
+with '_' or '.' (`_SUCCESS`, `.crc`, hidden files) are ignored; a data file outside that layout is an
+error, because skipping it silently would lose rows, and so is any other file in a partition a window
+reads (`x.json`, `x.parquet.gz`) and an empty (0-byte) data file.
 """
 
 import datetime as dt
@@ -68,16 +69,23 @@ def list_splits(root, shape, may_hold):
     splits = []
     for metadata in matches:
         path = metadata.path
-        if store_format(path) is None:
+        fmt = store_format(path)
+        if fmt is None and path.rsplit("/", 1)[-1].startswith((".", "_")):
             continue
         found = folder.fullmatch(path[len(root) + 1:])
         if not found:
+            if fmt is None:   # not data and outside the partitions: a README at the root, say
+                continue
             raise SourceError(
                 f"store file {path!r} is not under {shape.partition_folder}=YYYY-MM-DD/"
                 f"[{shape.hour_folder}=HH/]; move it or remove it")
         hour = None if found.group(2) is None else int(found.group(2))
         if not may_hold(found.group(1), hour):
             continue
+        if fmt is None:
+            raise SourceError(f"store file {path!r} is not a .parquet, .avro, .jsonl or .jsonl.gz file, so its rows "
+                              "cannot be read; convert or rename it, or move it out of the store (names starting "
+                              "with '.' or '_' are ignored)")
         if metadata.size_in_bytes == 0:
             raise SourceError(f"store file {path!r} is empty (0 bytes): a "
                               "writer that died or is still writing leaves such files; complete, replace or remove "

@@ -1,0 +1,89 @@
+"""`make demo-cluster`: one export through a local dask.distributed cluster into the local S3 server.
+
+It starts a scheduler and two single-threaded workers (separate processes, as on a real cluster) and a
+local S3 server (moto, IAM enforced) holding the customer's bucket, with a key that may only list it
+and put objects, and the platform's own temp bucket, whose key the workers have in their environment
+(a real cluster's workers get it from their role). It generates a sample store, runs the export with
+`--runner DaskRunner`, spilling through the platform bucket, lists the customer's bucket with the
+customer's key, shows where the objects are and the Dask dashboard address, and stops everything.
+"""
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+
+from pipelines import generate
+from pipelines.local_dask import LocalDaskCluster
+from pipelines.local_s3 import LocalS3Server, platform_policy, provision_least_privilege
+from pipelines.options import SECRET_ENV
+from transforms.s3 import S3Settings
+from transforms.s3_checks import list_objects
+
+__all__ = ["main"]
+
+BUCKET = "acme-analytics-exports"
+PLATFORM_BUCKET = "platform-temp"
+PREFIX = "eventexport"
+REGION = "eu-west-1"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m pipelines.demo_cluster", description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default="demo-cluster-out")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--format", default="json")
+    args = parser.parse_args(argv)
+    workdir = os.path.abspath(args.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    store = os.path.join(workdir, "store")
+    counts = generate.generate(store, args.events, 3, "parquet", seed=7, end=today, hostile=True)
+    print(f"sample store: {counts['events']:,} events in {store}/events", flush=True)
+    with LocalS3Server(region=REGION) as server:
+        key = provision_least_privilege(server, BUCKET, region=REGION)
+        platform = provision_least_privilege(server, PLATFORM_BUCKET, region=REGION,
+                                             policy=platform_policy(PLATFORM_BUCKET))
+        platform_env = {"AWS_ACCESS_KEY_ID": platform.access_key_id, "AWS_SECRET_ACCESS_KEY":
+                        platform.secret_access_key, "AWS_DEFAULT_REGION": REGION}
+        print(f"local S3 at {server.endpoint_url}: customer bucket {BUCKET} (list + put only), "
+              f"platform temp bucket {PLATFORM_BUCKET}", flush=True)
+        with LocalDaskCluster(workers=2, threads=1, dashboard=True, env=platform_env) as cluster:
+            print(f"dask scheduler at {cluster.address}, 2 workers x 1 thread", flush=True)
+            print(f"dask dashboard: {cluster.dashboard or 'not available (pip install bokeh)'}", flush=True)
+            command = [sys.executable, "-m", "pipelines.export", "--source", f"{store}/events",
+                       "--destination", f"s3://{BUCKET}/{PREFIX}", "--format", args.format,
+                       "--start", f"{today - dt.timedelta(days=2)}T00:00:00Z", "--end", f"{today + dt.timedelta(days=1)}T00:00:00Z",
+                       "--request_id", "demo-cluster", "--database_id", "eu1",
+                       "--manifest_copy", os.path.join(workdir, "manifests"),
+                       "--s3_endpoint_url", server.endpoint_url, "--s3_path_style", "--s3_region", REGION,
+                       "--destination_access_key_id", key.access_key_id,
+                       "--runner", "DaskRunner", "--dask_client_address", cluster.address,
+                       "--temp_location", f"s3://{PLATFORM_BUCKET}/spill"]
+            shown = ["<customer key id>" if part == key.access_key_id else part for part in command[3:]]
+            print("$ python -m pipelines.export " + " ".join(shown), flush=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(platform_env, **{SECRET_ENV: key.secret_access_key})
+            done = subprocess.run(command, env=env, cwd=ROOT, text=True)  # nosec B603  # our interpreter, no shell
+            if done.returncode:
+                return done.returncode
+        print("dask cluster stopped", flush=True)
+        settings = S3Settings(region=REGION, endpoint_url=server.endpoint_url, path_style=True,
+                              access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
+        listed = list_objects(settings, BUCKET, PREFIX + "/")
+        print(f"\nthe bucket, listed with the customer's key: {len(listed)} objects, "
+              f"{sum(size for size, _ in listed.values()):,} bytes")
+        for name in sorted(listed)[:8]:
+            print(f"  {listed[name][0]:>9,}  s3://{BUCKET}/{name}")
+        manifest = [name for name in listed if name.endswith("-manifest.json")]
+        print(f"  ... {max(0, len(listed) - 8)} more; the manifest is s3://{BUCKET}/{manifest[0]}")
+        left = server.admin_client().list_objects_v2(Bucket=PLATFORM_BUCKET).get("KeyCount", 0)
+        print(f"platform temp bucket after the run: {left} objects (spill pieces are removed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
