@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_page, status_for
+from console.web import field_errors, now_utc, open_page, sentence, status_for
 from control import activity as log
 from control.accounts import require_admin
 from control.destinations import get_destination, list_destinations, public_view
@@ -90,14 +90,15 @@ async def activity_page(request: Request):
     if request.query_params.get("fragment") == "log":
         return page.render("_log.html", **_log_context(page))
     return _activity(page, notice=request.query_params.get("created") and
-                     f"Export {request.query_params['created']} created. It appears below until it is Done.")
+                     f"Export {request.query_params['created']} created. Its runs are listed below; each turns Done when its files are in your bucket.")
 
 
 def _day(text):
     try:
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise ExportError(f"give a date (YYYY-MM-DD), not {text!r}") from None
+        raise ExportError(f"{text!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-01-31" if text else
+                          "Give a date (YYYY-MM-DD)") from None
 
 
 def _export_request(form):
@@ -115,6 +116,9 @@ def _export_request(form):
                 days[field] = _day(values[field])
             except ExportError as error:
                 errors[field] = str(error)
+        if not errors and days["window_to"] < days["window_from"]:   # the day after is the rule's end: say it here
+            errors["window_to"] = (f"The end date {days['window_to']} is before the start date "
+                                   f"{days['window_from']}; pick an end on or after the start")
         if errors:
             return values, None, errors
         now = now_utc().replace(second=0, microsecond=0)
@@ -138,7 +142,7 @@ async def create(request: Request):
     try:
         require_admin(page.user)
     except PermissionDeniedError as error:
-        return _activity(page, status=403, problem=str(error))
+        return _activity(page, status=403, problem=sentence(error))
     values, arguments, errors = _export_request(form)
     status = 422
     if not errors:
@@ -162,7 +166,7 @@ async def stop(request: Request, request_id: str):
         require_admin(page.user)
         stop_export(page.console.engine, request_id, page.account_id)
     except ExportError as error:
-        return _activity(page, status=status_for(error), problem=str(error))
+        return _activity(page, status=status_for(error), problem=sentence(error))
     return _activity(page, notice=f"Export {request_id} stopped: no further runs will start.")
 
 

@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, open_page
+from console.web import field_errors, open_page, sentence
 from control.accounts import require_admin
 from control.destinations import (add_destination, list_destinations, public_view, remove_destination,
                                   test_connection, test_destination)
@@ -93,7 +93,7 @@ async def save_or_test(request: Request):
     except ExportError as error:
         errors = field_errors(error, FIELDS)
         return _answer(page, wants_json, values, errors=errors,
-                       result={"ok": False, "message": str(error)} if "_form" in errors else None)
+                       result={"ok": False, "message": sentence(error)} if "_form" in errors else None)
     return _answer(page, wants_json, values, saved=arguments["name"])
 
 
@@ -124,5 +124,5 @@ async def remove(request: Request, name: str):
         remove_destination(page.console.engine, name, page.account_id)
         result = {"ok": True, "message": f"Destination {name!r} removed."}
     except ExportError as error:
-        result = {"ok": False, "message": str(error)}
+        result = {"ok": False, "message": sentence(error)}
     return _settings_page(page, result=result)

@@ -16,7 +16,7 @@ from console.session import CSRF_FIELD, CSRF_HEADER, SessionCodec
 from control.accounts import get_account, get_user
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "field_errors", "status_for", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "field_errors", "sentence", "status_for", "now_utc", "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -111,10 +111,17 @@ def open_page(request):
     return page
 
 
+def sentence(error):
+    """An error's message as a sentence on a page: the pipeline's own messages start in lower case (they
+    follow 'eventexport: error:' on a terminal), the page shows them alone."""
+    message = str(error)
+    return message[:1].upper() + message[1:]
+
+
 def field_errors(error, known):
     """{field: message} for a refusal: beside its field when the form has it, else at the form's top."""
     field = getattr(error, "field", None)
-    return {field if field in known else "_form": str(error)}
+    return {field if field in known else "_form": sentence(error)}
 
 
 def status_for(error):

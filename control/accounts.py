@@ -27,7 +27,7 @@ from transforms.s3_checks import DATA_REGIONS
 
 __all__ = ["DEFAULT_ACCOUNT", "ROLES", "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX", "ensure_default_account",
            "add_account", "list_accounts", "get_account", "add_user", "list_users", "get_user", "authenticate",
-           "issue_token", "user_for_token", "require_admin", "public_user"]
+           "issue_token", "revoke_tokens", "user_for_token", "require_admin", "public_user"]
 
 DEFAULT_ACCOUNT = "default"
 ROLES = ("admin", "viewer")
@@ -164,6 +164,13 @@ def issue_token(engine, email, label="", now=None):
         connection.execute(api_tokens.insert().values(user_id=user["id"], token_hash=_digest(token),
                                                       label=(label or "")[:100], created_at=_now(now)))
     return token
+
+
+def revoke_tokens(engine, email):
+    """Revoke every API token of the user (a leaked one, or someone leaving); return how many there were."""
+    user = get_user(engine, email)
+    with engine.begin() as connection:
+        return connection.execute(api_tokens.delete().where(api_tokens.c.user_id == user["id"])).rowcount
 
 
 def user_for_token(engine, token):

@@ -60,6 +60,7 @@ def build_parser():
     token = user.add_parser("token", help="issue an API token for a user; it is printed once, only its hash kept")
     token.add_argument("email")
     token.add_argument("--label", default="", help="what the token is for")
+    user.add_parser("revoke", help="revoke every API token of a user").add_argument("email")
 
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
@@ -162,6 +163,8 @@ def _dispatch(args, settings):
             print(f"user {row['email']!r} added to account {account!r} as {row['role']}")
         elif args.action == "list":
             _print_table(accounts.list_users(engine, account), ("email", "role", "created_at"))
+        elif args.action == "revoke":
+            print(f"{accounts.revoke_tokens(engine, args.email)} token(s) of {args.email!r} revoked")
         else:
             print(accounts.issue_token(engine, args.email, args.label))
     elif args.command == "destination":

@@ -1,7 +1,8 @@
 """Destinations: a customer's bucket and key, owned by one account. Saved only after the connection test passes.
 
 The access key id and secret are sealed (control/secrets.py) as soon as they arrive and never leave
-this module in clear except inside `S3Settings`, whose `Secret` values never print.
+this module in clear except inside `S3Settings`, whose `Secret` values never print. Refusals carry the
+`field` at fault and, like control/exports.py, word it for any surface (CLI, REST API, console).
 """
 
 import datetime as dt
@@ -12,7 +13,7 @@ from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
 from control.accounts import DEFAULT_ACCOUNT, get_account
 from control.models import destinations, fetch_all, fetch_one, requests, utc
-from transforms.destination import parse_destination
+from transforms.destination import MAX_PREFIX_BYTES, parse_destination
 from transforms.errors import ConfigError, ConflictError, ExportError
 from transforms.s3 import SSE_MODES, S3Settings, Secret
 from transforms.s3_checks import DATA_REGIONS, check_destination
@@ -22,6 +23,7 @@ __all__ = ["add_destination", "test_connection", "list_destinations", "get_desti
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
 _LIMITS = {"prefix": 500, "endpoint_url": 500, "sse_kms_key_id": 300}   # the columns' sizes
+_WORDS = {"prefix": "prefix", "endpoint_url": "endpoint URL", "sse_kms_key_id": "KMS key ID"}
 
 
 def _prefix(prefix):
@@ -44,17 +46,25 @@ def public_view(row):
     return shown
 
 
+def _bucket_name(bucket):
+    """Whether `bucket` is a valid S3 bucket name, by the pipeline's own rule."""
+    try:
+        return bool(bucket) and "/" not in bucket and bool(parse_destination(f"s3://{bucket}"))
+    except ConfigError:
+        return False
+
+
 def _data_region(engine, account, data_region):
     """The destination's data region: the account's, which a destination may not contradict."""
     required = get_account(engine, account)["data_region"]
     if not data_region and not required:
-        raise ConfigError(f"give the data region, one of {', '.join(DATA_REGIONS)}", field="data_region")
+        raise ConfigError(f"Give the data region, one of {', '.join(DATA_REGIONS)}", field="data_region")
     if data_region and data_region not in DATA_REGIONS:
-        raise ConfigError(f"--data-region {data_region!r} is not one of {', '.join(DATA_REGIONS)}",
+        raise ConfigError(f"The data region {data_region!r} is not one of {', '.join(DATA_REGIONS)}",
                           field="data_region")
     if data_region and required and data_region != required:
-        raise ConfigError(f"account {account!r} keeps its data in data region {required}; a destination may not "
-                          f"name {data_region}", field="data_region")
+        raise ConfigError(f"Account {account!r} keeps its data in data region {required}, so its destinations "
+                          f"do too; choose {required}, not {data_region}", field="data_region")
     return data_region or required
 
 
@@ -78,35 +88,41 @@ def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id
              endpoint_url, region, path_style, sse, sse_kms_key_id, now):
     data_region = _data_region(engine, account, data_region)
     if not name or len(name) > 100 or name != name.strip() or "/" in name:
-        raise ConfigError("--name must be 1 to 100 characters, without '/' or surrounding spaces", field="name")
+        shown = repr(name) if name and len(name) <= 100 else f"of {len(name or '')} characters"
+        raise ConfigError(f"The destination name {shown} does not fit: use 1 to 100 characters, without '/' or "
+                          "spaces at either end", field="name")
     if not access_key_id or not secret_access_key:
-        raise ConfigError("give --access-key-id and the secret (--secret-access-key-stdin or "
-                          "EVENTEXPORT_SECRET_ACCESS_KEY)", field="secret_access_key" if access_key_id else
-                          "access_key_id")
+        raise ConfigError("Give both the access key ID and its secret access key; the "
+                          + ("secret is" if access_key_id else "key ID is") + " missing",
+                          field="secret_access_key" if access_key_id else "access_key_id")
     try:
         S3Settings(sse=sse, sse_kms_key_id=sse_kms_key_id)   # its own checks of the encryption settings
-    except ConfigError as error:
-        raise ConfigError(str(error), field="sse_kms_key_id" if sse_kms_key_id and sse in SSE_MODES else "sse") \
-            from None
+    except ConfigError:
+        if sse not in SSE_MODES:
+            raise ConfigError(f"The server-side encryption {sse!r} is not one of {', '.join(SSE_MODES)}",
+                              field="sse") from None
+        raise ConfigError("A KMS key ID is only for server-side encryption aws:kms; choose aws:kms or clear the "
+                          "KMS key ID", field="sse_kms_key_id") from None
     for field, value in (("prefix", prefix), ("endpoint_url", endpoint_url), ("sse_kms_key_id", sse_kms_key_id)):
         if value and len(value) > _LIMITS[field]:
-            raise ConfigError(f"{field} is longer than {_LIMITS[field]} characters", field=field)
+            raise ConfigError(f"The {_WORDS[field]} is {len(value)} characters long; the most allowed is "
+                              f"{_LIMITS[field]}", field=field)
     if endpoint_url and not (endpoint_url.startswith(("http://", "https://")) and (
             is_valid_endpoint_url(endpoint_url) or is_valid_ipv6_endpoint_url(endpoint_url))):
-        raise ConfigError(f"--endpoint-url {endpoint_url!r} is not an http:// or https:// URL",
-                          field="endpoint_url")
+        raise ConfigError(f"The endpoint URL {endpoint_url!r} is not an http:// or https:// URL, e.g. "
+                          "https://s3.example.com", field="endpoint_url")
     if region and not _REGION.fullmatch(region):
-        raise ConfigError(f"--region {region!r} is not a region name such as eu-west-1", field="region")
-    try:
-        if not bucket or "/" in bucket:
-            raise ConfigError(f"{bucket!r} is not a valid S3 bucket name")
-        parse_destination(f"s3://{bucket}")
-    except ConfigError as error:
-        raise ConfigError(str(error), field="bucket") from None
+        raise ConfigError(f"The bucket region {region!r} is not a region name such as eu-west-1",
+                          field="region")
+    if not _bucket_name(bucket):
+        raise ConfigError(f"The bucket {bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, "
+                          "digits, dots or hyphens, starting and ending with a letter or digit", field="bucket")
     try:
         parse_destination(f"s3://{bucket}/{_prefix(prefix)}")
-    except ConfigError as error:
-        raise ConfigError(str(error), field="prefix") from None
+    except ConfigError:
+        raise ConfigError(f"The prefix {prefix!r} is not a safe folder path: no '.' or '..' folders, '//', "
+                          f"backslashes or control characters, at most {MAX_PREFIX_BYTES} bytes; e.g. exports/team-a",
+                          field="prefix") from None
     return {"account_id": account, "name": name, "bucket": bucket, "prefix": _prefix(prefix),
             "data_region": data_region, "region": region or None, "endpoint_url": endpoint_url or None,
             "path_style": bool(path_style), "sse": sse, "sse_kms_key_id": sse_kms_key_id or None,
@@ -134,7 +150,8 @@ def add_destination(engine, vault, account=DEFAULT_ACCOUNT, *, name, bucket, dat
                      endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
                      sse_kms_key_id=sse_kms_key_id, now=now)
     if _find(engine, account, name) is not None:
-        raise ConflictError(f"destination {name!r} exists; remove it first or pick another name", field="name")
+        raise ConflictError(f"A destination named {name!r} exists already; pick another name or remove that one "
+                            "first", field="name")
     check_destination(s3_settings(row, vault), bucket, row["prefix"], row["data_region"])
     with engine.begin() as connection:
         connection.execute(destinations.insert().values(**row))
@@ -172,11 +189,11 @@ def remove_destination(engine, name, account=DEFAULT_ACCOUNT):
     with engine.begin() as connection:
         active = connection.execute(sa.select(requests.c.id).where(mine & (requests.c.status == "active"))).first()
         if active:
-            raise ConflictError(f"destination {name!r} has active export {active.id}; stop it first "
-                                f"(eventexport export stop {active.id})")
+            raise ConflictError(f"Destination {name!r} is used by active export {active.id}; stop that export "
+                                "first")
         used = connection.execute(sa.select(requests.c.id).where(mine)).first()
         if used:
-            raise ConflictError(f"destination {name!r} is named by past exports (e.g. {used.id}) in the activity "
+            raise ConflictError(f"Destination {name!r} is named by past exports (e.g. {used.id}) in the activity "
                                 "log; it is kept so their history stays whole")
         connection.execute(destinations.delete().where(
             (destinations.c.account_id == account) & (destinations.c.name == name)))

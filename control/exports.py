@@ -2,7 +2,9 @@
 
 Every refusal is a ConfigError whose `field` names the input at fault (destination, export_type, events,
 format, frequency, window_from, window_to, every), so the CLI, the REST API and the console share these
-rules and each can show the message where it belongs.
+rules and each can show the message where it belongs. The same text reaches all three, so it speaks of
+the thing in words ("the start", "the interval") rather than of one surface's option or form label, and
+still names the bad value and the fix.
 """
 
 import datetime as dt
@@ -30,41 +32,54 @@ def parse_every(text):
     found = re.fullmatch(r"\s*(\d+)\s*h?\s*", str(text or ""))
     hours = int(found.group(1)) if found else None
     if hours is None or not MIN_EVERY_HOURS <= hours <= MAX_EVERY_HOURS:
-        raise ConfigError(f"--every {text!r}: a recurring export runs every {MIN_EVERY_HOURS}h to "
-                          f"{MAX_EVERY_HOURS}h, whole hours, e.g. --every 6h", field="every")
+        raise ConfigError(f"The interval {text!r} is not allowed: a recurring export runs every {MIN_EVERY_HOURS} "
+                          f"to {MAX_EVERY_HOURS} hours, in whole hours, e.g. 6h", field="every")
     return hours
+
+
+def _shown(instant):
+    """A UTC instant as a person reads it: the date alone at midnight, else the date and time."""
+    if instant.time() == dt.time():
+        return instant.strftime("%Y-%m-%d") + " (UTC)"
+    return instant.strftime("%Y-%m-%d %H:%M:%S" if instant.second else "%Y-%m-%d %H:%M") + " UTC"
 
 
 def _check_once(window_from, window_to, now):
     if window_from is None or window_to is None:
-        raise ConfigError("a one-time export needs --from and --to (ISO-8601 instants)",
+        raise ConfigError("A one-time export needs both a start and an end; give the "
+                          + ("end" if window_from is not None else "start"),
                           field="window_to" if window_from is not None else "window_from")
     if window_from >= window_to:
-        raise ConfigError(f"--from {window_from.isoformat()} is not before --to {window_to.isoformat()}",
-                          field="window_to")
+        raise ConfigError(f"The end {_shown(window_to)} is not after the start {_shown(window_from)}; "
+                          "give an end later than the start", field="window_to")
     oldest = now - ONE_TIME_HORIZON
     if window_from < oldest:
-        raise ConfigError(f"--from {window_from.isoformat()}Z is more than 60 days ago; the earliest allowed is "
-                          f"{oldest.replace(microsecond=0).isoformat()}Z", field="window_from")
+        first_day = (oldest + dt.timedelta(days=1)).date() if oldest.time() != dt.time() else oldest.date()
+        raise ConfigError(f"The start {_shown(window_from)} is more than {ONE_TIME_HORIZON.days} days ago; the "
+                          f"earliest allowed is {_shown(oldest)}, so start on {first_day.isoformat()} or later",
+                          field="window_from")
     if window_to > now:
-        raise ConfigError(f"--to {window_to.isoformat()}Z is in the future; a one-time export covers the past "
-                          "(use --frequency recurring for what is still to come)", field="window_to")
+        raise ConfigError(f"The end {_shown(window_to)} is in the future; a one-time export covers the past "
+                          "(make the export recurring for what is still to come)", field="window_to")
 
 
 def _check_events(export_type, events):
     if not isinstance(events, (list, tuple)) or not all(isinstance(e, str) and e for e in events):
-        raise ConfigError("--event names must be non-empty texts", field="events")
+        raise ConfigError("Each event name must be a non-empty text", field="events")
     if export_type == "select_events" and not events:
-        raise ConfigError("--type select_events needs at least one --event NAME (repeat it for more)", field="events")
+        raise ConfigError("An export of selected events (select_events) needs at least one event name; "
+                          "choose the events to export", field="events")
     if export_type != "select_events" and events:
-        raise ConfigError(f"--event is only for --type select_events, not {export_type}", field="events")
+        raise ConfigError(f"Event names are only for an export of selected events (select_events), not for "
+                          f"{export_type}; drop the event names or change the export type", field="events")
 
 
 def _the_destination(engine, destination, account):
     try:
         get_destination(engine, destination, account)
-    except NotFoundError as error:   # a bad field of a valid request, not a missing resource
-        raise ConfigError(str(error), field="destination") from None
+    except NotFoundError:   # a bad field of a valid request, not a missing resource
+        raise ConfigError(f"There is no destination named {destination!r}; choose one of the saved destinations "
+                          "or add this one first", field="destination") from None
 
 
 def create_export(engine, account=DEFAULT_ACCOUNT, *, destination, export_type, format, frequency, events=(),
@@ -73,9 +88,10 @@ def create_export(engine, account=DEFAULT_ACCOUNT, *, destination, export_type, 
     now = utc(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)  # windows start on a whole second
     _the_destination(engine, destination, account)
     if export_type not in EXPORT_TYPES:
-        raise ConfigError(f"--type {export_type!r} is not one of {', '.join(EXPORT_TYPES)}", field="export_type")
+        raise ConfigError(f"The export type {export_type!r} is not one of {', '.join(EXPORT_TYPES)}",
+                          field="export_type")
     if format not in FORMATS:
-        raise ConfigError(f"--format {format!r} is not one of {', '.join(FORMATS)}", field="format")
+        raise ConfigError(f"The format {format!r} is not one of {', '.join(FORMATS)}", field="format")
     events = list(dict.fromkeys(events or []))
     _check_events(export_type, events)
     every_hours = None
@@ -83,23 +99,24 @@ def create_export(engine, account=DEFAULT_ACCOUNT, *, destination, export_type, 
         window_from, window_to = (None if t is None else utc(t) for t in (window_from, window_to))
         _check_once(window_from, window_to, now)
         if every is not None:
-            raise ConfigError("--every is for recurring exports; a one-time export runs once", field="every")
+            raise ConfigError("A one-time export runs once, so it takes no interval; drop the interval or make the "
+                              "export recurring", field="every")
     elif frequency == "recurring":
         if window_from is not None or window_to is not None:
-            raise ConfigError("a recurring export starts now and exports what is captured from then on; "
-                              "drop --from/--to (use a one-time export for the past)",
+            raise ConfigError("A recurring export starts now and exports what is captured from then on, so it "
+                              "takes no start or end; drop them (a one-time export covers the past)",
                               field="window_from" if window_from is not None else "window_to")
         every_hours = parse_every(every)
     else:
-        raise ConfigError(f"--frequency {frequency!r} is not one of once, recurring", field="frequency")
+        raise ConfigError(f"The frequency {frequency!r} is not one of once, recurring", field="frequency")
     with engine.begin() as connection:
         if export_type == "all_profiles" and frequency == "once":
             active = connection.execute(sa.select(requests.c.id).where(
                 (requests.c.account_id == account) & (requests.c.export_type == "all_profiles")
                 & (requests.c.frequency == "recurring") & (requests.c.status == "active"))).first()
             if active:
-                raise ConflictError(f"recurring profile export {active.id} is active; stop it first "
-                                    f"(eventexport export stop {active.id}), then create the one-time export",
+                raise ConflictError(f"The recurring profile export {active.id} is active; stop it first, then "
+                                    "create the one-time export",
                                     field="export_type")
         request_id = request_id or uuid.uuid4().hex[:16]
         connection.execute(requests.insert().values(

@@ -6,6 +6,7 @@ Exit status: 0 done; 2 bad options, unreadable source or a record too large for 
 """
 
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -19,6 +20,7 @@ from pipelines.export_help import help_text
 from pipelines.options import config_from_options
 from pipelines.runners import close_runner, pipeline_options, runner_failure
 from transforms.errors import ExportError
+from transforms.naming import manifest_key
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
 from transforms.progress import ProgressReporter
@@ -48,6 +50,18 @@ def _count(counter):
     return (counter.committed if counter.committed is not None else counter.attempted) or 0
 
 
+def _own_manifest(config):
+    """The run's manifest where we may read it (our --manifest_copy, or a local destination), else None."""
+    if config.manifest_copy:
+        path = os.path.join(config.manifest_copy, manifest_key("", config.request_id, config.run_timestamp))
+    elif not config.destination.is_s3:
+        path = config.destination.uri(manifest_key(config.destination.prefix, config.request_id, config.run_timestamp))
+    else:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def _summary(result, config):
     per_event = {}
     try:
@@ -55,9 +69,12 @@ def _summary(result, config):
             for counter in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
                 per_event.setdefault(counter.key.metric.name, {})[namespace.rsplit(".", 1)[1]] = _count(counter)
         rejected = sum(map(_count, result.metrics().query(MetricsFilter().with_name("rejected_rows"))["counters"]))
-    except (NotImplementedError, AttributeError):  # a runner without metrics: the manifest has the totals
-        return (f"exported to {config.destination.describe()} (request {config.request_id}, run "
-                f"{config.run_timestamp}); this runner reports no metrics, the manifest holds the totals")
+    except (NotImplementedError, AttributeError):  # a runner without metrics (Dask): the manifest has them
+        manifest = _own_manifest(config)
+        if manifest is None:
+            return (f"exported to {config.destination.describe()} (request {config.request_id}, run "
+                    f"{config.run_timestamp}); this runner reports no metrics, the manifest holds the totals")
+        per_event, rejected = manifest["event_totals"], manifest["rejects"]["rows"]
     totals = {k: sum(e.get(k, 0) for e in per_event.values()) for k in ("objects", "rows", "bytes")}
     lines = [f"exported {totals['objects']} objects, {totals['rows']:,} rows, {totals['bytes']:,} bytes "
              f"to {config.destination.describe()} (request {config.request_id}, run {config.run_timestamp})"]

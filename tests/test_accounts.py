@@ -128,5 +128,10 @@ def test_account_and_user_commands(tmp_path):
     assert accounts.authenticate(engine, "ops@globex.example", PASSWORD)["role"] == "admin"
     engine.dispose()
     assert "ops@globex.example" in _cli(tmp_path, "--account", "globex", "user", "list").stdout
+    assert "1 token(s)" in _cli(tmp_path, "user", "revoke", "ops@globex.example").stdout
+    engine = connect(f"sqlite:///{tmp_path}/cli.db")
+    with pytest.raises(AuthenticationError):
+        accounts.user_for_token(engine, token)
+    engine.dispose()
     refused = _cli(tmp_path, "--account", "initech", "destination", "list")
     assert refused.returncode == 2 and "no account 'initech'" in refused.stderr

@@ -58,7 +58,7 @@ def test_destination_is_saved_only_after_the_connection_test_and_its_secret_neve
 def test_an_account_with_a_data_region_takes_destinations_only_there(deployment):
     d, globex = deployment, deployment.tenants["globex"]
     body = destination_body(d, globex, data_region="US")
-    assert "keeps its data in data region EU" in _error(_post(d, globex, "/destinations", body), 422, "invalid",
+    assert "keeps its data in data region EU, so its destinations do too" in _error(_post(d, globex, "/destinations", body), 422, "invalid",
                                                         "data_region")
     body.pop("data_region")   # the account's region is the default
     assert _post(d, globex, "/destinations", body).json()["data_region"] == "EU"
@@ -91,20 +91,20 @@ def _rule_cases():
             "window_from": _iso(now - dt.timedelta(days=2)), "window_to": _iso(now - dt.timedelta(days=1))}
     recurring = {"export_type": "all_events", "format": "json", "frequency": "recurring", "every": "6h"}
     return [
-        (dict(once, window_from=_iso(now - dt.timedelta(days=61))), "window_from", "more than 60 days ago"),
+        (dict(once, window_from=_iso(now - dt.timedelta(days=61))), "window_from", "is more than 60 days ago; the earliest allowed is"),
         (dict(once, window_to=_iso(now + dt.timedelta(hours=1))), "window_to", "in the future"),
-        (dict(once, window_to=once["window_from"]), "window_to", "is not before"),
-        (dict(once, window_to=None), "window_to", "needs --from and --to"),
-        (dict(once, every="6h"), "every", "one-time export runs once"),
-        (dict(recurring, every="3h"), "every", "4h to 24h"),
-        (dict(recurring, every=25), "every", "4h to 24h"),
-        (dict(recurring, window_from=once["window_from"]), "window_from", "starts now"),
+        (dict(once, window_to=once["window_from"]), "window_to", "is not after the start"),
+        (dict(once, window_to=None), "window_to", "needs both a start and an end; give the end"),
+        (dict(once, every="6h"), "every", "one-time export runs once, so it takes no interval"),
+        (dict(recurring, every="3h"), "every", "The interval '3h' is not allowed"),
+        (dict(recurring, every=25), "every", "every 4 to 24 hours"),
+        (dict(recurring, window_from=once["window_from"]), "window_from", "takes no start or end"),
         (dict(recurring, export_type="select_events"), "events", "at least one"),
-        (dict(recurring, events=["Charged"]), "events", "only for --type select_events"),
-        (dict(recurring, export_type="everything"), "export_type", "'everything' is not one of"),
-        (dict(recurring, format="yaml"), "format", "'yaml' is not one of"),
-        (dict(recurring, frequency="sometimes"), "frequency", "'sometimes' is not one of"),
-        (dict(recurring, destination="elsewhere"), "destination", "no destination named 'elsewhere'"),
+        (dict(recurring, events=["Charged"]), "events", "only for an export of selected events"),
+        (dict(recurring, export_type="everything"), "export_type", "The export type 'everything' is not one of"),
+        (dict(recurring, format="yaml"), "format", "The format 'yaml' is not one of"),
+        (dict(recurring, frequency="sometimes"), "frequency", "The frequency 'sometimes' is not one of"),
+        (dict(recurring, destination="elsewhere"), "destination", "There is no destination named 'elsewhere'"),
         (dict(recurring, window_from="last tuesday"), "window_from", "datetime"),
         (dict(recurring, events="Charged"), "events", "list"),
     ]

@@ -137,12 +137,12 @@ def test_secret_is_not_in_the_database_in_plain_text(deployment):
       "--to", "2026-09-02T00:00:00Z"], "more than 60 days ago"),
     (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-11-19T00:00:00Z",
       "--to", "2026-11-21T00:00:00Z"], "in the future"),
-    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "3h"], "4h to 24h"),
-    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "25h"], "4h to 24h"),
+    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "3h"], "The interval '3h' is not allowed"),
+    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "25h"], "every 4 to 24 hours"),
     (["--type", "select_events", "--format", "json", "--frequency", "recurring", "--every", "6h"],
-     "needs at least one --event"),
-    (["--type", "all_events", "--format", "yaml", "--frequency", "recurring", "--every", "6h"], "--format 'yaml'"),
-    (["--type", "all_events", "--format", "json", "--frequency", "sometimes"], "--frequency 'sometimes'"),
+     "needs at least one event name"),
+    (["--type", "all_events", "--format", "yaml", "--frequency", "recurring", "--every", "6h"], "The format 'yaml' is not one of"),
+    (["--type", "all_events", "--format", "json", "--frequency", "sometimes"], "The frequency 'sometimes' is not one of"),
 ])
 def test_export_rules_refuse_with_a_clear_message(deployment, args, message):
     add_destination(deployment)

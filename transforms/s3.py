@@ -93,7 +93,7 @@ _GIVE_UP = {
                           "grant s3:ListBucket on arn:aws:s3:::{bucket}"),
     "AccessDenied:put": ("the key may not put objects in bucket {bucket!r}: grant s3:PutObject on "
                          "arn:aws:s3:::{bucket}/*"),
-    "KMS.AccessDenied": "the key may not use the KMS key for --sse aws:kms; grant kms:GenerateDataKey",
+    "KMS.AccessDenied": "the key may not use the KMS key of the aws:kms server-side encryption; grant kms:GenerateDataKey",
     "InvalidDigest": "S3 rejected the upload's Content-MD5 (corrupted in transit); run the export again",
     "BadDigest": "S3 rejected the upload's Content-MD5 (corrupted in transit); run the export again",
 }

@@ -8,19 +8,21 @@
   // Dialogs: native <dialog> keeps focus inside and closes on Escape.
   function openDialog(dialog) {
     if (!dialog.open) dialog.showModal();
-    const target = $("[aria-invalid=true]", dialog) || $("select, input:not([type=hidden])", dialog);
+    const bad = $("[aria-invalid=true]", dialog);   // a fieldset (the events) is not focusable: its first input is
+    const target = bad ? (bad.matches("fieldset") ? $("input", bad) : bad) : $("select, input:not([type=hidden])", dialog);
     if (target) target.focus();
+    const why = bad && document.getElementById(bad.getAttribute("aria-describedby"));
+    if (why) why.scrollIntoView({ block: "nearest" });   // the whole message, not only its field, in view
   }
   $$("[data-open-dialog]").forEach((button) => button.addEventListener("click", () => {
     openDialog(document.getElementById(button.dataset.openDialog));
   }));
   $$("[data-close-dialog]").forEach((button) => button.addEventListener("click", () => button.closest("dialog").close()));
-  $$("dialog[data-open-on-load]").forEach(openDialog);
 
   // A refusal shown beside a field goes away once that field is changed.
   $$("dialog [aria-invalid=true]").forEach((input) => input.addEventListener("change", () => {
     input.removeAttribute("aria-invalid");
-    const message = document.getElementById(`err-${input.name}`);
+    const message = document.getElementById(input.getAttribute("aria-describedby"));
     if (message) message.hidden = true;
   }));
 
@@ -164,4 +166,7 @@
     setTimeout(refreshLog, REFRESH_MS);
   }
   if (log) setTimeout(refreshLog, REFRESH_MS);
+
+  // Last, once the inputs the dialog shows are settled: a refused dialog opens again at its first refusal.
+  $$("dialog[data-open-on-load]").forEach(openDialog);
 })();
