@@ -25,7 +25,6 @@ __all__ = ["long_bytes", "longs", "strings", "header", "block", "value_bytes", "
 
 MAGIC = b"Obj\x01"
 DEFLATE_LEVEL = 2            # ISA-L, as transforms.compression's gzip
-_MAX_VARINT = 10             # bytes of the longest zigzag varint of a 64-bit long
 
 
 def long_bytes(value):
