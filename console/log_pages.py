@@ -90,7 +90,8 @@ async def activity_page(request: Request):
     if request.query_params.get("fragment") == "log":
         return page.render("_log.html", **_log_context(page))
     return _activity(page, notice=request.query_params.get("created") and
-                     f"Export {request.query_params['created']} created. Its runs are listed below; each turns Done when its files are in your bucket.")
+                     f"Export {request.query_params['created']} created. Its runs are listed below; each turns Done "
+                     "when its files are in your bucket.")
 
 
 def _day(text):
