@@ -39,6 +39,7 @@ setup(
             "moto[server]>=5.0",
             "duckdb>=1.0",
             "lxml>=5",
+            "avro>=1.11",
             "matplotlib>=3.7",
             "psycopg[binary]>=3.1",
             "bandit>=1.7.7",

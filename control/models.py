@@ -96,6 +96,8 @@ runs = Table(
     Column("window_end", DateTime, nullable=False),
     Column("time_basis", String(10), nullable=False),
     Column("run_timestamp", String(14), nullable=False),     # fixed at creation: a retry rewrites the same keys
+    Column("captured_before", sa.BigInteger),                # capture ceiling, epoch ms, fixed at the first claim:
+                                                             # a retry reads the same records
     Column("status", String(10), nullable=False),            # Pending | Running | Done | Failed | Stopped
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime),

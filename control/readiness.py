@@ -5,6 +5,9 @@ read too early would miss those captures for good, since the next window starts 
 So a run starts only once its store's `_watermark.json` says every capture before the window's end is
 in (`complete_before >= window end`), on capture and event basis alike; a store without a mark gets
 `settle_minutes` after the window's end instead. A run that waits stays Pending and says why.
+
+When a run is first claimed it also gets its capture ceiling (`StoreMarks.ceiling`), which every attempt
+passes to the pipeline as `--captured_before`, so a retry reads the same records as the first attempt.
 """
 
 import datetime as dt
@@ -56,6 +59,25 @@ class StoreMarks:
             except ExportError as error:
                 self._marks[root] = error
         return self._marks[root]
+
+    def ceiling(self, run, account, export_type):
+        """The capture ceiling (epoch ms) for a run claimed now: max(window end, the store's mark), or
+        max(window end, the scheduler's clock) for a store without a mark.
+
+        The mark says every capture before it is in the store, and later landings only add captures at or
+        after it; so "every record captured before the mark" is a set that no longer changes, and a retry
+        after more late files reads exactly what the first attempt read. Taking the mark rather than the
+        window's end keeps what the readiness rule promises an event-time window: the events delivered late
+        that had landed by the time it ran. A capture-time window already ends at its end, and a ceiling
+        before that would cut its last captures out of every run (the next window starts at the end); the
+        run is claimed only once the mark has passed its end, and the max() makes that hold without a mark
+        too. Without a mark there is no such promise: a capture before the scheduler's clock that lands
+        later still changes a retry, and only the settle delay guards against it.
+        """
+        end = to_ms(run["window_end"].replace(tzinfo=dt.timezone.utc))
+        mark = self._mark(store_root(account, export_type))
+        known = mark if isinstance(mark, int) else to_ms(self._as_of.replace(tzinfo=dt.timezone.utc))
+        return max(end, known)
 
     def waiting_for(self, run, account, export_type):
         """None when the run may start; otherwise why it waits, for the activity log."""

@@ -112,12 +112,18 @@ def _held_by(run, owner):
     return (runs.c.id == run["id"]) & (runs.c.claimed_by == owner) & (runs.c.status == "Running")
 
 
-def _claim(engine, run, as_of, now, owner, lease):
+def _claim(engine, run, as_of, now, owner, lease, ceiling):
+    """The run as claimed by `owner`, or None if another scheduler won it. The first claim fixes the capture
+    ceiling; later ones (a retry, a takeover) keep it, read back, so every attempt reads the same records."""
     with engine.begin() as connection:
         won = connection.execute(runs.update().where((runs.c.id == run["id"]) & _claimable(as_of, now)).values(
             status="Running", claimed_by=owner, lease_until=now + lease, started_at=now, finished_at=None,
-            last_progress=None, attempts=runs.c.attempts + 1))
-        return won.rowcount == 1
+            last_progress=None, attempts=runs.c.attempts + 1,
+            captured_before=sa.func.coalesce(runs.c.captured_before, sa.literal(ceiling, sa.BigInteger))))
+        if won.rowcount != 1:
+            return None
+        fixed = connection.execute(sa.select(runs.c.captured_before).where(runs.c.id == run["id"])).scalar()
+        return dict(run, captured_before=fixed)
 
 
 def _note_waiting(engine, run, reason):
@@ -172,6 +178,7 @@ def _pipeline_command(settings, account, request, destination, run):
             "--export_type", request["export_type"], "--format", request["format"],
             "--start", iso["window_start"], "--end", iso["window_end"], "--time_basis", run["time_basis"],
             "--request_id", request["id"], "--run_timestamp", run["run_timestamp"],
+            "--captured_before", str(run["captured_before"]),
             "--database_id", account["database_id"], "--manifest_copy", os.path.abspath(settings.manifests),
             "--sse", destination["sse"], "--runner", settings.runner, *shlex.split(settings.runner_options or "")]
     for name in request["events"]:
@@ -269,11 +276,14 @@ def _start_next(engine, settings, as_of, request_id, owner, lease):
     marks = StoreMarks(settings, as_of)
     for run in due:
         request = owners[run["request_id"]]
-        reason = marks.waiting_for(run, get_account(engine, request.account_id), request.export_type)
+        account = get_account(engine, request.account_id)
+        reason = marks.waiting_for(run, account, request.export_type)
         if reason:
             _note_waiting(engine, run, reason)
-        elif _claim(engine, run, as_of, now, owner, lease):
-            return run
+            continue
+        claimed = _claim(engine, run, as_of, now, owner, lease, marks.ceiling(run, account, request.export_type))
+        if claimed:
+            return claimed
     return None
 
 

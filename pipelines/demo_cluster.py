@@ -58,6 +58,7 @@ def main(argv=None):
                        "--destination", f"s3://{BUCKET}/{PREFIX}", "--format", args.format,
                        "--start", f"{today - dt.timedelta(days=2)}T00:00:00Z", "--end", f"{today + dt.timedelta(days=1)}T00:00:00Z",
                        "--request_id", "demo-cluster", "--database_id", "eu1",
+                       "--manifest_copy", os.path.join(workdir, "manifests"),
                        "--s3_endpoint_url", server.endpoint_url, "--s3_path_style", "--s3_region", REGION,
                        "--destination_access_key_id", key.access_key_id,
                        "--runner", "DaskRunner", "--dask_client_address", cluster.address,

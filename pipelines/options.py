@@ -39,6 +39,9 @@ OPTION_HELP = {
     "clock_skew_hours": ("how far a device clock may run ahead: an event-time window also reads capture "
                          "dates this long before its start", {"default": DEFAULT_CLOCK_SKEW.total_seconds() / 3600,
                                                              "type": float}),
+    "captured_before": ("capture ceiling, ISO-8601 instant or epoch ms: records captured at or after it belong to "
+                        "later data and are left out, so a rerun reads the same records however many late files "
+                        "have landed since (the scheduler fixes it when a run is first claimed)", {}),
     "manifest_copy": ("a folder of ours that also receives the manifest, for verify_export", {}),
 }
 

@@ -22,6 +22,8 @@ import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
 from pathlib import Path
 
+import avro.datafile
+import avro.io
 import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -465,7 +467,12 @@ def read_object(data, fmt, kind="events"):
     if fmt == "avro":
         reader = fastavro.reader(io.BytesIO(data))
         assert reader.codec == "deflate"
-        return None, (reader.writer_schema, list(reader))
+        records = list(reader)
+        # a second, independent reader: Apache Avro's own Python implementation
+        with avro.datafile.DataFileReader(io.BytesIO(data), avro.io.DatumReader()) as apache:
+            assert apache.codec == "deflate"
+            assert list(apache) == records
+        return None, (reader.writer_schema, records)
     raise ValueError(fmt)
 
 

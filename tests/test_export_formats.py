@@ -25,7 +25,7 @@ def test_hand_store_every_row_exact(hand_export, fmt):
     dest = hand_export("parquet", fmt)
     manifest = verify_export(dest, fmt, in_window(HAND_RECORDS, HAND_START, HAND_END))
     assert manifest["window"] == {"start": "2024-03-05T00:00:00Z", "end": "2024-03-08T00:00:00Z",
-                                  "time_basis": "event"}
+                                  "time_basis": "event", "captured_before": None}
     assert manifest["export_type"] == "all_events"
     assert manifest["rejects"] == {"rows": 0, "objects": [], "sample": None}
     # every event of the window is there, under its raw name

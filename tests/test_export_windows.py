@@ -1,13 +1,17 @@
 """Which rows a run exports: event-time and capture-time windows (late and clock-skewed captures, hour
-folders), select_events, all_profiles as of --end or within a capture window, empty windows."""
+folders, a capture ceiling), select_events, all_profiles as of --end or within a capture window, empty
+windows."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import (HAND_END, HAND_RECORDS, HAND_START, RUN_TS, export, export_ok, in_window,
-                            layout_by_time, load_manifest, manifest_name, ms, read_object, verify_export,
+from tests.conftest import (HAND_END, HAND_RECORDS, HAND_START, RUN_TS, export, export_ok, folder_bytes,
+                            in_window, layout_by_time, load_manifest, manifest_name, ms, read_object, verify_export,
                             write_store)
+from transforms.config import ExportConfig
+from transforms.errors import ConfigError
 
 W_START, W_END = "2024-03-05T00:00:00Z", "2024-03-07T00:00:00Z"
 
@@ -59,7 +63,7 @@ def test_event_time_window(window_store, tmp_path):
     dest = export_ok(window_store, tmp_path, "json", "2024-03-05T05:30:00+05:30", "2024-03-07T00:00:00")
     assert sorted(_tags(dest)) == sorted(EVENT_IN)
     manifest = verify_export(dest, "json", [r for r in WINDOW_EVENTS if r["event_id"] in EVENT_IN])
-    assert manifest["window"] == {"start": W_START, "end": W_END, "time_basis": "event"}
+    assert manifest["window"] == {"start": W_START, "end": W_END, "time_basis": "event", "captured_before": None}
 
 
 def test_capture_time_window(window_store, tmp_path):
@@ -82,6 +86,57 @@ def test_clock_skew_option_widens_the_read(window_store, tmp_path):
     not read; the default (24 h) finds it."""
     dest = export_ok(window_store, tmp_path, "json", W_START, W_END, "--clock_skew_hours", 0)
     assert sorted(_tags(dest)) == sorted(EVENT_IN - {"skew"})
+
+
+CEILING = "2024-03-06T18:00:00Z"   # inside captured_date=2024-03-06, so that folder is read row by row
+
+
+def _land(source, folder, name, records, fmt):
+    """Add a file of `records` to `folder` of the store beside the files already there."""
+    written = write_store(source.parent / f"landing-{name}", {folder: [records]}, fmt)
+    (made,) = (Path(written) / folder).iterdir()
+    made.rename(source / folder / f"{name}{''.join(made.suffixes)}")
+
+
+def test_capture_ceiling_leaves_later_captures_out_and_a_rerun_is_byte_identical(window_store, tmp_path):
+    """'cap-last' (captured 03-06 23:59) is cut row by row; 'cap-at-end', 'late' and 'far-late' by not
+    reading their folders. Files that land afterwards, captured at or after the ceiling, change nothing:
+    neither the rows nor the rejects (a bad record captured later is later data too)."""
+    source = tmp_path / "store"
+    shutil.copytree(window_store, source)
+    first = export_ok(source, tmp_path / "first", "json", W_START, W_END, "--captured_before", CEILING)
+    kept = EVENT_IN - {"cap-last", "cap-at-end", "late", "far-late"}
+    manifest = verify_export(first, "json", [r for r in WINDOW_EVENTS if r["event_id"] in kept])
+    assert manifest["window"] == {"start": W_START, "end": W_END, "time_basis": "event", "captured_before": CEILING}
+
+    folder = "captured_date=2024-03-06"
+    _land(source, folder, "landed", [_event("at-ceiling", "2024-03-06T10:00:00Z", CEILING),
+                                     dict(_event("no-time", "2024-03-06T10:00:00Z", "2024-03-06T19:00:00Z"),
+                                          event_time=None)], "parquet")
+    _land(source, folder, "landed-bad", [dict(_event("bad-time", "2024-03-06T10:00:00Z", "2024-03-06T20:00:00Z"),
+                                              event_time="yesterday")], "jsonl")
+    (source / "captured_date=2024-03-07" / "notes.json").write_text("{}")   # fails any run that lists it
+    again = export_ok(source, tmp_path / "again", "json", W_START, W_END, "--captured_before", ms(CEILING))
+    assert folder_bytes(again) == folder_bytes(first)
+
+    status, text = export(source, tmp_path / "unbounded", "json", W_START, W_END)
+    assert status == 2 and "notes.json" in text, text
+
+
+@pytest.mark.parametrize("extra, outcome", [
+    ({"captured_before": "2024-03-06T00:00:00Z"}, 1709683200000),            # event time: any ceiling
+    ({"captured_before": "1709769600000", "time_basis": "capture"}, 1709769600000),   # exactly --end, epoch ms
+    ({"captured_before": "2024-03-06T23:59:59Z", "time_basis": "capture"}, "is before --end"),
+    ({"captured_before": "2024-03-06T23:59:59Z", "export_type": "all_profiles"}, "is before --end"),
+    ({"captured_before": "soon"}, "neither an ISO-8601 instant nor epoch milliseconds"),
+])
+def test_capture_ceiling_option(tmp_path, extra, outcome):
+    build = dict(source=str(tmp_path), destination=str(tmp_path / "out"), start=W_START, end=W_END, **extra)
+    if isinstance(outcome, str):
+        with pytest.raises(ConfigError, match=outcome):
+            ExportConfig.build(**build)
+    else:
+        assert ExportConfig.build(**build).window.captured_before_ms == outcome
 
 
 def test_timezone_dates_and_ts(window_store, tmp_path):

@@ -170,6 +170,46 @@ def test_one_time_export_reaching_past_the_mark_waits(deployment, tmp_path):
                         [r["event_id"] for r in landed + late], reliability.exported_ids(files))
 
 
+@SQLITE
+@pytest.mark.reliability
+def test_a_failed_run_retried_after_late_files_landed_writes_the_same_objects(deployment, tmp_path):
+    """The first claim fixes the run's capture ceiling at the store's mark; the retry passes the same one,
+    so captures that landed in between (in a folder the run reads) are later data, not this run's."""
+    root = tmp_path / "retried" / "events"
+    root.mkdir(parents=True)
+    live = _with_store(deployment, root)
+    add_destination(live)
+    start, end, mark = T0 - 2 * HOUR, T0 + 90 * MINUTE, T0 + 100 * MINUTE
+    landed = [_captured(f"landed-{n}", start + (n * 10 + 1) * MINUTE) for n in range(12)]     # 11-19 folder
+    early = [_captured(f"early-{n}", T0 + (n * 10 + 1) * MINUTE) for n in range(8)]          # 11-20 folder
+    _land(root, "00000", landed)
+    _land(root, "00001", early)
+    write_watermark(str(root), _ms(mark))
+    request = create(live, "--type", "all_events", "--format", "json", "--frequency", "once",
+                     "--from", start.isoformat(), "--to", end.isoformat(), now=T0 + 2 * HOUR)
+    blocked = tmp_path / "manifests-blocked"
+    blocked.write_text("a file where our manifest folder should be: the run fails after writing the bucket")
+    _run(dict(live, env=dict(live["env"], EVENTEXPORT_MANIFESTS=str(blocked))), T0 + 2 * HOUR)
+    (entry,) = log(live, "--request-id", request)
+    assert (entry["status"], entry["attempts"]) == ("Failed", 1), entry
+    first, _ = _exported(live, request)
+
+    # events of the window delivered late: captured at and after the ceiling, into the folder the run reads
+    late = [reliability.event(f"late-{n}", _ms(T0 + 80 * MINUTE), captured_at=_ms(mark + n * MINUTE))
+            for n in range(5)]
+    _land(root, "00002", late)
+    write_watermark(str(root), _ms(T0 + 3 * HOUR))
+    _run(live, T0 + 2 * HOUR + 10 * MINUTE)
+    (entry,) = log(live, "--request-id", request)
+    assert (entry["status"], entry["attempts"]) == ("Done", 2), entry
+    files, manifests = _exported(live, request)
+    assert files == first and len(manifests) == 1
+    assert json.loads(files[manifests[0]])["window"]["captured_before"] == _iso(mark)
+    reliability.account("late files", "one-time export failed, retried after late captures landed: the same "
+                        "objects, the ceiling fixed at first claim", [r["event_id"] for r in landed + early],
+                        reliability.exported_ids(files))
+
+
 def test_mark_reads_back_on_a_local_folder_and_on_s3(tmp_path, server):
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions

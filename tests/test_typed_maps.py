@@ -119,3 +119,31 @@ def test_xml_named_maps_keep_every_hostile_key(shape, column, monkeypatch):
         assert got == sorted((key, "" if item is None else str(item)) for key, item in value.items())
         named = {c.tag for c in element.find(name) if c.tag != "entry"}
         assert named == {key for key in value if key in ("email", "é", "_ok.name-1", "Άx", "a·b")}
+
+
+def test_slices_give_the_same_file(partitions, monkeypatch):
+    """CSV (two passes: keys, then cells), XML and Avro written a few rows at a time give the bytes
+    (Avro: the records) of the file written at once; partitions' slices differ in keys and types."""
+    import fastavro
+    from transforms.formats import avro_format
+
+    encoders = {fmt: encoder_for(fmt, EVENTS) for fmt in ("csv", "xml", "avro")}
+    whole = {}
+    for number, ((name, _), rows) in enumerate(partitions):
+        for fmt, encoder in encoders.items():
+            whole[fmt, number] = io.BytesIO()
+            encoder.write_file(rows, name, whole[fmt, number])
+    monkeypatch.setattr(csv_format, "WHOLE_BYTES", 0)
+    for module in (csv_format, xml_format, avro_format):
+        monkeypatch.setattr(module, "SLICE_ROWS", 97)
+    monkeypatch.setattr(avro_format, "BLOCK_BYTES", 5000)
+    for number, ((name, _), rows) in enumerate(partitions):
+        for fmt, encoder in encoders.items():
+            sliced = io.BytesIO()
+            encoder.write_file(rows, name, sliced)
+            if fmt == "avro":
+                assert list(fastavro.reader(io.BytesIO(sliced.getvalue()))) == \
+                    list(fastavro.reader(io.BytesIO(whole[fmt, number].getvalue())))
+            else:
+                assert sliced.getvalue() == whole[fmt, number].getvalue(), (fmt, name)
+    assert max(rows.num_rows for _, rows in partitions) > 3 * 97

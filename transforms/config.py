@@ -15,7 +15,7 @@ from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 from transforms.naming import check_id
 from transforms.records import EVENTS, PROFILES
-from transforms.window import DEFAULT_CLOCK_SKEW, Window, parse_instant, to_ms
+from transforms.window import DEFAULT_CLOCK_SKEW, Window, parse_ceiling, parse_instant, to_ms
 
 __all__ = ["ExportConfig", "EXPORT_TYPES", "TIME_BASES", "PARQUET_CODECS", "DEFAULT_MAX_FILE_BYTES",
            "DEFAULT_MAX_REJECT_FRACTION"]
@@ -71,7 +71,7 @@ class ExportConfig:
               end=None, time_basis="event", request_id="export", database_id="local", run_timestamp=None,
               max_file_bytes=DEFAULT_MAX_FILE_BYTES, parquet_codec="gzip", timezone="UTC",
               clock_skew_hours=DEFAULT_CLOCK_SKEW.total_seconds() / 3600, manifest_copy=None, s3=S3Settings(),
-              max_reject_fraction=DEFAULT_MAX_REJECT_FRACTION, now=None):
+              max_reject_fraction=DEFAULT_MAX_REJECT_FRACTION, captured_before=None, now=None):
         """Validate raw option values; `now` (UTC datetime) is only used to default the run timestamp.
 
         `manifest_copy`: a folder (ours, not the customer's) that also receives the manifest, so the run
@@ -117,6 +117,12 @@ class ExportConfig:
             raise ConfigError(f"--max_reject_fraction {max_reject_fraction} must be between 0 and 1, e.g. 0.01")
         if skew < 0:
             raise ConfigError(f"--clock_skew_hours {clock_skew_hours} must not be negative")
+        ceiling = None if captured_before is None else parse_ceiling(captured_before)
+        on_capture_time = time_basis == "capture" or export_type == "all_profiles"
+        if ceiling is not None and on_capture_time and ceiling < end_ms:
+            raise ConfigError(f"--captured_before {captured_before} is before --end {end} of a window on capture "
+                              "time: the captures in between would belong to no run; set it at or after --end, "
+                              "or leave it out")
         if run_timestamp is None:
             run_timestamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d%H%M%S")
         try:
@@ -129,7 +135,7 @@ class ExportConfig:
             source=source if "://" in source else os.path.abspath(source),
             destination=parse_destination(destination, s3),
             export_type=export_type, events=events, format=format,
-            window=Window(None if as_of else start_ms, end_ms, time_basis, int(skew * 3600 * 1000)),
+            window=Window(None if as_of else start_ms, end_ms, time_basis, int(skew * 3600 * 1000), ceiling),
             request_id=check_id("--request_id", request_id), database_id=check_id("--database_id", database_id),
             run_timestamp=run_timestamp, max_file_bytes=max_file_bytes, parquet_codec=parquet_codec,
             timezone=timezone, manifest_copy=manifest_copy, max_reject_fraction=max_reject_fraction,

@@ -152,11 +152,13 @@ class _EarlyRejects:
     """Records rejected before the window filter (not JSON, not an object, a wrong type), and rows whose
     window time is missing, belong to the one run whose window holds the record's time or, when it has
     none, the start of its file's folder. A file is read by several windows of a series; so each such
-    record is still reported by exactly one of them, neither lost nor counted twice."""
+    record is still reported by exactly one of them, neither lost nor counted twice. One captured at or
+    after the capture ceiling is later data, as its good neighbours are."""
 
-    def __init__(self, rejects, window_column, start_ms, end_ms, folder_ms, event_names):
+    def __init__(self, rejects, window_column, start_ms, end_ms, folder_ms, event_names, capture_column, ceiling):
         self.rejects, self.column, self.event_names = rejects, window_column, event_names
         self.start_ms, self.end_ms, self.folder_ms = start_ms, end_ms, folder_ms
+        self.capture_column, self.ceiling = capture_column, ceiling
 
     def holds(self, moment):
         if moment is None:   # a file outside the store layout: every window reports it
@@ -169,20 +171,26 @@ class _EarlyRejects:
         if not isinstance(moment, int) or isinstance(moment, bool):
             moment = self.folder_ms
         name = record.get("event_name")
-        if self.holds(moment) and not (self.event_names and isinstance(name, str) and name not in self.event_names):
+        captured = record.get(self.capture_column)
+        later = self.ceiling is not None and isinstance(captured, int) and captured >= self.ceiling
+        if self.holds(moment) and not later and not (
+                self.event_names and isinstance(name, str) and name not in self.event_names):
             self.rejects.append(reject)
 
 
-def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=()):
+def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=(), captured_before=None):
     """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms (and, when
-    `event_names` is given, one of those names), checked before they are yielded.
+    `event_names` is given, one of those names; when `captured_before` is, a capture time before it),
+    checked before they are yielded.
 
     Bad records go to the `rejects` list (dicts with source, reason, record) as they are met.
     """
     wanted = pa.array(event_names, pa.string()) if event_names else None
     schema = shape.store_schema
     fmt = store_format(path)
-    early = _EarlyRejects(rejects, window_column, start_ms, end_ms, folder_start_ms(path, shape), event_names)
+    capture_column = shape.window_column("capture")
+    early = _EarlyRejects(rejects, window_column, start_ms, end_ms, folder_start_ms(path, shape), event_names,
+                          capture_column, captured_before)
     try:
         if fmt == "parquet":
             tables = (_cast(path, t, schema) for t in _parquet_batches(path, schema))
@@ -198,7 +206,10 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
             if wanted is not None:
                 in_window = pc.and_(in_window, pc.is_in(table["event_name"], value_set=wanted))
             # a row without its window time goes on (to be rejected) in the window of its folder's start
-            table = table.filter(pc.fill_null(in_window, early.holds(early.folder_ms)))
+            keep = pc.fill_null(in_window, early.holds(early.folder_ms))
+            if captured_before is not None:   # no capture time: as without a ceiling (its folder starts before it)
+                keep = pc.and_(keep, pc.fill_null(pc.less(table[capture_column], captured_before), True))
+            table = table.filter(keep)
             if table.num_rows:
                 table = validate(path, table, shape, rejects)
             if table.num_rows:

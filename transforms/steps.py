@@ -74,9 +74,9 @@ def _put_shards(config, encoder, rows, name, key_for):
 class _ReadSplit(_ConfiguredDoFn):
     def process(self, path):
         config, rejects = self.config, []
-        shape = config.shape
-        for table in read_split(path, shape, shape.window_column(config.window.basis), config.window.start_ms,
-                                config.window.end_ms, rejects, config.events):
+        shape, window = config.shape, config.window
+        for table in read_split(path, shape, shape.window_column(window.basis), window.start_ms, window.end_ms,
+                                rejects, config.events, window.captured_before_ms):
             self.progress.add(rows_read=table.num_rows)
             yield ROWS, table
         if rejects:

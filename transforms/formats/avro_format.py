@@ -1,42 +1,58 @@
 """Avro: records of `ts`, `eventName` and one map per map field, values null|string|boolean|long|double.
 
 Maps, not records, because keys are any text and Avro field names are not. Nested values, and integers
-beyond a long, are JSON text.
-Deflate compresses inside the file; the sync marker is fixed so the same rows give the same bytes
-(fastavro would otherwise draw a random one).
+beyond a long, are JSON text. Deflate compresses inside the file; the sync marker is fixed so the same
+rows give the same bytes.
+
+Rows are encoded as columns (avro_binary): `ts` by numpy, strings by Arrow kernels, each distinct map
+text of a slice parsed and encoded once and spread to its rows with a `take`; a slice's rows are then
+joined and cut into blocks of about BLOCK_BYTES.
 """
 
-import fastavro
+import json
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.arrow_text import joined_bytes
 from transforms.compression import Compression
 from transforms.formats import Encoder
+from transforms.formats.avro_binary import block, header, longs, map_bytes, strings
 from transforms.formats.typed_maps import Distinct
-from transforms.formats.values import as_text, chunks, is_int64, parse_maps
+from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["AvroEncoder"]
+__all__ = ["AvroEncoder", "SYNC_MARKER"]
 
-_SYNC_MARKER = b"eventexport-sync"  # 16 bytes, the size Avro requires
-# fastavro tries a union's branches in order; most values are strings, and its long check is a slow
-# abstract-class test, so string comes first (a third less time). Boolean stays before long: True is an int.
+SYNC_MARKER = b"eventexport-sync"  # 16 bytes, the size Avro requires
+# Union order: string first, as most values are strings (readers resolve by the writer's schema).
 _VALUE = ["null", "string", "boolean", "long", "double"]
 _TYPES = {"int": "long", "str": "string", "map": {"type": "map", "values": _VALUE}}
+SLICE_ROWS = 32768            # rows encoded at once: bounds memory on files of long, distinct texts
+BLOCK_BYTES = 1 << 20         # uncompressed bytes per block, about (a block holds whole rows)
 
 
-def _scalar(value):
-    if value is None or isinstance(value, (bool, float, str)) or is_int64(value):
-        return value
-    return as_text(value)   # nested values, and integers beyond long, as exact JSON text
-
-
-# Rows per step: each distinct map text in a step is parsed once and shared by the rows that hold it.
-RECORD_CHUNK_ROWS = 32768
-
-
-def _maps(column):
-    """One dict per row, built once per distinct text (fastavro only reads them)."""
+def _encoded(field, column, keys):
+    """Each row's bytes of one field, as an Arrow binary array."""
+    if field.kind == "int":
+        return longs(column.to_numpy(zero_copy_only=False))
     distinct = Distinct(column)
-    maps = [{key: _scalar(value) for key, value in parsed.items()} for parsed in parse_maps(distinct.values)]
-    return [maps[index] for index in distinct.indices.to_numpy()]
+    if field.kind == "str":
+        return distinct.per_row(strings(distinct.values))
+    values = pa.array([map_bytes(parsed, as_text, keys) for parsed in parse_maps(distinct.values)], pa.binary())
+    return distinct.per_row(values)
+
+
+def _blocks(rows):
+    """(count, bytes) per block of one slice's rows (an Arrow binary array), cut at about BLOCK_BYTES."""
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32)[rows.offset:rows.offset + len(rows) + 1]
+    data = joined_bytes(rows)
+    base, start = offsets[0], 0
+    while start < len(rows):
+        end = int(np.searchsorted(offsets, offsets[start] + BLOCK_BYTES, side="right")) - 1
+        end = min(max(end, start + 1), len(rows))
+        yield end - start, data[offsets[start] - base:offsets[end] - base]
+        start = end
 
 
 class AvroEncoder(Encoder):
@@ -44,18 +60,15 @@ class AvroEncoder(Encoder):
     compression = Compression.NONE
 
     def schema(self):
-        return fastavro.parse_schema({
-            "type": "record", "name": self.shape.element, "namespace": "eventexport",
-            "fields": [{"name": f.name, "type": _TYPES[f.kind]} for f in self.shape.fields],
-        })
-
-    def _records(self, rows):
-        names = [f.name for f in self.shape.fields]
-        for chunk in chunks(rows, RECORD_CHUNK_ROWS):
-            columns = [_maps(chunk[f.column]) if f.kind == "map" else chunk[f.column].to_pylist()
-                       for f in self.shape.fields]
-            for values in zip(*columns):
-                yield dict(zip(names, values))
+        return {"type": "record", "name": self.shape.element, "namespace": "eventexport",
+                "fields": [{"name": f.name, "type": _TYPES[f.kind]} for f in self.shape.fields]}
 
     def write_file(self, rows, name, out):
-        fastavro.writer(out, self.schema(), self._records(rows), codec="deflate", sync_marker=_SYNC_MARKER)
+        out.write(header(json.dumps(self.schema(), separators=(",", ":")), SYNC_MARKER))
+        keys = {}
+        for start in range(0, rows.num_rows, SLICE_ROWS):
+            piece = rows.slice(start, SLICE_ROWS)
+            parts = [_encoded(f, piece[f.column].combine_chunks(), keys) for f in self.shape.fields]
+            encoded = pc.binary_join_element_wise(*parts, b"")
+            for count, data in _blocks(encoded):
+                out.write(block(count, data, SYNC_MARKER))

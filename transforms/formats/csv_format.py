@@ -6,27 +6,26 @@ a missing key and a null are both an empty cell. Lines end in CRLF, as RFC 4180 
 when it holds a comma, a quote or a line break, its quotes doubled (as the csv module's QUOTE_MINIMAL).
 
 Cells are built by Arrow kernels from typed key columns (typed_maps), once per distinct map text, where
-Arrow can parse the maps, and by the csv module otherwise; the two give the same bytes.
+Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A file larger
+than WHOLE_BYTES is written a slice at a time, after a first pass over its slices for the header's keys.
 """
 
 import csv
 import io
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
-from transforms.formats.values import as_text, chunks, parse_maps, sorted_keys
+from transforms.formats.values import as_text, parse_maps, sorted_keys
 
 __all__ = ["CsvEncoder"]
 
 _NEEDS_QUOTES = '[,"\r\n]'
-
-
-def _cells(values):
-    """Cell texts; strings (most cells) pass without a call."""
-    return [v if type(v) is str else as_text(v) for v in values]
+WHOLE_BYTES = 64 << 20     # rows whose Arrow buffers are larger are written in slices (two passes)
+SLICE_ROWS = 32768
 
 
 def _quoted(strings):
@@ -36,6 +35,27 @@ def _quoted(strings):
         return pc.fill_null(strings, "")
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(strings, '"', '""'), '"', "")
     return pc.fill_null(pc.if_else(pc.match_substring_regex(strings, _NEEDS_QUOTES), quoted, strings), "")
+
+
+class _Maps:
+    """A slice's map column: its distinct texts, typed by Arrow where it can (else parsed by Python)."""
+
+    def __init__(self, column):
+        self.distinct = Distinct(column)
+        self.typed = typed_columns(self.distinct.values)
+        self.parsed = parse_maps(self.distinct.values) if self.typed is None else None
+        self.keys = list(self.typed) if self.typed is not None else sorted_keys(self.parsed)
+
+    def cells(self, keys):
+        """Quoted cells per row of `keys` (the file's keys): kernels on the typed columns, else as_text."""
+        values = self.distinct.values
+        if self.typed is None:
+            texts = {key: pa.array([as_text(m[key]) if key in m else None for m in self.parsed], pa.string())
+                     for key in keys}
+        else:
+            texts = dict(zip(self.typed, cell_texts(values, self.typed)))
+        empty = pa.nulls(len(values), pa.string())
+        return [self.distinct.per_row(_quoted(texts.get(key, empty))) for key in keys]
 
 
 class CsvEncoder(Encoder):
@@ -50,36 +70,27 @@ class CsvEncoder(Encoder):
         text.detach()
 
     def write_file(self, rows, name, out):
+        """The header needs the union of the file's keys, so a file larger than WHOLE_BYTES is read twice:
+        once for its keys, once for its cells, a slice at a time; memory then follows the slice."""
         fields = [self.shape.field(n) for n in self.shape.csv_order]
-        distinct = {f.name: Distinct(rows[f.column]) for f in fields if f.kind == "map"}
-        typed = {name: typed_columns(values.values) for name, values in distinct.items()}
-        if any(columns is None for columns in typed.values()):
-            return self._write_rows(rows, fields, out)
-        self._header(fields, {n: list(columns) for n, columns in typed.items()}, out)
-        cells = []
-        for field in fields:
-            if field.kind == "map":
-                maps = distinct[field.name]
-                cells += [maps.per_row(_quoted(text)) for text in cell_texts(maps.values, typed[field.name])]
-            else:
-                cells.append(_quoted(as_strings(rows[field.column].combine_chunks())))
-        for start in range(0, rows.num_rows, 65536):
-            lines = pc.binary_join_element_wise(*(c.slice(start, 65536) for c in cells), ",")
-            out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))
-
-    def _write_rows(self, rows, fields, out):
-        """The csv module, row by row: for maps Arrow cannot type (mixed types, nested values)."""
-        keys = {f.name: sorted_keys(parse_maps(rows[f.column])) for f in fields if f.kind == "map"}
+        whole = rows.nbytes <= WHOLE_BYTES
+        slices = [rows] if whole else [rows.slice(s, SLICE_ROWS) for s in range(0, rows.num_rows, SLICE_ROWS)]
+        keys, maps = {f.name: set() for f in fields if f.kind == "map"}, None
+        for piece in slices:
+            maps = {f.name: _Maps(piece[f.column]) for f in fields if f.kind == "map"}
+            for field_name, slice_maps in maps.items():
+                keys[field_name].update(slice_maps.keys)
+        keys = {field_name: sorted(names) for field_name, names in keys.items()}
         self._header(fields, keys, out)
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-        writer = csv.writer(text, lineterminator="\r\n")
-        for chunk in chunks(rows):
-            columns = []
+        for piece in slices:
+            if not whole:
+                maps = {f.name: _Maps(piece[f.column]) for f in fields if f.kind == "map"}
+            cells = []
             for field in fields:
                 if field.kind == "map":
-                    maps = parse_maps(chunk[field.column])
-                    columns += [_cells([m.get(key) for m in maps]) for key in keys[field.name]]
+                    cells += maps[field.name].cells(keys[field.name])
                 else:
-                    columns.append(_cells(chunk[field.column].to_pylist()))
-            writer.writerows(zip(*columns))
-        text.detach()
+                    cells.append(_quoted(as_strings(piece[field.column].combine_chunks())))
+            for start in range(0, piece.num_rows, 65536):
+                lines = pc.binary_join_element_wise(*(c.slice(start, 65536) for c in cells), ",")
+                out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))

@@ -4,7 +4,7 @@ A struct's fields are the file's keys, sorted; a field is typed when all of its 
 one JSON type (bool; int64; double when any number has a fraction; string), and string otherwise, with
 non-string values as JSON text (so is an integer beyond int64, to keep it exact). Parquet cannot store
 a struct without fields, so a map that is empty in every row of a file is left out of that file.
-Compression is inside the file (--parquet_codec; gzip at level 6).
+Compression is inside the file (--parquet_codec; gzip at level 3).
 Min/max statistics are kept for numbers, booleans, `ts` and `eventName`, not for free text.
 """
 
@@ -18,9 +18,10 @@ from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
 __all__ = ["ParquetEncoder", "typed_struct"]
 
-# Arrow's gzip default is level 9, which on dictionary-index pages costs 3-5x level 6's time for 2% less;
-# 6 is zlib's and gzip(1)'s own default.
-_LEVELS = {"gzip": 6}
+# Arrow's gzip default is level 9, which on dictionary-index pages costs 3-5x level 6's time for 2% less.
+# Level 3 against 6, 200k events' Parquet files (benchmarks/README.md): on the benchmark store 0.60 of
+# the CPU for 3% more bytes; on a store of distinct long texts 0.37 of the CPU for 9% more.
+_LEVELS = {"gzip": 3}
 # Past Arrow's 1 MiB default, a column of ids or emails falls back to plain encoding mid-column, which is
 # slower to compress and 2.5x bigger; 4 MiB keeps a file's worth dictionary-encoded (at most 4 MiB held
 # per column while writing).

@@ -97,11 +97,30 @@ def cell_texts(column, typed):
 _PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
+# Doubles Arrow prints exactly as as_text does: not integral (where the stored text may say 4545 or
+# 4545.0), and in the magnitudes where both print plain decimals in the same shortest digits.
+_SHORTEST = (1e-4, 1e9)
+
+
 def _number_texts(column, key, doubles):
-    """A double key's values as as_text shows them. Arrow's double cannot tell 4545 from 4545.0, so the
-    stored number text is read back (the typed path's maps are flat, so the key's one occurrence is the
-    member) and kept where it is what as_text prints: plain notation, in the range where that holds,
-    the same number, in the same shortest digits. Any other value is parsed and printed by Python."""
+    """A double key's values as as_text shows them. Most are Arrow's own shortest text (_SHORTEST); the
+    rest are decided from the stored text (`_stored_number_texts`), only on the texts that hold them."""
+    shown = pc.cast(doubles, pa.string())
+    size = pc.abs(doubles)
+    same = pc.and_(pc.not_equal(pc.floor(doubles), doubles),
+                   pc.and_(pc.greater_equal(size, _SHORTEST[0]), pc.less(size, _SHORTEST[1])))
+    rest = pc.and_(pc.invert(pc.fill_null(same, False)), pc.is_valid(doubles))
+    if not pc.any(rest).as_py():
+        return shown
+    texts = _stored_number_texts(pc.filter(column, rest), key, pc.filter(doubles, rest))
+    return pc.replace_with_mask(shown, rest, texts)
+
+
+def _stored_number_texts(column, key, doubles):
+    """Arrow's double cannot tell 4545 from 4545.0, so the stored number text is read back (the typed
+    path's maps are flat, so the key's one occurrence is the member) and kept where it is what as_text
+    prints: plain notation, in the range where that holds, the same number, in the same shortest
+    digits. Any other value is parsed and printed by Python."""
     member = member_pattern(key, r"(?P<n>-?[0-9][0-9.eE+-]*)")
     if member is None:
         texts, redo = pa.nulls(len(column), pa.string()), pc.is_valid(doubles)

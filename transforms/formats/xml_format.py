@@ -8,10 +8,12 @@ by key (as CSV sorts its columns); a null value is an empty element. Characters 
 controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U+FFFD; carriage returns
 are written as `&#13;` so parsers do not fold them into newlines.
 
-Each field's fragment (`<profile>...</profile>`) is built once per distinct text of the file and
-spread to the rows with a `take`. For maps Arrow can type (typed_maps), fragments are built by
-kernels, key column by key column; a map text that needs escaping, and every text of a map Arrow
-cannot type, gets its fragment from Python. Both give the same bytes.
+A file is written a slice of rows at a time (a row's XML depends on that row alone), so memory
+follows the slice, not the file. Within a slice, each field's fragment (`<profile>...</profile>`) is
+built once per distinct text and spread to the rows with a `take`. For maps Arrow can type
+(typed_maps), fragments are built by kernels, key column by key column, escaping included; the few
+texts the kernels cannot decide (a JSON-escaped surrogate, a null member beside an escaped key), and
+every text of a map Arrow cannot type, get their fragment from Python. Both give the same bytes.
 """
 
 import re
@@ -23,7 +25,7 @@ import pyarrow.compute as pc
 from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, cell_texts, member_pattern, typed_columns
-from transforms.formats.values import CHUNK_ROWS, as_text, parse_maps
+from transforms.formats.values import as_text, parse_maps
 from transforms.formats.xml_names import is_element_name
 
 __all__ = ["XmlEncoder", "escape"]
@@ -33,18 +35,45 @@ _ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&
 _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)})
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
 _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-# Stored JSON text (RE2) whose typed values the kernels cannot show as they are: a character to escape,
-# written raw or as a JSON escape that decodes to one (controls, &, <, >, U+FFFE/F, surrogates).
-_PYTHON_MAP = r"[&<>\x{fffe}\x{ffff}]|\\[rbf]|(?i:\\u(?:00[01]|0026|003[ce]|fff[ef]|d[89a-f]))"
-# Single bytes (a memchr each) that every _PYTHON_MAP match holds; 0xEF starts U+FFFE and U+FFFF in UTF-8.
-_PYTHON_BYTES = (b"&", b"<", b">", b"\\", b"\xef")
+# Kernels escape text in this order (`&` first, as the others bring one in).
+_KERNEL_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+_REPLACED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"    # RE2: characters that become U+FFFD
+# Bytes of text that may hold a _REPLACED character: a control (each C0 byte) or U+FFFE/U+FFFF raw.
+_REPLACED_BYTES = tuple(bytes([c]) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)) + (b"\xef\xbf\xbe",
+                                                                                         b"\xef\xbf\xbf")
+# The same in stored JSON text, whose strings hold a control only as an escape (`\b`, `\f`, `\u001f`).
+_REPLACED_IN_JSON = (b"\\u00", b"\\b", b"\\f", b"\\ufff", b"\\uFFF", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+# Stored JSON text whose typed values the kernels cannot show: a JSON-escaped surrogate, which Arrow
+# does not decode as Python does. Every match holds one of the prefilter's byte strings.
+_PYTHON_MAP = r"(?i:\\ud[89a-f])"
+_PYTHON_BYTES = (b"\\u", b"\\U")
 # Typed columns lose null against absent: a text with a null member is asked, key by key, which it is.
 _NULL_MEMBER = r":\s*null\s*[,}]"
+# A key holding a backslash (JSON escapes, which the member pattern may not match as written); a
+# value's text ends in a quote followed by `,` or `}`, never `:`, so values do not match.
+_ESCAPED_KEY = r'\\.(?:[^"\\]|\\.)*"\s*:'
+# Rows of a file encoded at once: bounds memory on files of long, all-distinct texts.
+SLICE_ROWS = 32768
 
 
 def escape(text):
     """Most text needs no escaping, and a regex search says so far faster than translate does the work."""
     return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
+
+
+def _escaped(strings, replaced=None):
+    """`escape` by kernels, for an Arrow string array (valid UTF-8, so no lone surrogates). One copy of
+    the values' bytes tells which characters occur at all; only those get a kernel pass. `replaced`:
+    whether a character to replace may occur, when the caller knows (else a scan of the bytes says)."""
+    data = bytes(joined_bytes(strings))
+    for char, entity in _KERNEL_ESCAPES:
+        if char.encode() in data:
+            strings = pc.replace_substring(strings, char, entity)
+    if replaced is None:
+        replaced = any(mark in data for mark in _REPLACED_BYTES)
+    if replaced:
+        strings = pc.replace_substring_regex(strings, _REPLACED, _REPLACEMENT)
+    return strings
 
 
 def _element(name, inner):
@@ -78,8 +107,11 @@ def _map_elements(name, texts, named):
     null_texts = pc.filter(texts, with_nulls)
     none = pa.array(np.zeros(len(texts), dtype=bool))
     parts, unquotable = [f"<{name}>"], False
+    replaced = holds_any(texts, _REPLACED_IN_JSON)
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = _child_tags(key, named)
+        if typed[key].type == pa.string():
+            cells = _escaped(cells, replaced)
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
@@ -91,13 +123,14 @@ def _map_elements(name, texts, named):
             cells = pc.if_else(is_null, "", cells)
         parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
     fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "")
-    # Python decides texts that need escaping and, since a key written with JSON escapes would not match
-    # the member pattern above, texts with a null member and a backslash. Each needs one of a few bytes,
-    # which a scan of the column's bytes rules out for most files at once.
-    if not holds_any(texts, _PYTHON_BYTES):
-        return fragments
-    by_python = pc.or_(pc.match_substring_regex(texts, _PYTHON_MAP),
-                       pc.and_(with_nulls, pc.match_substring(texts, "\\")))
+    # Python decides texts with a JSON-escaped surrogate and, since a key written with JSON escapes
+    # would not match the member pattern above, texts with a null member and an escaped key.
+    by_python = pa.array(np.zeros(len(texts), dtype=bool))
+    if holds_any(texts, _PYTHON_BYTES):
+        by_python = pc.match_substring_regex(texts, _PYTHON_MAP)
+    if len(null_texts):
+        escaped_key = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, _ESCAPED_KEY))
+        by_python = pc.or_(by_python, escaped_key)
     if unquotable:
         by_python = pc.or_(by_python, with_nulls)
     if not pc.any(by_python).as_py():
@@ -108,18 +141,15 @@ def _map_elements(name, texts, named):
 
 
 def _fragments(field, column):
-    """A function (start, count) -> `<name>value</name>` for those rows of `column`, so the file's text
-    is built a slice at a time while each distinct value's fragment is built once."""
+    """`<name>value</name>` for each row of `column`, each distinct value's fragment built once."""
     if field.kind == "int":
-        texts = pc.cast(column, pa.string())
-        return lambda start, count: pc.binary_join_element_wise(
-            f"<{field.name}>", texts.slice(start, count), f"</{field.name}>", "")
+        return pc.binary_join_element_wise(f"<{field.name}>", pc.cast(column, pa.string()), f"</{field.name}>", "")
     distinct = Distinct(column)
     if field.kind == "map":
         fragments = _map_elements(field.name, distinct.values, field.xml_named)
     else:
-        fragments = pa.array([_element(field.name, escape(v)) for v in distinct.values.to_pylist()], pa.string())
-    return lambda start, count: distinct.per_row(fragments, start, count)
+        fragments = pc.binary_join_element_wise(f"<{field.name}>", _escaped(distinct.values), f"</{field.name}>", "")
+    return distinct.per_row(fragments)
 
 
 class XmlEncoder(Encoder):
@@ -127,9 +157,9 @@ class XmlEncoder(Encoder):
 
     def write_file(self, rows, name, out):
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.shape.root}>\n'.encode())
-        fields = [_fragments(f, rows[f.column].combine_chunks()) for f in self.shape.fields]
-        for start in range(0, rows.num_rows, CHUNK_ROWS):
-            parts = [fragments(start, CHUNK_ROWS) for fragments in fields]
+        for start in range(0, rows.num_rows, SLICE_ROWS):
+            piece = rows.slice(start, SLICE_ROWS)
+            parts = [_fragments(f, piece[f.column].combine_chunks()) for f in self.shape.fields]
             out.write(joined_bytes(pc.binary_join_element_wise(
                 f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n", "")))
         out.write(f"</{self.shape.root}>\n".encode())
