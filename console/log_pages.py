@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_page, sentence, status_for
+from console.web import field_errors, now_utc, open_form, open_page, sentence, status_for
 from control import activity as log
 from control.accounts import require_admin
 from control.destinations import get_destination, list_destinations, public_view
@@ -90,7 +90,8 @@ async def activity_page(request: Request):
     if request.query_params.get("fragment") == "log":
         return page.render("_log.html", **_log_context(page))
     return _activity(page, notice=request.query_params.get("created") and
-                     f"Export {request.query_params['created']} created. Its runs are listed below; each turns Done when its files are in your bucket.")
+                     f"Export {request.query_params['created']} created. Its runs are listed below; each turns Done "
+                     "when its files are in your bucket.")
 
 
 def _day(text):
@@ -133,12 +134,9 @@ def _export_request(form):
 
 @router.post("/exports")
 async def create(request: Request):
-    page = open_page(request)
-    if not page.user:
-        return page.redirect("/login")
-    form = await page.form()
-    if form is None:
-        return page.refuse_stale_form()
+    page, form, answer = await open_form(request)
+    if answer:
+        return answer
     try:
         require_admin(page.user)
     except PermissionDeniedError as error:
@@ -157,11 +155,9 @@ async def create(request: Request):
 
 @router.post("/exports/{request_id}/stop")
 async def stop(request: Request, request_id: str):
-    page = open_page(request)
-    if not page.user:
-        return page.redirect("/login")
-    if await page.form() is None:
-        return page.refuse_stale_form()
+    page, _, answer = await open_form(request)
+    if answer:
+        return answer
     try:
         require_admin(page.user)
         stop_export(page.console.engine, request_id, page.account_id)
@@ -228,11 +224,9 @@ async def verify_link(request: Request, run_id: str):
 
 @router.post("/runs/{run_id}/verify")
 async def verify(request: Request, run_id: str):
-    page = open_page(request)
-    if not page.user:
-        return page.redirect("/login")
-    if await page.form() is None:
-        return page.refuse_stale_form()
+    page, _, answer = await open_form(request)
+    if answer:
+        return answer
     try:
         context = _run_context(page, _run_id(run_id))
     except NotFoundError:

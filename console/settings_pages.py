@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, open_page, sentence
+from console.web import field_errors, open_form, open_page, sentence
 from control.accounts import require_admin
 from control.destinations import (add_destination, list_destinations, public_view, remove_destination,
                                   test_connection, test_destination)
@@ -72,12 +72,9 @@ def _answer(page, wants_json, values, *, errors=None, result=None, saved=None):
 @router.post("/settings/exports")
 async def save_or_test(request: Request):
     """The AWS S3 form: `action=test` runs the connection test only, `action=save` tests and saves."""
-    page = open_page(request)
-    if not page.user:
-        return page.redirect("/login")
-    form = await page.form()
-    if form is None:
-        return page.refuse_stale_form()
+    page, form, answer = await open_form(request)
+    if answer:
+        return answer
     wants_json = "application/json" in request.headers.get("accept", "")
     values, arguments = _arguments(form)
     engine, vault, account = page.console.engine, page.console.vault, page.account_id
@@ -99,11 +96,9 @@ async def save_or_test(request: Request):
 
 @router.post("/settings/exports/{name}/test")
 async def test_saved(request: Request, name: str):
-    page = open_page(request)
-    if not page.user:
-        return page.redirect("/login")
-    if await page.form() is None:
-        return page.refuse_stale_form()
+    page, _, answer = await open_form(request)
+    if answer:
+        return answer
     try:
         region = test_destination(page.console.engine, page.console.vault, name, page.account_id)
         result = {"ok": True, "message": f"{name}: connection test passed (bucket region {region})."}
@@ -114,11 +109,9 @@ async def test_saved(request: Request, name: str):
 
 @router.post("/settings/exports/{name}/remove")
 async def remove(request: Request, name: str):
-    page = open_page(request)
-    if not page.user:
-        return page.redirect("/login")
-    if await page.form() is None:
-        return page.refuse_stale_form()
+    page, _, answer = await open_form(request)
+    if answer:
+        return answer
     try:
         require_admin(page.user)
         remove_destination(page.console.engine, name, page.account_id)

@@ -16,7 +16,7 @@ from console.session import CSRF_FIELD, CSRF_HEADER, SessionCodec
 from control.accounts import get_account, get_user
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "field_errors", "sentence", "status_for", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "status_for", "now_utc", "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -131,3 +131,15 @@ def status_for(error):
 
 def now_utc():
     return dt.datetime.now(dt.timezone.utc)
+
+
+async def open_form(request):
+    """(page, form, answer) for a logged-in user's POST: `answer` is set, and must be returned at once, when
+    the visitor is not logged in (the log-in page) or the form's CSRF token is not this session's."""
+    page = open_page(request)
+    if not page.user:
+        return page, None, page.redirect("/login")
+    form = await page.form()
+    if form is None:
+        return page, None, page.refuse_stale_form()
+    return page, form, None

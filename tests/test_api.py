@@ -58,8 +58,8 @@ def test_destination_is_saved_only_after_the_connection_test_and_its_secret_neve
 def test_an_account_with_a_data_region_takes_destinations_only_there(deployment):
     d, globex = deployment, deployment.tenants["globex"]
     body = destination_body(d, globex, data_region="US")
-    assert "keeps its data in data region EU, so its destinations do too" in _error(_post(d, globex, "/destinations", body), 422, "invalid",
-                                                        "data_region")
+    assert "keeps its data in data region EU, so its destinations do too" in _error(
+        _post(d, globex, "/destinations", body), 422, "invalid", "data_region")
     body.pop("data_region")   # the account's region is the default
     assert _post(d, globex, "/destinations", body).json()["data_region"] == "EU"
 
@@ -91,7 +91,8 @@ def _rule_cases():
             "window_from": _iso(now - dt.timedelta(days=2)), "window_to": _iso(now - dt.timedelta(days=1))}
     recurring = {"export_type": "all_events", "format": "json", "frequency": "recurring", "every": "6h"}
     return [
-        (dict(once, window_from=_iso(now - dt.timedelta(days=61))), "window_from", "is more than 60 days ago; the earliest allowed is"),
+        (dict(once, window_from=_iso(now - dt.timedelta(days=61))), "window_from",
+         "is more than 60 days ago; the earliest allowed is"),
         (dict(once, window_to=_iso(now + dt.timedelta(hours=1))), "window_to", "in the future"),
         (dict(once, window_to=once["window_from"]), "window_to", "is not after the start"),
         (dict(once, window_to=None), "window_to", "needs both a start and an end; give the end"),

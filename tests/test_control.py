@@ -134,15 +134,19 @@ def test_secret_is_not_in_the_database_in_plain_text(deployment):
 
 @pytest.mark.parametrize("args, message", [
     (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-09-01T00:00:00Z",
-      "--to", "2026-09-02T00:00:00Z"], "more than 60 days ago"),
+      "--to", "2026-09-02T00:00:00Z"], "The start 2026-09-01 (UTC) is more than 60 days ago; the earliest allowed is "
+                                        "2026-09-21 (UTC), so start on 2026-09-21 or later"),
     (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-11-19T00:00:00Z",
-      "--to", "2026-11-21T00:00:00Z"], "in the future"),
-    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "3h"], "The interval '3h' is not allowed"),
+      "--to", "2026-11-21T00:00:00Z"], "The end 2026-11-21 (UTC) is in the future"),
+    (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "3h"],
+     "The interval '3h' is not allowed"),
     (["--type", "all_events", "--format", "json", "--frequency", "recurring", "--every", "25h"], "every 4 to 24 hours"),
     (["--type", "select_events", "--format", "json", "--frequency", "recurring", "--every", "6h"],
      "needs at least one event name"),
-    (["--type", "all_events", "--format", "yaml", "--frequency", "recurring", "--every", "6h"], "The format 'yaml' is not one of"),
-    (["--type", "all_events", "--format", "json", "--frequency", "sometimes"], "The frequency 'sometimes' is not one of"),
+    (["--type", "all_events", "--format", "yaml", "--frequency", "recurring", "--every", "6h"],
+     "The format 'yaml' is not one of"),
+    (["--type", "all_events", "--format", "json", "--frequency", "sometimes"],
+     "The frequency 'sometimes' is not one of"),
 ])
 def test_export_rules_refuse_with_a_clear_message(deployment, args, message):
     add_destination(deployment)

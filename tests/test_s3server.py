@@ -193,7 +193,7 @@ def test_demo_main_prints_exports_and_stops_on_ctrl_c():
         assert exports["AWS_ACCESS_KEY_ID"] and exports["AWS_SECRET_ACCESS_KEY"]
         assert exports["AWS_ENDPOINT_URL_S3"].startswith("http://127.0.0.1:")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
