@@ -13,12 +13,22 @@ import hashlib
 
 import orjson
 
-__all__ = ["partition_key", "SINGLE_GROUP"]
+__all__ = ["partition_key", "range_key", "SINGLE_GROUP"]
 
 SINGLE_GROUP = 0  # the key of steps that gather everything in one place (rejects, manifest)
 
 
+def _key(*parts):
+    digest = hashlib.blake2b(orjson.dumps(list(parts)), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 def partition_key(name, day):
     """A 63-bit integer for the (event name, yyyymmdd) partition, the same in every process and run."""
-    digest = hashlib.blake2b(orjson.dumps([name, day]), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
+    return _key(name, day)
+
+
+def range_key(name, day, number):
+    """A 63-bit integer for row range `number` of a heavy partition (transforms/staging.py): the ranges of
+    one partition get different keys, so a runner hands them to different workers."""
+    return _key(name, day, number)

@@ -22,11 +22,15 @@ class _Order:
     rows: a zero-copy slice, and one take to interleave them when more than one piece is involved."""
 
     def __init__(self, pieces, sort_keys):
+        """`sort_keys` None: the pieces are already in order, one after the other."""
         self.pieces = pieces
         tables = [piece.table for piece in pieces]
         starts = np.cumsum([0] + [table.num_rows for table in tables])
-        keys = pa.concat_tables([table.select([name for name, _ in sort_keys]) for table in tables])
-        order = pc.sort_indices(keys, sort_keys=sort_keys).to_numpy().astype(np.int64)
+        if sort_keys is None:
+            order = np.arange(starts[-1], dtype=np.int64)
+        else:
+            keys = pa.concat_tables([table.select([name for name, _ in sort_keys]) for table in tables])
+            order = pc.sort_indices(keys, sort_keys=sort_keys).to_numpy().astype(np.int64)
         self.piece = np.searchsorted(starts, order, side="right") - 1
         self.row = order - starts[self.piece]
         self.schema = tables[0].schema
@@ -69,6 +73,20 @@ class SortedRows:
         """`pieces` (spill.Piece) of one partition, each in file order (partition.split_by_partition)."""
         order = _Order(pieces, file_order(shape, pieces[0].table.column_names))
         return cls(order, 0, len(order.piece))
+
+    @classmethod
+    def of_sorted_piece(cls, piece):
+        """One piece whose rows are already in file order (a heavy partition's range, see staging.py)."""
+        order = _Order([piece], None)
+        return cls(order, 0, len(order.piece))
+
+    @property
+    def schema(self):
+        return self._order.schema
+
+    def table(self):
+        """The rows as one Arrow table (copied out of the pieces: take slices of a few thousand rows)."""
+        return pa.table([self[name] for name in self.schema.names], schema=self.schema)
 
     @property
     def num_rows(self):

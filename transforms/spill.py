@@ -7,8 +7,13 @@ The folder is local for local runners and under --temp_location (shared storage)
 the launcher removes it after the run, with anything a retried bundle left behind. A killed launcher
 cannot; so a local folder records the process that made it, and the next run of the same export removes
 the folders of its earlier runs whose process is gone (the rows in them are the customer's data).
+
+A heavy partition's row ranges and their encoded files wait here too (transforms/staging.py), under
+names derived from the partition and range, so a retried bundle rewrites the same paths; a local file
+is written beside its name and renamed into place, so a reader never sees half of one.
 """
 
+import contextlib
 import glob
 import mmap
 import os
@@ -18,7 +23,8 @@ import uuid
 
 import pyarrow as pa
 
-__all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "read_piece", "Piece"]
+__all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "write_batches", "read_piece", "Piece",
+           "stage_file", "open_staged"]
 
 _LOCAL_OPTIONS = pa.ipc.IpcWriteOptions()                      # local disk: page cache beats LZ4
 _REMOTE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")    # shared storage: fewer bytes to move
@@ -71,18 +77,63 @@ def remove_spill_dir(folder):
         pass
 
 
-def write_piece(folder, table):
-    path = f"{folder.rstrip('/')}/{uuid.uuid4().hex}.arrow"
-    if _is_local(folder):
-        os.makedirs(folder, exist_ok=True)
-        sink, options = pa.OSFile(path, "wb"), _LOCAL_OPTIONS
-    else:
+@contextlib.contextmanager
+def _created(path):
+    """A binary sink that becomes the file `path` when the block ends without an error."""
+    if not _is_local(path):
         from apache_beam.io.filesystems import FileSystems
         from apache_beam.io.filesystem import CompressionTypes
-        sink, options = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED), _REMOTE_OPTIONS
-    with sink, pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as sink:
+            yield sink
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        with pa.OSFile(partial, "wb") as sink:
+            yield sink
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def write_batches(folder, name, schema, tables):
+    """Write `tables` (all of `schema`) one after the other as the piece `name` in `folder`; its path."""
+    path = f"{folder.rstrip('/')}/{name}"
+    options = _LOCAL_OPTIONS if _is_local(folder) else _REMOTE_OPTIONS
+    with _created(path) as sink, pa.ipc.new_stream(sink, schema, options=options) as writer:
+        for table in tables:
+            writer.write_table(table)
     return path
+
+
+def write_piece(folder, table):
+    """Write `table` as a new piece in `folder`; its path."""
+    return write_batches(folder, f"{uuid.uuid4().hex}.arrow", table.schema, [table])
+
+
+def stage_file(folder, name, stream):
+    """Copy binary `stream` to the file `name` in `folder` (an encoded object waiting for its key); its path."""
+    path = f"{folder.rstrip('/')}/{name}"
+    with _created(path) as sink:
+        shutil.copyfileobj(stream, sink, 8 << 20)
+    return path
+
+
+@contextlib.contextmanager
+def open_staged(path):
+    """A staged file, as the seekable binary stream Destination.put takes."""
+    if _is_local(path):
+        with open(path, "rb") as stream:
+            yield stream
+        return
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.io.filesystem import CompressionTypes
+    with tempfile.SpooledTemporaryFile(max_size=16 << 20) as copy:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as source:
+            shutil.copyfileobj(source, copy, 8 << 20)
+        copy.seek(0)
+        yield copy
 
 
 class Piece:

@@ -5,7 +5,8 @@ Beam's DaskRunner included. Elements are Arrow tables (thousands of rows each); 
 GroupByKey is the path of a spilled piece (transforms/spill.py) or a small object descriptor, under
 an integer key (transforms/grouping.py). No ParDo has a second, tagged output: the DaskRunner hands
 every output of a ParDo to every consumer, so a step with two kinds of result emits (kind, value)
-pairs and plain ParDos pick their kind out.
+pairs and plain ParDos pick their kind out. A heavy partition is written by many workers, in row ranges
+(transforms/staging.py).
 """
 
 import io
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
+from transforms.configured import METRIC_NAMESPACES, ConfiguredDoFn, ConfiguredTransform, report_object
 from transforms.destination import parse_destination
 from transforms.errors import TooManyRejectsError
 from transforms.formats import Encoder, encoder_for
@@ -24,41 +26,17 @@ from transforms.grouping import SINGLE_GROUP, partition_key
 from transforms.manifest import build_manifest, check_objects
 from transforms.naming import manifest_key, object_key, rejects_key
 from transforms.partition import add_time_parts, split_by_partition
-from transforms.progress import ProgressCounter
 from transforms.readers import read_split
 from transforms.sharding import shard_rows
 from transforms.sorted_rows import SortedRows
 from transforms.spill import read_piece, write_piece
-from transforms.worker_filesystems import use_filesystem_options
+from transforms.staging import WriteHeavy, plan_ranges, spill_ranges
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
 
-ROWS, REJECTS = "rows", "rejects"
+ROWS, REJECTS, OBJECT, RANGE = "rows", "rejects", "object", "range"
 PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
-METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.bytes")
-
-
-class _ConfiguredDoFn(beam.DoFn):
-    """A step that reads the run's settings and reports its progress."""
-
-    def __init__(self, config):
-        self.config = config
-
-    def setup(self):
-        use_filesystem_options(self.config.filesystem_flags)
-        self.progress = ProgressCounter(self.config.spill_dir)
-
-    def finish_bundle(self):
-        self.progress.flush()
-
-
-class _ConfiguredTransform(beam.PTransform):
-    """A composite step built from the run's settings."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
 
 
 def _put_shards(config, encoder, rows, name, key_for):
@@ -71,7 +49,7 @@ def _put_shards(config, encoder, rows, name, key_for):
         yield index, key, shard.count, digest
 
 
-class _ReadSplit(_ConfiguredDoFn):
+class _ReadSplit(ConfiguredDoFn):
     def process(self, path):
         config, rejects = self.config, []
         shape, window = config.shape, config.window
@@ -112,7 +90,7 @@ def _latest_per_identity(table):
     return table.filter(pa.concat_arrays([pa.array([True]), first.cast(pa.bool_())]))
 
 
-class _BucketByIdentity(_ConfiguredDoFn):
+class _BucketByIdentity(ConfiguredDoFn):
     def process(self, table):
         table = _latest_per_identity(table)
         buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
@@ -120,7 +98,7 @@ class _BucketByIdentity(_ConfiguredDoFn):
             yield bucket, write_piece(self.config.spill_dir, table.filter(pc.equal(buckets, bucket)))
 
 
-class LatestProfiles(_ConfiguredTransform):
+class LatestProfiles(ConfiguredTransform):
     """A profile store holds every version; an export shows each identity once, at its latest."""
 
     def expand(self, tables):
@@ -130,7 +108,7 @@ class LatestProfiles(_ConfiguredTransform):
                     pa.concat_tables([read_piece(path).table for path in kv[1]]))))
 
 
-class _KeyByPartition(_ConfiguredDoFn):
+class _KeyByPartition(ConfiguredDoFn):
     def process(self, table):
         shape = self.config.shape
         table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
@@ -138,7 +116,7 @@ class _KeyByPartition(_ConfiguredDoFn):
             yield partition_key(name, day), (name, day, write_piece(self.config.spill_dir, piece))
 
 
-class PartitionRows(_ConfiguredTransform):
+class PartitionRows(ConfiguredTransform):
     """Tables -> (integer key, [(name, yyyymmdd, spilled piece path)]): a file group's rows meet, by
     reference."""
 
@@ -147,7 +125,10 @@ class PartitionRows(_ConfiguredTransform):
                 | "GroupPartitions" >> beam.GroupByKey())
 
 
-class _WriteGroup(_ConfiguredDoFn):
+class _WriteGroup(ConfiguredDoFn):
+    """A group's partitions -> ("object", descriptor) for each object of a partition written whole, and
+    ("range", (key, range)) for each row range of a heavy one, which WriteHeavy writes."""
+
     def process(self, element):
         partitions = {}
         for name, day, path in element[1]:
@@ -159,23 +140,29 @@ class _WriteGroup(_ConfiguredDoFn):
         config = self.config
         encoder = encoder_for(config.format, config.shape, config.parquet_codec)
         rows = SortedRows.of_pieces([read_piece(path) for path in pieces], config.shape)
+        ranges = plan_ranges(encoder, rows, name, config.max_file_bytes)
+        if ranges:
+            for item in spill_ranges(config, rows, name, day, ranges):
+                yield RANGE, item
+            return
+
         def key_for(index):
             return object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day, index,
                               config.database_id, encoder.suffix)
 
         for index, key, count, digest in _put_shards(config, encoder, rows, name, key_for):
-            for namespace, amount in zip(METRIC_NAMESPACES, (1, count, digest.bytes)):
-                Metrics.counter(namespace, name).inc(amount)
-            self.progress.add(rows_written=count, objects=1, bytes=digest.bytes)
-            yield {"key": key, "event_name": name, "date": str(day), "index": index, "rows": count,
-                   "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag}
+            yield OBJECT, report_object(self.progress, name, day, index, key, count, digest)
 
 
-class WriteObjects(_ConfiguredTransform):
+class WriteObjects(ConfiguredTransform):
     """Grouped partitions -> data objects at their final keys -> one descriptor dict per object."""
 
     def expand(self, groups):
-        return groups | "Encode+Put" >> beam.ParDo(_WriteGroup(self.config))
+        written = groups | "Encode+Put" >> beam.ParDo(_WriteGroup(self.config))
+        whole = written | "Pick objects" >> beam.FlatMap(_of_kind(OBJECT))
+        heavy = (written | "Pick ranges" >> beam.FlatMap(_of_kind(RANGE))
+                 | "WriteHeavy" >> WriteHeavy(self.config))
+        return (whole, heavy) | "AllObjects" >> beam.Flatten()
 
 
 class _RejectsEncoder(Encoder):
@@ -186,7 +173,7 @@ class _RejectsEncoder(Encoder):
             out.write(orjson.dumps(record) + b"\n")
 
 
-class _WriteRejectGroup(_ConfiguredDoFn):
+class _WriteRejectGroup(ConfiguredDoFn):
     def process(self, element):
         config = self.config
         records = sorted((r for batch in element[1] for r in batch),
@@ -202,7 +189,7 @@ class _WriteRejectGroup(_ConfiguredDoFn):
                    "etag": digest.etag, "sample": sample if index == 0 else None}
 
 
-class WriteRejects(_ConfiguredTransform):
+class WriteRejects(ConfiguredTransform):
     """Bad records, with source file and reason, as JSON Lines beside the export; counted in the manifest."""
 
     def expand(self, rejects):
@@ -224,7 +211,7 @@ def _check_reject_share(config, objects, rejects):
             "record with its reason) or raise --max_reject_fraction")
 
 
-class _PutManifest(_ConfiguredDoFn):
+class _PutManifest(ConfiguredDoFn):
     def process(self, element):
         config = self.config
         items = [item for item in element[1] if item is not None]
@@ -241,7 +228,7 @@ class _PutManifest(_ConfiguredDoFn):
         yield key
 
 
-class WriteManifest(_ConfiguredTransform):
+class WriteManifest(ConfiguredTransform):
     """After every object is written: one manifest. It runs even when the window held no rows."""
 
     def expand(self, pcolls):

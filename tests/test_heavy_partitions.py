@@ -1,0 +1,130 @@
+"""A heavy (event, date) partition is encoded in row ranges by many workers, then numbered in one pass
+(transforms/staging.py): its ranges are separate work items, the ranges depend only on the rows, and
+the objects and manifest are byte-identical with one worker, two worker processes, a rerun and Dask,
+with every row once, in order, read back by independent readers (conftest.verify_export)."""
+
+import datetime as dt
+import glob
+import re
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+from distributed import get_task_stream
+
+from pipelines.generate import generate
+from tests.conftest import export_ok, folder_bytes, in_window, read_generated_events, verify_export
+from transforms import staging
+from transforms.formats import encoder_for
+from transforms.partition import add_time_parts, split_by_partition
+from transforms.records import EVENTS
+from transforms.sorted_rows import SortedRows
+from transforms.spill import read_piece, write_piece
+
+STORE_PARTS, EVENTS_PER_PART = 3, 20_000   # one day; "App Launched" is ~30%: ~18,000 rows, two ranges
+DAY = dt.date(2024, 3, 10)
+START, END = "2024-03-10T00:00:00Z", "2024-03-11T00:00:00Z"
+LIMIT = 200_000                            # a few thousand rows a file: the heavy partition makes a dozen
+HEAVY, LIGHT = "App Launched", "Product Viewed"
+TWO_WORKERS = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
+_STAGED = re.compile(r"staged/([0-9a-f]+)-(\d{5})-(\d{5})$")
+
+
+@pytest.fixture(scope="module")
+def heavy_store(tmp_path_factory):
+    """(events root, rows in the window) of STORE_PARTS generated one-day stores in one, so the day is
+    several store files (and several Dask partitions)."""
+    base = tmp_path_factory.mktemp("heavy-store")
+    events = base / "events"
+    for part in range(STORE_PARTS):
+        generate(base / f"g{part}", EVENTS_PER_PART, 1, "parquet", seed=60 + part, end=DAY)
+        for path in sorted((base / f"g{part}" / "events").glob("*/*.parquet")):
+            (events / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.move(path, events / path.parent.name / f"part-{part}-{path.name}")
+    rows = in_window(read_generated_events(events), START, END)
+    assert 2 * staging.MIN_RANGE_ROWS <= sum(r["event_name"] == HEAVY for r in rows)
+    assert sum(r["event_name"] == LIGHT for r in rows) < 2 * staging.MIN_RANGE_ROWS
+    return str(events), rows
+
+
+def _partitions(store, tmp_path, batch_rows):
+    """{(name, day): SortedRows} of the store's rows cut into batches of `batch_rows` before partitioning,
+    as the readers of different runners might hand them over."""
+    paths = {}
+    for path in sorted(glob.glob(f"{store}/*/*.parquet"), reverse=batch_rows % 2 == 1):
+        table = add_time_parts(pq.read_table(path).cast(EVENTS.store_schema), "event_time", "UTC")
+        for offset in range(0, table.num_rows, batch_rows):
+            for key, piece in split_by_partition(table.slice(offset, batch_rows), EVENTS):
+                paths.setdefault(key, []).append(write_piece(str(tmp_path), piece))
+    return {key: SortedRows.of_pieces([read_piece(p) for p in found], EVENTS) for key, found in paths.items()}
+
+
+@pytest.mark.parametrize("fmt,limit", [("json", LIMIT), ("parquet", LIMIT // 2)])
+def test_ranges_depend_only_on_the_rows(heavy_store, tmp_path, fmt, limit):
+    encoder = encoder_for(fmt, EVENTS, "gzip")
+    plans = []
+    for batch_rows in (50_000, 7_001):
+        partitions = _partitions(heavy_store[0], tmp_path / str(batch_rows), batch_rows)
+        plans.append({key: staging.plan_ranges(encoder, rows, key[0], limit) for key, rows in partitions.items()})
+    assert plans[0] == plans[1]
+    heavy = {key: ranges for key, ranges in plans[0].items() if ranges}
+    assert [key[0] for key in heavy] == [HEAVY]
+    (ranges,) = heavy.values()
+    total = partitions[next(iter(heavy))].num_rows
+    assert len(ranges) >= 2 and ranges[0][0] == 0 and ranges[-1][1] == total
+    assert all(end == begin for (_, end), (begin, _) in zip(ranges, ranges[1:]))
+    assert min(end - begin for begin, end in ranges) >= staging.MIN_RANGE_ROWS
+
+
+def test_a_heavy_partition_is_encoded_in_ranges_and_numbered_after(heavy_store, tmp_path, monkeypatch):
+    """In-process, so the staged files can be watched: the heavy partition's ranges each stage files."""
+    source, want = heavy_store
+    staged, stage_file = [], staging.stage_file
+
+    def watched(folder, name, stream):
+        staged.append(_STAGED.fullmatch(name).groups())
+        return stage_file(folder, name, stream)
+
+    monkeypatch.setattr(staging, "stage_file", watched)
+    dest = export_ok(source, tmp_path / "out", "json", START, END, "--max_file_bytes", LIMIT)
+    manifest = verify_export(dest, "json", want, max_file_bytes=LIMIT)
+    assert {partition for partition, _, _ in staged} == {staging._partition_id(HEAVY, 20240310)}
+    ranges = {number for _, number, _ in staged}
+    assert len(ranges) >= 2, staged
+    heavy = sorted((o for o in manifest["objects"] if o["event_name"] == HEAVY), key=lambda o: o["index"])
+    assert len(heavy) == len(staged) and [o["index"] for o in heavy] == list(range(len(heavy)))
+    assert not list(tmp_path.glob("out/.partial-*"))
+
+
+def test_two_workers_and_a_rerun_write_the_same_bytes(heavy_store, tmp_path):
+    """CSV, read back with the csv module and a strict RFC 4180 reader."""
+    source, want = heavy_store
+    one = export_ok(source, tmp_path / "one", "csv", START, END, "--max_file_bytes", LIMIT)
+    first = folder_bytes(one)
+    two = export_ok(source, tmp_path / "two", "csv", START, END, "--max_file_bytes", LIMIT, *TWO_WORKERS)
+    assert folder_bytes(two) == first
+    export_ok(source, one, "csv", START, END, "--max_file_bytes", LIMIT, *TWO_WORKERS)   # a rerun, same keys
+    assert folder_bytes(one) == first
+    manifest = verify_export(one, "csv", want, max_file_bytes=LIMIT)
+    assert sum(o["event_name"] == HEAVY for o in manifest["objects"]) >= 4
+
+
+def test_dask_writes_a_heavy_partition_from_ranges_staged_in_the_platform_bucket(
+        heavy_store, dask_cluster, server, tmp_path, monkeypatch):
+    source, _ = heavy_store
+    local = export_ok(source, tmp_path / "local", "json", START, END, "--max_file_bytes", LIMIT)
+    for name, value in dask_cluster.platform_env.items():   # the launcher, like the workers, is the platform
+        monkeypatch.setenv(name, value)
+    platform, mark = dask_cluster.platform_bucket, server.mark()
+    with dask_cluster.client() as client, get_task_stream(client) as tasks:
+        on_dask = export_ok(source, tmp_path / "dask", "json", START, END, "--max_file_bytes", LIMIT,
+                            "--temp_location", f"s3://{platform}/heavy", "--s3_endpoint_url", server.endpoint_url,
+                            "--s3_path_style", "--runner", "DaskRunner",
+                            "--dask_client_address", dask_cluster.address)
+    assert folder_bytes(on_dask) == folder_bytes(local)
+    puts = {r.path for r in server.requests_since(mark) if r.method == "PUT" and f"/{platform}/heavy/" in r.path}
+    staged = {_STAGED.search(path).groups() for path in puts if "/staged/" in path}
+    assert {number for _, number, _ in staged} >= {"00000", "00001"}, puts
+    listing = server.admin_client().list_objects_v2(Bucket=platform, Prefix="heavy/")
+    assert listing.get("Contents", []) == []   # ranges and staged files removed after the run
+    assert len({task["worker"] for task in tasks.data}) == 2

@@ -1,0 +1,47 @@
+"""What every step of the pipeline shares: the run's settings, progress, and how a written object is reported.
+
+Two steps write data objects (transforms/steps.py for a partition written whole, transforms/staging.py
+for a heavy one written from staged pieces); both count and describe an object here, so the manifest,
+metrics and progress cannot tell which wrote it.
+"""
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.progress import ProgressCounter
+from transforms.worker_filesystems import use_filesystem_options
+
+__all__ = ["ConfiguredDoFn", "ConfiguredTransform", "report_object", "METRIC_NAMESPACES"]
+
+METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.bytes")
+
+
+class ConfiguredDoFn(beam.DoFn):
+    """A step that reads the run's settings and reports its progress."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def setup(self):
+        use_filesystem_options(self.config.filesystem_flags)
+        self.progress = ProgressCounter(self.config.spill_dir)
+
+    def finish_bundle(self):
+        self.progress.flush()
+
+
+class ConfiguredTransform(beam.PTransform):
+    """A composite step built from the run's settings."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+
+def report_object(progress, name, day, index, key, rows, digest):
+    """Count one data object written at `key` in metrics and progress; return its manifest descriptor."""
+    for namespace, amount in zip(METRIC_NAMESPACES, (1, rows, digest.bytes)):
+        Metrics.counter(namespace, name).inc(amount)
+    progress.add(rows_written=rows, objects=1, bytes=digest.bytes)
+    return {"key": key, "event_name": name, "date": str(day), "index": index, "rows": rows,
+            "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag}
