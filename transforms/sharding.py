@@ -36,10 +36,12 @@ def encode_to_spool(encoder, rows, name):
     return spool, size
 
 
-def shard_rows(encoder, rows, name, limit):
-    """Yield `Shard`s covering all of `rows` in order; the caller closes each spool."""
+def shard_rows(encoder, rows, name, limit, first_count=SAMPLE_ROWS):
+    """Yield `Shard`s covering all of `rows` in order; the caller closes each spool. `first_count`: the
+    first candidate's rows, when the rows are larger than the limit (a caller that already knows about
+    how many rows fill a file passes that, and saves the sample: transforms/staging.py)."""
     total = rows.num_rows
-    start, count = 0, SAMPLE_ROWS
+    start, count = 0, first_count
     while start < total:
         if rows.nbytes * (total - start) / total <= limit * FILL:
             count = total   # what remains is smaller in memory than the limit: try it whole first

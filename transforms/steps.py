@@ -126,8 +126,8 @@ class PartitionRows(ConfiguredTransform):
 
 
 class _WriteGroup(ConfiguredDoFn):
-    """A group's partitions -> ("object", descriptor) for each object of a partition written whole, and
-    ("range", (key, range)) for each row range of a heavy one, which WriteHeavy writes."""
+    """A group's partitions -> ("object", descriptor) for each object written here, and ("range", (key,
+    range)) for each row range of a heavy partition after its first file, which WriteHeavy writes."""
 
     def process(self, element):
         partitions = {}
@@ -137,14 +137,10 @@ class _WriteGroup(ConfiguredDoFn):
             yield from self._write_partition(name, day, pieces)
 
     def _write_partition(self, name, day, pieces):
+        """Write the first file; then the rest, or hand the rest on in row ranges if it is heavy."""
         config = self.config
         encoder = encoder_for(config.format, config.shape, config.parquet_codec)
         rows = SortedRows.of_pieces([read_piece(path) for path in pieces], config.shape)
-        ranges = plan_ranges(encoder, rows, name, config.max_file_bytes)
-        if ranges:
-            for item in spill_ranges(config, rows, name, day, ranges):
-                yield RANGE, item
-            return
 
         def key_for(index):
             return object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day, index,
@@ -152,6 +148,11 @@ class _WriteGroup(ConfiguredDoFn):
 
         for index, key, count, digest in _put_shards(config, encoder, rows, name, key_for):
             yield OBJECT, report_object(self.progress, name, day, index, key, count, digest)
+            ranges = plan_ranges(rows, count, config.max_file_bytes) if index == 0 else []
+            if ranges:
+                for item in spill_ranges(config, rows, name, day, ranges, count):
+                    yield RANGE, item
+                return
 
 
 class WriteObjects(ConfiguredTransform):
