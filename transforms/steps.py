@@ -29,12 +29,14 @@ from transforms.readers import read_split
 from transforms.sharding import shard_rows
 from transforms.sorted_rows import SortedRows
 from transforms.spill import read_piece, write_piece
+from transforms.table_coder import KindAndTable
 from transforms.worker_filesystems import use_filesystem_options
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
 
 ROWS, REJECTS = "rows", "rejects"
+REJECT_SCHEMA = pa.schema([("source", pa.string()), ("reason", pa.string()), ("record", pa.string())])
 PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
 METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.bytes")
 
@@ -81,7 +83,7 @@ class _ReadSplit(_ConfiguredDoFn):
             yield ROWS, table
         if rejects:
             Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
-            yield REJECTS, rejects
+            yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
 
 
 def _of_kind(kind):
@@ -92,15 +94,17 @@ def _of_kind(kind):
 
 
 class ReadStore(beam.PTransform):
-    """Store file paths -> {"rows": canonical tables, "rejects": lists of rejects}."""
+    """Store file paths -> {"rows": canonical tables, "rejects": tables of rejects (REJECT_SCHEMA)}."""
 
     def __init__(self, config, splits):
         super().__init__()
         self.config, self.splits = config, splits
 
     def expand(self, pbegin):
-        read = pbegin | "Splits" >> beam.Create(self.splits) | "Read" >> beam.ParDo(_ReadSplit(self.config))
-        return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)) for kind in (ROWS, REJECTS)}
+        read = (pbegin | "Splits" >> beam.Create(self.splits)
+                | "Read" >> beam.ParDo(_ReadSplit(self.config)).with_output_types(KindAndTable))
+        return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)).with_output_types(pa.Table)
+                for kind in (ROWS, REJECTS)}
 
 
 def _latest_per_identity(table):
@@ -127,7 +131,7 @@ class LatestProfiles(_ConfiguredTransform):
         return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity(self.config))
                 | "GroupBuckets" >> beam.GroupByKey()
                 | "Latest" >> beam.Map(lambda kv: _latest_per_identity(
-                    pa.concat_tables([read_piece(path).table for path in kv[1]]))))
+                    pa.concat_tables([read_piece(path).table for path in kv[1]]))).with_output_types(pa.Table))
 
 
 class _KeyByPartition(_ConfiguredDoFn):
@@ -189,9 +193,9 @@ class _RejectsEncoder(Encoder):
 class _WriteRejectGroup(_ConfiguredDoFn):
     def process(self, element):
         config = self.config
-        records = sorted((r for batch in element[1] for r in batch),
+        records = sorted((r for batch in element[1] for r in batch.to_pylist()),
                          key=lambda r: (r["source"], r["reason"], r["record"]))
-        rows = pa.Table.from_pylist(records)
+        rows = pa.Table.from_pylist(records, REJECT_SCHEMA)
 
         def key_for(index):
             return rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
