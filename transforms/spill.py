@@ -18,7 +18,7 @@ import uuid
 
 import pyarrow as pa
 
-__all__ = ["make_spill_dir", "remove_spill_dir", "write_piece", "read_piece", "Piece"]
+__all__ = ["make_spill_dir", "remove_spill_dir", "write_pieces", "read_piece", "Piece"]
 
 _LOCAL_OPTIONS = pa.ipc.IpcWriteOptions()                      # local disk: page cache beats LZ4
 _REMOTE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")    # shared storage: fewer bytes to move
@@ -71,7 +71,15 @@ def remove_spill_dir(folder):
         pass
 
 
-def write_piece(folder, table):
+def write_pieces(folder, tables):
+    """Write `tables` one after another into one new file; return a reference to each (path#offset:length).
+
+    One file per read batch, not per piece: a batch splits into as many pieces as it has (event, date)
+    partitions, and creating a file costs more than writing one (ext4 scans for a free inode among the
+    ones recently deleted, which after a few runs was 8% of a 5M-event export's time)."""
+    tables = list(tables)
+    if not tables:
+        return []
     path = f"{folder.rstrip('/')}/{uuid.uuid4().hex}.arrow"
     if _is_local(folder):
         os.makedirs(folder, exist_ok=True)
@@ -79,10 +87,16 @@ def write_piece(folder, table):
     else:
         from apache_beam.io.filesystems import FileSystems
         from apache_beam.io.filesystem import CompressionTypes
-        sink, options = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED), _REMOTE_OPTIONS
-    with sink, pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
-    return path
+        sink = pa.PythonFile(FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED), mode="w")
+        options = _REMOTE_OPTIONS
+    references = []
+    with sink:
+        for table in tables:
+            start = sink.tell()
+            with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+                writer.write_table(table)
+            references.append(f"{path}#{start}:{sink.tell() - start}")
+    return references
 
 
 class Piece:
@@ -98,11 +112,14 @@ class Piece:
             self._mapping.madvise(mmap.MADV_DONTNEED)
 
 
-def read_piece(path):
+def read_piece(reference):
+    path, _, span = reference.rpartition("#")
+    offset, length = (int(part) for part in span.split(":"))
     if _is_local(path):
         with open(path, "rb") as handle:
             mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return Piece(pa.ipc.open_stream(pa.py_buffer(mapping)).read_all(), mapping)
+        return Piece(pa.ipc.open_stream(pa.py_buffer(mapping)[offset:offset + length]).read_all(), mapping)
     from apache_beam.io.filesystems import FileSystems
     with FileSystems.open(path) as source:
-        return Piece(pa.ipc.open_stream(source.read()).read_all())
+        source.seek(offset)
+        return Piece(pa.ipc.open_stream(source.read(length)).read_all())

@@ -28,7 +28,7 @@ from transforms.progress import ProgressCounter
 from transforms.readers import read_split
 from transforms.sharding import shard_rows
 from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_piece
+from transforms.spill import read_piece, write_pieces
 from transforms.table_coder import KindAndTable
 from transforms.worker_filesystems import use_filesystem_options
 
@@ -120,8 +120,9 @@ class _BucketByIdentity(_ConfiguredDoFn):
     def process(self, table):
         table = _latest_per_identity(table)
         buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
-        for bucket in pc.unique(buckets).to_pylist():
-            yield bucket, write_piece(self.config.spill_dir, table.filter(pc.equal(buckets, bucket)))
+        chosen = pc.unique(buckets).to_pylist()
+        pieces = [table.filter(pc.equal(buckets, bucket)) for bucket in chosen]
+        yield from zip(chosen, write_pieces(self.config.spill_dir, pieces))
 
 
 class LatestProfiles(_ConfiguredTransform):
@@ -138,8 +139,10 @@ class _KeyByPartition(_ConfiguredDoFn):
     def process(self, table):
         shape = self.config.shape
         table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
-        for (name, day), piece in split_by_partition(table, shape):
-            yield partition_key(name, day), (name, day, write_piece(self.config.spill_dir, piece))
+        parts = list(split_by_partition(table, shape))
+        references = write_pieces(self.config.spill_dir, [piece for _, piece in parts])
+        for ((name, day), _), reference in zip(parts, references):
+            yield partition_key(name, day), (name, day, reference)
 
 
 class PartitionRows(_ConfiguredTransform):
