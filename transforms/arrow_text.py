@@ -1,5 +1,7 @@
 """Text built by Arrow kernels, handed on as bytes without a per-row Python step."""
 
+import ctypes
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,7 +23,35 @@ def json_lines(column):
 
 
 def holds_any(strings, marks):
-    """Does any value of `strings` hold any of the byte strings `marks`? One scan of the values' bytes
-    (a memchr for a single byte), which lets a file skip a per-value kernel that would find nothing."""
-    data = bytes(joined_bytes(strings))
-    return any(mark in data for mark in marks)
+    """Does any value of `strings` hold any of the byte strings `marks`? One scan of the values' bytes in
+    place per mark (memchr for a single byte; for a longer mark, the places of its first byte, narrowed by
+    each next byte), which lets a caller skip a per-value kernel, such as a regex, that would find nothing:
+    Arrow's own substring kernels go a value at a time, at a fraction of memchr's speed."""
+    data = _bytes_of(strings)
+    return any(_holds(data, mark) for mark in marks)
+
+
+_LIBC = ctypes.CDLL(None)
+_LIBC.memchr.restype = ctypes.c_void_p
+_LIBC.memchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+
+
+def _bytes_of(strings):
+    """The values' bytes as a uint8 array over the column's own buffer (no copy)."""
+    return np.frombuffer(joined_bytes(strings), dtype=np.uint8)
+
+
+_WINDOW = 1 << 20   # bytes compared at a time: the comparison's scratch stays in cache, never fresh pages
+
+
+def _holds(data, mark):
+    if len(mark) == 1:
+        return len(data) > 0 and _LIBC.memchr(data.ctypes.data, mark[0], len(data)) is not None
+    for start in range(0, max(len(data) - len(mark) + 1, 0), _WINDOW):
+        window = data[start:start + _WINDOW + len(mark) - 1]
+        places = np.flatnonzero(window[:len(window) - len(mark) + 1] == mark[0])
+        for offset, byte in enumerate(mark[1:], start=1):
+            places = places[window[places + offset] == byte]
+        if len(places):
+            return True
+    return False
