@@ -23,17 +23,22 @@ def json_lines(column):
 
 
 def holds_any(strings, marks):
-    """Does any value of `strings` hold any of the byte strings `marks`? One scan of the values' bytes in
-    place per mark (memchr for a single byte; for a longer mark, the places of its first byte, narrowed by
-    each next byte), which lets a caller skip a per-value kernel, such as a regex, that would find nothing:
-    Arrow's own substring kernels go a value at a time, at a fraction of memchr's speed."""
+    """Does any value of `strings` hold any of the byte strings `marks`? Searched in the column's own
+    buffer, without a copy: memchr says whether a mark's first byte occurs at all (mostly it does not),
+    and only then are that byte's places narrowed by each next byte of the marks that start with it.
+    Cheap enough to let a caller skip a per-value kernel (a regex) that would find nothing: Arrow's own
+    substring kernels go a value at a time, at a fraction of memchr's speed."""
     data = _bytes_of(strings)
-    return any(_holds(data, mark) for mark in marks)
+    by_first = {}
+    for mark in marks:
+        by_first.setdefault(mark[0], []).append(mark)
+    return any(_holds(data, first, group) for first, group in by_first.items())
 
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.memchr.restype = ctypes.c_void_p
 _LIBC.memchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+_WINDOW = 1 << 20   # bytes compared at a time: the comparison's scratch stays in cache, never fresh pages
 
 
 def _bytes_of(strings):
@@ -41,17 +46,19 @@ def _bytes_of(strings):
     return np.frombuffer(joined_bytes(strings), dtype=np.uint8)
 
 
-_WINDOW = 1 << 20   # bytes compared at a time: the comparison's scratch stays in cache, never fresh pages
-
-
-def _holds(data, mark):
-    if len(mark) == 1:
-        return len(data) > 0 and _LIBC.memchr(data.ctypes.data, mark[0], len(data)) is not None
-    for start in range(0, max(len(data) - len(mark) + 1, 0), _WINDOW):
-        window = data[start:start + _WINDOW + len(mark) - 1]
-        places = np.flatnonzero(window[:len(window) - len(mark) + 1] == mark[0])
-        for offset, byte in enumerate(mark[1:], start=1):
-            places = places[window[places + offset] == byte]
-        if len(places):
-            return True
+def _holds(data, first, marks):
+    """Does `data` hold any of `marks`, which all start with the byte `first`?"""
+    if not len(data) or _LIBC.memchr(data.ctypes.data, first, len(data)) is None:
+        return False
+    if any(len(mark) == 1 for mark in marks):
+        return True
+    for start in range(0, len(data), _WINDOW):
+        window = data[start:start + _WINDOW + max(map(len, marks)) - 1]
+        places = np.flatnonzero(window[:_WINDOW] == first)
+        for mark in marks:
+            found = places[places + len(mark) <= len(window)]
+            for offset, byte in enumerate(mark[1:], start=1):
+                found = found[window[found + offset] == byte]
+            if len(found):
+                return True
     return False
