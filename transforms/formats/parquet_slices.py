@@ -9,15 +9,13 @@ follows the slice, not the file. The one cast Arrow cannot do as the rule does, 
 (where a key is a number in one slice and text in another), takes that slice's texts through Python.
 """
 
-import mmap
-import tempfile
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.formats.typed_maps import Distinct
 from transforms.formats.values import as_text, parse_maps
+from transforms.scratch import Scratch
 
 __all__ = ["agreed_type", "write_sliced", "SLICE_ROWS"]
 
@@ -76,53 +74,38 @@ def write_sliced(rows, shape, struct_of, open_writer):
     """Write `rows` (SortedRows) as one Parquet file, a row group per ROW_GROUP_BYTES of rows.
 
     `struct_of(column)` types one slice's map column: (struct of its distinct texts, or None when no text
-    has a key; its typed_maps.Distinct); `open_writer(schema)`
-    gives the ParquetWriter for the file's schema."""
+    has a key; its typed_maps.Distinct); `open_writer(schema)` gives the ParquetWriter for the file's
+    schema."""
     maps = [field for field in shape.fields if field.kind == "map"]
-    with tempfile.TemporaryFile() as scratch:
-        sink, spans, keys = pa.PythonFile(scratch, mode="w"), [], {field.name: {} for field in maps}
-        for start in range(0, rows.num_rows, SLICE_ROWS):
-            piece = rows.slice(start, SLICE_ROWS)
+    slices = [(start, min(SLICE_ROWS, rows.num_rows - start)) for start in range(0, rows.num_rows, SLICE_ROWS)]
+    with Scratch() as scratch:
+        keys = {field.name: {} for field in maps}
+        for start, count in slices:
             columns, names = [], []
             for field in maps:
-                struct, distinct = struct_of(piece[field.column])
+                struct, distinct = struct_of(rows.slice(start, count)[field.column])
                 for key, kind in _key_types(struct).items():
                     keys[field.name].setdefault(key, []).append(kind)
                 if struct is not None:   # kept once per distinct text, with each row's index into them
                     columns.append(pa.DictionaryArray.from_arrays(distinct.indices, struct))
                     names.append(field.name)
-            begin = sink.tell()
-            table = pa.table(columns, names=names) if columns else pa.table({"_": pa.nulls(piece.num_rows)})
-            with pa.ipc.new_stream(sink, table.schema) as stream:
-                stream.write_table(table)
-            spans.append((start, piece.num_rows, begin, sink.tell() - begin))
-        scratch.flush()   # PythonFile's flush does not reach the file object's own buffer
+            scratch.add(pa.table(columns, names=names) if columns else pa.table({"_": pa.nulls(count)}))
         fields = {name: [pa.field(key, agreed_type(types)) for key, types in sorted(found.items())]
                   for name, found in keys.items()}
-        mapping = mmap.mmap(scratch.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            writer, group, held = None, [], 0
-            for number, (start, count, begin, length) in enumerate(spans):
-                group.append(_cast_slice(_read_kept(mapping, begin, length), rows.slice(start, count), shape, fields))
-                held += rows.slice(start, count).nbytes
-                if held < ROW_GROUP_BYTES and number + 1 < len(spans):
-                    continue
-                table = pa.concat_tables(group)
-                if writer is None:
-                    writer = open_writer(table.schema)
-                writer.write_table(table, row_group_size=table.num_rows)
-                group, held = [], 0
-                del table
-                mapping.madvise(mmap.MADV_DONTNEED)
-            if writer is not None:
-                writer.close()
-        finally:
-            mapping.close()
-
-
-def _read_kept(mapping, begin, length):
-    """A kept slice, read from the scratch file (its buffers point into `mapping`)."""
-    return pa.ipc.open_stream(pa.py_buffer(mapping)[begin:begin + length]).read_all()
+        writer, group, held = None, [], 0
+        for number, ((start, count), kept) in enumerate(zip(slices, scratch.tables())):
+            piece = rows.slice(start, count)
+            group.append(_cast_slice(kept, piece, shape, fields))
+            held += piece.nbytes
+            if held < ROW_GROUP_BYTES and number + 1 < len(slices):
+                continue
+            table = pa.concat_tables(group)
+            if writer is None:
+                writer = open_writer(table.schema)
+            writer.write_table(table, row_group_size=table.num_rows)
+            group, held, table = [], 0, None
+        if writer is not None:
+            writer.close()
 
 
 def _cast_slice(kept, piece, shape, fields):

@@ -1,5 +1,6 @@
-"""A Parquet file written a slice at a time holds what the same rows written whole hold: the same
-schema (keys, and the type each key's values agree on over the whole file) and the same values."""
+"""A file too big to encode whole, written a slice at a time, holds what the same rows written whole
+hold: for CSV the same bytes (one header of the whole file's keys), for Parquet the same schema (keys,
+and the type each key's values agree on over the whole file) and the same values."""
 
 import io
 import json
@@ -8,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms.formats import parquet_format, parquet_slices
+from transforms.formats import csv_format, parquet_format, parquet_slices
+from transforms.formats.csv_format import CsvEncoder
 from transforms.formats.parquet_format import ParquetEncoder
 from transforms.formats.parquet_slices import agreed_type
 from transforms.formats.values import as_text
@@ -41,6 +43,22 @@ def _rows(tmp_path):
     table = add_time_parts(pa.Table.from_pylist(records, schema=EVENTS.store_schema), "event_time", "UTC")
     (_, piece), = split_by_partition(table, EVENTS)
     return SortedRows.of_pieces([read_piece(ref) for ref in write_pieces(str(tmp_path), [piece])], EVENTS)
+
+
+def test_sliced_csv_is_the_whole_csv(tmp_path, monkeypatch):
+    rows = _rows(tmp_path)
+
+    def written():
+        out = io.BytesIO()
+        CsvEncoder(EVENTS).write_file(rows, "E", out)
+        return out.getvalue()
+
+    whole = written()
+    monkeypatch.setattr(csv_format, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(csv_format, "SLICE_ROWS", SLICE)
+    assert written() == whole
+    header = whole.split(b"\r\n")[0].decode()
+    assert "eventProps.deep" in header and "eventProps.s" in header   # keys of the first and last slices
 
 
 def _written(rows):
