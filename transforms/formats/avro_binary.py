@@ -102,13 +102,14 @@ def value_bytes(value, as_text):
 
 
 def map_bytes(parsed, as_text, keys):
-    """A parsed JSON object as an Avro map of one block, entries in the object's own order. `keys`
-    caches each key's encoded bytes (keys repeat across maps)."""
+    """A parsed JSON object as an Avro map of one block, entries in key order (as avro_maps writes them).
+    `keys` caches each key's encoded bytes (keys repeat across maps)."""
     if not parsed:
         return _NULL
     parts = [long_bytes(len(parsed))]
     append = parts.append
-    for key, value in parsed.items():
+    for key in sorted(parsed):
+        value = parsed[key]
         encoded = keys.get(key)
         if encoded is None:
             data = key.encode()
