@@ -60,6 +60,9 @@ def duckdb_export(source, destination, fmt, start_ms, end_ms, threads=1):
     con = duckdb.connect()
     con.execute(f"SET threads={int(threads)}")
     con.execute("SET preserve_insertion_order=false")  # order within a file is not part of the contract
+    # PARTITION_BY buffers up to this many rows per partition before it writes: DuckDB's default (524,288)
+    # held 18.8 GiB on the 5M-event store's 50 partitions and failed (out of memory) on CSV and Parquet.
+    con.execute("SET partitioned_write_flush_threshold=65536")
     glob = _sql_string(source.rstrip("/") + "/**/*.parquet")
     src = (f"(SELECT event_name, event_time, profile, device_info, event_props "
            f"FROM read_parquet({glob}, hive_partitioning=false) "
