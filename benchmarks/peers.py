@@ -72,10 +72,10 @@ def duckdb_export(source, destination, fmt, start_ms, end_ms, threads=1):
                  f"json(event_props) AS eventProps, event_name, {day} AS day FROM {src}")
         options = "FORMAT json, COMPRESSION gzip"
     else:
-        # One scan for the three maps' key sets and value types (json_group_structure merges them).
-        structures = con.execute(
-            f"SELECT json_group_structure(profile::JSON), json_group_structure(device_info::JSON), "
-            f"json_group_structure(event_props::JSON) FROM {src}").fetchone()
+        # The three maps' key sets and value types (json_group_structure merges them), one scan each:
+        # at 5M events the three aggregates in one query held more than 18.8 GiB and failed.
+        structures = [con.execute(f"SELECT json_group_structure({column}::JSON) FROM {src}").fetchone()[0]
+                      for column in ("profile", "device_info", "event_props")]
         groups = [("profile", "profile"), ("deviceInfo", "device_info"), ("eventProps", "event_props")]
         if fmt == "csv":
             inner, outer = [], [f"event_name AS {_ident('eventName')}", f"{ts} AS ts"]

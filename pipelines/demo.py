@@ -44,6 +44,21 @@ def sample_store(workdir, events, today):
                                     hostile=True)
 
 
+SHOWN = 8   # objects listed by name; the rest are counted
+
+
+def show_bucket(server, key, bucket, prefix, region):
+    """List `bucket` with the customer's own key, as they would, print its first objects; return the listing."""
+    settings = S3Settings(region=region, endpoint_url=server.endpoint_url, path_style=True,
+                          access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
+    listed = list_objects(settings, bucket, prefix + "/")
+    print(f"\nthe bucket, listed with the customer's key: {len(listed)} objects, "
+          f"{sum(size for size, _ in listed.values()):,} bytes")
+    for name in sorted(listed)[:SHOWN]:
+        print(f"  {listed[name][0]:>9,}  s3://{bucket}/{name}")
+    return listed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", default="demo-out")
@@ -74,14 +89,8 @@ def main(argv=None):
                      "--every", "4h")
         _eventexport(env, "run", "--as-of", (now + dt.timedelta(hours=8, minutes=5)).isoformat())
         _eventexport(env, "log")
-        settings = S3Settings(region=REGION, endpoint_url=server.endpoint_url, path_style=True,
-                              access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
-        listed = list_objects(settings, BUCKET, PREFIX + "/")
-        print(f"\nthe bucket, listed with the customer's key: {len(listed)} objects, "
-              f"{sum(size for size, _ in listed.values()):,} bytes")
-        for name in sorted(listed)[:10]:
-            print(f"  {listed[name][0]:>9,}  s3://{BUCKET}/{name}")
-        print(f"  ... {max(0, len(listed) - 10)} more; our manifest copies are in {workdir}/manifests")
+        listed = show_bucket(server, key, BUCKET, PREFIX, REGION)
+        print(f"  ... {max(0, len(listed) - SHOWN)} more; our manifest copies are in {workdir}/manifests")
     print("\nTo do all this in a browser: `make console` starts the web console on this same sample data,\n"
           "with the scheduler beside it, and prints the address and an admin's password.")
     return 0

@@ -16,11 +16,10 @@ import subprocess
 import sys
 
 from pipelines import generate
+from pipelines.demo import SHOWN, show_bucket
 from pipelines.local_dask import LocalDaskCluster
 from pipelines.local_s3 import LocalS3Server, platform_policy, provision_least_privilege
 from pipelines.options import SECRET_ENV
-from transforms.s3 import S3Settings
-from transforms.s3_checks import list_objects
 
 __all__ = ["main"]
 
@@ -71,15 +70,9 @@ def main(argv=None):
             if done.returncode:
                 return done.returncode
         print("dask cluster stopped", flush=True)
-        settings = S3Settings(region=REGION, endpoint_url=server.endpoint_url, path_style=True,
-                              access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
-        listed = list_objects(settings, BUCKET, PREFIX + "/")
-        print(f"\nthe bucket, listed with the customer's key: {len(listed)} objects, "
-              f"{sum(size for size, _ in listed.values()):,} bytes")
-        for name in sorted(listed)[:8]:
-            print(f"  {listed[name][0]:>9,}  s3://{BUCKET}/{name}")
+        listed = show_bucket(server, key, BUCKET, PREFIX, REGION)
         manifest = [name for name in listed if name.endswith("-manifest.json")]
-        print(f"  ... {max(0, len(listed) - 8)} more; the manifest is s3://{BUCKET}/{manifest[0]}")
+        print(f"  ... {max(0, len(listed) - SHOWN)} more; the manifest is s3://{BUCKET}/{manifest[0]}")
         left = server.admin_client().list_objects_v2(Bucket=PLATFORM_BUCKET).get("KeyCount", 0)
         print(f"platform temp bucket after the run: {left} objects (spill pieces are removed)")
     return 0

@@ -20,7 +20,7 @@ from transforms.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS
 from transforms.sharding import shard_rows
 from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_piece
+from transforms.spill import read_piece, write_pieces
 
 STORE_PARTS, EVENTS_PER_PART = 3, 20_000   # one day; "App Launched" is ~30%: ~18,000 rows, two ranges
 DAY = dt.date(2024, 3, 10)
@@ -54,8 +54,9 @@ def _partitions(store, tmp_path, batch_rows):
     for path in sorted(glob.glob(f"{store}/*/*.parquet"), reverse=batch_rows % 2 == 1):
         table = add_time_parts(pq.read_table(path).cast(EVENTS.store_schema), "event_time", "UTC")
         for offset in range(0, table.num_rows, batch_rows):
-            for key, piece in split_by_partition(table.slice(offset, batch_rows), EVENTS):
-                paths.setdefault(key, []).append(write_piece(str(tmp_path), piece))
+            parts = list(split_by_partition(table.slice(offset, batch_rows), EVENTS))
+            for (key, _), reference in zip(parts, write_pieces(str(tmp_path), [piece for _, piece in parts])):
+                paths.setdefault(key, []).append(reference)
     return {key: SortedRows.of_pieces([read_piece(p) for p in found], EVENTS) for key, found in paths.items()}
 
 

@@ -8,7 +8,7 @@ import pytest
 from transforms.partition import add_time_parts, file_order, split_by_partition
 from transforms.records import EVENTS
 from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_piece
+from transforms.spill import read_piece, write_pieces
 
 
 def _events(count, seed):
@@ -27,8 +27,9 @@ def test_slices_and_columns_match_a_whole_sort(tmp_path, seed):
     batches = [_events(random.Random(seed + n).randrange(1, 60), seed * 100 + n) for n in range(7)]
     paths = {}
     for batch in batches:
-        for key, piece in split_by_partition(batch, EVENTS):
-            paths.setdefault(key, []).append(write_piece(str(tmp_path), piece))
+        parts = list(split_by_partition(batch, EVENTS))   # one file per batch, as the pipeline writes
+        for (key, _), reference in zip(parts, write_pieces(str(tmp_path), [piece for _, piece in parts])):
+            paths.setdefault(key, []).append(reference)
     assert paths
     for key, piece_paths in paths.items():
         random.Random(seed).shuffle(piece_paths)   # a shuffle hands pieces over in any order

@@ -29,13 +29,15 @@ from transforms.partition import add_time_parts, split_by_partition
 from transforms.readers import read_split
 from transforms.sharding import shard_rows
 from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_piece
+from transforms.spill import read_piece, write_pieces
 from transforms.staging import WriteHeavy, plan_ranges, spill_ranges
+from transforms.table_coder import KindAndTable
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
 
 ROWS, REJECTS, OBJECT, RANGE = "rows", "rejects", "object", "range"
+REJECT_SCHEMA = pa.schema([("source", pa.string()), ("reason", pa.string()), ("record", pa.string())])
 PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
 
 
@@ -59,7 +61,7 @@ class _ReadSplit(ConfiguredDoFn):
             yield ROWS, table
         if rejects:
             Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
-            yield REJECTS, rejects
+            yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
 
 
 def _of_kind(kind):
@@ -70,15 +72,17 @@ def _of_kind(kind):
 
 
 class ReadStore(beam.PTransform):
-    """Store file paths -> {"rows": canonical tables, "rejects": lists of rejects}."""
+    """Store file paths -> {"rows": canonical tables, "rejects": tables of rejects (REJECT_SCHEMA)}."""
 
     def __init__(self, config, splits):
         super().__init__()
         self.config, self.splits = config, splits
 
     def expand(self, pbegin):
-        read = pbegin | "Splits" >> beam.Create(self.splits) | "Read" >> beam.ParDo(_ReadSplit(self.config))
-        return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)) for kind in (ROWS, REJECTS)}
+        read = (pbegin | "Splits" >> beam.Create(self.splits)
+                | "Read" >> beam.ParDo(_ReadSplit(self.config)).with_output_types(KindAndTable))
+        return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)).with_output_types(pa.Table)
+                for kind in (ROWS, REJECTS)}
 
 
 def _latest_per_identity(table):
@@ -94,8 +98,9 @@ class _BucketByIdentity(ConfiguredDoFn):
     def process(self, table):
         table = _latest_per_identity(table)
         buckets = pa.array([zlib.crc32(i.encode()) % PROFILE_BUCKETS for i in table["identity"].to_pylist()])
-        for bucket in pc.unique(buckets).to_pylist():
-            yield bucket, write_piece(self.config.spill_dir, table.filter(pc.equal(buckets, bucket)))
+        chosen = pc.unique(buckets).to_pylist()
+        pieces = [table.filter(pc.equal(buckets, bucket)) for bucket in chosen]
+        yield from zip(chosen, write_pieces(self.config.spill_dir, pieces))
 
 
 class LatestProfiles(ConfiguredTransform):
@@ -105,15 +110,17 @@ class LatestProfiles(ConfiguredTransform):
         return (tables | "Bucket" >> beam.ParDo(_BucketByIdentity(self.config))
                 | "GroupBuckets" >> beam.GroupByKey()
                 | "Latest" >> beam.Map(lambda kv: _latest_per_identity(
-                    pa.concat_tables([read_piece(path).table for path in kv[1]]))))
+                    pa.concat_tables([read_piece(path).table for path in kv[1]]))).with_output_types(pa.Table))
 
 
 class _KeyByPartition(ConfiguredDoFn):
     def process(self, table):
         shape = self.config.shape
         table = add_time_parts(table, shape.event_time_column(), self.config.timezone)
-        for (name, day), piece in split_by_partition(table, shape):
-            yield partition_key(name, day), (name, day, write_piece(self.config.spill_dir, piece))
+        parts = list(split_by_partition(table, shape))
+        references = write_pieces(self.config.spill_dir, [piece for _, piece in parts])
+        for ((name, day), _), reference in zip(parts, references):
+            yield partition_key(name, day), (name, day, reference)
 
 
 class PartitionRows(ConfiguredTransform):
@@ -177,9 +184,9 @@ class _RejectsEncoder(Encoder):
 class _WriteRejectGroup(ConfiguredDoFn):
     def process(self, element):
         config = self.config
-        records = sorted((r for batch in element[1] for r in batch),
+        records = sorted((r for batch in element[1] for r in batch.to_pylist()),
                          key=lambda r: (r["source"], r["reason"], r["record"]))
-        rows = pa.Table.from_pylist(records)
+        rows = pa.Table.from_pylist(records, REJECT_SCHEMA)
 
         def key_for(index):
             return rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from transforms.arrow_text import json_lines
+from transforms.arrow_text import holds_any, json_lines
 
 __all__ = ["validate", "reject"]
 
-# A line break would split the line; NaN and Inf(inity) are numbers to Arrow's parser, not to JSON.
-_LINE_BREAK_OR_NAN = r"[\r\n]|[:,\[]\s*-?(?:NaN|Inf)"
+# NaN and Inf(inity) are numbers to Arrow's parser, not to JSON.
+_NAN = r"[:,\[]\s*-?(?:NaN|Inf)"
 _EMPTY_OBJECT = r"^\{\s+\}$"
 _PARSE = pa_json.ParseOptions(explicit_schema=pa.schema([]), unexpected_field_behavior="ignore")
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
@@ -47,7 +47,9 @@ def _suspect(column):
     NaN/Infinity. Suspects send the batch to the row-by-row check, which decides."""
     if not (pc.all(pc.starts_with(column, "{")).as_py() and pc.all(pc.ends_with(column, "}")).as_py()):
         return True
-    return pc.any(pc.match_substring_regex(column, _LINE_BREAK_OR_NAN)).as_py()
+    if holds_any(column, (b"\r", b"\n")):
+        return True
+    return holds_any(column, (b"NaN", b"Inf")) and pc.any(pc.match_substring_regex(column, _NAN)).as_py()
 
 
 def _batch_is_valid(table, required, distinct):

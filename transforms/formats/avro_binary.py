@@ -29,6 +29,12 @@ DEFLATE_LEVEL = 2            # ISA-L, as transforms.compression's gzip
 
 def long_bytes(value):
     """One long (a Python int within 64 bits) as Avro writes it."""
+    if 0 <= value < _SMALL_COUNT:
+        return _SMALL[value]
+    return _long_bytes(value)
+
+
+def _long_bytes(value):
     n = (value << 1) ^ (value >> 63)
     out = bytearray()
     while n > 0x7F:
@@ -36,6 +42,11 @@ def long_bytes(value):
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+# Lengths and counts are nearly all small: their bytes are looked up, not computed a bit at a time.
+_SMALL_COUNT = 1 << 13
+_SMALL = [_long_bytes(n) for n in range(_SMALL_COUNT)]
 
 
 def longs(values):
@@ -67,6 +78,7 @@ def strings(array):
 _NULL, _TRUE, _FALSE = b"\x00", b"\x04\x01", b"\x04\x00"
 _STRING, _LONG, _DOUBLE = b"\x02", b"\x06", b"\x08"
 _DOUBLE_STRUCT = struct.Struct("<d")
+_STRING_OF_SIZE = [_STRING + size for size in _SMALL]   # a string value's branch index and length
 
 
 def value_bytes(value, as_text):
@@ -75,7 +87,8 @@ def value_bytes(value, as_text):
     kind = type(value)
     if kind is str:
         data = value.encode()
-        return _STRING + long_bytes(len(data)) + data
+        size = len(data)
+        return (_STRING_OF_SIZE[size] if size < _SMALL_COUNT else _STRING + _long_bytes(size)) + data
     if value is None:
         return _NULL
     if kind is bool:
@@ -89,18 +102,26 @@ def value_bytes(value, as_text):
 
 
 def map_bytes(parsed, as_text, keys):
-    """A parsed JSON object as an Avro map of one block, entries in the object's own order. `keys`
-    caches each key's encoded bytes (keys repeat across maps)."""
+    """A parsed JSON object as an Avro map of one block, entries in key order (as avro_maps writes them).
+    `keys` caches each key's encoded bytes (keys repeat across maps)."""
     if not parsed:
         return _NULL
     parts = [long_bytes(len(parsed))]
-    for key, value in parsed.items():
+    append = parts.append
+    for key in sorted(parsed):
+        value = parsed[key]
         encoded = keys.get(key)
         if encoded is None:
             data = key.encode()
             encoded = keys[key] = long_bytes(len(data)) + data
-        parts.append(encoded)
-        parts.append(value_bytes(value, as_text))
+        append(encoded)
+        if type(value) is str:   # most values: value_bytes's first case, inlined
+            data = value.encode()
+            size = len(data)
+            append(_STRING_OF_SIZE[size] if size < _SMALL_COUNT else _STRING + _long_bytes(size))
+            append(data)
+        else:
+            append(value_bytes(value, as_text))
     parts.append(_NULL)
     return b"".join(parts)
 

@@ -5,22 +5,22 @@ beyond a long, are JSON text. Deflate compresses inside the file; the sync marke
 rows give the same bytes.
 
 Rows are encoded as columns (avro_binary): `ts` by numpy, strings by Arrow kernels, each distinct map
-text of a slice parsed and encoded once and spread to its rows with a `take`; a slice's rows are then
-joined and cut into blocks of about BLOCK_BYTES.
+text of a slice encoded once (avro_maps: by kernels from typed key columns, Python where those cannot
+decide) and spread to its rows with a `take`; a slice's rows are then joined and cut into blocks of
+about BLOCK_BYTES. A map's entries are in key order.
 """
 
 import json
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.arrow_text import joined_bytes
 from transforms.compression import Compression
 from transforms.formats import Encoder
-from transforms.formats.avro_binary import block, header, longs, map_bytes, strings
+from transforms.formats.avro_binary import block, header, longs, strings
+from transforms.formats.avro_maps import map_column
 from transforms.formats.typed_maps import Distinct
-from transforms.formats.values import as_text, parse_maps
 
 __all__ = ["AvroEncoder", "SYNC_MARKER"]
 
@@ -39,8 +39,7 @@ def _encoded(field, column, keys):
     distinct = Distinct(column)
     if field.kind == "str":
         return distinct.per_row(strings(distinct.values))
-    values = pa.array([map_bytes(parsed, as_text, keys) for parsed in parse_maps(distinct.values)], pa.binary())
-    return distinct.per_row(values)
+    return distinct.per_row(map_column(distinct.values, keys))
 
 
 def _blocks(rows):

@@ -7,7 +7,8 @@ when it holds a comma, a quote or a line break, its quotes doubled (as the csv m
 
 Cells are built by Arrow kernels from typed key columns (typed_maps), once per distinct map text, where
 Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A file larger
-than WHOLE_BYTES is written a slice at a time, after a first pass over its slices for the header's keys.
+than WHOLE_BYTES is written a slice at a time: a first pass types each slice and keeps its cells aside
+(transforms/scratch.py), a second writes them under the header of the union of the keys.
 """
 
 import csv
@@ -20,6 +21,7 @@ from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
 from transforms.formats.values import as_text, parse_maps, sorted_keys
+from transforms.scratch import Scratch
 
 __all__ = ["CsvEncoder"]
 
@@ -46,16 +48,28 @@ class _Maps:
         self.parsed = parse_maps(self.distinct.values) if self.typed is None else None
         self.keys = list(self.typed) if self.typed is not None else sorted_keys(self.parsed)
 
-    def cells(self, keys):
-        """Quoted cells per row of `keys` (the file's keys): kernels on the typed columns, else as_text."""
+    def cells(self):
+        """Quoted cells of the slice's own keys, once per distinct text, as a dictionary array: a struct of
+        one column per key, and each row's index into it (None when no text has a key)."""
         values = self.distinct.values
+        if not self.keys:
+            return None
         if self.typed is None:
-            texts = {key: pa.array([as_text(m[key]) if key in m else None for m in self.parsed], pa.string())
-                     for key in keys}
+            texts = [pa.array([as_text(m[key]) if key in m else None for m in self.parsed], pa.string())
+                     for key in self.keys]
         else:
-            texts = dict(zip(self.typed, cell_texts(values, self.typed)))
-        empty = pa.nulls(len(values), pa.string())
-        return [self.distinct.per_row(_quoted(texts.get(key, empty))) for key in keys]
+            texts = list(cell_texts(values, self.typed))
+        struct = pa.StructArray.from_arrays([_quoted(t) for t in texts], names=self.keys)
+        return pa.DictionaryArray.from_arrays(self.distinct.indices, struct)
+
+
+def _spread(cells, keys, rows):
+    """One column of quoted cells per key of the file, for a slice's rows: its own keys' cells, ''
+    where the slice lacks the key."""
+    struct = None if cells is None else cells.dictionary
+    own = set() if struct is None else {field.name for field in struct.type}
+    empty = pa.array([""] * rows, pa.string()) if len(own) < len(keys) else None
+    return [struct.field(key).take(cells.indices) if key in own else empty for key in keys]
 
 
 class CsvEncoder(Encoder):
@@ -70,27 +84,39 @@ class CsvEncoder(Encoder):
         text.detach()
 
     def write_file(self, rows, name, out):
-        """The header needs the union of the file's keys, so a file larger than WHOLE_BYTES is read twice:
-        once for its keys, once for its cells, a slice at a time; memory then follows the slice."""
+        """The header needs the union of the file's keys, so a file larger than WHOLE_BYTES is taken in
+        slices twice: the first pass types each slice and keeps its cells in a scratch file, the second
+        writes them under the file's header; memory then follows the slice."""
         fields = [self.shape.field(n) for n in self.shape.csv_order]
         whole = rows.nbytes <= WHOLE_BYTES
         slices = [rows] if whole else [rows.slice(s, SLICE_ROWS) for s in range(0, rows.num_rows, SLICE_ROWS)]
-        keys, maps = {f.name: set() for f in fields if f.kind == "map"}, None
-        for piece in slices:
-            maps = {f.name: _Maps(piece[f.column]) for f in fields if f.kind == "map"}
-            for field_name, slice_maps in maps.items():
-                keys[field_name].update(slice_maps.keys)
-        keys = {field_name: sorted(names) for field_name, names in keys.items()}
-        self._header(fields, keys, out)
-        for piece in slices:
-            if not whole:
-                maps = {f.name: _Maps(piece[f.column]) for f in fields if f.kind == "map"}
-            cells = []
-            for field in fields:
-                if field.kind == "map":
-                    cells += maps[field.name].cells(keys[field.name])
+        keys = {f.name: set() for f in fields if f.kind == "map"}
+        scratch, kept = (None, []) if whole else (Scratch(), None)
+        try:
+            for piece in slices:
+                cells = {}
+                for field_name, found in keys.items():
+                    maps = _Maps(piece[self.shape.field(field_name).column])
+                    found.update(maps.keys)
+                    cells[field_name] = maps.cells()
+                if whole:
+                    kept.append(cells)
                 else:
-                    cells.append(_quoted(as_strings(piece[field.column].combine_chunks())))
-            for start in range(0, piece.num_rows, 65536):
-                lines = pc.binary_join_element_wise(*(c.slice(start, 65536) for c in cells), ",")
-                out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))
+                    scratch.add(pa.table({n: c for n, c in cells.items() if c is not None} or {"_": [None]}))
+            keys = {field_name: sorted(names) for field_name, names in keys.items()}
+            self._header(fields, keys, out)
+            if not whole:
+                kept = ({n: t[n].combine_chunks() for n in t.column_names} for t in scratch.tables())
+            for piece, cells in zip(slices, kept):
+                columns = []
+                for field in fields:
+                    if field.kind == "map":
+                        columns += _spread(cells.get(field.name), keys[field.name], piece.num_rows)
+                    else:
+                        columns.append(_quoted(as_strings(piece[field.column].combine_chunks())))
+                for start in range(0, piece.num_rows, 65536):
+                    lines = pc.binary_join_element_wise(*(c.slice(start, 65536) for c in columns), ",")
+                    out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))
+        finally:
+            if scratch is not None:
+                scratch.close()

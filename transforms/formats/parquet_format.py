@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from transforms.compression import Compression
 from transforms.formats import Encoder
+from transforms.formats.parquet_slices import write_sliced
 from transforms.formats.typed_maps import Distinct, typed_columns
 from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
@@ -26,6 +27,7 @@ _LEVELS = {"gzip": 3}
 # slower to compress and 2.5x bigger; 4 MiB keeps a file's worth dictionary-encoded (at most 4 MiB held
 # per column while writing).
 DICTIONARY_PAGE_BYTES = 4 << 20
+WHOLE_BYTES = 64 << 20     # rows whose Arrow buffers are larger are written in slices (parquet_slices)
 
 
 def _common_type(values):
@@ -55,15 +57,20 @@ def typed_struct(maps):
     return pa.StructArray.from_arrays(children, names=keys)
 
 
-def _struct(column):
-    """Typed struct of a map column: Arrow's parse where it can decide, the Python rule otherwise; both
-    see each distinct text once (a value's type is the same whichever row holds it)."""
+def distinct_struct(column):
+    """(typed struct of each distinct text of a map column, or None when no text has a key; the Distinct):
+    Arrow's parse where it can decide, the Python rule otherwise (a value's type is the same whichever
+    row holds it)."""
     distinct = Distinct(column)
     typed = typed_columns(distinct.values)
     if typed is None:
-        struct = typed_struct(parse_maps(distinct.values))
-    else:
-        struct = pa.StructArray.from_arrays(list(typed.values()), names=list(typed)) if typed else None
+        return typed_struct(parse_maps(distinct.values)), distinct
+    return (pa.StructArray.from_arrays(list(typed.values()), names=list(typed)) if typed else None), distinct
+
+
+def _struct(column):
+    """Typed struct of a map column, one entry per row."""
+    struct, distinct = distinct_struct(column)
     return None if struct is None else distinct.per_row(struct)
 
 
@@ -84,12 +91,18 @@ class ParquetEncoder(Encoder):
             names.append(field.name)
         return pa.table(columns, names=names)
 
+    def _options(self, schema):
+        return {"compression": self.parquet_codec, "compression_level": _LEVELS.get(self.parquet_codec),
+                "dictionary_pagesize_limit": DICTIONARY_PAGE_BYTES, "write_statistics": _statistics_columns(schema)}
+
     def write_file(self, rows, name, out):
+        """A file whose rows' Arrow buffers exceed WHOLE_BYTES is written a slice at a time (parquet_slices),
+        so memory follows the slice; a smaller one is typed and written whole."""
+        if rows.nbytes > WHOLE_BYTES:
+            write_sliced(rows, self.shape, distinct_struct, lambda schema: pq.ParquetWriter(out, schema, **self._options(schema)))
+            return
         table = self.table(rows)
-        pq.write_table(table, out, compression=self.parquet_codec,
-                       compression_level=_LEVELS.get(self.parquet_codec),
-                       dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
-                       write_statistics=_statistics_columns(table.schema))
+        pq.write_table(table, out, **self._options(table.schema))
 
 
 def _statistics_columns(schema, prefix=""):

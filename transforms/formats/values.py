@@ -18,8 +18,10 @@ def is_int64(value):
     """A JSON integer that typed formats can store as int64 (bigger ones stay exact as text)."""
     return type(value) is int and _INT64[0] <= value <= _INT64[1]
 
-# Rows encoded per step; bounds the Python objects alive at once while a file is written.
-CHUNK_ROWS = 8192
+# Rows encoded per step (JSON): each step gathers its rows from every spilled piece they lie in, a few
+# kernel calls a piece, so steps of 8192 rows spent ~6% of a 5M-event export in call overhead; 32768
+# rows (the other encoders' slice) keep memory about the same.
+CHUNK_ROWS = 32768
 
 
 def chunks(rows, size=CHUNK_ROWS):
