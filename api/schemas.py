@@ -7,9 +7,10 @@ it is in `DestinationIn` and in no response model.
 """
 
 import datetime as dt
+import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from control.accounts import ROLES
 from control.activity import STATUSES
@@ -40,8 +41,18 @@ def _utc(moment):
         raise ValueError("is outside the years 1 to 9999 in UTC") from None
 
 
+def _date_time_text(value):
+    """Pydantic would read a number (`until=9`) as seconds since 1970; the schema says an RFC 3339
+    date-time, so a number, or text that is only a number, is refused as the schema refuses it."""
+    text = value if isinstance(value, str) else None
+    if isinstance(value, (int, float)) or (text is not None and _NUMBER.fullmatch(text.strip())):
+        raise ValueError("must be a date-time such as 2026-11-20T00:00:00Z, not a number")
+    return value
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 Text = Annotated[str, AfterValidator(_storable)]
-Instant = Annotated[dt.datetime, AfterValidator(_utc)]
+Instant = Annotated[dt.datetime, BeforeValidator(_date_time_text), AfterValidator(_utc)]
 
 
 def _one_of(values):

@@ -200,6 +200,7 @@ def test_log_filters_by_prefix_status_and_time_and_pages(deployment):
     assert {e["request_id"] for e in later["items"]} == {once, *recurring}
     _error(_get(d, acme, "/activity", status="Nope"), 422, "invalid", "status")
     _error(_get(d, acme, "/activity", limit=0), 422, "invalid", "limit")
+    _error(_get(d, acme, "/runs", until="9"), 422, "invalid", "until")   # a date-time, not seconds since 1970
     assert _get(d, acme, "/runs", status="Pending").json()["total"] == 0   # no window has been planned yet
 
 
