@@ -180,9 +180,16 @@ def test_stop_kills_the_process():
     assert proc.poll() is not None
 
 
+def _default_ctrl_c():
+    """A child inherits its parent's signal dispositions; after some tests of the suite the pytest
+    process ignores SIGINT (a library's doing), and a Python started ignoring it never raises
+    KeyboardInterrupt. A user's terminal gives the demo the default, so the test does too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_demo_main_prints_exports_and_stops_on_ctrl_c():
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.local_s3", "--bucket", "demo-bucket"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c)
     try:
         lines = []
         while not lines or not lines[-1].startswith("# Ctrl-C"):
