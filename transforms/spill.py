@@ -87,22 +87,18 @@ def write_pieces(folder, tables):
     if not tables:
         return []
     path = f"{folder.rstrip('/')}/{uuid.uuid4().hex}.arrow"
-    if _is_local(folder):
-        os.makedirs(folder, exist_ok=True)
-        sink, options = pa.OSFile(path, "wb"), _LOCAL_OPTIONS
-    else:
-        from apache_beam.io.filesystems import FileSystems
-        from apache_beam.io.filesystem import CompressionTypes
-        sink = pa.PythonFile(FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED), mode="w")
-        options = _REMOTE_OPTIONS
-    references = []
-    with sink:
+    options, references = _ipc_options(folder), []
+    with _created(path) as sink:
         for table in tables:
             start = sink.tell()
             with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
                 writer.write_table(table)
             references.append(f"{path}#{start}:{sink.tell() - start}")
     return references
+
+
+def _ipc_options(folder):
+    return _LOCAL_OPTIONS if _is_local(folder) else _REMOTE_OPTIONS
 
 
 @contextlib.contextmanager
@@ -129,9 +125,8 @@ def write_batches(folder, name, schema, tables):
     """Write `tables` (all of `schema`) one after the other as the one piece of the file `name` in
     `folder`; return its reference, as write_pieces does (path#0:length)."""
     path = f"{folder.rstrip('/')}/{name}"
-    options = _LOCAL_OPTIONS if _is_local(folder) else _REMOTE_OPTIONS
     with _created(path) as sink:
-        with pa.ipc.new_stream(sink, schema, options=options) as writer:
+        with pa.ipc.new_stream(sink, schema, options=_ipc_options(folder)) as writer:
             for table in tables:
                 writer.write_table(table)
         length = sink.tell()

@@ -184,14 +184,13 @@ class _RejectsEncoder(Encoder):
 class _WriteRejectGroup(ConfiguredDoFn):
     def process(self, element):
         config = self.config
-        records = sorted((r for batch in element[1] for r in batch.to_pylist()),
-                         key=lambda r: (r["source"], r["reason"], r["record"]))
-        rows = pa.Table.from_pylist(records, REJECT_SCHEMA)
+        # UTF-8 byte order is code point order: the order Python's sort of these texts gave.
+        rows = pa.concat_tables(element[1]).sort_by([(name, "ascending") for name in REJECT_SCHEMA.names])
 
         def key_for(index):
             return rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
 
-        sample = {"source": records[0]["source"], "reason": records[0]["reason"]}
+        sample = {name: rows[name][0].as_py() for name in ("source", "reason")}
         for index, key, count, digest in _put_shards(config, _RejectsEncoder(config.shape), rows, "rejects", key_for):
             yield {"key": key, "index": index, "rows": count, "bytes": digest.bytes, "sha256": digest.sha256,
                    "etag": digest.etag, "sample": sample if index == 0 else None}

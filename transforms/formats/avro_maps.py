@@ -16,13 +16,11 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import holds_any
 from transforms.formats.avro_binary import long_bytes, longs, map_bytes, strings
-from transforms.formats.typed_maps import typed_columns
+from transforms.formats.typed_maps import NULL_MEMBER, SURROGATE_BYTES, SURROGATE_ESCAPE, typed_columns
 from transforms.formats.values import as_text, parse_maps
 
 __all__ = ["map_column"]
 
-_NULL_MEMBER = r":\s*null\s*[,}]"
-_SURROGATE = r"(?i:\\ud[89a-f])"
 _SKIP_NULLS = pc.JoinOptions(null_handling="skip")
 
 
@@ -49,9 +47,9 @@ def _values(column):
 
 def _by_python(texts, typed):
     """Which texts the kernels cannot encode as Python would."""
-    mask = pc.match_substring_regex(texts, _NULL_MEMBER)
-    if holds_any(texts, (b"\\u", b"\\U")):
-        mask = pc.or_(mask, pc.match_substring_regex(texts, _SURROGATE))
+    mask = pc.match_substring_regex(texts, NULL_MEMBER)
+    if holds_any(texts, SURROGATE_BYTES):
+        mask = pc.or_(mask, pc.match_substring_regex(texts, SURROGATE_ESCAPE))
     for values in typed.values():
         if values.type == pa.float64():
             whole = pc.fill_null(pc.equal(pc.floor(values), values), False)

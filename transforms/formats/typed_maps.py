@@ -14,9 +14,16 @@ import pyarrow.json as pa_json
 from transforms.arrow_text import json_lines
 from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts", "member_pattern"]
+__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
+           "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
+# What typed columns cannot say, for the encoders that build output from them (XML, Avro): a text with
+# a null member (typed columns lose null against absent), and a text with a JSON-escaped surrogate
+# (Arrow does not decode it as Python does), which holds one of SURROGATE_BYTES.
+NULL_MEMBER = r":\s*null\s*[,}]"
+SURROGATE_ESCAPE = r"(?i:\\ud[89a-f])"
+SURROGATE_BYTES = (b"\\u", b"\\U")
 _SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
 _HUGE_INT = r"[:,\[]\s*-?\d{19,}\s*[,}\]]"   # an integer Arrow would read as a (lossy) double
 

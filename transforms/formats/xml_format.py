@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import Distinct, cell_texts, member_pattern, typed_columns
+from transforms.formats.typed_maps import (NULL_MEMBER, SURROGATE_BYTES, SURROGATE_ESCAPE, Distinct, cell_texts,
+                                          member_pattern, typed_columns)
 from transforms.formats.values import as_text, parse_maps
 from transforms.formats.xml_names import is_element_name
 
@@ -43,12 +44,6 @@ _REPLACED_BYTES = tuple(bytes([c]) for c in range(0x20) if c not in (0x09, 0x0A,
                                                                                          b"\xef\xbf\xbf")
 # The same in stored JSON text, whose strings hold a control only as an escape (`\b`, `\f`, `\u001f`).
 _REPLACED_IN_JSON = (b"\\u00", b"\\b", b"\\f", b"\\ufff", b"\\uFFF", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
-# Stored JSON text whose typed values the kernels cannot show: a JSON-escaped surrogate, which Arrow
-# does not decode as Python does. Every match holds one of the prefilter's byte strings.
-_PYTHON_MAP = r"(?i:\\ud[89a-f])"
-_PYTHON_BYTES = (b"\\u", b"\\U")
-# Typed columns lose null against absent: a text with a null member is asked, key by key, which it is.
-_NULL_MEMBER = r":\s*null\s*[,}]"
 # A key holding a backslash (JSON escapes, which the member pattern may not match as written); a
 # value's text ends in a quote followed by `,` or `}`, never `:`, so values do not match.
 _ESCAPED_KEY = r'\\.(?:[^"\\]|\\.)*"\s*:'
@@ -103,7 +98,7 @@ def _map_elements(name, texts, named):
         return pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())
     if not typed:   # no text has a key
         return pa.array([_element(name, "")] * len(texts), pa.string())
-    with_nulls = pc.match_substring_regex(texts, _NULL_MEMBER)
+    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)
     null_texts = pc.filter(texts, with_nulls)
     none = pa.array(np.zeros(len(texts), dtype=bool))
     parts, unquotable = [f"<{name}>"], False
@@ -126,8 +121,8 @@ def _map_elements(name, texts, named):
     # Python decides texts with a JSON-escaped surrogate and, since a key written with JSON escapes
     # would not match the member pattern above, texts with a null member and an escaped key.
     by_python = pa.array(np.zeros(len(texts), dtype=bool))
-    if holds_any(texts, _PYTHON_BYTES):
-        by_python = pc.match_substring_regex(texts, _PYTHON_MAP)
+    if holds_any(texts, SURROGATE_BYTES):
+        by_python = pc.match_substring_regex(texts, SURROGATE_ESCAPE)
     if len(null_texts):
         escaped_key = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, _ESCAPED_KEY))
         by_python = pc.or_(by_python, escaped_key)
