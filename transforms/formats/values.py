@@ -19,8 +19,8 @@ def is_int64(value):
     return type(value) is int and _INT64[0] <= value <= _INT64[1]
 
 # Rows encoded per step (JSON): each step gathers its rows from every spilled piece they lie in, a few
-# kernel calls a piece, so steps of 8192 rows spent ~5% more of a 5M-event export's CPU (19.8 against 18.8 s); 32768
-# rows (the other encoders' slice) keep memory about the same.
+# kernel calls a piece, so steps of 8192 rows cost ~5% more of a 5M-event export's CPU (19.8 against
+# 18.8 s); 32768 rows (the other encoders' slice) keep memory about the same.
 CHUNK_ROWS = 32768
 
 
