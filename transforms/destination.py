@@ -16,7 +16,7 @@ import re
 from transforms.errors import ConfigError
 from transforms.s3 import S3Settings, put_object
 
-__all__ = ["Destination", "ObjectDigest", "parse_destination", "MAX_PREFIX_BYTES"]
+__all__ = ["Destination", "ObjectDigest", "Hashes", "parse_destination", "MAX_PREFIX_BYTES"]
 
 _COPY_CHUNK = 8 << 20
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -56,18 +56,18 @@ class Destination:
     def describe(self):
         return self.uri(self.prefix)
 
-    def put(self, key, stream):
-        """Write seekable binary `stream` (at 0) as `key`, once; return its size and digests."""
+    def put(self, key, stream, hashes=None):
+        """Write seekable binary `stream` (at 0) as `key`, once; return its size and digests. `hashes`: the
+        stream's `Hashes`, when its writer took them as it wrote (the stream is then only copied)."""
         if self.is_s3:
-            sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
-            while chunk := stream.read(_COPY_CHUNK):
-                sha256.update(chunk)
-                md5.update(chunk)
-                size += len(chunk)
-            stream.seek(0)
-            etag = put_object(self.s3, self.bucket, key, stream, size, md5)
-            return ObjectDigest(size, sha256.hexdigest(), etag)
-        sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+            if hashes is None:
+                hashes = Hashes()
+                while chunk := stream.read(_COPY_CHUNK):
+                    hashes.update(chunk)
+                stream.seek(0)
+            etag = put_object(self.s3, self.bucket, key, stream, hashes.size, hashes.md5)
+            return ObjectDigest(hashes.size, hashes.sha256.hexdigest(), etag)
+        taking, hashes = hashes is None, hashes or Hashes()
         path = self.uri(key)
         folder, name = os.path.split(path)
         partial = os.path.join(folder, f".partial-{hashlib.sha256(name.encode()).hexdigest()[:20]}")
@@ -75,11 +75,23 @@ class Destination:
         with open(partial, "wb") as out:
             while chunk := stream.read(_COPY_CHUNK):
                 out.write(chunk)
-                sha256.update(chunk)
-                md5.update(chunk)
-                size += len(chunk)
+                if taking:
+                    hashes.update(chunk)
         os.replace(partial, path)
-        return ObjectDigest(size, sha256.hexdigest(), md5.hexdigest())
+        return ObjectDigest(hashes.size, hashes.sha256.hexdigest(), hashes.md5.hexdigest())
+
+
+class Hashes:
+    """What put records of an object's bytes, taken as they pass: size, SHA-256 (the manifest's) and MD5
+    (S3's Content-MD5 and, for a single-part object, its ETag)."""
+
+    def __init__(self):
+        self.sha256, self.md5, self.size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+
+    def update(self, chunk):
+        self.sha256.update(chunk)
+        self.md5.update(chunk)
+        self.size += len(chunk)
 
 
 def _checked_prefix(text, prefix):

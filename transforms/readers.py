@@ -209,7 +209,8 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
             keep = pc.fill_null(in_window, early.holds(early.folder_ms))
             if captured_before is not None:   # no capture time: as without a ceiling (its folder starts before it)
                 keep = pc.and_(keep, pc.fill_null(pc.less(table[capture_column], captured_before), True))
-            table = table.filter(keep)
+            if not pc.all(keep).as_py():   # mostly every row is in: no copy then
+                table = table.filter(keep)
             if table.num_rows:
                 table = validate(path, table, shape, rejects)
             if table.num_rows:

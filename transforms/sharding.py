@@ -10,6 +10,7 @@ the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
 
 import tempfile
 
+from transforms.destination import Hashes
 from transforms.errors import RowTooLargeError
 
 __all__ = ["Shard", "shard_rows", "encode_to_spool"]
@@ -21,14 +22,28 @@ SPOOL_MEMORY_BYTES = 16 << 20
 
 
 class Shard:
-    """Rows [start, start + count) of the partition, encoded in `spool` (positioned at 0), `size` bytes."""
+    """Rows [start, start + count) of the partition, encoded in `spool` (positioned at 0), `size` bytes;
+    `spool.hashes` are its digests, for Destination.put."""
 
     def __init__(self, start, count, spool, size):
         self.start, self.count, self.spool, self.size = start, count, spool, size
 
 
+class _Spool(tempfile.SpooledTemporaryFile):
+    """A spool that hashes what is written to it: for gzip formats that is done on the compressing thread
+    (transforms/compression.py), beside the encoder, instead of by the uploader after it."""
+
+    def __init__(self):
+        super().__init__(max_size=SPOOL_MEMORY_BYTES)
+        self.hashes = Hashes()
+
+    def write(self, data):
+        self.hashes.update(data)
+        return super().write(data)
+
+
 def encode_to_spool(encoder, rows, name):
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    spool = _Spool()
     with encoder.compression.open(spool) as stream:
         encoder.write_file(rows, name, stream)
     size = spool.tell()

@@ -47,7 +47,7 @@ def _put_shards(config, encoder, rows, name, key_for):
     for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes)):
         key = key_for(index)
         with shard.spool:
-            digest = config.destination.put(key, shard.spool)
+            digest = config.destination.put(key, shard.spool, shard.spool.hashes)
         yield index, key, shard.count, digest
 
 
