@@ -114,8 +114,8 @@ class CsvEncoder(Encoder):
                         columns += _spread(cells.get(field.name), keys[field.name], piece.num_rows)
                     else:
                         columns.append(_quoted(as_strings(piece[field.column].combine_chunks())))
-                for start in range(0, piece.num_rows, 65536):
-                    lines = pc.binary_join_element_wise(*(c.slice(start, 65536) for c in columns), ",")
+                for start in range(0, piece.num_rows, 8192):
+                    lines = pc.binary_join_element_wise(*(c.slice(start, 8192) for c in columns), ",")
                     out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))
         finally:
             if scratch is not None:
