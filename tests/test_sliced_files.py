@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms.formats import csv_format, parquet_format, parquet_slices
+from transforms.formats import parquet_format, parquet_slices, values
 from transforms.formats.csv_format import CsvEncoder
 from transforms.formats.parquet_format import ParquetEncoder
 from transforms.formats.parquet_slices import agreed_type
@@ -54,8 +54,8 @@ def test_sliced_csv_is_the_whole_csv(tmp_path, monkeypatch):
         return out.getvalue()
 
     whole = written()
-    monkeypatch.setattr(csv_format, "WHOLE_BYTES", 0)
-    monkeypatch.setattr(csv_format, "SLICE_ROWS", SLICE)
+    monkeypatch.setattr(values, "SLICE_BYTES", 0)
+    monkeypatch.setattr(values, "SLICE_ROWS", SLICE)
     assert written() == whole
     header = whole.split(b"\r\n")[0].decode()
     assert "eventProps.deep" in header and "eventProps.s" in header   # keys of the first and last slices

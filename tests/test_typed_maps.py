@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from pipelines.generate import generate
-from transforms.formats import csv_format, encoder_for, parquet_format, xml_format
+from transforms.formats import csv_format, encoder_for, parquet_format, values, xml_format
 from transforms.formats.typed_maps import typed_columns
 from transforms.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS, PROFILES, TS
@@ -133,9 +133,8 @@ def test_slices_give_the_same_file(partitions, monkeypatch):
         for fmt, encoder in encoders.items():
             whole[fmt, number] = io.BytesIO()
             encoder.write_file(rows, name, whole[fmt, number])
-    monkeypatch.setattr(csv_format, "WHOLE_BYTES", 0)
-    for module in (csv_format, xml_format, avro_format):
-        monkeypatch.setattr(module, "SLICE_ROWS", 97)
+    monkeypatch.setattr(values, "SLICE_BYTES", 0)
+    monkeypatch.setattr(values, "SLICE_ROWS", 97)
     monkeypatch.setattr(avro_format, "BLOCK_BYTES", 5000)
     for number, ((name, _), rows) in enumerate(partitions):
         for fmt, encoder in encoders.items():

@@ -21,6 +21,7 @@ from transforms.formats import Encoder
 from transforms.formats.avro_binary import block, header, longs, strings
 from transforms.formats.avro_maps import map_column
 from transforms.formats.typed_maps import Distinct
+from transforms.formats.values import slices
 
 __all__ = ["AvroEncoder", "SYNC_MARKER"]
 
@@ -28,7 +29,6 @@ SYNC_MARKER = b"eventexport-sync"  # 16 bytes, the size Avro requires
 # Union order: string first, as most values are strings (readers resolve by the writer's schema).
 _VALUE = ["null", "string", "boolean", "long", "double"]
 _TYPES = {"int": "long", "str": "string", "map": {"type": "map", "values": _VALUE}}
-SLICE_ROWS = 32768            # rows encoded at once: bounds memory on files of long, distinct texts
 BLOCK_BYTES = 1 << 20         # uncompressed bytes per block, about (a block holds whole rows)
 
 
@@ -65,8 +65,7 @@ class AvroEncoder(Encoder):
     def write_file(self, rows, name, out):
         out.write(header(json.dumps(self.schema(), separators=(",", ":")), SYNC_MARKER))
         keys = {}
-        for start in range(0, rows.num_rows, SLICE_ROWS):
-            piece = rows.slice(start, SLICE_ROWS)
+        for piece in slices(rows):
             parts = [_encoded(f, piece[f.column].combine_chunks(), keys) for f in self.shape.fields]
             encoded = pc.binary_join_element_wise(*parts, b"")
             for count, data in _blocks(encoded):

@@ -7,7 +7,7 @@ when it holds a comma, a quote or a line break, its quotes doubled (as the csv m
 
 Cells are built by Arrow kernels from typed key columns (typed_maps), once per distinct map text, where
 Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A file larger
-than WHOLE_BYTES is written a slice at a time: a first pass types each slice and keeps its cells aside
+than SLICE_BYTES is written a slice at a time: a first pass types each slice and keeps its cells aside
 (transforms/scratch.py), a second writes them under the header of the union of the keys.
 """
 
@@ -20,14 +20,12 @@ import pyarrow.compute as pc
 from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
-from transforms.formats.values import as_text, parse_maps, sorted_keys
+from transforms.formats.values import SLICE_BYTES, as_text, parse_maps, slices, sorted_keys
 from transforms.scratch import Scratch
 
 __all__ = ["CsvEncoder"]
 
 _NEEDS_QUOTES = '[,"\r\n]'
-WHOLE_BYTES = 64 << 20     # rows whose Arrow buffers are larger are written in slices (two passes)
-SLICE_ROWS = 32768
 
 
 def _quoted(strings):
@@ -84,16 +82,16 @@ class CsvEncoder(Encoder):
         text.detach()
 
     def write_file(self, rows, name, out):
-        """The header needs the union of the file's keys, so a file larger than WHOLE_BYTES is taken in
+        """The header needs the union of the file's keys, so a file larger than SLICE_BYTES is taken in
         slices twice: the first pass types each slice and keeps its cells in a scratch file, the second
         writes them under the file's header; memory then follows the slice."""
         fields = [self.shape.field(n) for n in self.shape.csv_order]
-        whole = rows.nbytes <= WHOLE_BYTES
-        slices = [rows] if whole else [rows.slice(s, SLICE_ROWS) for s in range(0, rows.num_rows, SLICE_ROWS)]
+        whole = rows.nbytes <= SLICE_BYTES
+        pieces = [rows] if whole else list(slices(rows))
         keys = {f.name: set() for f in fields if f.kind == "map"}
         scratch, kept = (None, []) if whole else (Scratch(), None)
         try:
-            for piece in slices:
+            for piece in pieces:
                 cells = {}
                 for field_name, found in keys.items():
                     maps = _Maps(piece[self.shape.field(field_name).column])
@@ -107,7 +105,7 @@ class CsvEncoder(Encoder):
             self._header(fields, keys, out)
             if not whole:
                 kept = ({n: t[n].combine_chunks() for n in t.column_names} for t in scratch.tables())
-            for piece, cells in zip(slices, kept):
+            for piece, cells in zip(pieces, kept):
                 columns = []
                 for field in fields:
                     if field.kind == "map":

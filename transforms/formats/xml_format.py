@@ -26,7 +26,7 @@ from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import (NULL_MEMBER, SURROGATE_BYTES, SURROGATE_ESCAPE, Distinct, cell_texts,
                                           member_pattern, typed_columns)
-from transforms.formats.values import as_text, parse_maps
+from transforms.formats.values import as_text, parse_maps, slices
 from transforms.formats.xml_names import is_element_name
 
 __all__ = ["XmlEncoder", "escape"]
@@ -47,8 +47,6 @@ _REPLACED_IN_JSON = (b"\\u00", b"\\b", b"\\f", b"\\ufff", b"\\uFFF", b"\xef\xbf\
 # A key holding a backslash (JSON escapes, which the member pattern may not match as written); a
 # value's text ends in a quote followed by `,` or `}`, never `:`, so values do not match.
 _ESCAPED_KEY = r'\\.(?:[^"\\]|\\.)*"\s*:'
-# Rows of a file encoded at once: bounds memory on files of long, all-distinct texts.
-SLICE_ROWS = 32768
 
 
 def escape(text):
@@ -152,8 +150,7 @@ class XmlEncoder(Encoder):
 
     def write_file(self, rows, name, out):
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.shape.root}>\n'.encode())
-        for start in range(0, rows.num_rows, SLICE_ROWS):
-            piece = rows.slice(start, SLICE_ROWS)
+        for piece in slices(rows):
             parts = [_fragments(f, piece[f.column].combine_chunks()) for f in self.shape.fields]
             out.write(joined_bytes(pc.binary_join_element_wise(
                 f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n", "")))
