@@ -71,7 +71,8 @@ def test_sliced_file_holds_what_the_whole_file_holds(tmp_path, monkeypatch):
     rows = _rows(tmp_path)
     whole, whole_meta = _written(rows)
     monkeypatch.setattr(parquet_format, "WHOLE_BYTES", 0)
-    monkeypatch.setattr(parquet_slices, "SLICE_ROWS", SLICE)
+    monkeypatch.setattr(values, "SLICE_BYTES", 0)
+    monkeypatch.setattr(values, "SLICE_ROWS", SLICE)
     monkeypatch.setattr(parquet_slices, "ROW_GROUP_BYTES", 1)   # a row group per slice
     sliced, sliced_meta = _written(rows)
     assert whole_meta.num_row_groups == 1 and sliced_meta.num_row_groups == 3   # it really went in slices

@@ -27,7 +27,7 @@ _LEVELS = {"gzip": 3}
 # slower to compress and 2.5x bigger; 4 MiB keeps a file's worth dictionary-encoded (at most 4 MiB held
 # per column while writing).
 DICTIONARY_PAGE_BYTES = 4 << 20
-WHOLE_BYTES = 64 << 20     # rows whose Arrow buffers are larger are written in slices (parquet_slices)
+WHOLE_BYTES = 32 << 20     # rows whose Arrow buffers are larger are written in slices (parquet_slices)
 
 
 def _common_type(values):

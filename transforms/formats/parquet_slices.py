@@ -14,15 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.formats.typed_maps import Distinct
-from transforms.formats.values import as_text, parse_maps
+from transforms.formats.values import as_text, parse_maps, slices
 from transforms.scratch import Scratch
 
-__all__ = ["agreed_type", "write_sliced", "SLICE_ROWS"]
+__all__ = ["agreed_type", "write_sliced"]
 
-SLICE_ROWS = 65536     # rows typed at once
 # Rows gathered into one row group, by their Arrow size: a row group's dictionaries and compression
 # work better the bigger it is, and the writer holds all of it until it closes.
-ROW_GROUP_BYTES = 64 << 20
+ROW_GROUP_BYTES = 32 << 20
 
 
 def agreed_type(types):
@@ -77,27 +76,26 @@ def write_sliced(rows, shape, struct_of, open_writer):
     has a key; its typed_maps.Distinct); `open_writer(schema)` gives the ParquetWriter for the file's
     schema."""
     maps = [field for field in shape.fields if field.kind == "map"]
-    slices = [(start, min(SLICE_ROWS, rows.num_rows - start)) for start in range(0, rows.num_rows, SLICE_ROWS)]
+    pieces = list(slices(rows))
     with Scratch() as scratch:
         keys = {field.name: {} for field in maps}
-        for start, count in slices:
+        for piece in pieces:
             columns, names = [], []
             for field in maps:
-                struct, distinct = struct_of(rows.slice(start, count)[field.column])
+                struct, distinct = struct_of(piece[field.column])
                 for key, kind in _key_types(struct).items():
                     keys[field.name].setdefault(key, []).append(kind)
                 if struct is not None:   # kept once per distinct text, with each row's index into them
                     columns.append(pa.DictionaryArray.from_arrays(distinct.indices, struct))
                     names.append(field.name)
-            scratch.add(pa.table(columns, names=names) if columns else pa.table({"_": pa.nulls(count)}))
+            scratch.add(pa.table(columns, names=names) if columns else pa.table({"_": pa.nulls(piece.num_rows)}))
         fields = {name: [pa.field(key, agreed_type(types)) for key, types in sorted(found.items())]
                   for name, found in keys.items()}
         writer, group, held = None, [], 0
-        for number, ((start, count), kept) in enumerate(zip(slices, scratch.tables())):
-            piece = rows.slice(start, count)
+        for number, (piece, kept) in enumerate(zip(pieces, scratch.tables())):
             group.append(_cast_slice(kept, piece, shape, fields))
             held += piece.nbytes
-            if held < ROW_GROUP_BYTES and number + 1 < len(slices):
+            if held < ROW_GROUP_BYTES and number + 1 < len(pieces):
                 continue
             table = pa.concat_tables(group)
             if writer is None:
