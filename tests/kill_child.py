@@ -72,8 +72,8 @@ def main(argv):
         _wait_for_the_kill(marker)
 
     def halfway(args):
-        self, key, stream = args
-        return self, key, _HalfThenWait(stream, marker)
+        self, key, stream, *hashes = args
+        return (self, key, _HalfThenWait(stream, marker), *hashes)
 
     if point == "read":
         steps.read_split = _counted(steps.read_split, int(number), wait)
