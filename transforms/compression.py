@@ -8,10 +8,10 @@ DuckDB's single-threaded COPY also does on a second core. The bytes are the same
 """
 
 import collections
-import io
 import concurrent.futures
 import contextlib
 import enum
+import io
 
 from isal import igzip
 
@@ -21,7 +21,7 @@ __all__ = ["Compression", "GZIP_LEVEL"]
 # random ids it is ~25% larger at every ISA-L level (benchmarks/README.md has the measurement).
 GZIP_LEVEL = 2
 # Chunks handed over but not yet compressed: one being compressed, one waiting. The encoders write
-# ~10-20 MB at a time, so this bounds the memory held to a few chunks.
+# a few MB to ~25 MB at a time, so this bounds what is held to a few of them.
 _IN_FLIGHT = 2
 
 

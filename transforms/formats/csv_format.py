@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
-from transforms.formats.values import SLICE_BYTES, as_text, parse_maps, slices, sorted_keys
+from transforms.formats.values import CHUNK_ROWS, SLICE_BYTES, as_text, parse_maps, slices, sorted_keys
 from transforms.scratch import Scratch
 
 __all__ = ["CsvEncoder"]
@@ -112,8 +112,8 @@ class CsvEncoder(Encoder):
                         columns += _spread(cells.get(field.name), keys[field.name], piece.num_rows)
                     else:
                         columns.append(_quoted(as_strings(piece[field.column].combine_chunks())))
-                for start in range(0, piece.num_rows, 8192):
-                    lines = pc.binary_join_element_wise(*(c.slice(start, 8192) for c in columns), ",")
+                for start in range(0, piece.num_rows, CHUNK_ROWS):   # steps, so that gzip overlaps them
+                    lines = pc.binary_join_element_wise(*(c.slice(start, CHUNK_ROWS) for c in columns), ",")
                     out.write(joined_bytes(pc.binary_join_element_wise(lines, "\r\n", "")))
         finally:
             if scratch is not None:

@@ -9,7 +9,7 @@ import json
 import orjson
 import pyarrow.compute as pc
 
-__all__ = ["parse_maps", "sorted_keys", "as_text", "chunks", "slices", "is_int64", "SLICE_BYTES"]
+__all__ = ["parse_maps", "sorted_keys", "as_text", "chunks", "slices", "is_int64", "CHUNK_ROWS", "SLICE_BYTES"]
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
@@ -18,13 +18,14 @@ def is_int64(value):
     """A JSON integer that typed formats can store as int64 (bigger ones stay exact as text)."""
     return type(value) is int and _INT64[0] <= value <= _INT64[1]
 
-# Rows encoded per step (JSON). Gzip runs a step behind on its own thread (transforms/compression.py),
-# so a step of 8192 rows lets it overlap most of a file's encoding; with steps of 32768 most files were one
-# step, and compressing waited for it. 1M events, median of 5: wall 5.67 -> 5.20 s at about the same CPU.
+# Rows encoded per step (JSON; CSV joins its lines so). Gzip runs a step behind on its own thread
+# (transforms/compression.py), so a step of 8192 rows lets it overlap most of a file's encoding; with
+# steps of 32768 most files were one step, and compressing waited for it. 1M events, median of 5: wall
+# 5.67 -> 5.20 s at about the same CPU.
 CHUNK_ROWS = 8192
 
 
-# What the encoders that build a slice's text in steps (CSV, XML, Avro) hold at once: rows of about this
+# What the encoders that take a file in slices (CSV, XML, Avro, Parquet) hold at once: rows of about this
 # many bytes in Arrow, and at most SLICE_ROWS. On the benchmark's store a slice is SLICE_ROWS; on one of
 # long, all-distinct texts ~13k rows, which kept 1M events' peak RSS at ~550 MiB instead of ~630-660.
 SLICE_BYTES = 24 << 20
