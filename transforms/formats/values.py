@@ -26,9 +26,10 @@ CHUNK_ROWS = 8192
 
 
 # What the encoders that take a file in slices (CSV, XML, Avro, Parquet) hold at once: rows of about this
-# many bytes in Arrow, and at most SLICE_ROWS. On the benchmark's store a slice is SLICE_ROWS; on one of
-# long, all-distinct texts ~13k rows, which kept 1M events' peak RSS at ~550 MiB instead of ~630-660.
-SLICE_BYTES = 24 << 20
+# many bytes in Arrow, and at most SLICE_ROWS. On a store of long, all-distinct texts that is ~9k rows
+# (1M events' peak RSS: CSV, XML, Avro, Parquet 550-588 MiB at 24 MiB, 630-673 with 32768 rows; Avro
+# 588 -> 550 MiB from 24 to 16 MiB, no slower).
+SLICE_BYTES = 16 << 20
 SLICE_ROWS = 32768
 
 
