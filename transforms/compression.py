@@ -15,12 +15,12 @@ import io
 
 from isal import igzip
 
-__all__ = ["Compression", "GZIP_LEVEL"]
+__all__ = ["Compression", "GZIP_LEVEL", "Background"]
 
 # ISA-L level 2: ~800 MB/s. DESIGN.md expects output ~14% larger than zlib level 6; on stores full of
 # random ids it is ~25% larger at every ISA-L level (benchmarks/README.md has the measurement).
 GZIP_LEVEL = 2
-# Chunks handed over but not yet compressed: one being compressed, one waiting. The encoders write
+# Gzip chunks handed over but not yet compressed: one being compressed, one waiting. The encoders write
 # a few MB to ~25 MB at a time, so this bounds what is held to a few of them.
 _IN_FLIGHT = 2
 
@@ -36,19 +36,20 @@ class Compression(enum.Enum):
     def open(self, raw):
         """A context manager giving a writable stream over `raw`; leaving it finishes the stream, not `raw`."""
         if self is Compression.GZIP:
-            return _BackgroundWriter(igzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL,
-                                                    mtime=0))
+            return Background(igzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0))
         return contextlib.nullcontext(raw)
 
 
-class _BackgroundWriter(io.BufferedIOBase):
+class Background(io.BufferedIOBase):
     """A write-only stream that hands each write to `stream` on one worker thread, in order. A failure
     there is raised by a later write or by leaving the block. The caller must not change a buffer it
-    has written (the encoders hand over bytes and Arrow buffers, which nobody changes)."""
+    has written (the encoders hand over bytes and Arrow buffers, which nobody changes). Leaving the block
+    closes `stream` (a gzip stream, which that finishes) only when `owns` says so. `in_flight`: writes
+    handed over and not yet done before a write waits."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, owns=True, in_flight=_IN_FLIGHT):
         super().__init__()
-        self._stream = stream
+        self._stream, self._owns, self._in_flight = stream, owns, in_flight
         self._pending = collections.deque()
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="compress")
 
@@ -56,17 +57,25 @@ class _BackgroundWriter(io.BufferedIOBase):
         return True
 
     def write(self, data):
-        while len(self._pending) >= _IN_FLIGHT:
-            self._pending.popleft().result()
-        self._pending.append(self._worker.submit(self._stream.write, data))
+        self._submit(self._stream.write, data)
         return len(data)
 
+    def write_made(self, make, *args):
+        """Write what `make(*args)` returns, made on the worker thread too (Avro's deflated blocks)."""
+        self._submit(lambda: self._stream.write(make(*args)))
+
+    def _submit(self, function, *args):
+        while len(self._pending) >= self._in_flight:
+            self._pending.popleft().result()
+        self._pending.append(self._worker.submit(function, *args))
+
     def close(self):
-        """Wait for every write, then finish the gzip stream."""
+        """Wait for every write, then close `stream` if it is ours."""
         if not self.closed:
             try:
                 self._drain()
-                self._stream.close()
+                if self._owns:
+                    self._stream.close()
             finally:
                 super().close()
 

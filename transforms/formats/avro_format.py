@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from transforms.arrow_text import joined_bytes
-from transforms.compression import Compression
+from transforms.compression import Background, Compression
 from transforms.formats import Encoder
 from transforms.formats.avro_binary import block, header, longs, strings
 from transforms.formats.avro_maps import map_column
@@ -30,6 +30,7 @@ SYNC_MARKER = b"eventexport-sync"  # 16 bytes, the size Avro requires
 _VALUE = ["null", "string", "boolean", "long", "double"]
 _TYPES = {"int": "long", "str": "string", "map": {"type": "map", "values": _VALUE}}
 BLOCK_BYTES = 1 << 20         # uncompressed bytes per block, about (a block holds whole rows)
+BLOCKS_IN_FLIGHT = 64         # more than a slice's blocks
 
 
 def _encoded(field, column, keys):
@@ -63,10 +64,13 @@ class AvroEncoder(Encoder):
                 "fields": [{"name": f.name, "type": _TYPES[f.kind]} for f in self.shape.fields]}
 
     def write_file(self, rows, name, out):
-        out.write(header(json.dumps(self.schema(), separators=(",", ":")), SYNC_MARKER))
-        keys = {}
-        for piece in slices(rows):
-            parts = [_encoded(f, piece[f.column].combine_chunks(), keys) for f in self.shape.fields]
-            encoded = pc.binary_join_element_wise(*parts, b"")
-            for count, data in _blocks(encoded):
-                out.write(block(count, data, SYNC_MARKER))
+        """Blocks are deflated and written on a thread of their own while the next slice is encoded (a
+        slice's blocks are views of its encoded rows, so queueing all of them holds nothing more)."""
+        with Background(out, owns=False, in_flight=BLOCKS_IN_FLIGHT) as stream:
+            stream.write(header(json.dumps(self.schema(), separators=(",", ":")), SYNC_MARKER))
+            keys = {}
+            for piece in slices(rows):
+                parts = [_encoded(f, piece[f.column].combine_chunks(), keys) for f in self.shape.fields]
+                encoded = pc.binary_join_element_wise(*parts, b"")
+                for count, data in _blocks(encoded):
+                    stream.write_made(block, count, data, SYNC_MARKER)
