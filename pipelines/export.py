@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions
 
 from pipelines.export_help import help_text
 from pipelines.options import config_from_options
-from pipelines.runners import close_runner, pipeline_options, runner_failure
+from pipelines.runners import close_runner, is_dask, pipeline_options, runner_failure
 from transforms.errors import ExportError
 from transforms.naming import manifest_key
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
@@ -98,7 +98,7 @@ def run(argv):
         splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
         temp_location = options.view_as(GoogleCloudOptions).temp_location
         config = dataclasses.replace(config, filesystem_flags=filesystem_flags(options), spill_dir=make_spill_dir(
-            temp_location, f"eventexport-{config.request_id}-{config.run_timestamp}"))
+            temp_location, f"eventexport-{config.request_id}-{config.run_timestamp}"), overlap=not is_dask(options))
         try:
             pipeline = beam.Pipeline(options=options)
             build_pipeline(pipeline, config, splits)

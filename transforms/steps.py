@@ -25,6 +25,7 @@ from transforms.formats import Encoder, encoder_for
 from transforms.grouping import SINGLE_GROUP, partition_key
 from transforms.manifest import build_manifest, check_objects
 from transforms.naming import manifest_key, object_key, rejects_key
+from transforms.overlap import OverlappedDoFn
 from transforms.partition import add_time_parts, split_by_partition
 from transforms.readers import read_split
 from transforms.sharding import shard_rows
@@ -51,17 +52,25 @@ def _put_shards(config, encoder, rows, name, key_for):
         yield index, key, shard.count, digest
 
 
-class _ReadSplit(ConfiguredDoFn):
-    def process(self, path):
+class _ReadSplit(OverlappedDoFn):
+    """The next file is read on a thread while the last one's rows are partitioned (transforms/overlap.py)."""
+
+    def produce(self, path):
         config, rejects = self.config, []
         shape, window = config.shape, config.window
         for table in read_split(path, shape, shape.window_column(window.basis), window.start_ms, window.end_ms,
                                 rejects, config.events, window.captured_before_ms):
-            self.progress.add(rows_read=table.num_rows)
             yield ROWS, table
         if rejects:
-            Metrics.counter("eventexport", "rejected_rows").inc(len(rejects))
             yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
+
+    def emitted(self, item):
+        kind, table = item
+        if kind == ROWS:
+            self.progress.add(rows_read=table.num_rows)
+        else:
+            Metrics.counter("eventexport", "rejected_rows").inc(table.num_rows)
+        return item
 
 
 def _of_kind(kind):
