@@ -54,8 +54,9 @@ class ExportConfig:
     spill_dir: str = None   # set by the launcher for each run (transforms/spill.py)
     filesystem_flags: tuple = ()   # where storage is, for workers (transforms/worker_filesystems.py)
     # Whether a step may hold an element's outputs back and emit them when its bundle finishes, so that
-    # reading, writing and the next element overlap (transforms/steps.py). Beam's DaskRunner collects a
-    # bundle's outputs before it finishes the bundle, so what finish_bundle emits there is lost.
+    # the next store file is read while the last one is partitioned (transforms/overlap.py). Beam's
+    # DaskRunner collects a bundle's outputs before it finishes the bundle: what finish_bundle emits
+    # there is lost.
     overlap: bool = True
 
     @property
