@@ -29,10 +29,11 @@ __all__ = ["read_split", "BATCH_ROWS"]
 
 # Rows per Arrow batch: big enough that per-batch overhead vanishes, small enough to keep memory flat.
 BATCH_ROWS = 65536
-# And, from Parquet, about this many bytes (as Parquet counts them, uncompressed): two files are read at
-# once (transforms/overlap.py), and 65536 rows of long texts (~1 KB a row) hold three times the memory
-# of rows of ~300 B. 1M events of ~1 KB, JSON: peak RSS 796 -> 669 MiB, no slower.
-BATCH_BYTES = 24 << 20
+# And, from Parquet, about this many bytes (as Parquet counts them, uncompressed), what the encoders'
+# slices hold too: two files are read at once (transforms/overlap.py), and 65536 rows of long texts
+# (~1 KB a row) hold three times the memory of rows of ~300 B. 5M events of ~1 KB, JSON, one run each:
+# peak RSS 796 MiB at 65536 rows (1M), 688 at 24 MiB, 613 at 16, 603 at 12 (38.8-40.7 s, the same).
+BATCH_BYTES = 16 << 20
 # What the file readers raise on damaged input: fastavro lets zlib and index errors through from a broken
 # block, gzip raises OSError or EOFError, pyarrow its own.
 _DAMAGED = (OSError, ValueError, EOFError, IndexError, KeyError, zlib.error, pa.ArrowException)
