@@ -32,7 +32,8 @@ BATCH_ROWS = 65536
 # And, from Parquet, about this many bytes (as Parquet counts them, uncompressed), what the encoders'
 # slices hold too: two files are read at once (transforms/overlap.py), and 65536 rows of long texts
 # (~1 KB a row) hold three times the memory of rows of ~300 B. 5M events of ~1 KB, JSON, one run each:
-# peak RSS 796 MiB at 65536 rows (1M), 688 at 24 MiB, 613 at 16, 603 at 12 (38.8-40.7 s, the same).
+# the benchmark's peak RSS 688 MiB at 24 MiB, 573 at 16 (39.6 and 39.8 s); the kernel's maximum 613 at
+# 16 and 603 at 12 (38.8 and 40.7 s).
 BATCH_BYTES = 16 << 20
 # What the file readers raise on damaged input: fastavro lets zlib and index errors through from a broken
 # block, gzip raises OSError or EOFError, pyarrow its own.
