@@ -8,6 +8,7 @@ metrics and progress cannot tell which wrote it.
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.allocator import return_large_blocks
 from transforms.progress import ProgressCounter
 from transforms.worker_filesystems import use_filesystem_options
 
@@ -23,6 +24,7 @@ class ConfiguredDoFn(beam.DoFn):
         self.config = config
 
     def setup(self):
+        return_large_blocks()
         use_filesystem_options(self.config.filesystem_flags)
         self.progress = ProgressCounter(self.config.spill_dir)
 

@@ -55,15 +55,14 @@ def escape(text):
 
 
 def _escaped(strings, replaced=None):
-    """`escape` by kernels, for an Arrow string array (valid UTF-8, so no lone surrogates). One copy of
-    the values' bytes tells which characters occur at all; only those get a kernel pass. `replaced`:
-    whether a character to replace may occur, when the caller knows (else a scan of the bytes says)."""
-    data = bytes(joined_bytes(strings))
-    for char, entity in _KERNEL_ESCAPES:
-        if char.encode() in data:
-            strings = pc.replace_substring(strings, char, entity)
+    """`escape` by kernels, for an Arrow string array (valid UTF-8, so no lone surrogates). A search of
+    the values' own bytes (no copy) tells which characters occur at all; only those get a kernel pass.
+    `replaced`: whether a character to replace may occur, when the caller knows (else a search says)."""
+    found = [(char, entity) for char, entity in _KERNEL_ESCAPES if holds_any(strings, (char.encode(),))]
     if replaced is None:
-        replaced = any(mark in data for mark in _REPLACED_BYTES)
+        replaced = holds_any(strings, _REPLACED_BYTES)
+    for char, entity in found:
+        strings = pc.replace_substring(strings, char, entity)
     if replaced:
         strings = pc.replace_substring_regex(strings, _REPLACED, _REPLACEMENT)
     return strings
