@@ -1,6 +1,8 @@
 """The allocator setting: freed large blocks go back to the system instead of staying in glibc's heap."""
 
 import json
+import os
+import platform
 import subprocess
 import sys
 
@@ -9,8 +11,8 @@ import pytest
 from transforms.allocator import return_large_blocks
 
 # In a fresh process: free an 8 MiB block (which raises glibc's default threshold to 8 MiB), then make
-# eight 4 MiB blocks, each pinned in place by a block after it that no small free chunk can serve, and free the eight. What glibc
-# still holds free afterwards is what a worker's RSS would keep.
+# eight 4 MiB blocks, each pinned in place by a block after it too big for any small free chunk, and
+# free the eight. What glibc still holds free afterwards is what a worker's RSS would keep.
 _PATTERN = """
 import ctypes, json, sys
 sys.path.insert(0, {root!r})
@@ -35,15 +37,13 @@ print(json.dumps({{"set_up": set_up, "free_mib": libc.mallinfo2().fordblks / 2**
 
 
 def _held_free(fixed):
-    import transforms
-    root = transforms.__path__[0].rsplit("/", 1)[0]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", _PATTERN.format(root=root, fixed=fixed)], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not return_large_blocks(),
-                    reason="the setting is glibc's")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
 def test_freed_large_blocks_are_not_kept():
     assert _held_free(fixed=False)["free_mib"] >= 24   # glibc's default keeps them: the test can fail
     fixed = _held_free(fixed=True)

@@ -30,7 +30,7 @@ def return_large_blocks():
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
         mallopt = libc.mallopt
         libc.gnu_get_libc_version   # glibc's own symbol: musl and others have another malloc
-    except (OSError, AttributeError, TypeError):
+    except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
