@@ -14,7 +14,6 @@ for 2-4% more CPU time (README, Performance).
 """
 
 import ctypes
-import ctypes.util
 import functools
 
 __all__ = ["return_large_blocks", "MMAP_THRESHOLD"]
@@ -27,7 +26,7 @@ MMAP_THRESHOLD = 1 << 20
 def return_large_blocks():
     """Once per process; True where glibc took the setting (elsewhere there is nothing to set)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc = ctypes.CDLL(None)   # the process's own symbols, libc's among them (as arrow_text's memchr)
         mallopt = libc.mallopt
         libc.gnu_get_libc_version   # glibc's own symbol: musl and others have another malloc
     except (OSError, AttributeError):
