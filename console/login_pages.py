@@ -45,6 +45,8 @@ async def login(request: Request):
 @router.post("/logout")
 async def logout(request: Request):
     page = open_page(request)
+    if not page.user:   # logged out already (in another tab, say): nothing to end
+        return page.redirect("/login")
     if await page.form() is None:
         return page.refuse_stale_form()
     page.log_out()

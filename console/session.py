@@ -2,9 +2,10 @@
 
 The cookie is HttpOnly (page scripts cannot read it), SameSite=Lax (other sites cannot send it with a
 form post), Secure when the console is served over HTTPS, and signed with a key derived from the
-deployment's master key, so it cannot be forged. It expires after `SESSION_AGE`. Every form carries
-the session's CSRF token and every POST must return it; a visitor who is not logged in gets a session
-with a token but no user, so the log-in form is protected too.
+deployment's master key, so it cannot be forged. It expires after `SESSION_AGE`, or when its user logs
+out: its random id is then recorded as ended (control/sessions.py), so a copy of the cookie is refused
+too. Every form carries the session's CSRF token and every POST must return it; a visitor who is not
+logged in gets a session with a token but no user, so the log-in form is protected too.
 """
 
 import hmac
@@ -26,7 +27,7 @@ class SessionCodec:
 
     @staticmethod
     def new(email=None):
-        return {"email": email, "csrf": secrets.token_urlsafe(32)}
+        return {"id": secrets.token_urlsafe(24), "email": email, "csrf": secrets.token_urlsafe(32)}
 
     def read(self, request):
         """(session, True) from the request's cookie, or (a fresh anonymous session, False) when there is
@@ -35,7 +36,7 @@ class SessionCodec:
         if raw:
             try:
                 found = self._serializer.loads(raw, max_age=SESSION_AGE)
-                if isinstance(found, dict) and isinstance(found.get("csrf"), str):
+                if isinstance(found, dict) and all(isinstance(found.get(k), str) for k in ("id", "csrf")):
                     return found, True
             except BadSignature:
                 pass

@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.errors import STATUS
-from console.session import CSRF_FIELD, CSRF_HEADER, SessionCodec
+from console.session import CSRF_FIELD, CSRF_HEADER, SESSION_AGE, SessionCodec
 from control.accounts import get_account, get_user
+from control.sessions import end_session, session_ended
 from transforms.errors import ExportError
 
 __all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "status_for", "now_utc", "TEMPLATES"]
@@ -82,6 +83,10 @@ class Page:
         self.fresh_session = True
 
     def log_out(self):
+        """A fresh anonymous session; a user's session is ended on the server too, so no copy of its cookie
+        works again."""
+        if self.session.get("email"):
+            end_session(self.console.engine, self.session["id"], now_utc() + dt.timedelta(seconds=SESSION_AGE))
         self.session = self.console.codec.new()
         self.fresh_session = True
 
@@ -101,7 +106,9 @@ def open_page(request):
     console = request.app.state.console
     session, valid = console.codec.read(request)
     page = Page(request, console, session, fresh_session=not valid)
-    if session.get("email"):
+    if session.get("email") and session_ended(console.engine, session["id"]):
+        page.session, page.fresh_session = console.codec.new(), True   # logged out: a copy of its cookie
+    elif session.get("email"):
         try:
             page.user = get_user(console.engine, session["email"])
             page.account = get_account(console.engine, page.user["account_id"])

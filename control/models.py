@@ -16,8 +16,8 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, ForeignKeyC
 
 from transforms.errors import NotFoundError
 
-__all__ = ["metadata", "accounts", "users", "api_tokens", "destinations", "requests", "runs", "connect", "utc",
-           "fetch_all", "fetch_one"]
+__all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "destinations", "requests", "runs",
+           "connect", "utc", "fetch_all", "fetch_one"]
 
 metadata = MetaData()
 
@@ -49,6 +49,12 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex of the token
     Column("label", String(100), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
+)
+
+ended_sessions = Table(
+    "ended_sessions", metadata,                              # console sessions logged out (control/sessions.py)
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", DateTime, nullable=False),          # when its cookie expires anyway; then forgotten
 )
 
 destinations = Table(

@@ -73,6 +73,20 @@ def test_session_cookie_is_httponly_samesite_and_cannot_be_forged(deployment):
     assert forged.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
 
 
+def test_a_logged_out_sessions_cookie_is_refused_and_the_users_other_sessions_are_not(deployment):
+    client, other = _client(deployment), _client(deployment)
+    copy = client.cookies.get("eventexport_session")
+    answer = _post(client, "/console/logout", "/console/activity", {})
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+    replayed = TestClient(deployment["app"], cookies={"eventexport_session": copy})
+    for path in ("/console/activity", "/console/settings/exports"):
+        assert replayed.get(path, follow_redirects=False).headers["location"] == "/console/login"
+    assert replayed.post("/console/logout", data={}, follow_redirects=False).headers["location"] == "/console/login"
+    assert other.get("/console/activity", follow_redirects=False).status_code == 200
+    assert log_in(client, ADMIN).status_code == 303   # and the user can log in again
+    assert client.get("/console/activity", follow_redirects=False).status_code == 200
+
+
 def test_every_form_needs_the_sessions_csrf_token(deployment):
     before = len(exports.list_exports(deployment["engine"]))
     client, other = _client(deployment), _client(deployment)
