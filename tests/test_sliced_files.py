@@ -2,6 +2,7 @@
 hold: for CSV the same bytes (one header of the whole file's keys), for Parquet the same schema (keys,
 and the type each key's values agree on over the whole file) and the same values."""
 
+import csv
 import io
 import json
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms.formats import parquet_format, parquet_slices, values
+from transforms.formats import csv_format, parquet_format, parquet_slices, values
 from transforms.formats.csv_format import CsvEncoder
 from transforms.formats.parquet_format import ParquetEncoder
 from transforms.formats.parquet_slices import agreed_type
@@ -36,17 +37,19 @@ PROPS = [
 ]
 
 
-def _rows(tmp_path):
+def _rows(tmp_path, devices=False):
+    """The PROPS rows; with `devices`, the first slice's rows hold device details and the later slices none."""
     records = [{"event_name": "E", "event_time": 1763600000000 + i * 1000, "event_id": f"id{i}",
                 "captured_at": 1763600000000, "profile": json.dumps({"identity": f"u{i % 3}"}),
-                "device_info": "{}", "event_props": json.dumps(props)} for i, props in enumerate(PROPS)]
+                "device_info": json.dumps({"os": "iOS", "model": f"m{i}"} if devices and i < SLICE else {}),
+                "event_props": json.dumps(props)} for i, props in enumerate(PROPS)]
     table = add_time_parts(pa.Table.from_pylist(records, schema=EVENTS.store_schema), "event_time", "UTC")
     (_, piece), = split_by_partition(table, EVENTS)
     return SortedRows.of_pieces([read_piece(ref) for ref in write_pieces(str(tmp_path), [piece])], EVENTS)
 
 
 def test_sliced_csv_is_the_whole_csv(tmp_path, monkeypatch):
-    rows = _rows(tmp_path)
+    rows = _rows(tmp_path, devices=True)
 
     def written():
         out = io.BytesIO()
@@ -54,11 +57,17 @@ def test_sliced_csv_is_the_whole_csv(tmp_path, monkeypatch):
         return out.getvalue()
 
     whole = written()
-    monkeypatch.setattr(values, "SLICE_BYTES", 0)
+    taken = []
+    monkeypatch.setattr(csv_format, "SLICE_BYTES", 0)   # where the encoder reads it
     monkeypatch.setattr(values, "SLICE_ROWS", SLICE)
+    monkeypatch.setattr(csv_format, "slices", lambda r: [taken.append(p.num_rows) or p for p in values.slices(r)])
     assert written() == whole
+    assert taken == [SLICE, SLICE, len(PROPS) - 2 * SLICE]   # it really went in slices
     header = whole.split(b"\r\n")[0].decode()
     assert "eventProps.deep" in header and "eventProps.s" in header   # keys of the first and last slices
+    table = list(csv.reader(io.StringIO(whole.decode(), newline="")))
+    device = table[0].index("deviceInfo.os")
+    assert [row[device] for row in table[1:]] == ["iOS"] * SLICE + [""] * (len(PROPS) - SLICE)
 
 
 def _written(rows):

@@ -6,7 +6,8 @@ a missing key and a null are both an empty cell. Lines end in CRLF, as RFC 4180 
 when it holds a comma, a quote or a line break, its quotes doubled (as the csv module's QUOTE_MINIMAL).
 
 Cells are built by Arrow kernels from typed key columns (typed_maps), once per distinct map text, where
-Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A file larger
+Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A map group's
+cells are joined once per distinct text too, so a line is joined from a few columns, not one per key. A file larger
 than SLICE_BYTES is written a slice at a time: a first pass types each slice and keeps its cells aside
 (transforms/scratch.py), a second writes them under the header of the union of the keys.
 """
@@ -61,13 +62,16 @@ class _Maps:
         return pa.DictionaryArray.from_arrays(self.distinct.indices, struct)
 
 
-def _spread(cells, keys, rows):
-    """One column of quoted cells per key of the file, for a slice's rows: its own keys' cells, ''
-    where the slice lacks the key."""
+def _joined(cells, keys, rows):
+    """A slice's cells of one map group under the file's `keys`, joined by commas: built once per distinct
+    text, then spread to the rows with one take ('' where the slice lacks a key)."""
     struct = None if cells is None else cells.dictionary
     own = set() if struct is None else {field.name for field in struct.type}
-    empty = pa.array([""] * rows, pa.string()) if len(own) < len(keys) else None
-    return [struct.field(key).take(cells.indices) if key in own else empty for key in keys]
+    if not own:
+        return pa.repeat(pa.scalar("," * (len(keys) - 1)), rows)
+    empty = pa.array([""] * len(struct), pa.string()) if len(own) < len(keys) else None
+    per_text = pc.binary_join_element_wise(*(struct.field(key) if key in own else empty for key in keys), ",")
+    return per_text.take(cells.indices)
 
 
 class CsvEncoder(Encoder):
@@ -109,7 +113,8 @@ class CsvEncoder(Encoder):
                 columns = []
                 for field in fields:
                     if field.kind == "map":
-                        columns += _spread(cells.get(field.name), keys[field.name], piece.num_rows)
+                        if keys[field.name]:
+                            columns.append(_joined(cells.get(field.name), keys[field.name], piece.num_rows))
                     else:
                         columns.append(_quoted(as_strings(piece[field.column].combine_chunks())))
                 for start in range(0, piece.num_rows, CHUNK_ROWS):   # steps, so that gzip overlaps them
