@@ -8,9 +8,9 @@ whose free middle it keeps. Measured on 1M events of the distinct store, XML: th
 glibc held 113-133 MiB free against 33-53 MiB in use (`mallinfo2`), a quarter of the worker's RSS.
 Setting the threshold (`mallopt(M_MMAP_THRESHOLD)`) keeps it fixed, so blocks at least that big are
 always mapped and unmapped on their own; the price is the page faults of mapping them afresh. 1M events
-of the distinct store, XML, one run each, peak RSS: 503 MiB as glibc has it, 439 with the threshold at
-128 KiB, 450 at 1 MiB, 464 at 4 MiB; at 1 MiB, distinct Avro 502 -> 443 MiB and natural XML 415 -> 377,
-for 2-4% more CPU time (README, Performance).
+of the distinct store, median of 3, peak RSS: XML 583 MiB as glibc has it, 520 at 1 MiB; Avro 595 ->
+527; JSON 574 -> 525, for 4-13% more CPU time there (JSON the most) and little on the natural store
+(README, Performance).
 """
 
 import ctypes

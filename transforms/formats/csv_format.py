@@ -7,9 +7,9 @@ when it holds a comma, a quote or a line break, its quotes doubled (as the csv m
 
 Cells are built by Arrow kernels from typed key columns (typed_maps), once per distinct map text, where
 Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A map group's
-cells are joined once per distinct text too, so a line is joined from a few columns, not one per key. A file larger
-than SLICE_BYTES is written a slice at a time: a first pass types each slice and keeps its cells aside
-(transforms/scratch.py), a second writes them under the header of the union of the keys.
+cells are joined once per distinct text too, so a line is joined from a few columns, not one per key.
+A file larger than SLICE_BYTES is written a slice at a time: a first pass types each slice and keeps
+its cells aside (transforms/scratch.py), a second writes them under the header of the union of the keys.
 """
 
 import csv
