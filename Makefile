@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := constraints.txt
 EXTRAS := dev,dask
 
-.PHONY: install lock test reliability demo demo-cluster console bench clean
+.PHONY: install lock test test-fast reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
@@ -30,19 +30,23 @@ lock:
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# The edit-test loop: everything but the tests marked slow (clusters, fault proxies, the browser, the bench harness).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
 # The fault cases alone (also part of `make test`), with their table of rows exported, rejected and lost.
 reliability: install
 	$(BIN)/python -m pytest -q -m reliability tests
 
 demo: install
-	$(BIN)/python -m pipelines.demo
+	$(BIN)/python -m devtools.demo
 
 # One export through a local Dask scheduler and two workers into the local S3 server (README: Dask cluster).
 demo-cluster: install
-	$(BIN)/python -m pipelines.demo_cluster
+	$(BIN)/python -m devtools.demo_cluster
 
 console: install
-	$(BIN)/python -m pipelines.console_demo
+	$(BIN)/python -m devtools.console_demo
 
 # make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 EVENTS ?= 1000000

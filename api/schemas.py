@@ -16,8 +16,8 @@ from control.accounts import ROLES
 from control.activity import STATUSES
 from transforms.config import EXPORT_TYPES
 from transforms.formats import FORMATS
-from transforms.s3 import SSE_MODES
-from transforms.s3_checks import DATA_REGIONS
+from transforms.sinks.s3 import SSE_MODES
+from transforms.sinks.preflight import DATA_REGIONS
 
 __all__ = ["Text", "Instant", "DestinationIn", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
            "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "VerifyResult", "Me"]

@@ -1,5 +1,5 @@
 """The `dask` contender: our export through Beam's DaskRunner on a local dask.distributed cluster of one
-scheduler and two single-threaded workers (pipelines.local_dask), started on first use and shared by
+scheduler and two single-threaded workers (devtools.local_dask), started on first use and shared by
 every dask run of the benchmark, like the S3 server.
 
 The measured command is the launcher alone (it builds the graph and waits); the work happens in the
@@ -9,7 +9,7 @@ for the run). Workers keep their imports between runs, as a long-lived cluster d
 
 import psutil
 
-from pipelines.local_dask import LocalDaskCluster
+from devtools.local_dask import LocalDaskCluster
 
 __all__ = ["DaskContender", "DASK"]
 

@@ -3,9 +3,9 @@
     python -m benchmarks.heavy_partition [--events 1000000] [--distinct] [--max-file-bytes 4194304] [--format json]
         [--contenders ours,ours_2w,dask] [--repeat 1] [--workdir $TMPDIR/eventexport-heavy]
 
-Builds (once, reused) a one-day Parquet store where one event dominates: pipelines.generate's store with
+Builds (once, reused) a one-day Parquet store where one event dominates: devtools.generate's store with
 every "Product Viewed", "Search" and "Notification Viewed" renamed "App Launched", so about 70% of the
-rows are one (event, date) partition (`--distinct`: pipelines.store_variety's `--distinct all
+rows are one (event, date) partition (`--distinct`: devtools.store_variety's `--distinct all
 --long-values`, nearly every map text distinct, so encoding is most of the work). Then exports it, each run its own measured child process
 (benchmarks.measure), with the in-process runner and one worker (ours), two workers
 (`--direct_num_workers=2 --direct_running_mode=multi_processing`, ours_2w), and a local Dask cluster of
@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.dask_contender import DASK
 from benchmarks.measure import run_measured
-from pipelines.generate import generate
+from devtools.generate import generate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOMINANT = "App Launched"

@@ -7,10 +7,10 @@
     make bench EVENTS=5000000 PROFILE=distinct REPEAT=3
 
 What it does, in one run:
-1. Generates one Parquet event store of N events (pipelines.generate, seed 1, `--days` days ending
+1. Generates one Parquet event store of N events (devtools.generate, seed 1, `--days` days ending
    2026-11-20) under WORKDIR/store-PROFILE, or reuses the one a previous run left there with the same
    settings. `--store-profile natural` is the generator's own store (map texts repeat as a user's
-   profile does); `distinct` adds `--distinct all --long-values` (pipelines.store_variety: nearly every
+   profile does); `distinct` adds `--distinct all --long-values` (devtools.store_variety: nearly every
    map text distinct, long escape-heavy values), where repetition does not help an exporter.
 2. Picks the event-time window [first event's UTC day, day after the last event) from the store itself,
    so every generated event is inside it (checked: the run stops if not).
@@ -21,7 +21,7 @@ What it does, in one run:
    - ours_2t:    the same plus --direct_num_workers=2 --direct_running_mode=multi_threading (two workers
                  as threads of one process: no second start-up; the hot paths are Arrow, ISA-L and
                  parquet C++ code that releases the GIL, the Python between them does not)
-   - ours_s3:    the same as ours into a local IAM-enforcing S3 (moto, pipelines.local_s3) with the
+   - ours_s3:    the same as ours into a local IAM-enforcing S3 (moto, devtools.local_s3) with the
                  least-privilege key (--s3-formats, default json only; --skip-s3 drops it)
    - dask:       the same as ours through Beam's DaskRunner on a local cluster, a scheduler and two
                  single-threaded workers (benchmarks.dask_contender; it also reports the workers' CPU)
@@ -143,7 +143,7 @@ def _csv_list(parser, text, allowed, option):
 
 def prepare_store(workdir, events, days, seed, profile="natural"):
     """Generate WORKDIR/store-PROFILE once; reuse it when its stamp says it has the same settings."""
-    from pipelines.generate import generate
+    from devtools.generate import generate
 
     store = os.path.join(workdir, f"store-{profile}")
     stamp_path = os.path.join(store, "bench-store.json")
@@ -326,7 +326,7 @@ class LocalS3:
         self.server = None
 
     def bucket(self):
-        from pipelines.local_s3 import LocalS3Server, provision_least_privilege
+        from devtools.local_s3 import LocalS3Server, provision_least_privilege
 
         if self.server is None:
             # record_headers=False: moto's recorder would also write every request body to disk.

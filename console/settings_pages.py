@@ -16,8 +16,8 @@ from control.accounts import require_admin
 from control.destinations import (add_destination, list_destinations, public_view, remove_destination,
                                   test_connection, test_destination)
 from transforms.errors import ExportError
-from transforms.s3 import SSE_MODES
-from transforms.s3_checks import DATA_REGIONS, least_privilege_policy
+from transforms.sinks.s3 import SSE_MODES
+from transforms.sinks.preflight import DATA_REGIONS, least_privilege_policy
 
 __all__ = ["router"]
 

@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from control.models import accounts, api_tokens, fetch_all, fetch_one, users, utc
 from transforms.errors import AuthenticationError, ConfigError, ConflictError, PermissionDeniedError
-from transforms.naming import check_id
-from transforms.s3_checks import DATA_REGIONS
+from transforms.sinks.naming import check_id
+from transforms.sinks.preflight import DATA_REGIONS
 
 __all__ = ["DEFAULT_ACCOUNT", "ROLES", "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX", "ensure_default_account",
            "add_account", "list_accounts", "get_account", "add_user", "list_users", "get_user", "authenticate",

@@ -16,9 +16,9 @@ from control.scheduler import run_due
 from control.secrets import Vault
 from control.settings import load_settings
 from transforms.errors import ExportError
-from transforms.s3 import SSE_MODES
-from transforms.s3_checks import DATA_REGIONS
-from transforms.window import parse_instant
+from transforms.sinks.s3 import SSE_MODES
+from transforms.sinks.preflight import DATA_REGIONS
+from transforms.sources.window import parse_instant
 
 __all__ = ["main", "build_parser"]
 

@@ -13,9 +13,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from control.exports import ONE_TIME_HORIZON
-from transforms.readers import read_split
+from transforms.sources.readers import read_split
 from transforms.records import EVENTS
-from transforms.store import list_splits, store_format
+from transforms.sources.store_files import list_splits, store_format
 
 __all__ = ["event_names"]
 

@@ -17,8 +17,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.errors import ExportError
-from transforms.watermark import WATERMARK_FILE, read_watermark
-from transforms.window import to_ms
+from transforms.sources.watermark import WATERMARK_FILE, read_watermark
+from transforms.sources.window import to_ms
 
 __all__ = ["store_root", "use_store_options", "StoreMarks"]
 

@@ -15,9 +15,9 @@ from control.activity import MAX_PAGE, STATUSES
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
 from transforms.errors import ConfigError, ConflictError, NotFoundError
-from transforms.manifest import expected_objects
-from transforms.naming import manifest_key
-from transforms.s3_checks import list_objects, verify_objects
+from transforms.sinks.manifest import expected_objects
+from transforms.sinks.naming import manifest_key
+from transforms.sinks.preflight import list_objects, verify_objects
 
 __all__ = ["list_runs", "count_runs", "get_run", "run_manifest", "run_objects", "verify_run", "public_run"]
 

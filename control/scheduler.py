@@ -31,8 +31,8 @@ from control.accounts import get_account
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
 from control.readiness import StoreMarks, store_root, use_store_options
-from transforms.naming import manifest_key
-from transforms.s3 import KEY_ID_ENV, SECRET_ENV
+from transforms.sinks.naming import manifest_key
+from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
 __all__ = ["plan_runs", "run_due", "retry_delay"]
 

@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from pipelines.options import add_s3_arguments, s3_settings_from
-from transforms.destination import parse_destination
+from transforms.sinks.target import parse_destination
 from transforms.errors import ConfigError, ExportError
-from transforms.s3_checks import DATA_REGIONS, MARKER_NAME, check_destination
+from transforms.sinks.preflight import DATA_REGIONS, MARKER_NAME, check_destination
 
 __all__ = ["main"]
 

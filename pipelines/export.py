@@ -20,14 +20,14 @@ from pipelines.export_help import help_text
 from pipelines.options import config_from_options
 from pipelines.runners import close_runner, is_dask, pipeline_options, runner_failure
 from transforms.errors import ExportError
-from transforms.naming import manifest_key
+from transforms.sinks.naming import manifest_key
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
-from transforms.progress import ProgressReporter
-from transforms.s3_checks import preflight
-from transforms.spill import make_spill_dir, remove_spill_dir
-from transforms.store import list_splits
-from transforms.worker_filesystems import filesystem_flags
+from transforms.runtime.progress import ProgressReporter
+from transforms.sinks.preflight import preflight
+from transforms.shuffle.spill import make_spill_dir, remove_spill_dir
+from transforms.sources.store_files import list_splits
+from transforms.runtime.worker_filesystems import filesystem_flags
 
 __all__ = ["build_pipeline", "run", "main"]
 

@@ -7,7 +7,7 @@ import argparse
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, S3_OPTION_HELP, ExportOptions
-from transforms.s3 import KEY_ID_ENV, SECRET_ENV
+from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
 __all__ = ["help_text"]
 

@@ -10,8 +10,8 @@ from transforms.config import (DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_REJECT_FRACTI
                                TIME_BASES, ExportConfig)
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
-from transforms.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
-from transforms.window import DEFAULT_CLOCK_SKEW
+from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
+from transforms.sources.window import DEFAULT_CLOCK_SKEW
 
 __all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "REQUIRED_OPTIONS", "config_from_options", "s3_settings_from",
            "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]

@@ -12,10 +12,10 @@ import os
 import sys
 
 from pipelines.options import add_s3_arguments, s3_settings_from
-from transforms.destination import parse_destination
+from transforms.sinks.target import parse_destination
 from transforms.errors import ExportError
-from transforms.manifest import expected_objects
-from transforms.s3_checks import list_objects, verify_objects
+from transforms.sinks.manifest import expected_objects
+from transforms.sinks.preflight import list_objects, verify_objects
 
 __all__ = ["main"]
 

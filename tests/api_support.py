@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from control import accounts
 from control.settings import load_settings
-from pipelines.generate import generate
-from pipelines.local_s3 import provision_least_privilege
+from devtools.generate import generate
+from devtools.local_s3 import provision_least_privilege
 from tests.test_control import POSTGRES, _postgres_database
 
 __all__ = ["deployment", "stores", "running", "Deployment", "Tenant", "bearer", "destination_body"]

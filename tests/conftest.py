@@ -87,7 +87,7 @@ def rejects_regex():
 
 def check_name_part(raw, part, fmt, date):
     """The name part of a key is pct(raw); a name too long for a 255-byte basename is cut between
-    whole escapes and ends in '~' + 12 hex digits of the raw name's SHA-256 (transforms/naming.py)."""
+    whole escapes and ends in '~' + 12 hex digits of the raw name's SHA-256 (transforms/sinks/naming.py)."""
     encoded = pct(raw)
     head = f"{REQUEST_ID}-{RUN_TS}-"
     tail = f"-{date}-0000-{DATABASE_ID}{SUFFIX[fmt]}"
@@ -699,7 +699,7 @@ def hand_export(hand_stores, tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# a generated store (pipelines.generate), larger and realistic
+# a generated store (devtools.generate), larger and realistic
 
 GEN_END_DATE = dt.date(2024, 3, 10)
 GEN_START, GEN_END = "2024-03-08T06:00:00Z", "2024-03-10T18:00:00Z"
@@ -708,7 +708,7 @@ GEN_START, GEN_END = "2024-03-08T06:00:00Z", "2024-03-10T18:00:00Z"
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory):
     """(events root, rows of the whole store) of a 3-day parquet store with hostile events."""
-    from pipelines.generate import generate
+    from devtools.generate import generate
     out = tmp_path_factory.mktemp("generated")
     generate(out, 3000, 3, "parquet", seed=11, end=GEN_END_DATE, hostile=True)
     return str(out / "events"), read_generated_events(out / "events")
@@ -717,7 +717,7 @@ def generated(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server():
     """One local S3 server (moto, IAM enforced) for the whole session; tests make their own buckets."""
-    from pipelines.local_s3 import LocalS3Server
+    from devtools.local_s3 import LocalS3Server
     with LocalS3Server() as running:
         yield running
 
@@ -728,6 +728,7 @@ def server():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "reliability: a fault case that accounts for every record (make reliability)")
+    config.addinivalue_line("markers", "slow: a cluster, fault-proxy, browser or harness test; `make test-fast` leaves it out")
 
 
 def pytest_terminal_summary(terminalreporter):

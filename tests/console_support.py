@@ -6,7 +6,7 @@ import re
 from api.app import create_app
 from control import accounts
 from control.settings import load_settings
-from pipelines.generate import generate
+from devtools.generate import generate
 
 ADMIN, VIEWER, OUTSIDER = "admin@acme.example", "viewer@acme.example", "admin@globex.example"
 PASSWORD = "correct horse battery staple"

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from pipelines.local_dask import LocalDaskCluster
-from pipelines.local_s3 import platform_policy, provision_least_privilege
+from devtools.local_dask import LocalDaskCluster
+from devtools.local_s3 import platform_policy, provision_least_privilege
 
 __all__ = ["dask_cluster", "platform_storage"]
 

@@ -18,7 +18,7 @@ SMALL_PART = 64 << 10   # the fault server's smallest part, and the exporter's p
 @pytest.fixture(scope="session")
 def small_parts_server():
     """A local S3 server that takes 64 KiB parts, so a multipart upload needs only a few hundred KB."""
-    from pipelines.local_s3 import LocalS3Server
+    from devtools.local_s3 import LocalS3Server
     with LocalS3Server(settings={"S3_UPLOAD_PART_MIN_SIZE": str(SMALL_PART)}) as running:
         yield running
 

@@ -17,7 +17,9 @@ import sys
 import time
 
 from pipelines import export
-from transforms import destination, s3, steps
+from transforms.sinks import target as destination
+from transforms.sinks import s3
+from transforms import steps
 
 __all__ = ["main"]
 

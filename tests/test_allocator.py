@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from transforms.allocator import return_large_blocks
+from transforms.runtime.allocator import return_large_blocks
 
 # In a fresh process: free an 8 MiB block (which raises glibc's default threshold to 8 MiB), then make
 # eight 4 MiB blocks, each pinned in place by a block after it too big for any small free chunk, and
@@ -16,7 +16,7 @@ from transforms.allocator import return_large_blocks
 _PATTERN = """
 import ctypes, json, sys
 sys.path.insert(0, {root!r})
-from transforms.allocator import return_large_blocks
+from transforms.runtime.allocator import return_large_blocks
 set_up = return_large_blocks() if {fixed} else None
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)

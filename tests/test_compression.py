@@ -7,7 +7,7 @@ import io
 import pytest
 from isal import igzip
 
-from transforms.compression import GZIP_LEVEL, Compression
+from transforms.formats.compression import GZIP_LEVEL, Compression
 
 
 def _chunks():

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from console.log_pages import PAGE_SIZE
 from control import destinations, exports
 from control.models import requests, runs
-from pipelines.local_s3 import provision_least_privilege
+from devtools.local_s3 import provision_least_privilege
 from tests.console_support import (ADMIN, OUTSIDER, VIEWER, console_deployment, csrf_of, log_in,
                                    recent_store)
 

@@ -21,7 +21,7 @@ from playwright import sync_api as playwright
 
 from console.server import serve_in_thread
 from control.scheduler import run_due
-from pipelines.local_s3 import provision_least_privilege
+from devtools.local_s3 import provision_least_privilege
 from tests.console_support import ADMIN, PASSWORD, console_deployment, recent_store
 
 CHROMIUM = "/usr/bin/chromium"   # Debian's package; .ci/run installs it

@@ -14,8 +14,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from pipelines.generate import generate
-from pipelines.local_s3 import provision_least_privilege
+from devtools.generate import generate
+from devtools.local_s3 import provision_least_privilege
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSTGRES = os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL")

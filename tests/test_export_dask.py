@@ -13,9 +13,9 @@ import uuid
 import pytest
 from distributed import get_task_stream
 
-from pipelines.generate import generate
-from pipelines.local_dask import LocalDaskCluster
-from pipelines.local_s3 import provision_least_privilege
+from devtools.generate import generate
+from devtools.local_dask import LocalDaskCluster
+from devtools.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from pipelines.runners import DASK_RUNNER
 from tests.conftest import (DATABASE_ID, GEN_END, GEN_END_DATE, GEN_START, REPO, REQUEST_ID, RUN_TS, export,

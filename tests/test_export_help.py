@@ -8,7 +8,7 @@ import sys
 from pipelines.export import run
 from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, S3_OPTION_HELP
 from tests.conftest import HAND_END, HAND_START, REPO
-from transforms.s3 import KEY_ID_ENV, SECRET_ENV
+from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
 
 def _flat(text):

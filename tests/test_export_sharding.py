@@ -15,7 +15,7 @@ START, END = "2024-03-07T00:00:00Z", "2024-03-11T00:00:00Z"
 @pytest.fixture(scope="module")
 def busy_store(tmp_path_factory):
     """One busy day (no hostile rows, so single rows are small), ~1,200 "App Launched" events."""
-    from pipelines.generate import generate
+    from devtools.generate import generate
     out = tmp_path_factory.mktemp("busy")
     generate(out, 4000, 1, "parquet", seed=5, end=dt.date(2024, 3, 10))
     rows = read_generated_events(out / "events")

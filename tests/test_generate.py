@@ -1,4 +1,4 @@
-"""Tests for pipelines.generate: the synthetic store must be deterministic and honour the contract."""
+"""Tests for devtools.generate: the synthetic store must be deterministic and honour the contract."""
 import datetime as dt
 import json
 from collections import defaultdict
@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.generate import HOSTILE_NAMES, generate, main
+from devtools.generate import HOSTILE_NAMES, generate, main
 from tests.conftest import read_store_file
-from transforms.watermark import read_watermark
+from transforms.sources.watermark import read_watermark
 
 END = dt.date(2024, 3, 10)
 DAY_MS = 86_400_000

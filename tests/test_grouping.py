@@ -10,18 +10,18 @@ import sys
 import apache_beam as beam
 import pytest
 
-from pipelines.generate import HOSTILE_NAMES
+from devtools.generate import HOSTILE_NAMES
 from transforms.config import ExportConfig
 from transforms.errors import GroupingError
-from transforms.grouping import partition_key
-from transforms.manifest import check_objects
+from transforms.shuffle.grouping import partition_key
+from transforms.sinks.manifest import check_objects
 from transforms.steps import WriteManifest
 
 PARTITIONS = [(name, day) for name in HOSTILE_NAMES + ["App Launched", "profiles"] for day in (20240308, 20240309)]
 # What dask.bag's groupby computes in each worker process for an element's key (apache/beam issue 29365).
 _BUCKETS = """
 import json, sys
-from transforms.grouping import partition_key
+from transforms.shuffle.grouping import partition_key
 partitions = [tuple(p) for p in json.loads(sys.stdin.read())]
 print(json.dumps({"string keys": [hash(p) % 16 for p in partitions],
                   "our keys": [hash(partition_key(*p)) % 16 for p in partitions]}))

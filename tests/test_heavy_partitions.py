@@ -1,5 +1,5 @@
 """A heavy (event, date) partition is encoded in row ranges by many workers, then numbered in one pass
-(transforms/staging.py): its ranges are separate work items, the ranges depend only on the rows, and
+(transforms/heavy_partitions.py): its ranges are separate work items, the ranges depend only on the rows, and
 the objects and manifest are byte-identical with one worker, two worker processes, a rerun and Dask,
 with every row once, in order, read back by independent readers (conftest.verify_export)."""
 
@@ -12,15 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 from distributed import get_task_stream
 
-from pipelines.generate import generate
+from devtools.generate import generate
 from tests.conftest import export_ok, folder_bytes, in_window, read_generated_events, verify_export
-from transforms import staging
+from transforms import heavy_partitions as staging
 from transforms.formats import encoder_for
-from transforms.partition import add_time_parts, split_by_partition
+from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS
-from transforms.sharding import shard_rows
-from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_pieces
+from transforms.sinks.sharding import shard_rows
+from transforms.shuffle.sorted_rows import SortedRows
+from transforms.shuffle.spill import read_piece, write_pieces
 
 STORE_PARTS, EVENTS_PER_PART = 3, 20_000   # one day; "App Launched" is ~30%: ~18,000 rows, two ranges
 DAY = dt.date(2024, 3, 10)

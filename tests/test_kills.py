@@ -16,13 +16,13 @@ import uuid
 
 import pytest
 
-from pipelines.local_s3 import provision_least_privilege
+from devtools.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from tests import reliability
 from tests.conftest import DATABASE_ID, REPO, REQUEST_ID, RUN_TS, export, manifest_name
 from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.s3_faults import FaultProxy
-from transforms import s3
+from transforms.sinks import s3
 
 _PATIENCE = 240  # seconds a child may take to reach its point on a loaded machine; never reached when healthy
 

@@ -17,7 +17,7 @@ import pytest
 from tests import reliability
 from tests.conftest import write_store
 from tests.test_control import T0, add_destination, create, deployment, ee, log, store  # noqa: F401 (fixtures)
-from transforms.watermark import WATERMARK_FILE, read_watermark, write_watermark
+from transforms.sources.watermark import WATERMARK_FILE, read_watermark, write_watermark
 
 SQLITE = pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
 HOUR = dt.timedelta(hours=1)

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms import readers
-from transforms.overlap import Ahead
+from transforms.sources import readers
+from transforms.runtime.prefetch import Ahead
 
 
 def _numbers(start, count, produced=None):

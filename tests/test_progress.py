@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from pipelines.generate import generate
-from transforms.progress import ProgressCounter, ProgressReporter
+from devtools.generate import generate
+from transforms.runtime.progress import ProgressCounter, ProgressReporter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -6,7 +6,7 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.readers import read_split
+from transforms.sources.readers import read_split
 from transforms.records import EVENTS
 
 MS = [1795132800123, 1795132801000]

@@ -26,7 +26,7 @@ from pipelines.export import build_pipeline
 from pipelines.options import config_from_options
 from pipelines.runners import DASK_RUNNER, pipeline_options
 from tests.conftest import GEN_END, GEN_START, REPO
-from transforms.store import list_splits
+from transforms.sources.store_files import list_splits
 
 PRESETS = REPO / "templates" / "runners"
 # What Flink's and Dataflow's portable translators execute: Beam's primitive transforms.

@@ -10,10 +10,10 @@ import uuid
 import pytest
 
 from pipelines import export
-from pipelines.local_s3 import least_privilege_policy, provision_least_privilege
-from pipelines.generate import generate
+from devtools.local_s3 import least_privilege_policy, provision_least_privilege
+from devtools.generate import generate
 from pipelines.options import SECRET_ENV
-from transforms import s3
+from transforms.sinks import s3
 from transforms.formats import FORMATS
 
 END = dt.date(2026, 11, 20)

@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from pipelines.local_s3 import provision_least_privilege
+from devtools.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from tests import reliability
 from tests.conftest import export, manifest_name
 from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.s3_faults import FaultProxy
-from transforms import s3
+from transforms.sinks import s3
 
 PREFIX = "faults/"
 WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")

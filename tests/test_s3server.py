@@ -1,4 +1,4 @@
-"""What the local IAM-enforcing S3 (pipelines/local_s3.py) does and does not enforce.
+"""What the local IAM-enforcing S3 (devtools/local_s3.py) does and does not enforce.
 
 These tests pin moto 5.2.5's observed behaviour, so a moto upgrade that changes
 it fails here first instead of silently weakening the export tests.  Where moto
@@ -15,7 +15,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from pipelines.local_s3 import (Credentials, LocalS3Server, least_privilege_policy,
+from devtools.local_s3 import (Credentials, LocalS3Server, least_privilege_policy,
                             provision_least_privilege)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,7 +188,7 @@ def _default_ctrl_c():
 
 
 def test_demo_main_prints_exports_and_stops_on_ctrl_c():
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.local_s3", "--bucket", "demo-bucket"],
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.local_s3", "--bucket", "demo-bucket"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c)
     try:
         lines = []

@@ -21,7 +21,7 @@ from pipelines.export import run as export
 from tests import reliability
 from tests.conftest import layout_by_time, write_store
 from tests.test_control import POSTGRES, add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
-from transforms.watermark import write_watermark
+from transforms.sources.watermark import write_watermark
 
 BEST_DATABASE = pytest.mark.parametrize("deployment", ["postgresql" if POSTGRES else "sqlite"], indirect=True)
 EVERY = dt.timedelta(hours=4)

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import REPO, export_ok, ms, write_store
 from transforms.config import ExportConfig
-from transforms.destination import MAX_PREFIX_BYTES, parse_destination
+from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 from transforms.errors import ConfigError
-from transforms.naming import object_key
+from transforms.sinks.naming import object_key
 
 # What a deployment runs: every top-level package but the tests and the benchmarks.
 SHIPPED = sorted(init.parent.name for init in REPO.glob("*/__init__.py") if init.parent.name not in ("tests", "benchmarks"))

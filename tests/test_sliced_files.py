@@ -15,10 +15,10 @@ from transforms.formats.csv_format import CsvEncoder
 from transforms.formats.parquet_format import ParquetEncoder
 from transforms.formats.parquet_slices import agreed_type
 from transforms.formats.values import as_text
-from transforms.partition import add_time_parts, split_by_partition
+from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS
-from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_pieces
+from transforms.shuffle.sorted_rows import SortedRows
+from transforms.shuffle.spill import read_piece, write_pieces
 
 SLICE = 4
 # Each key's values change type from slice to slice (4 rows a slice): what the whole file agrees on

@@ -5,10 +5,10 @@ import random
 import pyarrow as pa
 import pytest
 
-from transforms.partition import add_time_parts, file_order, split_by_partition
+from transforms.shuffle.partition import add_time_parts, file_order, split_by_partition
 from transforms.records import EVENTS
-from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_pieces
+from transforms.shuffle.sorted_rows import SortedRows
+from transforms.shuffle.spill import read_piece, write_pieces
 
 
 def _events(count, seed):

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
-from pipelines.generate import generate
+from devtools.generate import generate
 from transforms.formats import csv_format, encoder_for, parquet_format, values, xml_format
 from transforms.formats.typed_maps import typed_columns
-from transforms.partition import add_time_parts, split_by_partition
+from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS, PROFILES, TS
-from transforms.validation import validate
+from transforms.sources.validation import validate
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,11 @@
-"""Reusable parts of the export pipeline: sources, partitioning, encoders, sharding, writing, manifest."""
+"""Reusable parts of the export pipeline, one sub-package per stage in the order data flows.
+
+`sources` (store files, window, readers) -> `shuffle` (partition, spill, file order) -> `formats` (one
+encoder per format, compression) -> `sinks` (sharding, naming, the S3 writer, manifest), all on `runtime`
+(base DoFn, prefetch, progress). `steps` assembles them into the graph DESIGN.md draws; `config` is the
+validated run settings; `heavy_partitions` spreads one large partition over many workers. `errors`,
+`records` and `arrow_text` are the shared base every stage may import.
+"""
 
 import logging
 

@@ -9,13 +9,13 @@ import datetime as dt
 import os
 import zoneinfo
 
-from transforms.destination import Destination, parse_destination
-from transforms.s3 import S3Settings
+from transforms.sinks.target import Destination, parse_destination
+from transforms.sinks.s3 import S3Settings
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
-from transforms.naming import check_id
+from transforms.sinks.naming import check_id
 from transforms.records import EVENTS, PROFILES
-from transforms.window import DEFAULT_CLOCK_SKEW, Window, parse_ceiling, parse_instant, to_ms
+from transforms.sources.window import DEFAULT_CLOCK_SKEW, Window, parse_ceiling, parse_instant, to_ms
 
 __all__ = ["ExportConfig", "EXPORT_TYPES", "TIME_BASES", "PARQUET_CODECS", "DEFAULT_MAX_FILE_BYTES",
            "DEFAULT_MAX_REJECT_FRACTION"]
@@ -51,10 +51,10 @@ class ExportConfig:
     timezone: str
     manifest_copy: str = None
     max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
-    spill_dir: str = None   # set by the launcher for each run (transforms/spill.py)
-    filesystem_flags: tuple = ()   # where storage is, for workers (transforms/worker_filesystems.py)
+    spill_dir: str = None   # set by the launcher for each run (transforms/shuffle/spill.py)
+    filesystem_flags: tuple = ()   # where storage is, for workers (transforms/runtime/worker_filesystems.py)
     # Whether a step may hold an element's outputs back and emit them when its bundle finishes, so that
-    # the next store file is read while the last one is partitioned (transforms/overlap.py). Beam's
+    # the next store file is read while the last one is partitioned (transforms/runtime/prefetch.py). Beam's
     # DaskRunner collects a bundle's outputs before it finishes the bundle: what finish_bundle emits
     # there is lost.
     overlap: bool = True

@@ -2,11 +2,11 @@
 
 Only Create, ParDo, GroupByKey and Flatten are used, so the same graph runs on every runner,
 Beam's DaskRunner included. Elements are Arrow tables (thousands of rows each); what crosses a
-GroupByKey is the path of a spilled piece (transforms/spill.py) or a small object descriptor, under
-an integer key (transforms/grouping.py). No ParDo has a second, tagged output: the DaskRunner hands
+GroupByKey is the path of a spilled piece (transforms/shuffle/spill.py) or a small object descriptor, under
+an integer key (transforms/shuffle/grouping.py). No ParDo has a second, tagged output: the DaskRunner hands
 every output of a ParDo to every consumer, so a step with two kinds of result emits (kind, value)
 pairs and plain ParDos pick their kind out. A heavy partition is written by many workers, in row ranges
-(transforms/staging.py).
+(transforms/heavy_partitions.py).
 """
 
 import io
@@ -18,21 +18,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from transforms.configured import METRIC_NAMESPACES, ConfiguredDoFn, ConfiguredTransform, report_object
-from transforms.destination import parse_destination
+from transforms.runtime.base_dofn import METRIC_NAMESPACES, ConfiguredDoFn, ConfiguredTransform, report_object
+from transforms.sinks.target import parse_destination
 from transforms.errors import TooManyRejectsError
 from transforms.formats import Encoder, encoder_for
-from transforms.grouping import SINGLE_GROUP, partition_key
-from transforms.manifest import build_manifest, check_objects
-from transforms.naming import manifest_key, object_key, rejects_key
-from transforms.overlap import OverlappedDoFn
-from transforms.partition import add_time_parts, split_by_partition
-from transforms.readers import read_split
-from transforms.sharding import shard_rows
-from transforms.sorted_rows import SortedRows
-from transforms.spill import read_piece, write_pieces
-from transforms.staging import WriteHeavy, plan_ranges, spill_ranges
-from transforms.table_coder import KindAndTable
+from transforms.shuffle.grouping import SINGLE_GROUP, partition_key
+from transforms.sinks.manifest import build_manifest, check_objects
+from transforms.sinks.naming import manifest_key, object_key, rejects_key
+from transforms.runtime.prefetch import OverlappedDoFn
+from transforms.shuffle.partition import add_time_parts, split_by_partition
+from transforms.sources.readers import read_split
+from transforms.sinks.sharding import shard_rows
+from transforms.shuffle.sorted_rows import SortedRows
+from transforms.shuffle.spill import read_piece, write_pieces
+from transforms.heavy_partitions import WriteHeavy, plan_ranges, spill_ranges
+from transforms.shuffle.table_coder import KindAndTable
 
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
@@ -53,7 +53,7 @@ def _put_shards(config, encoder, rows, name, key_for):
 
 
 class _ReadSplit(OverlappedDoFn):
-    """The next file is read on a thread while the last one's rows are partitioned (transforms/overlap.py)."""
+    """The next file is read on a thread while the last one's rows are partitioned (transforms/runtime/prefetch.py)."""
 
     def produce(self, path):
         config, rejects = self.config, []

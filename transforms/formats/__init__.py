@@ -7,7 +7,7 @@ and Avro do), names or uploads: `compression` says what the caller must wrap aro
 
 import abc
 
-from transforms.compression import Compression
+from transforms.formats.compression import Compression
 from transforms.errors import ConfigError
 
 __all__ = ["Encoder", "encoder_for", "FORMATS"]

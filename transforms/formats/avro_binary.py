@@ -24,7 +24,7 @@ from isal import isal_zlib
 __all__ = ["long_bytes", "longs", "strings", "header", "block", "value_bytes", "map_bytes"]
 
 MAGIC = b"Obj\x01"
-DEFLATE_LEVEL = 2            # ISA-L, as transforms.compression's gzip
+DEFLATE_LEVEL = 2            # ISA-L, as transforms.formats.compression's gzip
 
 
 def long_bytes(value):

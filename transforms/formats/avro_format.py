@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from transforms.arrow_text import joined_bytes
-from transforms.compression import Background, Compression
+from transforms.formats.compression import Background, Compression
 from transforms.formats import Encoder
 from transforms.formats.avro_binary import block, header, longs, strings
 from transforms.formats.avro_maps import map_column

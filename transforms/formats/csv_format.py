@@ -9,7 +9,7 @@ Cells are built by Arrow kernels from typed key columns (typed_maps), once per d
 Arrow can parse the maps, and by Python's as_text otherwise; the two give the same bytes. A map group's
 cells are joined once per distinct text too, so a line is joined from a few columns, not one per key.
 A file larger than SLICE_BYTES is written a slice at a time: a first pass types each slice and keeps
-its cells aside (transforms/scratch.py), a second writes them under the header of the union of the keys.
+its cells aside (transforms/formats/encoder_scratch.py), a second writes them under the header of the union of the keys.
 """
 
 import csv
@@ -22,7 +22,7 @@ from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct, as_strings, cell_texts, typed_columns
 from transforms.formats.values import CHUNK_ROWS, SLICE_BYTES, as_text, parse_maps, slices, sorted_keys
-from transforms.scratch import Scratch
+from transforms.formats.encoder_scratch import Scratch
 
 __all__ = ["CsvEncoder"]
 

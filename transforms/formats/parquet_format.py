@@ -11,7 +11,7 @@ Min/max statistics are kept for numbers, booleans, `ts` and `eventName`, not for
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.compression import Compression
+from transforms.formats.compression import Compression
 from transforms.formats import Encoder
 from transforms.formats.parquet_slices import write_sliced
 from transforms.formats.typed_maps import Distinct, typed_columns

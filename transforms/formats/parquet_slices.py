@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from transforms.formats.typed_maps import Distinct
 from transforms.formats.values import as_text, parse_maps, slices
-from transforms.scratch import Scratch
+from transforms.formats.encoder_scratch import Scratch
 
 __all__ = ["agreed_type", "write_sliced"]
 

@@ -19,7 +19,7 @@ def is_int64(value):
     return type(value) is int and _INT64[0] <= value <= _INT64[1]
 
 # Rows encoded per step (JSON; CSV joins its lines so). Gzip runs a step behind on its own thread
-# (transforms/compression.py), so a step of 8192 rows lets it overlap most of a file's encoding; with
+# (transforms/formats/compression.py), so a step of 8192 rows lets it overlap most of a file's encoding; with
 # steps of 32768 most files were one step, and compressing waited for it. 1M events, median of 5: wall
 # 5.67 -> 5.20 s at about the same CPU.
 CHUNK_ROWS = 8192

@@ -5,7 +5,7 @@ store - skewed event mix, per-event property schemas, late and clock-skewed capt
 server-side events without device info, multi-version profiles and (with --hostile)
 names/values that break naive CSV/JSON/HTML handling. Same seed and arguments give
 byte-identical files, so tests and benchmarks can compare outputs exactly. `--distinct all` and
-`--long-values` make a store where repetition does not help an exporter (pipelines.store_variety).
+`--long-values` make a store where repetition does not help an exporter (devtools.store_variety).
 
 Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
     DIR/events/captured_date=YYYY-MM-DD/part-NNNNN.<ext>   (partitioned by captured_at)
@@ -13,7 +13,7 @@ Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
     DIR/{events,profiles}/_watermark.json: complete before the day after --end (the store is whole)
 
 Usage:
-    python -m pipelines.generate --out DIR --events N --days D --format parquet \
+    python -m devtools.generate --out DIR --events N --days D --format parquet \
         [--seed S] [--end YYYY-MM-DD] [--profiles P] [--hostile] [--distinct natural|all] [--long-values]
 """
 import argparse
@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.store_variety import DISTINCT, Variety
-from transforms.watermark import write_watermark
+from devtools.store_variety import DISTINCT, Variety
+from transforms.sources.watermark import write_watermark
 
 DAY_MS = 86_400_000
 ROWS_PER_FILE = 50_000

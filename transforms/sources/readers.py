@@ -22,15 +22,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.filesystem import CompressionTypes
 
 from transforms.errors import SourceError
-from transforms.store import folder_start_ms, store_format
-from transforms.validation import reject as _reject, validate
+from transforms.sources.store_files import folder_start_ms, store_format
+from transforms.sources.validation import reject as _reject, validate
 
 __all__ = ["read_split", "BATCH_ROWS"]
 
 # Rows per Arrow batch: big enough that per-batch overhead vanishes, small enough to keep memory flat.
 BATCH_ROWS = 65536
 # And, from Parquet, about this many bytes (as Parquet counts them, uncompressed), what the encoders'
-# slices hold too: two files are read at once (transforms/overlap.py), and 65536 rows of long texts
+# slices hold too: two files are read at once (transforms/runtime/prefetch.py), and 65536 rows of long texts
 # (~1 KB a row) hold three times the memory of rows of ~300 B. 5M events of ~1 KB, JSON, one run each:
 # the benchmark's peak RSS 688 MiB at 24 MiB, 573 at 16 (39.6 and 39.8 s); the kernel's maximum 613 at
 # 16 and 603 at 12 (38.8 and 40.7 s).

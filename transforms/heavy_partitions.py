@@ -31,14 +31,14 @@ import hashlib
 import apache_beam as beam
 import orjson
 
-from transforms.configured import ConfiguredDoFn, ConfiguredTransform, report_object
+from transforms.runtime.base_dofn import ConfiguredDoFn, ConfiguredTransform, report_object
 from transforms.errors import GroupingError
 from transforms.formats import encoder_for
-from transforms.grouping import partition_key, range_key
-from transforms.naming import object_key
-from transforms.sharding import FILL, SAMPLE_ROWS, shard_rows
-from transforms.sorted_rows import SortedRows
-from transforms.spill import open_staged, read_piece, stage_file, write_batches
+from transforms.shuffle.grouping import partition_key, range_key
+from transforms.sinks.naming import object_key
+from transforms.sinks.sharding import FILL, SAMPLE_ROWS, shard_rows
+from transforms.shuffle.sorted_rows import SortedRows
+from transforms.shuffle.spill import open_staged, read_piece, stage_file, write_batches
 
 __all__ = ["plan_ranges", "spill_ranges", "WriteHeavy", "RANGE_FILES", "RANGE_FILL", "MIN_RANGE_ROWS"]
 

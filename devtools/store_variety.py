@@ -1,4 +1,4 @@
-"""Store profiles for pipelines.generate: how repetitive the map texts are, how long and hostile the values.
+"""Store profiles for devtools.generate: how repetitive the map texts are, how long and hostile the values.
 
 Map texts repeat in real stores (a user's profile on each of their events, a device's details), and
 an exporter that works once per distinct text gains from that. A large account's store can be far

@@ -29,6 +29,6 @@ def partition_key(name, day):
 
 
 def range_key(name, day, number):
-    """A 63-bit integer for row range `number` of a heavy partition (transforms/staging.py): the ranges of
+    """A 63-bit integer for row range `number` of a heavy partition (transforms/heavy_partitions.py): the ranges of
     one partition get different keys, so a runner hands them to different workers."""
     return _key(name, day, number)

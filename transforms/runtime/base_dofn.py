@@ -1,6 +1,6 @@
 """What every step of the pipeline shares: the run's settings, progress, and how a written object is reported.
 
-Two steps write data objects (transforms/steps.py for a partition written whole, transforms/staging.py
+Two steps write data objects (transforms/steps.py for a partition written whole, transforms/heavy_partitions.py
 for a heavy one written from staged pieces); both count and describe an object here, so the manifest,
 metrics and progress cannot tell which wrote it.
 """
@@ -8,9 +8,9 @@ metrics and progress cannot tell which wrote it.
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.allocator import return_large_blocks
-from transforms.progress import ProgressCounter
-from transforms.worker_filesystems import use_filesystem_options
+from transforms.runtime.allocator import return_large_blocks
+from transforms.runtime.progress import ProgressCounter
+from transforms.runtime.worker_filesystems import use_filesystem_options
 
 __all__ = ["ConfiguredDoFn", "ConfiguredTransform", "report_object", "METRIC_NAMESPACES"]
 

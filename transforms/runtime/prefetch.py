@@ -22,7 +22,7 @@ import threading
 
 from apache_beam.transforms.window import GlobalWindows
 
-from transforms.configured import ConfiguredDoFn
+from transforms.runtime.base_dofn import ConfiguredDoFn
 
 __all__ = ["Ahead", "OverlappedDoFn", "THREADS"]
 

@@ -9,7 +9,7 @@ import hashlib
 import json
 
 from transforms.errors import GroupingError
-from transforms.naming import manifest_key
+from transforms.sinks.naming import manifest_key
 
 __all__ = ["build_manifest", "summarize", "expected_objects", "check_objects"]
 

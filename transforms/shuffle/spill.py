@@ -8,7 +8,7 @@ the launcher removes it after the run, with anything a retried bundle left behin
 cannot; so a local folder records the process that made it, and the next run of the same export removes
 the folders of its earlier runs whose process is gone (the rows in them are the customer's data).
 
-A heavy partition's row ranges and their encoded files wait here too (transforms/staging.py), under
+A heavy partition's row ranges and their encoded files wait here too (transforms/heavy_partitions.py), under
 names derived from the partition and range, so a retried bundle rewrites the same paths; a local file
 is written beside its name and renamed into place, so a reader never sees half of one.
 """

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 
-from pipelines import generate
-from pipelines.local_s3 import LocalS3Server, provision_least_privilege
-from transforms.s3 import S3Settings
-from transforms.s3_checks import list_objects
+from devtools import generate
+from devtools.local_s3 import LocalS3Server, provision_least_privilege
+from transforms.sinks.s3 import S3Settings
+from transforms.sinks.preflight import list_objects
 
 __all__ = ["main", "sample_store", "BUCKET", "PREFIX", "REGION"]
 
@@ -60,7 +60,7 @@ def show_bucket(server, key, bucket, prefix, region):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", default="demo-out")
     parser.add_argument("--events", type=int, default=50_000)
     args = parser.parse_args(argv)

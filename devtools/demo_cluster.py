@@ -15,10 +15,10 @@ import shutil
 import subprocess
 import sys
 
-from pipelines import generate
-from pipelines.demo import SHOWN, show_bucket
-from pipelines.local_dask import LocalDaskCluster
-from pipelines.local_s3 import LocalS3Server, platform_policy, provision_least_privilege
+from devtools import generate
+from devtools.demo import SHOWN, show_bucket
+from devtools.local_dask import LocalDaskCluster
+from devtools.local_s3 import LocalS3Server, platform_policy, provision_least_privilege
 from pipelines.options import SECRET_ENV
 
 __all__ = ["main"]
@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pipelines.demo_cluster", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo_cluster", description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", default="demo-cluster-out")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--format", default="json")

@@ -10,7 +10,7 @@ the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
 
 import tempfile
 
-from transforms.destination import Hashes
+from transforms.sinks.target import Hashes
 from transforms.errors import RowTooLargeError
 
 __all__ = ["Shard", "shard_rows", "encode_to_spool"]
@@ -31,7 +31,7 @@ class Shard:
 
 class _Spool(tempfile.SpooledTemporaryFile):
     """A spool that hashes what is written to it: for gzip formats that is done on the compressing thread
-    (transforms/compression.py), beside the encoder, instead of by the uploader after it."""
+    (transforms/formats/compression.py), beside the encoder, instead of by the uploader after it."""
 
     def __init__(self):
         super().__init__(max_size=SPOOL_MEMORY_BYTES)
@@ -54,7 +54,7 @@ def encode_to_spool(encoder, rows, name):
 def shard_rows(encoder, rows, name, limit, first_count=SAMPLE_ROWS):
     """Yield `Shard`s covering all of `rows` in order; the caller closes each spool. `first_count`: the
     first candidate's rows, when the rows are larger than the limit (a caller that already knows about
-    how many rows fill a file passes that, and saves the sample: transforms/staging.py)."""
+    how many rows fill a file passes that, and saves the sample: transforms/heavy_partitions.py)."""
     total = rows.num_rows
     start, count = 0, first_count
     while start < total:

@@ -14,7 +14,7 @@ import os
 import re
 
 from transforms.errors import ConfigError
-from transforms.s3 import S3Settings, put_object
+from transforms.sinks.s3 import S3Settings, put_object
 
 __all__ = ["Destination", "ObjectDigest", "Hashes", "parse_destination", "MAX_PREFIX_BYTES"]
 

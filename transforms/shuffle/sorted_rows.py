@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.partition import file_order
+from transforms.shuffle.partition import file_order
 
 __all__ = ["SortedRows"]
 

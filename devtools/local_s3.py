@@ -52,7 +52,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from transforms.s3_checks import least_privilege_policy  # the policy customers give the export key
+from transforms.sinks.preflight import least_privilege_policy  # the policy customers give the export key
 
 _BOOTSTRAP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey (see _bootstrap_admin)
 _ACCESS_RE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')

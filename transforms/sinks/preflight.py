@@ -10,7 +10,7 @@ import dataclasses
 from botocore.exceptions import BotoCoreError, ClientError
 
 from transforms.errors import ConfigError, DestinationError
-from transforms.s3 import classify, client_for
+from transforms.sinks.s3 import classify, client_for
 
 __all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects",
            "verify_objects", "Finding"]

@@ -19,8 +19,8 @@ from console.server import serve_in_thread
 from control import accounts, destinations, exports
 from control.scheduler import run_due
 from control.settings import load_settings
-from pipelines.demo import BUCKET, PREFIX, REGION, sample_store
-from pipelines.local_s3 import LocalS3Server, provision_least_privilege
+from devtools.demo import BUCKET, PREFIX, REGION, sample_store
+from devtools.local_s3 import LocalS3Server, provision_least_privilege
 
 __all__ = ["main"]
 
@@ -38,7 +38,7 @@ def _scheduler(engine, settings, vault, stop):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pipelines.console_demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.console_demo", description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", default="console-out")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--port", type=int, default=8000, help="0 lets the OS pick a free port")
