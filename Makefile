@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := constraints.txt
 EXTRAS := dev,dask
 
-.PHONY: install install-flink lock test test-fast reliability demo demo-cluster console bench clean
+.PHONY: install install-flink install-flink-cluster lock test test-fast reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,19 @@ BEAM_VERSION := $(shell sed -n 's/^apache-beam==//p' $(LOCK))
 FLINK_JOB_SERVER_ARTIFACT := org.apache.beam:beam-runners-flink-$(FLINK_VERSION)-job-server:$(BEAM_VERSION)
 FLINK_JOB_SERVER := .cache/flink/beam-runners-flink-$(FLINK_VERSION)-job-server-$(BEAM_VERSION).jar
 
-install-flink: $(FLINK_JOB_SERVER)
+FLINK_CLUSTER := .cache/flink/lib/.installed
+
+# The standalone cluster's jars alone (devtools/flink/pom.xml), for devtools/local_flink.py.
+install-flink-cluster: $(FLINK_CLUSTER)
+
+$(FLINK_CLUSTER): devtools/flink/pom.xml
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@mvn -q -B -f devtools/flink/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(dir $@) \
+	  >.cache/flink/maven-cluster.log 2>&1 \
+	  || { echo "install-flink: Maven could not fetch the Flink cluster's jars (see .cache/flink/maven-cluster.log)" >&2; exit 1; }
+	@touch $@
+
+install-flink: $(FLINK_CLUSTER) $(FLINK_JOB_SERVER)
 
 $(FLINK_JOB_SERVER):
 	@mkdir -p $(dir $@)
