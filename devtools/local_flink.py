@@ -50,6 +50,14 @@ restart-strategy: {{type: fixed-delay, fixed-delay: {{attempts: {restarts}, dela
 """
 
 
+def _java():
+    java = shutil.which("java")
+    if java is None:
+        raise RuntimeError("no `java` on PATH: the Flink cluster needs Java 17 "
+                           "(apt-get install openjdk-17-jre-headless)")
+    return java
+
+
 def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -80,8 +88,8 @@ class LocalFlinkCluster:
 
     def _resource_flags(self, command):
         """(JVM flags, -D dynamic properties) of Flink's BashJavaUtils for this config, as the scripts use."""
-        done = subprocess.run(  # nosec B603 B607  # java with fixed arguments, no shell
-            ["java", "-cp", self._classpath(), "org.apache.flink.runtime.util.bash.BashJavaUtils", command,
+        done = subprocess.run(  # nosec B603  # java with fixed arguments, no shell
+            [_java(), "-cp", self._classpath(), "org.apache.flink.runtime.util.bash.BashJavaUtils", command,
              "--configDir", self.folder], capture_output=True, text=True, timeout=_START_TIMEOUT, check=True)
         prefix = "BASH_JAVA_UTILS_EXEC_RESULT:"
         results = [line[len(prefix):].split() for line in done.stdout.splitlines() if line.startswith(prefix)]
@@ -91,8 +99,8 @@ class LocalFlinkCluster:
         jvm, dynamic = self._resource_flags(resource_command)
         log = open(os.path.join(self.folder, f"{role}.log"), "ab")
         with log:
-            return subprocess.Popen(  # nosec B603 B607  # java with fixed arguments, no shell
-                ["java", *_JAVA_17_OPENS, *jvm, "-cp", self._classpath(), main_class, "--configDir", self.folder,
+            return subprocess.Popen(  # nosec B603  # java with fixed arguments, no shell
+                [_java(), *_JAVA_17_OPENS, *jvm, "-cp", self._classpath(), main_class, "--configDir", self.folder,
                  *dynamic], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self):
@@ -131,7 +139,8 @@ class LocalFlinkCluster:
     def overview(self):
         """The JobManager's /overview (taskmanagers, slots-total, flink-version, jobs), or None if it is down."""
         try:
-            with urllib.request.urlopen(f"http://{self.rest_address}/overview", timeout=5) as answer:  # nosec B310
+            url = f"http://{self.rest_address}/overview"
+            with urllib.request.urlopen(url, timeout=5) as answer:  # nosec B310  # our cluster's http URL
                 return json.load(answer)
         except OSError:
             return None

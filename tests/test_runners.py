@@ -9,10 +9,10 @@ BASE = ["--source", "/store", "--destination", "/out", "--end", "2024-03-11T00:0
 
 
 @pytest.mark.parametrize("runner", ["FlinkRunner", "apache_beam.runners.portability.flink_runner.FlinkRunner"])
-@pytest.mark.parametrize("extra,named", [([], None), (["--flink_master=localhost:8081"], None),
-                                         (["--flink_job_server_jar=/no/such/job-server.jar"], "/no/such/job-server.jar"),
-                                         (["--flink_job_server_jar=https://repo.example/job-server.jar"],
-                                          "https://repo.example/job-server.jar")])
+@pytest.mark.parametrize("extra,named", [
+    ([], None), (["--flink_master=localhost:8081"], None),
+    (["--flink_job_server_jar=/no/such/job-server.jar"], "/no/such/job-server.jar"),
+    (["--flink_job_server_jar=https://repo.example/job-server.jar"], "https://repo.example/job-server.jar")])
 def test_flink_without_a_job_server_or_a_local_jar_is_refused(runner, extra, named):
     with pytest.raises(ConfigError) as refused:
         pipeline_options(BASE + [runner, *extra])
