@@ -2,6 +2,7 @@
 
 import pytest
 
+import pipelines.options  # noqa: F401; registers the export's options with Beam
 from pipelines.runners import pipeline_options
 from transforms.errors import ConfigError
 
