@@ -177,6 +177,7 @@ class LocalFlinkCluster:
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # `kill` stops the cluster too, as Ctrl-C does
     with LocalFlinkCluster() as cluster:
         overview = cluster.overview()
         print(f"Flink {overview['flink-version']} at http://{cluster.rest_address} (--flink_master="
