@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := constraints.txt
 EXTRAS := dev,dask
 
-.PHONY: install lock test test-fast reliability demo demo-cluster console bench clean
+.PHONY: install install-flink install-flink-cluster lock test test-fast reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,33 @@ $(VENV)/.installed: setup.py $(LOCK)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	touch $@
+
+# Beam's Flink job server, fetched once with Maven (never by Beam at run time): the Flink version is the one
+# templates/runners/flink.toml pins (--flink_version), the Beam version the lock's. Runs on Flink pass
+# --flink_job_server_jar=$(FLINK_JOB_SERVER) (docs/flink.md: Maven Central does not serve it today).
+FLINK_VERSION := $(shell sed -n 's/.*--flink_version=\([0-9.]*\).*/\1/p' templates/runners/flink.toml)
+BEAM_VERSION := $(shell sed -n 's/^apache-beam==//p' $(LOCK))
+FLINK_JOB_SERVER_ARTIFACT := org.apache.beam:beam-runners-flink-$(FLINK_VERSION)-job-server:$(BEAM_VERSION)
+FLINK_JOB_SERVER := .cache/flink/beam-runners-flink-$(FLINK_VERSION)-job-server-$(BEAM_VERSION).jar
+
+FLINK_CLUSTER := .cache/flink/lib/.installed
+
+# The standalone cluster's jars alone (devtools/flink/pom.xml), for devtools/local_flink.py.
+install-flink-cluster: $(FLINK_CLUSTER)
+
+$(FLINK_CLUSTER): devtools/flink/pom.xml
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@mvn -q -B -f devtools/flink/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(dir $@) \
+	  >.cache/flink/maven-cluster.log 2>&1 \
+	  || { echo "install-flink: Maven could not fetch the Flink cluster's jars (see .cache/flink/maven-cluster.log)" >&2; exit 1; }
+	@touch $@
+
+install-flink: $(FLINK_CLUSTER) $(FLINK_JOB_SERVER)
+
+$(FLINK_JOB_SERVER):
+	@mkdir -p $(dir $@)
+	@mvn -q -B -U dependency:copy -Dartifact=$(FLINK_JOB_SERVER_ARTIFACT) -DoutputDirectory=$(dir $@) >$(dir $@)maven.log 2>&1 \
+	  || { echo "install-flink: Maven could not fetch $(FLINK_JOB_SERVER_ARTIFACT) (see $(dir $@)maven.log and docs/flink.md)" >&2; exit 1; }
 
 # Re-resolve setup.py's ranges to today's newest versions in a scratch venv and write them to the lock;
 # then `make test` (install re-runs, the lock changed) and commit the lock if the tests pass.
@@ -56,4 +83,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock demo-out demo-cluster-out console-out .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock .cache demo-out demo-cluster-out console-out .pytest_cache

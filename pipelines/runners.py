@@ -6,13 +6,18 @@
   ...) only once its module is imported, so it is imported before the options are read. Its Create puts
   up to 128 elements in one dask partition, which would read a whole store in one task on one worker;
   one store file per partition (`--dask_partition_size=1`, unless set) lets every worker read and write.
-- Any other runner (FlinkRunner, DataflowRunner, ...) is Beam's to resolve.
+- FlinkRunner: Beam would download its Flink job server jar from Maven Central at run time when it is
+  given neither a deployed job server (`--job_endpoint`) nor a local jar (`--flink_job_server_jar`,
+  which `make install-flink` fetches); a run must not depend on that download, so one of them is required.
+- Any other runner (DataflowRunner, ...) is Beam's to resolve.
 """
 
 import ipaddress
+import os
 import socket
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (FlinkRunnerOptions, GoogleCloudOptions, PipelineOptions,
+                                                  PortableOptions, StandardOptions)
 
 from transforms.errors import ConfigError, RunnerFailedError
 
@@ -22,6 +27,7 @@ OFFLINE_RUNNER = "FnApiRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 _DASK_NAMES = ("DaskRunner", DASK_RUNNER)
 _DASK_PARTITIONING = ("--dask_npartitions", "--dask_partition_size")
+_FLINK_NAMES = ("FlinkRunner", "apache_beam.runners.portability.flink_runner.FlinkRunner")
 
 
 def is_dask(options):
@@ -46,6 +52,7 @@ def pipeline_options(argv):
     unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
     if unknown:  # Beam would only warn and drop it; a misspelled option must not change the export
         raise ConfigError(f"unknown option --{unknown[0]}; see the README's option table")
+    _check_flink_job_server(options)
     standard = options.view_as(StandardOptions)
     if standard.runner in (None, "DirectRunner"):
         standard.runner = OFFLINE_RUNNER
@@ -70,6 +77,18 @@ def _check_dask_temp_location(options):
         raise ConfigError(f"--dask_client_address {address}: workers on other machines cannot read this "
                           "machine's temp folder; add --temp_location s3://PLATFORM-BUCKET/prefix (the "
                           "platform's bucket, never the customer's) or a folder every worker mounts")
+
+
+def _check_flink_job_server(options):
+    if options.view_as(StandardOptions).runner not in _FLINK_NAMES or options.view_as(PortableOptions).job_endpoint:
+        return
+    jar = options.view_as(FlinkRunnerOptions).flink_job_server_jar
+    if jar and os.path.isfile(jar):
+        return
+    found = f" ({jar} is not a file)" if jar else ""
+    raise ConfigError(f"--runner FlinkRunner needs a job server that is not downloaded at run time{found}: "
+                      "--job_endpoint=HOST:8099 of a deployed Beam Flink job server, or "
+                      "--flink_job_server_jar=PATH of a local jar (`make install-flink` fetches it into .cache/flink/)")
 
 
 def close_runner(result):

@@ -10,12 +10,14 @@ in tests/test_export_dask.py and tests/test_control_dask.py.
 
 import re
 import shlex
+import subprocess
 import sys
+from os.path import basename
 from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import PortableOptions, WorkerOptions
+from apache_beam.options.pipeline_options import FlinkRunnerOptions, PortableOptions, WorkerOptions
 from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.portability.portable_runner import PortableRunner
@@ -83,6 +85,24 @@ def test_flink_preset_validates_and_builds_for_a_job_server(generated, tmp_path)
     assert docker_image(proto) == {portable.environment_config}
     environment = environments.Environment.from_options(portable)
     assert isinstance(environment, environments.DockerEnvironment)
+
+
+def test_install_flink_fetches_beams_own_job_server_for_the_pinned_flink(generated, tmp_path):
+    """`make install-flink` asks Maven for the very jar Beam would download at run time for the preset's
+    --flink_version (one Beam publishes) and the launcher's Beam version, and keeps it under .cache/flink/."""
+    from apache_beam.utils.subprocess_server import JavaJarServer
+    argv = preset_argv("flink", generated[0], str(tmp_path))
+    assert any(arg.startswith("--flink_version=") for arg in argv)   # pinned, not Beam's default
+    version = pipeline_options(argv).view_as(FlinkRunnerOptions).flink_version
+    assert version in FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS
+    url = JavaJarServer.path_to_beam_jar(f":runners:flink:{version}:job-server:shadowJar")
+    group, artifact, beam_version, jar = url.split("/maven2/", 1)[1].rsplit("/", 3)
+    assert beam_version == beam.__version__
+    plan = subprocess.run(["make", "-np", "install-flink"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout
+    assert f"-Dartifact={group.replace('/', '.')}:{artifact}:{beam_version} -DoutputDirectory=.cache/flink/ " in plan
+    # the file the target stands for is the one dependency:copy writes, and the --flink_job_server_jar to pass
+    assert f"\nFLINK_JOB_SERVER := .cache/flink/{basename(jar)}\n" in plan
 
 
 def dataflow_proto(pipeline, options, image):
