@@ -21,8 +21,15 @@ def check_objects(objects):
     keys = collections.Counter(o["key"] for o in objects)
     twice = sorted(key for key, count in keys.items() if count > 1)
     if twice:
+        names = sorted({o["event_name"] for o in objects if o["key"] == twice[0]})
+        if len(names) > 1:   # naming.py makes this a SHA-256 collision: not a fault a rerun can cure
+            raise GroupingError(f"object key {twice[0]!r} was written for {len(names)} event names "
+                                f"({', '.join(map(repr, names))}): the names share a key part, which naming.py "
+                                "rules out; report it as a bug, and meanwhile export these events in separate "
+                                "runs (--export_type select_events)")
         raise GroupingError(f"object key {twice[0]!r} was written by {keys[twice[0]]} writers "
-                            f"({len(twice)} keys in all); rerun with the same --run_timestamp")
+                            f"({len(twice)} keys in all): the runner split one (event, date) group; rerun "
+                            "with the same --run_timestamp")
     indexes = collections.defaultdict(list)
     for item in objects:
         indexes[(item["event_name"], item["date"])].append(item["index"])
