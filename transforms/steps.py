@@ -27,6 +27,7 @@ from transforms.sinks.manifest import build_manifest, check_objects
 from transforms.sinks.naming import manifest_key, object_key, rejects_key
 from transforms.runtime.prefetch import OverlappedDoFn
 from transforms.shuffle.partition import add_time_parts, split_by_partition
+from transforms.sources.placement import latest_ms
 from transforms.sources.readers import read_split
 from transforms.sinks.sharding import shard_rows
 from transforms.shuffle.sorted_rows import SortedRows
@@ -59,7 +60,8 @@ class _ReadSplit(OverlappedDoFn):
         config, rejects = self.config, []
         shape, window = config.shape, config.window
         for table in read_split(path, shape, shape.window_column(window.basis), window.start_ms, window.end_ms,
-                                rejects, config.events, window.captured_before_ms):
+                                rejects, config.events, window.captured_before_ms, window.series_start_ms,
+                                latest_ms(config.timezone)):
             yield ROWS, table
         if rejects:
             yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
