@@ -43,7 +43,7 @@ _UNIT_MS = {"s": None, "ms": 1, "us": 1000, "ns": 1_000_000}
 
 def latest_ms(timezone):
     """The first instant (epoch ms) whose date is past 9999-12-31, in `timezone` or in UTC if sooner."""
-    offset = dt.datetime(9999, 12, 31, 12, tzinfo=_UTC).astimezone(zoneinfo.ZoneInfo(timezone)).utcoffset()
+    offset = zoneinfo.ZoneInfo(timezone).utcoffset(dt.datetime(9999, 12, 31, 23, 59))   # its wall clock then
     return EPOCH_END_MS - max(0, offset // dt.timedelta(milliseconds=1))
 
 
