@@ -69,6 +69,7 @@ class ExportConfig:
             "request_id": self.request_id, "run_timestamp": self.run_timestamp, "database_id": self.database_id,
             "export_type": self.export_type, "events": list(self.events), "format": self.format,
             "timezone": self.timezone, "window": self.window.describe(),
+            "server_side_encryption": self.destination.s3.sse,
         }
 
     @classmethod

@@ -204,7 +204,7 @@ class _WriteRejectGroup(ConfiguredDoFn):
         sample = {name: rows[name][0].as_py() for name in ("source", "reason")}
         for index, key, count, digest in _put_shards(config, _RejectsEncoder(config.shape), rows, "rejects", key_for):
             yield {"key": key, "index": index, "rows": count, "bytes": digest.bytes, "sha256": digest.sha256,
-                   "etag": digest.etag, "sample": sample if index == 0 else None}
+                   "etag": digest.etag, "etag_kind": digest.etag_kind, "sample": sample if index == 0 else None}
 
 
 class WriteRejects(ConfiguredTransform):

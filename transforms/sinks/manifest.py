@@ -1,17 +1,16 @@
 """The run's manifest: written last, from what the writers reported, so its presence means "complete".
 
-It lists every object (key, raw event name, date, index, rows, bytes, SHA-256), the rejects (their
-count, objects and the first reason, as a sample), per-event and run totals and the window. Its bytes depend only on the run, never on a clock or on arrival order.
+It lists every object (key, raw event name, date, index, rows, bytes, SHA-256, ETag and the ETag's kind),
+the rejects (their count, objects and the first reason, as a sample), per-event and run totals and the
+window. Its bytes depend only on the run, never on a clock or on arrival order.
 """
 
 import collections
-import hashlib
 import json
 
 from transforms.errors import GroupingError
-from transforms.sinks.naming import manifest_key
 
-__all__ = ["build_manifest", "summarize", "expected_objects", "check_objects"]
+__all__ = ["build_manifest", "summarize", "check_objects"]
 
 
 def check_objects(objects):
@@ -66,11 +65,3 @@ def build_manifest(run, objects, rejects):
     }
     document["rejects"] = {"rows": sum(o["rows"] for o in rejects), "objects": rejects, "sample": sample}
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def expected_objects(manifest, manifest_bytes, prefix):
-    """{key: (bytes, etag)} the bucket must hold for this run: data, rejects and the manifest itself."""
-    expected = {o["key"]: (o["bytes"], o.get("etag")) for o in manifest["objects"] + manifest["rejects"]["objects"]}
-    key = manifest_key(prefix, manifest["request_id"], manifest["run_timestamp"])
-    expected[key] = (len(manifest_bytes), hashlib.md5(manifest_bytes, usedforsecurity=False).hexdigest())
-    return expected

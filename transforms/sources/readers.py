@@ -35,9 +35,9 @@ BATCH_ROWS = 65536
 # the benchmark's peak RSS 688 MiB at 24 MiB, 573 at 16 (39.6 and 39.8 s); the kernel's maximum 613 at
 # 16 and 603 at 12 (38.8 and 40.7 s).
 BATCH_BYTES = 16 << 20
+_EPOCH, _MS = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.timedelta(milliseconds=1)
 # What the file readers raise on damaged input: fastavro lets zlib and index errors through from a broken
 # block, gzip raises OSError or EOFError, pyarrow its own.
-_EPOCH, _MS = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.timedelta(milliseconds=1)
 _DAMAGED = (OSError, ValueError, EOFError, IndexError, KeyError, zlib.error, pa.ArrowException)
 
 
@@ -91,15 +91,18 @@ def _records_to_tables(records, schema, rejects):
     (Arrow would truncate it without a word)."""
     columns = {name: [] for name in schema.names}
     texts = [name for name in schema.names if schema.field(name).type == pa.string()]
+    times = [name for name in schema.names if name not in texts]
     for record in records:
-        row = {name: _as_text(record.get(name)) if name in texts else _as_millis(record.get(name))
-               for name in schema.names}
-        fraction = next((name for name in schema.names if isinstance(row[name], float)), None)
+        stamps = [_as_millis(record.get(name)) for name in times]
+        fraction = next((name for name, value in zip(times, stamps) if isinstance(value, float)), None)
         if fraction:
+            row = {name: _as_text(record.get(name)) for name in texts} | dict(zip(times, stamps))
             rejects.add(f"{fraction} {row[fraction]!r} is not a whole number of milliseconds", row, row)
             continue
-        for name, values in columns.items():
-            values.append(row[name])
+        for name in texts:
+            columns[name].append(_as_text(record.get(name)))
+        for name, value in zip(times, stamps):
+            columns[name].append(value)
         if len(columns[schema.names[0]]) == BATCH_ROWS:
             yield columns
             columns = {name: [] for name in schema.names}
