@@ -206,3 +206,17 @@ def test_rejects_of_an_s3_store_name_the_file_below_the_store_root(tmp_path, ser
         FileSystems.set_options(None)
     assert _ids(kept) == ["good"]
     assert reject["source"] == f"{FOLDER}/{path.name}" and bucket not in str(reject)
+
+
+def test_a_parquet_timestamp_column_before_1970_is_rejected_in_milliseconds(tmp_path):
+    path = tmp_path / FOLDER / "part-0.parquet"
+    path.parent.mkdir()
+    before = ms("1960-01-01T00:00:00Z")
+    pq.write_table(pa.table({"event_id": ["good", "old"], "event_name": ["E"] * 2,
+                             "event_time": pa.array([NOON, before], pa.timestamp("ms", tz="UTC")),
+                             "captured_at": [NOON, NOON], "profile": ["{}"] * 2, "device_info": ["{}"] * 2,
+                             "event_props": ["{}"] * 2}), path)
+    kept, (reject,) = _read(path)
+    assert _ids(kept) == ["good"]
+    assert reject["reason"].startswith(f"event_time {before} (1960-01-01T00:00:00.000Z) is not between")
+    assert f'"event_time":"{before} ms"' in reject["record"]

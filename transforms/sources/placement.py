@@ -191,18 +191,18 @@ class Placement:
         unwhole = {name: mask.to_pylist() for name, mask in unwhole.items()}
         raw = {name: _shown(column) for name, column in raw.items()}
         for index, record in enumerate(rows.to_pylist()):
-            record.update({name: values[index] for name, values in raw.items()})
-            self.rejects.append(reject(self.located.name, self._reason(record, index, unwhole), record))
+            fraction = next((name for name, flags in unwhole.items() if flags[index]), None)
+            shown = dict(record, **{name: values[index] for name, values in raw.items()})
+            reason = (f"{fraction} {shown[fraction]} is not a whole number of milliseconds" if fraction
+                      else self._reason(record))
+            self.rejects.append(reject(self.located.name, reason, shown))
 
-    def _reason(self, record, index, unwhole):
+    def _reason(self, record):
         event, captured = self.event_column, self.capture_column
-        for name in (event, captured):
-            if unwhole.get(name, [False] * (index + 1))[index]:
-                return f"{name} {record[name]} is not a whole number of milliseconds"
         value = record[event]
         if value is not None and not 0 <= value < self.latest:
-            end = "10000-01-01T00:00:00Z" if self.latest == EPOCH_END_MS else f"{_iso(self.latest)} (10000-01-01 in " \
-                                                                            "the export's time zone)"
+            end = ("10000-01-01T00:00:00Z" if self.latest == EPOCH_END_MS
+                   else f"{_iso(self.latest)} (10000-01-01 in the export's time zone)")
             return (f"{event} {value} ({_iso(value)}) is not between 1970-01-01T00:00:00Z and {end}: an event time "
                     "is epoch milliseconds (is this one in seconds, microseconds or nanoseconds?)")
         value = record[captured]

@@ -2,7 +2,8 @@
 
 Parquet is read batch-wise and projected; Avro and JSON Lines arrive as Python records (their readers
 give nothing better) and are turned into Arrow batches of `BATCH_ROWS`. Every reader ends in the same
-validation, which yields good rows as a table and bad rows as `Reject`s with a reason.
+placement (which rows this run judges, and the faults of their times: placement.py) and validation,
+which yield good rows as a table and bad rows as rejects with a reason, named below the store root.
 
 A file that cannot be read to its end (garbage, a truncated or damaged block, a file that vanished after
 the listing) fails the run with its name and the fault: its records cannot be told apart or counted, so
