@@ -158,7 +158,8 @@ class Placement:
         event_bad = _false(pc.or_(pc.less(event, 0), pc.greater_equal(event, self.latest)))
         capture_bad = pa.scalar(False) if self.located.start_ms is None else _false(pc.or_(
             pc.less(captured, self.located.start_ms), pc.greater_equal(captured, self.located.end_ms)))
-        event_bad = pc.or_(event_bad, unwhole[self.event_column]) if self.event_column in unwhole else event_bad
+        if self.event_column in unwhole:
+            event_bad = pc.or_(event_bad, unwhole[self.event_column])
         if self.capture_column in unwhole:
             capture_bad = pc.or_(capture_bad, unwhole[self.capture_column])
         keep, faulty = self._keep(table, event_bad, capture_bad), pc.or_(event_bad, capture_bad)
@@ -170,6 +171,7 @@ class Placement:
         return table if pc.all(keep).as_py() else table.filter(keep)
 
     def _keep(self, table, event_bad, capture_bad):
+        """Placed rows in the window and before the ceiling, and, if this run judges them, the rest."""
         moment, captured = table[self.window_column], table[self.capture_column]
         moment_bad = event_bad if self.window_column == self.event_column else capture_bad
         placed = pc.and_(pc.is_valid(moment), pc.invert(pc.or_(moment_bad, capture_bad)))
