@@ -27,7 +27,7 @@ def _room(request_id="RQ9", database_id="db_42"):
 
 def _plane(plane):
     """Any character of Unicode plane `plane` (0-16) but a surrogate, which UTF-8 cannot carry."""
-    return st.integers(plane << 16, (plane << 16) | 0xFFFF).map(lambda c: chr(c if not 0xD800 <= c <= 0xDFFF else 0xE000))
+    return st.integers(plane << 16, (plane << 16) | 0xFFFF).map(lambda c: chr(0xE000 if 0xD800 <= c <= 0xDFFF else c))
 
 
 CHARACTERS = st.one_of(st.sampled_from("A~%-._ 7Eabcdef0123456789/"), st.integers(0, 16).flatmap(_plane))

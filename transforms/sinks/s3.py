@@ -191,7 +191,8 @@ def put_object(settings, bucket, key, stream, size, md5=None):
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             digests.append(md5.digest())
         etag = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
-        answer = _complete(client, bucket, key, upload["UploadId"], parts, etag, size if settings.sse == "aws:kms" else None)
+        kms_size = size if settings.sse == "aws:kms" else None
+        answer = _complete(client, bucket, key, upload["UploadId"], parts, etag, kms_size)
         return _etag(answer, etag, "multipart")
     except (ClientError, BotoCoreError) as error:
         raise classify(error, "put", bucket) from None

@@ -206,7 +206,7 @@ class Placement:
             end = ("10000-01-01T00:00:00Z" if self.latest == EPOCH_END_MS
                    else f"{_iso(self.latest)} (10000-01-01 in the export's time zone)")
             return (f"{event} {value} ({_iso(value)}) is not between 1970-01-01T00:00:00Z and {end}: an event time "
-                    "is epoch milliseconds (is this one in seconds, microseconds or nanoseconds?)")
+                    "is epoch milliseconds (is this one in seconds or microseconds?)")
         value = record[captured]
         return (f"{captured} {value} ({_iso(value)}) is outside its folder {self.located.folder}/, which holds "
                 f"{_iso(self.located.start_ms)} to {_iso(self.located.end_ms)}: the record was filed under the "
