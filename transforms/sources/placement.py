@@ -145,7 +145,7 @@ class Placement:
     def judge(self, table, cast=lambda table: table):
         """The rows of `table` this run judges and finds no time fault in, `cast` to the canonical types
         after the time columns are made epoch ms; the judged rows with a time fault go to the rejects."""
-        times = {self.event_column, self.capture_column}
+        times = dict.fromkeys((self.event_column, self.capture_column))   # in this order; one for profiles
         raw, unwhole = {name: table[name] for name in times}, {}
         for name in times:
             millis, bad = _as_ms(raw[name])
@@ -193,7 +193,8 @@ class Placement:
         unwhole = {name: mask.to_pylist() for name, mask in unwhole.items()}
         raw = {name: _shown(column) for name, column in raw.items()}
         for index, record in enumerate(rows.to_pylist()):
-            fraction = next((name for name, flags in unwhole.items() if flags[index]), None)
+            fraction = next((name for name in (self.event_column, self.capture_column)
+                             if name in unwhole and unwhole[name][index]), None)
             shown = dict(record, **{name: values[index] for name, values in raw.items()})
             reason = (f"{fraction} {shown[fraction]} is not a whole number of milliseconds" if fraction
                       else self._reason(record))
