@@ -46,6 +46,7 @@ setup(
             "playwright>=1.40",
             "httpx>=0.27",
             "schemathesis>=4.0",
+            "hypothesis>=6.100",   # property tests (tests/test_naming.py)
         ],
     },
 )

@@ -20,7 +20,7 @@ from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 
 __all__ = ["Text", "Instant", "DestinationIn", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
-           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "VerifyResult", "Me"]
+           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me"]
 
 
 def _storable(text):
@@ -187,6 +187,7 @@ class ManifestObject(BaseModel):
     bytes: int
     sha256: str
     etag: str | None = None
+    etag_kind: str | None = Field(None, description="md5 | multipart | opaque (S3's own: SSE-KMS)")
 
 
 class Finding(BaseModel):
@@ -195,9 +196,17 @@ class Finding(BaseModel):
     detail: str
 
 
+class Check(BaseModel):
+    key: str
+    check: str = Field(description="what the listing showed to match the manifest: size and MD5; size and multipart "
+                                   "ETag; or size alone (an SSE-KMS object's ETag is not an MD5)")
+
+
 class VerifyResult(BaseModel):
-    ok: bool = Field(description="every object of the manifest is listed with its size and ETag")
+    ok: bool = Field(description="every object of the manifest is listed with its size and, where it proves "
+                                 "anything, its ETag")
     findings: list[Finding]
+    checks: list[Check] = Field(description="each object found as the manifest records it, with its check")
 
 
 class Me(BaseModel):

@@ -233,10 +233,12 @@ async def verify(request: Request, run_id: str):
         return page.render("message.html", status_code=404, title="No such run",
                            message="This account has no run by that id. It may belong to another account.")
     try:
-        findings = verify_run(page.console.engine, page.console.settings, page.console.vault, _run_id(run_id),
-                              page.account_id)
+        result = verify_run(page.console.engine, page.console.settings, page.console.vault, _run_id(run_id),
+                            page.account_id)
+        findings = result["findings"]
         context["findings"] = {"problems": [f for f in findings if f["problem"] != "unlisted"],
-                               "unlisted": [f for f in findings if f["problem"] == "unlisted"]}
+                               "unlisted": [f for f in findings if f["problem"] == "unlisted"],
+                               "counts": result["counts"]}
     except ExportError as error:
         context["verify_error"] = str(error)
     return page.render("run.html", **context)

@@ -15,9 +15,9 @@ from control.activity import MAX_PAGE, STATUSES
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
 from transforms.errors import ConfigError, ConflictError, NotFoundError
-from transforms.sinks.manifest import expected_objects
 from transforms.sinks.naming import manifest_key
-from transforms.sinks.preflight import list_objects, verify_objects
+from transforms.sinks.preflight import list_objects
+from transforms.sinks.verification import CHECKS, expected_objects, verify_objects
 
 __all__ = ["list_runs", "count_runs", "get_run", "run_manifest", "run_objects", "verify_run", "public_run"]
 
@@ -100,8 +100,9 @@ def run_objects(engine, settings, run_id, account=DEFAULT_ACCOUNT):
 
 
 def verify_run(engine, settings, vault, run_id, account=DEFAULT_ACCOUNT):
-    """List the bucket with the destination's key and compare with the run's manifest; return the findings
-    (dicts with problem, key, detail; an empty list means every object is there with its size and ETag)."""
+    """List the bucket with the destination's key and compare with the run's manifest; return {"findings":
+    [dicts with problem, key, detail] (none: every object is there as recorded), "checks": [{key, check}]
+    (the check each object found as recorded got, verification.CHECKS' text), "counts": {check: objects}}."""
     run = get_run(engine, run_id, account)
     data = _manifest_bytes(settings, run)
     manifest = json.loads(data)
@@ -111,5 +112,7 @@ def verify_run(engine, settings, vault, run_id, account=DEFAULT_ACCOUNT):
     destination = get_destination(engine, destination_name, account)
     run_prefix = f"{destination['prefix']}{run['request_id']}-{run['run_timestamp']}-"
     listed = list_objects(s3_settings(destination, vault), destination["bucket"], run_prefix)
-    findings = verify_objects(expected_objects(manifest, data, destination["prefix"]), listed)
-    return [{"problem": f.problem, "key": f.key, "detail": f.detail} for f in findings]
+    verification = verify_objects(expected_objects(manifest, data, destination["prefix"]), listed)
+    return {"findings": [{"problem": f.problem, "key": f.key, "detail": f.detail} for f in verification.findings],
+            "checks": [{"key": key, "check": CHECKS[check]} for key, check in verification.checked.items()],
+            "counts": {CHECKS[check]: n for check, n in verification.counts().items()}}

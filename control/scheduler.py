@@ -183,6 +183,8 @@ def _pipeline_command(settings, account, request, destination, run):
             "--sse", destination["sse"], "--runner", settings.runner, *shlex.split(settings.runner_options or "")]
     for name in request["events"]:
         argv += ["--events", name]
+    if request["frequency"] != "once":   # one window of a series: the series starts at its first window
+        argv += ["--series_start", request["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ")]
     for option, value in (("--s3_endpoint_url", destination["endpoint_url"]),
                           ("--s3_region", destination["region"]), ("--sse_kms_key_id", destination["sse_kms_key_id"])):
         if value:

@@ -42,6 +42,11 @@ OPTION_HELP = {
     "captured_before": ("capture ceiling, ISO-8601 instant or epoch ms: records captured at or after it belong to "
                         "later data and are left out, so a rerun reads the same records however many late files "
                         "have landed since (the scheduler fixes it when a run is first claimed)", {}),
+    "series_start": ("the first window's start when this run is one of a series of contiguous windows (a "
+                     "recurring export; the scheduler passes it): then each record that cannot be placed in time "
+                     "(no usable time, or filed under a folder its capture time is not in) is rejected by one run "
+                     "of the series; without it the run stands alone and rejects those of every folder it reads",
+                     {}),
     "manifest_copy": ("a folder of ours that also receives the manifest, for verify_export", {}),
 }
 

@@ -1,8 +1,10 @@
 """`python -m pipelines.verify_export --manifest COPY.json --destination s3://bucket[/prefix]`
 
 Checks a finished run without reading a single object: the manifest comes from our own copy
-(`--manifest_copy` of the export), the bucket is only listed. Reports objects that are missing, whose
-size or ETag differ, and objects of the run that the manifest does not know. Exit 0 when all agree.
+(`--manifest_copy` of the export), the bucket is only listed. Says which check each object got (size and
+MD5; size and multipart ETag; size alone for SSE-KMS objects: transforms/sinks/verification.py) and
+reports objects that are missing, whose size or ETag differ, and objects of the run that the manifest
+does not know. Exit 0 when all agree.
 """
 
 import argparse
@@ -14,8 +16,8 @@ import sys
 from pipelines.options import add_s3_arguments, s3_settings_from
 from transforms.sinks.target import parse_destination
 from transforms.errors import ExportError
-from transforms.sinks.manifest import expected_objects
-from transforms.sinks.preflight import list_objects, verify_objects
+from transforms.sinks.preflight import list_objects
+from transforms.sinks.verification import CHECKS, expected_objects, verify_objects
 
 __all__ = ["main"]
 
@@ -49,13 +51,16 @@ def main(argv=None):
     except ExportError as error:
         print(f"eventexport: error: {error}", file=sys.stderr)
         return error.exit_code
-    findings = verify_objects(expected_objects(manifest, manifest_bytes, destination.prefix), listed)
-    for finding in findings:
+    verification = verify_objects(expected_objects(manifest, manifest_bytes, destination.prefix), listed)
+    for key, check in verification.checked.items():
+        print(f"checked: {key} by {CHECKS[check]}")
+    for finding in verification.findings:
         print(f"{finding.problem}: {finding.key} {finding.detail}".rstrip())
-    bad = [f for f in findings if f.problem != "unlisted"]
+    bad = [f for f in verification.findings if f.problem != "unlisted"]
+    counts = ", ".join(f"{n} by {CHECKS[check]}" for check, n in verification.counts().items())
     print(f"{'FAILED' if bad else 'ok'}: {len(listed)} objects listed, {len(bad)} problems, "
-          f"{len(findings) - len(bad)} unlisted")
-    return 1 if bad else 0
+          f"{len(verification.findings) - len(bad)} unlisted; checked {counts or 'none'}")
+    return 0 if verification.ok else 1
 
 
 if __name__ == "__main__":

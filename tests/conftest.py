@@ -87,20 +87,22 @@ def rejects_regex():
 
 def check_name_part(raw, part, fmt, date):
     """The name part of a key is pct(raw); a name too long for a 255-byte basename is cut between
-    whole escapes and ends in '~' + 12 hex digits of the raw name's SHA-256 (transforms/sinks/naming.py)."""
+    whole characters and ends in '%7E' (an escaped '~', which pct never writes) + the 64 hex digits of the
+    raw name's SHA-256 (transforms/sinks/naming.py)."""
     encoded = pct(raw)
     head = f"{REQUEST_ID}-{RUN_TS}-"
     tail = f"-{date}-0000-{DATABASE_ID}{SUFFIX[fmt]}"
     if len(head) + len(encoded) + len(tail) <= MAX_BASENAME:
         assert part == encoded, (raw, part)
         return
-    digest = "~" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
-    assert part.endswith(digest), (raw, part)
+    digest = "%7E" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    assert part.endswith(digest) and "%7E" not in encoded, (raw, part)
     kept = part[:-len(digest)]
     assert kept and encoded.startswith(kept), (raw, part)
     assert re.fullmatch(r"(?:%[0-9A-F]{2}|[A-Za-z0-9._~])+", kept), part  # never cut inside an escape
+    urllib.parse.unquote_to_bytes(kept).decode("utf-8")                     # nor inside a character
     length = len(head) + len(part) + len(tail)
-    assert MAX_BASENAME - 2 <= length <= MAX_BASENAME, length
+    assert MAX_BASENAME - 11 <= length <= MAX_BASENAME, length
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The reliability table: every fault a test tried, with each input record accounted for.
 
 A test marked `@pytest.mark.reliability` breaks something (late files, a kill, an S3 fault, a corrupt
-file, bad records), lets the export finish or be rerun, reads back what the destination holds with the
-independent readers of tests/conftest.py, and calls `account(...)`: it counts every input record as
+file, bad records, records crafted as a hostile sender would, a bucket whose ETags are not MD5s), lets
+the export finish or be rerun, reads back what the destination holds with the independent readers of
+tests/conftest.py, and calls `account(...)`: it counts every input record as
 exported (exactly once), rejected (with a reason) or lost, records the case, and fails the test on a
 loss, a duplicate or a row nobody wrote. The figures are counted from the bytes read back, never taken
 from the exporter's own summary or manifest. `pytest_terminal_summary` in tests/conftest.py prints the
@@ -24,7 +25,7 @@ from pathlib import Path
 __all__ = ["KINDS", "ID_PROP", "RID", "event", "record", "account", "account_export", "cases", "table", "folder_files",
            "bucket_files", "exported_ids", "rejected", "rejected_ids"]
 
-KINDS = ("late files", "kills", "S3 faults", "corrupt files", "bad records")
+KINDS = ("late files", "kills", "S3 faults", "corrupt files", "bad records", "crafted records", "verification")
 ID_PROP = "rid"
 RID = re.compile(r"rid:[A-Za-z0-9_.~-]+")
 _REJECTS = re.compile(r"-rejects-\d{4}\.jsonl\.gz$")

@@ -19,7 +19,9 @@ between operations), and a failing case replays exactly. Faults:
 transient faults always lets the client's retries through; `limit=None` makes every pick persistent.
 `on_request(operation, number)` is called before forwarding the operation's `number`th request
 (from 1), which is how a test acts at an exact point of a run (revoke the key, kill the exporter); a
-fault name it returns strikes that request, whatever the plan says.
+fault name it returns strikes that request, whatever the plan says. `rewrite(operation, path, request
+headers, response headers, body)` may change a forwarded answer (headers as a list of pairs); it returns
+the new (headers, body), which is how a test gives moto's answers the form AWS's have.
 """
 
 import http.client
@@ -66,9 +68,9 @@ class FaultProxy:
     """`plan`: {operation: (rate, faults)}; each request of that operation is hit with probability
     `rate` by one of `faults` (seeded). `log` lists (operation, path, fault or None) in arrival order."""
 
-    def __init__(self, upstream, plan=None, seed=0, limit=2, on_request=None):
+    def __init__(self, upstream, plan=None, seed=0, limit=2, on_request=None, rewrite=None):
         self.upstream = urllib.parse.urlsplit(upstream)
-        self.plan, self.limit, self.on_request = dict(plan or {}), limit, on_request
+        self.plan, self.limit, self.on_request, self.rewrite = dict(plan or {}), limit, on_request, rewrite
         unknown = {fault for _, faults in self.plan.values() for fault in faults} - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
@@ -168,7 +170,11 @@ class FaultProxy:
                 upstream.close()
                 if fault == "reset-after":
                     return self._reset()
-                return self._answer(answer.status, answer.getheaders(), data)
+                headers = answer.getheaders()
+                if proxy.rewrite and answer.status < 300:
+                    headers, data = proxy.rewrite(operation_of(self.command, self.path), self.path, self.headers,
+                                                  headers, data)
+                return self._answer(answer.status, headers, data)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
 

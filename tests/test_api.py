@@ -171,7 +171,9 @@ def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment
         manifest = _get(d, tenant, f"/runs/{run['id']}/manifest").json()
         assert manifest["totals"]["rows"] == run["rows"] and manifest["request_id"] == requests[account]
         verified = _post(d, tenant, f"/runs/{run['id']}/verify", token=tenant.viewer)
-        assert verified.status_code == 200 and verified.json() == {"ok": True, "findings": []}
+        assert verified.status_code == 200 and verified.json()["ok"] and verified.json()["findings"] == []
+        assert {c["check"] for c in verified.json()["checks"]} == {"size and MD5"}
+        assert {c["key"] for c in verified.json()["checks"]} > {o["key"] for o in objects}   # and the manifest
         log = _get(d, tenant, "/activity", request_id=requests[account][:5]).json()
         assert log["total"] == 1 and log["items"][0]["run_id"] == run["id"] and log["items"][0]["status"] == "Done"
 

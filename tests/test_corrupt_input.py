@@ -65,7 +65,7 @@ def test_each_bad_record_is_rejected_by_exactly_one_window_of_a_series(tmp_path)
         window = [dt.datetime.fromtimestamp(day / 1000 + h * 3600, dt.timezone.utc).isoformat()
                   for h in (start, start + 12)]
         dest = export_ok(root, tmp_path / f"out-{start}", "json", *window, "--time_basis", "capture",
-                         "--max_reject_fraction", "0.2")
+                         "--max_reject_fraction", "0.2", "--series_start", "2024-03-05T00:00:00Z")
         files = reliability.folder_files(dest)
         exported += reliability.exported_ids(files)
         rejected += reliability.rejected_ids(files)

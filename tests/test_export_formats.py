@@ -50,11 +50,11 @@ def test_key_template_and_percent_encoding(hand_export):
     for name in (N_LONG, N_LONG2, N_JP):
         assert len(keys[name].encode()) <= 255
         assert keys[name][len(prefix):].split("-")[0] != pct(name)
-        assert "~" + hashlib.sha256(name.encode()).hexdigest()[:12] + "-" in keys[name]
+        assert "%7E" + hashlib.sha256(name.encode()).hexdigest() + "-" in keys[name]
     assert keys[N_LONG] != keys[N_LONG2]
     assert len(keys[N_FIT]) == 255 and f"-{N_FIT}-" in keys[N_FIT]
     assert len(keys[N_CUT]) >= 253 and f"-{N_CUT}-" not in keys[N_CUT]
-    assert "~" + hashlib.sha256(N_CUT.encode()).hexdigest()[:12] + "-" in keys[N_CUT]
+    assert "%7E" + hashlib.sha256(N_CUT.encode()).hexdigest() + "-" in keys[N_CUT]
     assert len(set(keys.values())) == len(keys)
 
 

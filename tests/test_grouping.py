@@ -51,7 +51,9 @@ def _object(name, date, index, key=None):
 
 
 @pytest.mark.parametrize("objects,message", [
-    ([_object("A", "20240308", 0), _object("A", "20240308", 0)], "written by 2 writers"),
+    ([_object("A", "20240308", 0), _object("A", "20240308", 0)], "written by 2 writers.*rerun with the same"),
+    ([_object("A", "20240308", 0, "k"), _object("B", "20240308", 0, "k")],
+     "written for 2 event names \\('A', 'B'\\).*report it as a bug.*separate runs"),
     ([_object("A", "20240308", 0), _object("A", "20240308", 1, "other"), _object("A", "20240308", 0, "x")],
      "from more than one group"),
     ([_object("A", "20240308", 1)], "from more than one group"),

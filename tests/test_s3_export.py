@@ -128,8 +128,8 @@ def test_multipart_upload_of_a_large_object(server, monkeypatch, tmp_path):
     path = tmp_path / "big"
     path.write_bytes(body)
     with open(path, "rb") as stream:
-        etag = s3.put_object(settings, bucket, "big.bin", stream, len(body))
-    assert etag.endswith("-3")
+        etag, kind = s3.put_object(settings, bucket, "big.bin", stream, len(body))
+    assert etag.endswith("-3") and kind == "multipart"
     listed = server.admin_client().list_objects_v2(Bucket=bucket)["Contents"][0]
     assert listed["ETag"].strip('"') == etag
     assert server.admin_client().get_object(Bucket=bucket, Key="big.bin")["Body"].read() == body

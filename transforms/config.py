@@ -69,6 +69,7 @@ class ExportConfig:
             "request_id": self.request_id, "run_timestamp": self.run_timestamp, "database_id": self.database_id,
             "export_type": self.export_type, "events": list(self.events), "format": self.format,
             "timezone": self.timezone, "window": self.window.describe(),
+            "server_side_encryption": self.destination.s3.sse,
         }
 
     @classmethod
@@ -76,7 +77,7 @@ class ExportConfig:
               end=None, time_basis="event", request_id="export", database_id="local", run_timestamp=None,
               max_file_bytes=DEFAULT_MAX_FILE_BYTES, parquet_codec="gzip", timezone="UTC",
               clock_skew_hours=DEFAULT_CLOCK_SKEW.total_seconds() / 3600, manifest_copy=None, s3=S3Settings(),
-              max_reject_fraction=DEFAULT_MAX_REJECT_FRACTION, captured_before=None, now=None):
+              max_reject_fraction=DEFAULT_MAX_REJECT_FRACTION, captured_before=None, series_start=None, now=None):
         """Validate raw option values; `now` (UTC datetime) is only used to default the run timestamp.
 
         `manifest_copy`: a folder (ours, not the customer's) that also receives the manifest, so the run
@@ -128,6 +129,13 @@ class ExportConfig:
             raise ConfigError(f"--captured_before {captured_before} is before --end {end} of a window on capture "
                               "time: the captures in between would belong to no run; set it at or after --end, "
                               "or leave it out")
+        series_start_ms = None if series_start is None else to_ms(parse_instant(series_start, "--series_start"))
+        if series_start_ms is not None and as_of:
+            raise ConfigError("--series_start is for windows with a --start; an all_profiles export as of --end "
+                              "stands alone")
+        if series_start_ms is not None and series_start_ms > start_ms:
+            raise ConfigError(f"--series_start {series_start} is after --start {start}: it is the start of the "
+                              "series' first window, so at or before this window's start")
         if run_timestamp is None:
             run_timestamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d%H%M%S")
         try:
@@ -140,7 +148,8 @@ class ExportConfig:
             source=source if "://" in source else os.path.abspath(source),
             destination=parse_destination(destination, s3),
             export_type=export_type, events=events, format=format,
-            window=Window(None if as_of else start_ms, end_ms, time_basis, int(skew * 3600 * 1000), ceiling),
+            window=Window(None if as_of else start_ms, end_ms, time_basis, int(skew * 3600 * 1000), ceiling,
+                          series_start_ms),
             request_id=check_id("--request_id", request_id), database_id=check_id("--database_id", database_id),
             run_timestamp=run_timestamp, max_file_bytes=max_file_bytes, parquet_codec=parquet_codec,
             timezone=timezone, manifest_copy=manifest_copy, max_reject_fraction=max_reject_fraction,

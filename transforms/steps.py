@@ -27,6 +27,7 @@ from transforms.sinks.manifest import build_manifest, check_objects
 from transforms.sinks.naming import manifest_key, object_key, rejects_key
 from transforms.runtime.prefetch import OverlappedDoFn
 from transforms.shuffle.partition import add_time_parts, split_by_partition
+from transforms.sources.placement import latest_ms
 from transforms.sources.readers import read_split
 from transforms.sinks.sharding import shard_rows
 from transforms.shuffle.sorted_rows import SortedRows
@@ -59,7 +60,8 @@ class _ReadSplit(OverlappedDoFn):
         config, rejects = self.config, []
         shape, window = config.shape, config.window
         for table in read_split(path, shape, shape.window_column(window.basis), window.start_ms, window.end_ms,
-                                rejects, config.events, window.captured_before_ms):
+                                rejects, config.events, window.captured_before_ms, window.series_start_ms,
+                                latest_ms(config.timezone)):
             yield ROWS, table
         if rejects:
             yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
@@ -202,7 +204,7 @@ class _WriteRejectGroup(ConfiguredDoFn):
         sample = {name: rows[name][0].as_py() for name in ("source", "reason")}
         for index, key, count, digest in _put_shards(config, _RejectsEncoder(config.shape), rows, "rejects", key_for):
             yield {"key": key, "index": index, "rows": count, "bytes": digest.bytes, "sha256": digest.sha256,
-                   "etag": digest.etag, "sample": sample if index == 0 else None}
+                   "etag": digest.etag, "etag_kind": digest.etag_kind, "sample": sample if index == 0 else None}
 
 
 class WriteRejects(ConfiguredTransform):

@@ -59,8 +59,9 @@ def run_manifest(run_id: RunId, user: dict = Depends(current_user), ctx: Context
 @router.post("/runs/{run_id}/verify", response_model=VerifyResult,
              summary="Check a Done run's objects against its manifest by listing the bucket")
 def verify_run(run_id: RunId, user: dict = Depends(current_user), ctx: Context = Depends(context)):
-    findings = service.verify_run(ctx.engine, ctx.settings, ctx.vault, run_id, user["account_id"])
-    return {"ok": not [f for f in findings if f["problem"] != "unlisted"], "findings": findings}
+    result = service.verify_run(ctx.engine, ctx.settings, ctx.vault, run_id, user["account_id"])
+    return {"ok": not [f for f in result["findings"] if f["problem"] != "unlisted"], "findings": result["findings"],
+            "checks": result["checks"]}
 
 
 @router.get("/activity", response_model=ActivityPage,

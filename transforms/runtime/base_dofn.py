@@ -46,4 +46,4 @@ def report_object(progress, name, day, index, key, rows, digest):
         Metrics.counter(namespace, name).inc(amount)
     progress.add(rows_written=rows, objects=1, bytes=digest.bytes)
     return {"key": key, "event_name": name, "date": str(day), "index": index, "rows": rows,
-            "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag}
+            "bytes": digest.bytes, "sha256": digest.sha256, "etag": digest.etag, "etag_kind": digest.etag_kind}

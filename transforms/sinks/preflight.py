@@ -1,8 +1,8 @@
 """What we can learn about a customer's bucket with a key that may only list it and put objects.
 
 `check_destination` is the connection test run before a destination is saved: it lists, puts a small
-marker, and checks the bucket's region against the account's data region. `verify_objects` checks a
-finished run against its manifest by listing alone (a single-part object's ETag is its MD5).
+marker, and checks the bucket's region against the account's data region. `list_objects` is the listing
+that verification.py compares with a finished run's manifest.
 """
 
 import dataclasses
@@ -12,8 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.sinks.s3 import classify, client_for
 
-__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects",
-           "verify_objects", "Finding"]
+__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
@@ -89,24 +88,3 @@ def list_objects(settings, bucket, prefix):
     except (ClientError, BotoCoreError) as error:
         raise classify(error, "list", bucket) from None
     return found
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    problem: str   # missing | size | etag | unlisted
-    key: str
-    detail: str = ""
-
-
-def verify_objects(expected, listed):
-    """Compare manifest entries {key: (bytes, etag)} with a listing; return the differences."""
-    findings = []
-    for key, (size, etag) in sorted(expected.items()):
-        if key not in listed:
-            findings.append(Finding("missing", key))
-        elif listed[key][0] != size:
-            findings.append(Finding("size", key, f"listed {listed[key][0]} bytes, manifest says {size}"))
-        elif etag and listed[key][1] != etag:
-            findings.append(Finding("etag", key, f"listed ETag {listed[key][1]}, manifest says {etag}"))
-    findings += [Finding("unlisted", key, "not in the manifest") for key in sorted(set(listed) - set(expected))]
-    return findings

@@ -18,9 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 
 __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES",
-           "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT", "READ_TIMEOUT"]
+           "ETAG_KINDS", "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT", "READ_TIMEOUT"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
+# What an object's ETag is, which decides what a listing can prove about it (transforms/sinks/verification.py):
+# "md5", the MD5 of its bytes (one PutObject, no encryption or SSE-S3); "multipart", the MD5 of its parts'
+# MD5s and "-<parts>"; "opaque", a value S3 chose (SSE-KMS, single-part or "-<parts>").
+ETAG_KINDS = ("md5", "multipart", "opaque")
 # The destination key's secret reaches the exporter from here (never from a command line, where `ps`
 # would show it); the key id may too, which is how the control plane hands a stored key to a run.
 SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"  # nosec B105  # a variable's name, not a secret
@@ -160,16 +164,22 @@ class _Window:
         return self.position
 
 
+def _etag(answer, derived, kind):
+    """(ETag, kind) of S3's answer: `kind` when it is the value `derived` from the bytes, else opaque."""
+    etag = answer["ETag"].strip('"')
+    return etag, kind if etag == derived else "opaque"
+
+
 def put_object(settings, bucket, key, stream, size, md5=None):
     """PutObject `size` bytes of seekable `stream` (at 0) with Content-MD5 (`md5`: the whole stream's
-    hashlib digest, if the caller has it); return the ETag S3 will list."""
+    hashlib digest, if the caller has it); return the ETag S3 will list and its kind (ETAG_KINDS)."""
     client = client_for(settings)
     try:
         if size <= MULTIPART_THRESHOLD:
             md5 = md5 or _md5(stream, 0, size)
-            client.put_object(Bucket=bucket, Key=key, Body=_Window(stream, 0, size), ContentLength=size,
-                              ContentMD5=base64.b64encode(md5.digest()).decode(), **settings.encryption_args())
-            return md5.hexdigest()
+            answer = client.put_object(Bucket=bucket, Key=key, Body=_Window(stream, 0, size), ContentLength=size,
+                                       ContentMD5=base64.b64encode(md5.digest()).decode(), **settings.encryption_args())
+            return _etag(answer, md5.hexdigest(), "md5")
         upload = client.create_multipart_upload(Bucket=bucket, Key=key, **settings.encryption_args())
         parts, digests = [], []
         for number, start in enumerate(range(0, size, PART_BYTES), start=1):
@@ -181,22 +191,29 @@ def put_object(settings, bucket, key, stream, size, md5=None):
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             digests.append(md5.digest())
         etag = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
-        _complete(client, bucket, key, upload["UploadId"], parts, etag)
-        return etag
+        kms_size = size if settings.sse == "aws:kms" else None
+        answer = _complete(client, bucket, key, upload["UploadId"], parts, etag, kms_size)
+        return _etag(answer, etag, "multipart")
     except (ClientError, BotoCoreError) as error:
         raise classify(error, "put", bucket) from None
 
 
-def _complete(client, bucket, key, upload_id, parts, etag):
-    """CompleteMultipartUpload. When the answer to a completion that worked is lost, botocore's retry finds
-    the upload gone (NoSuchUpload); a listing (all the key may do) then shows whether the object is there
-    with this upload's ETag, which means these very bytes."""
+def _complete(client, bucket, key, upload_id, parts, etag, kms_size=None):
+    """CompleteMultipartUpload; returns S3's answer (its ETag). When the answer to a completion that worked
+    is lost, botocore's retry finds the upload gone (NoSuchUpload); a listing (all the key may do) then
+    shows whether the object is there with this upload's ETag, which means these very bytes (under SSE-KMS,
+    whose ETags S3 makes up, with `kms_size` bytes in as many parts: the most a listing can tell)."""
     try:
-        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+        return client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                MultipartUpload={"Parts": parts})
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
             raise
         listed = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-        if not (listed and listed[0]["Key"] == key and listed[0]["ETag"].strip('"') == etag):
+        found = listed[0] if listed and listed[0]["Key"] == key else {"ETag": "", "Size": -1}
+        ours = found["ETag"].strip('"') == etag or (
+            kms_size is not None and found["Size"] == kms_size and found["ETag"].strip('"').endswith(f"-{len(parts)}"))
+        if not ours:
             raise TransientDestinationError(f"S3 lost the multipart upload of {key!r} in bucket {bucket!r} (a "
                                             "lifecycle rule may have aborted it); run the export again") from None
+        return found

@@ -27,11 +27,13 @@ _UNSAFE_PREFIX = re.compile(r"[\x00-\x1f\x7f\\]")
 
 @dataclasses.dataclass(frozen=True)
 class ObjectDigest:
-    """What the manifest records of an object; `etag` is what a bucket listing will show for it."""
+    """What the manifest records of an object; `etag` is what a bucket listing will show for it, of the
+    kind `etag_kind` (s3.ETAG_KINDS)."""
 
     bytes: int
     sha256: str
     etag: str
+    etag_kind: str = "md5"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +67,8 @@ class Destination:
                 while chunk := stream.read(_COPY_CHUNK):
                     hashes.update(chunk)
                 stream.seek(0)
-            etag = put_object(self.s3, self.bucket, key, stream, hashes.size, hashes.md5)
-            return ObjectDigest(hashes.size, hashes.sha256.hexdigest(), etag)
+            etag, kind = put_object(self.s3, self.bucket, key, stream, hashes.size, hashes.md5)
+            return ObjectDigest(hashes.size, hashes.sha256.hexdigest(), etag, kind)
         taking, hashes = hashes is None, hashes or Hashes()
         path = self.uri(key)
         folder, name = os.path.split(path)

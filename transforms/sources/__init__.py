@@ -4,9 +4,10 @@
 - `watermark`: the store's completeness mark (`_watermark.json`).
 - `window`: the export window, instants and the capture ceiling; which folders can hold its rows.
 - `readers`: one store file (Parquet, Avro, JSON Lines) into canonical Arrow tables.
+- `placement`: which of a file's records a run judges; impossible, fractional and misfiled times rejected.
 - `validation`: rows checked against the store contract; bad ones set aside with a reason.
 
 Imports only the shared base (`transforms.errors`, `records`, `arrow_text`), never a later stage.
 """
 
-__all__ = ["store_files", "watermark", "window", "readers", "validation"]
+__all__ = ["store_files", "watermark", "window", "readers", "placement", "validation"]

@@ -2,7 +2,8 @@
 
 Parquet is read batch-wise and projected; Avro and JSON Lines arrive as Python records (their readers
 give nothing better) and are turned into Arrow batches of `BATCH_ROWS`. Every reader ends in the same
-validation, which yields good rows as a table and bad rows as `Reject`s with a reason.
+placement (which rows this run judges, and the faults of their times: placement.py) and validation,
+which yield good rows as a table and bad rows as rejects with a reason, named below the store root.
 
 A file that cannot be read to its end (garbage, a truncated or damaged block, a file that vanished after
 the listing) fails the run with its name and the fault: its records cannot be told apart or counted, so
@@ -16,14 +17,14 @@ import zlib
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.filesystem import CompressionTypes
 
 from transforms.errors import SourceError
-from transforms.sources.store_files import folder_start_ms, store_format
-from transforms.sources.validation import reject as _reject, validate
+from transforms.sources.placement import EPOCH_END_MS, Placement
+from transforms.sources.store_files import locate, store_format
+from transforms.sources.validation import validate
 
 __all__ = ["read_split", "BATCH_ROWS"]
 
@@ -35,6 +36,7 @@ BATCH_ROWS = 65536
 # the benchmark's peak RSS 688 MiB at 24 MiB, 573 at 16 (39.6 and 39.8 s); the kernel's maximum 613 at
 # 16 and 603 at 12 (38.8 and 40.7 s).
 BATCH_BYTES = 16 << 20
+_EPOCH, _MS = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.timedelta(milliseconds=1)
 # What the file readers raise on damaged input: fastavro lets zlib and index errors through from a broken
 # block, gzip raises OSError or EOFError, pyarrow its own.
 _DAMAGED = (OSError, ValueError, EOFError, IndexError, KeyError, zlib.error, pa.ArrowException)
@@ -64,12 +66,16 @@ def _batch_rows(metadata):
     return max(1, -(-metadata.num_rows // batches))
 
 
-def _as_value(value):
-    """Times that an Avro logical type turned into datetimes go back to epoch milliseconds."""
+def _as_millis(value):
+    """A time as epoch ms: an Avro logical type's datetime exactly (a float when not whole ms), a JSON
+    float that is a whole number as an int; anything else as it is (a float then is not whole)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
-        return int(value.timestamp() * 1000)
+        since = value - _EPOCH
+        return since // _MS if since % _MS == dt.timedelta(0) else since / _MS
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -81,12 +87,23 @@ def _as_text(value):
     return orjson.dumps(value).decode()
 
 
-def _records_to_tables(records, schema):
+def _records_to_tables(records, schema, rejects):
+    """Records -> column lists; a time that is not a whole number of milliseconds rejects its record
+    (Arrow would truncate it without a word)."""
     columns = {name: [] for name in schema.names}
+    texts = [name for name in schema.names if schema.field(name).type == pa.string()]
+    times = [name for name in schema.names if name not in texts]
     for record in records:
-        for name, values in columns.items():
-            value = record.get(name)
-            values.append(_as_text(value) if schema.field(name).type == pa.string() else _as_value(value))
+        stamps = [_as_millis(record.get(name)) for name in times]
+        fraction = next((name for name, value in zip(times, stamps) if isinstance(value, float)), None)
+        if fraction:
+            row = {name: _as_text(record.get(name)) for name in texts} | dict(zip(times, stamps))
+            rejects.add(f"{fraction} {row[fraction]!r} is not a whole number of milliseconds", row, row)
+            continue
+        for name in texts:
+            columns[name].append(_as_text(record.get(name)))
+        for name, value in zip(times, stamps):
+            columns[name].append(value)
         if len(columns[schema.names[0]]) == BATCH_ROWS:
             yield columns
             columns = {name: [] for name in schema.names}
@@ -96,7 +113,7 @@ def _records_to_tables(records, schema):
 
 def _python_batches(path, records, schema, rejects):
     """Column lists -> tables; a value of the wrong type rejects its record, not the file."""
-    for columns in _records_to_tables(records, schema):
+    for columns in _records_to_tables(records, schema, rejects):
         try:
             yield pa.table({name: pa.array(columns[name], schema.field(name).type) for name in schema.names})
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -107,7 +124,7 @@ def _python_batches(path, records, schema, rejects):
                         pa.array([value], schema.field(name).type)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
                     record = dict(zip(schema.names, row))
-                    rejects.add(_reject(path, f"wrong type: {error}", record), record)
+                    rejects.add(f"wrong type: {error}", record, record)
                     continue
                 for name, value in zip(schema.names, row):
                     good[name].append(value)
@@ -129,11 +146,10 @@ def _jsonl_records(path, rejects):
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as error:
-                rejects.add(_reject(path, _not_json(number, line, error), line.decode("utf-8", "backslashreplace")))
+                rejects.add(_not_json(number, line, error), line.decode("utf-8", "backslashreplace"))
                 continue
             if not isinstance(record, dict):
-                rejects.add(_reject(path, f"line {number} is not a JSON object",
-                                       line.decode("utf-8", "backslashreplace")))
+                rejects.add(f"line {number} is not a JSON object", line.decode("utf-8", "backslashreplace"))
                 continue
             yield record
 
@@ -146,87 +162,38 @@ def _not_json(number, line, error):
     return f"line {number} is not JSON: {error}"
 
 
-def _as_epoch_ms(table):
-    """A store that typed its times as Parquet timestamps still means epoch milliseconds."""
-    for index, field in enumerate(table.schema):
-        if pa.types.is_timestamp(field.type):
-            millis = pc.cast(pc.cast(table[index], pa.timestamp("ms", tz=field.type.tz)), pa.int64())
-            table = table.set_column(index, field.name, millis)
-    return table
-
-
 def _cast(path, table, schema):
+    """A Parquet batch in the canonical types (its times already epoch ms: placement.py)."""
     try:
-        return _as_epoch_ms(table.select(schema.names)).cast(schema)
+        return table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as error:
         raise SourceError(f"store file {path!r} does not match the store contract: {error}") from None
 
 
-class _EarlyRejects:
-    """Records rejected before the window filter (not JSON, not an object, a wrong type), and rows whose
-    window time is missing, belong to the one run whose window holds the record's time or, when it has
-    none, the start of its file's folder. A file is read by several windows of a series; so each such
-    record is still reported by exactly one of them, neither lost nor counted twice. One captured at or
-    after the capture ceiling is later data, as its good neighbours are."""
-
-    def __init__(self, rejects, window_column, start_ms, end_ms, folder_ms, event_names, capture_column, ceiling):
-        self.rejects, self.column, self.event_names = rejects, window_column, event_names
-        self.start_ms, self.end_ms, self.folder_ms = start_ms, end_ms, folder_ms
-        self.capture_column, self.ceiling = capture_column, ceiling
-
-    def holds(self, moment):
-        if moment is None:   # a file outside the store layout: every window reports it
-            return True
-        return (self.start_ms is None or moment >= self.start_ms) and moment < self.end_ms
-
-    def add(self, reject, record=None):
-        record = record or {}
-        moment = record.get(self.column)
-        if not isinstance(moment, int) or isinstance(moment, bool):
-            moment = self.folder_ms
-        name = record.get("event_name")
-        captured = record.get(self.capture_column)
-        later = self.ceiling is not None and isinstance(captured, int) and captured >= self.ceiling
-        if self.holds(moment) and not later and not (
-                self.event_names and isinstance(name, str) and name not in self.event_names):
-            self.rejects.append(reject)
-
-
-def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=(), captured_before=None):
+def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=(), captured_before=None,
+               series_start=None, latest=EPOCH_END_MS):
     """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms (and, when
     `event_names` is given, one of those names; when `captured_before` is, a capture time before it),
-    checked before they are yielded.
+    checked before they are yielded. `series_start`, `latest`: see placement.py.
 
-    Bad records go to the `rejects` list (dicts with source, reason, record) as they are met.
+    Bad records go to the `rejects` list (dicts with source, reason, record) as they are met, the ones that
+    cannot be placed in time by the rules of placement.py.
     """
-    wanted = pa.array(event_names, pa.string()) if event_names else None
     schema = shape.store_schema
     fmt = store_format(path)
-    capture_column = shape.window_column("capture")
-    early = _EarlyRejects(rejects, window_column, start_ms, end_ms, folder_start_ms(path, shape), event_names,
-                          capture_column, captured_before)
+    placement = Placement(shape, locate(path, shape), window_column, start_ms, end_ms, rejects, tuple(event_names),
+                          captured_before, series_start, latest)
     try:
         if fmt == "parquet":
-            tables = (_cast(path, t, schema) for t in _parquet_batches(path, schema))
+            tables = _parquet_batches(path, schema)
         elif fmt == "avro":
-            tables = _python_batches(path, _avro_records(path), schema, early)
+            tables = _python_batches(path, _avro_records(path), schema, placement)
         else:
-            tables = _python_batches(path, _jsonl_records(path, early), schema, early)
+            tables = _python_batches(path, _jsonl_records(path, placement), schema, placement)
         for table in tables:
-            times = table[window_column]
-            in_window = pc.less(times, end_ms)
-            if start_ms is not None:
-                in_window = pc.and_(in_window, pc.greater_equal(times, start_ms))
-            if wanted is not None:
-                in_window = pc.and_(in_window, pc.is_in(table["event_name"], value_set=wanted))
-            # a row without its window time goes on (to be rejected) in the window of its folder's start
-            keep = pc.fill_null(in_window, early.holds(early.folder_ms))
-            if captured_before is not None:   # no capture time: as without a ceiling (its folder starts before it)
-                keep = pc.and_(keep, pc.fill_null(pc.less(table[capture_column], captured_before), True))
-            if not pc.all(keep).as_py():   # mostly every row is in: no copy then
-                table = table.filter(keep)
+            table = placement.judge(table, lambda raw: _cast(path, raw, schema))
             if table.num_rows:
-                table = validate(path, table, shape, rejects)
+                table = validate(placement.located.name, table, shape, rejects)
             if table.num_rows:
                 yield table
     except SourceError:

@@ -6,6 +6,7 @@ error, because skipping it silently would lose rows, and so is any other file in
 reads (`x.json`, `x.parquet.gz`) and an empty (0-byte) data file.
 """
 
+import dataclasses
 import datetime as dt
 import glob
 import os
@@ -15,9 +16,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.errors import SourceError
 
-__all__ = ["list_splits", "store_format", "folder_start_ms", "STORE_SUFFIXES"]
+__all__ = ["list_splits", "store_format", "locate", "Located", "STORE_SUFFIXES"]
 
 STORE_SUFFIXES = {".parquet": "parquet", ".avro": "avro", ".jsonl": "jsonl", ".jsonl.gz": "jsonl"}
+_HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
 
 
 def store_format(path):
@@ -36,14 +38,27 @@ def _folder_pattern(shape):
             rf"(?:/{re.escape(shape.hour_folder)}=(\d{{2}}))?/[^/]+")
 
 
-def folder_start_ms(path, shape):
-    """The first instant (epoch ms, UTC) of the date or hour folder that holds store file `path` (None for a
-    file outside the layout, which only a direct caller of the readers can pass)."""
+@dataclasses.dataclass(frozen=True)
+class Located:
+    """Where a store file sits. `name`: its path below the store root (`captured_date=2026-11-20/part-0.avro`),
+    the only name of it a customer may see; `folder`: its date (and hour) folder; [`start_ms`, `end_ms`):
+    the captures that folder may hold, epoch ms UTC. A file outside the layout (which only a direct caller of
+    the readers can pass) has its base name and no folder."""
+
+    name: str
+    folder: str = None
+    start_ms: int = None
+    end_ms: int = None
+
+
+def locate(path, shape):
     found = re.search(_folder_pattern(shape) + "$", path)
     if not found:
-        return None
+        return Located(path.rsplit("/", 1)[-1])
     day = dt.datetime.strptime(found.group(1), "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
-    return int(day.timestamp() * 1000) + int(found.group(2) or 0) * 3_600_000
+    start = int(day.timestamp() * 1000) + int(found.group(2) or 0) * _HOUR_MS
+    name = found.group(0)
+    return Located(name, name.rsplit("/", 1)[0], start, start + (_DAY_MS if found.group(2) is None else _HOUR_MS))
 
 
 def _check_root(root):

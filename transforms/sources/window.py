@@ -57,6 +57,9 @@ class Window:
 
     `captured_before_ms`: the capture ceiling (None: none); it applies to the store's capture time,
     `captured_at` for events and `updated_at` for profiles, the time the store's folders are named by.
+    `series_start_ms`: the first window's start when this one is part of a series of contiguous windows
+    (None: the run stands alone); it decides which run rejects a record that cannot be placed in time
+    (transforms/sources/placement.py).
     """
 
     start_ms: object
@@ -64,6 +67,7 @@ class Window:
     basis: str
     clock_skew_ms: int = int(DEFAULT_CLOCK_SKEW.total_seconds() * 1000)
     captured_before_ms: object = None
+    series_start_ms: object = None
 
     def partition_filter(self, shape):
         """A predicate on (date 'YYYY-MM-DD', hour int or None) of a store folder: may it hold rows?
