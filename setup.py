@@ -6,7 +6,8 @@ setup(
     description="Bulk export of product-analytics events and profiles from an event store to S3",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
-                                    "control.*", "api", "api.*", "console", "console.*"]),
+                                    "control.*", "api", "api.*", "console", "console.*", "server",
+                                    "server.*"]),
     package_data={"console": ["templates/*.html", "static/*.*", "static/fonts/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",

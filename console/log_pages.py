@@ -11,16 +11,17 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_form, open_page, sentence, status_for
+from console.web import field_errors, now_utc, open_form, open_page, sentence
 from control import activity as log
 from control.accounts import require_admin
 from control.destinations import get_destination, list_destinations, public_view
+from control.errors import NotFoundError, PermissionDeniedError
 from control.event_names import event_names
 from control.exports import (MAX_EVERY_HOURS, MIN_EVERY_HOURS, ONE_TIME_HORIZON, create_export, get_export,
                              list_exports, stop_export)
 from control.runs import get_run, public_run, run_manifest, verify_run
 from transforms.config import EXPORT_TYPES
-from transforms.errors import ExportError, NotFoundError, PermissionDeniedError
+from transforms.errors import ExportError
 from transforms.formats import FORMATS
 
 __all__ = ["router", "PAGE_SIZE"]
@@ -147,7 +148,7 @@ async def create(request: Request):
         try:
             request_id = create_export(page.console.engine, page.account_id, **arguments)
         except ExportError as error:
-            errors, status = field_errors(error, EXPORT_FIELDS), status_for(error)
+            errors, status = field_errors(error, EXPORT_FIELDS), error.http_status
         else:
             return page.redirect(f"/activity?created={request_id}")
     return _activity(page, status=status, dialog=_dialog(page, values, errors))
@@ -162,7 +163,7 @@ async def stop(request: Request, request_id: str):
         require_admin(page.user)
         stop_export(page.console.engine, request_id, page.account_id)
     except ExportError as error:
-        return _activity(page, status=status_for(error), problem=sentence(error))
+        return _activity(page, status=error.http_status, problem=sentence(error))
     return _activity(page, notice=f"Export {request_id} stopped: no further runs will start.")
 
 

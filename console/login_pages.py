@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 
 from console.web import open_page
 from control.accounts import authenticate
-from transforms.errors import AuthenticationError
+from control.errors import AuthenticationError
 
 __all__ = ["router"]
 

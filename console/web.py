@@ -11,13 +11,12 @@ import os
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from api.errors import STATUS
 from console.session import CSRF_FIELD, CSRF_HEADER, SESSION_AGE, SessionCodec
 from control.accounts import get_account, get_user
 from control.sessions import end_session, session_ended
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "status_for", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "now_utc", "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -129,11 +128,6 @@ def field_errors(error, known):
     """{field: message} for a refusal: beside its field when the form has it, else at the form's top."""
     field = getattr(error, "field", None)
     return {field if field in known else "_form": sentence(error)}
-
-
-def status_for(error):
-    """The HTTP status of a page that shows refusal `error`: the REST API's for the same error."""
-    return next(status for kind, status in STATUS if isinstance(error, kind))
 
 
 def now_utc():

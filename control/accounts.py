@@ -20,8 +20,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
+from control.errors import AuthenticationError, ConflictError, PermissionDeniedError
 from control.models import accounts, api_tokens, fetch_all, fetch_one, users, utc
-from transforms.errors import AuthenticationError, ConfigError, ConflictError, PermissionDeniedError
+from transforms.errors import ConfigError
 from transforms.sinks.naming import check_id
 from transforms.sinks.preflight import DATA_REGIONS
 

@@ -142,7 +142,7 @@ def _dispatch(args, settings):
         print(json.dumps(settings.redacted(), indent=2))
         return 0
     if args.command == "serve":
-        from api.server import serve   # the web stack loads only for this command
+        from server.serve import serve   # the web stack loads only for this command
         return serve(settings, args.host, args.port)
     engine = connect(settings.db)
     accounts.ensure_default_account(engine, settings)

@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
 from control.accounts import DEFAULT_ACCOUNT, get_account
+from control.errors import ConflictError
 from control.models import destinations, fetch_all, fetch_one, requests, utc
-from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
-from transforms.errors import ConfigError, ConflictError, ExportError
-from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
+from transforms.errors import ConfigError, ExportError
 from transforms.sinks.preflight import DATA_REGIONS, check_destination
+from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
+from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
 __all__ = ["add_destination", "test_connection", "list_destinations", "get_destination", "test_destination",
            "remove_destination", "s3_settings", "public_view"]

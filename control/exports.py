@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from control.accounts import DEFAULT_ACCOUNT
 from control.destinations import get_destination
+from control.errors import ConflictError, NotFoundError
 from control.models import fetch_all, fetch_one, requests, runs, utc
 from transforms.config import EXPORT_TYPES
-from transforms.errors import ConfigError, ConflictError, NotFoundError
+from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 
 __all__ = ["create_export", "list_exports", "get_export", "stop_export", "public_export", "parse_every",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData,
                         String, Table, Text, UniqueConstraint, create_engine, event)
 
-from transforms.errors import NotFoundError
+from control.errors import NotFoundError
 
 __all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "destinations", "requests", "runs",
            "connect", "utc", "fetch_all", "fetch_one"]

@@ -14,13 +14,13 @@ import shutil
 import sys
 import threading
 
-from api.app import create_app
-from console.server import serve_in_thread
 from control import accounts, destinations, exports
 from control.scheduler import run_due
 from control.settings import load_settings
 from devtools.demo import BUCKET, PREFIX, REGION, sample_store
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
+from server.app import create_app
+from server.serve import serve_in_thread
 
 __all__ = ["main"]
 

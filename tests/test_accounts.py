@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from control import accounts
+from control.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from control.models import connect
 from control.settings import load_settings
-from transforms.errors import AuthenticationError, ConfigError, ConflictError, NotFoundError, PermissionDeniedError
+from transforms.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "correct horse battery"
