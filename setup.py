@@ -20,6 +20,7 @@ setup(
         "sqlalchemy>=2.0",
         "cryptography>=42",
         "argon2-cffi>=23.1",
+        "zxcvbn>=4.5",   # the password rule (control/passwords.py)
         "fastapi>=0.110",
         "uvicorn>=0.29",
         "jinja2>=3.1",
