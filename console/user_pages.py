@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from console.web import field_errors, open_form, open_page, sentence
 from control.accounts import (ROLES, change_password, list_users, remove_user, reset_password, set_role,
                               shown_user)
-from control.errors import AuthenticationError, TooManyAttemptsError
+from control.errors import TooManyAttemptsError
 from control.passwords import MIN_PASSWORD_LENGTH
 from transforms.errors import ExportError
 
@@ -85,9 +85,8 @@ async def change_own_password(request: Request):
         refused = _password_page(page, status=429, errors={"current_password": sentence(error)})
         refused.headers["Retry-After"] = str(error.retry_after)
         return refused
-    except AuthenticationError:
-        return _password_page(page, status=422, errors={"current_password": "The current password is wrong"})
     except ExportError as error:
-        errors = field_errors(error, ("password",))
-        return _password_page(page, status=error.http_status, errors={"new_password": errors.popitem()[1]})
+        field, message = field_errors(error, ("current_password",)).popitem()
+        return _password_page(page, status=error.http_status,
+                              errors={"current_password" if field == "current_password" else "new_password": message})
     return page.redirect("/account/password", flash="Your password is changed.")

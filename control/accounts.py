@@ -196,8 +196,13 @@ def reset_password(engine, account, email, password):
 
 
 def change_password(engine, email, current, new, client=None, now=None):
-    """A user changes their own password, proving the current one (throttled as a log-in is)."""
-    _store_password(engine, authenticate(engine, email, current, client, now), new)
+    """A user changes their own password, proving the current one (throttled as a log-in is). The user is
+    known already (a session, a token), so a wrong current password is a bad field, not a failed log-in."""
+    try:
+        user = authenticate(engine, email, current, client, now)
+    except AuthenticationError:
+        raise ConfigError("The current password is wrong", field="current_password") from None
+    _store_password(engine, user, new)
 
 
 def authenticate(engine, email, password, client=None, now=None):

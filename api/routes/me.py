@@ -6,8 +6,6 @@ from api.auth import current_user
 from api.context import Context, context
 from api.schemas import Me, PasswordChangeIn, Token
 from control import accounts
-from control.errors import AuthenticationError
-from transforms.errors import ConfigError
 
 __all__ = ["router"]
 
@@ -26,11 +24,8 @@ def me(user: dict = Depends(current_user), ctx: Context = Depends(context)):
             summary="Change your own password (the current one is checked, and guesses are throttled)")
 def change_password(body: PasswordChangeIn, request: Request, user: dict = Depends(current_user),
                     ctx: Context = Depends(context)):
-    try:
-        accounts.change_password(ctx.engine, user["email"], body.current_password, body.new_password,
-                                 client=request.client.host if request.client else None)
-    except AuthenticationError:   # the token is good; the password given with it is not
-        raise ConfigError("the current password is wrong", field="current_password") from None
+    accounts.change_password(ctx.engine, user["email"], body.current_password, body.new_password,
+                             client=request.client.host if request.client else None)
     return Response(status_code=204)
 
 
