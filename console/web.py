@@ -21,9 +21,12 @@ from control.errors import PermissionDeniedError
 from control.sessions import end_session, session_ended
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "open_form", "refuse", "field_errors", "sentence", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "now_utc", "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+# Starlette's parser refuses a form of over 1,000 fields with a bare 400; an export's own rule should say
+# what is over its limit (1,000 event names) instead. The body limit (server/body_limit.py) bounds the work.
+_MAX_FORM_FIELDS = 100_000
 
 
 @dataclasses.dataclass
@@ -75,11 +78,11 @@ class Page:
         return self._finish(self.console.templates.TemplateResponse(self.request, template, context,
                                                                    status_code=status_code))
 
-    def redirect(self, path, flash=None, ok=True, values=None):
-        """303 to `path`; `flash`, when given, is shown on that page once (ok: a success, else a problem),
-        with a form's `values` for it to show again."""
+    def redirect(self, path, flash=None, values=None):
+        """303 to `path`; `flash`, when given, is what was done, shown on that page once, with a form's
+        `values` for it to show again."""
         if flash:
-            self.session["flash"] = {"ok": ok, "message": flash, "values": values}
+            self.session["flash"] = {"message": flash, "values": values}
             self.fresh_session = True
         return self._finish(RedirectResponse(self.url(path), status_code=303))
 
@@ -100,7 +103,7 @@ class Page:
 
     async def form(self):
         """The posted form, or None when its CSRF token is missing or is not this session's."""
-        form = await self.request.form()
+        form = await self.request.form(max_fields=_MAX_FORM_FIELDS)
         sent = form.get(CSRF_FIELD) or self.request.headers.get(CSRF_HEADER)
         return form if self.console.codec.csrf_ok(self.session, sent) else None
 
@@ -143,7 +146,7 @@ def now_utc():
     return dt.datetime.now(dt.timezone.utc)
 
 
-def refuse(page, error):
+def _refuse(page, error):
     """A refusal as a page with its real status (the same the REST API answers)."""
     return page.render("message.html", status_code=error.http_status, title="Not done", message=sentence(error))
 
@@ -159,7 +162,7 @@ async def open_form(request, admin=False):
         try:
             require_admin(page.user)
         except PermissionDeniedError as error:
-            return page, None, refuse(page, error)
+            return page, None, _refuse(page, error)
     form = await page.form()
     if form is None:
         return page, None, page.refuse_stale_form()

@@ -3,6 +3,7 @@ fields, account isolation, viewers, the log's paging, and that no secret ever re
 
 import datetime as dt
 import re
+import urllib.parse
 import uuid
 
 import pytest
@@ -353,3 +354,16 @@ def test_every_console_refusal_carries_its_status(deployment):
     assert _post(client, "/console/settings/exports/nope/remove", "/console/settings/exports", {}).status_code == 404
     unknown = client.get("/console/nothing/here")
     assert unknown.status_code == 404 and "No such page" in unknown.text and "Log out" in unknown.text
+
+
+def test_an_export_over_the_limits_is_refused_naming_them(deployment):
+    client = _client(deployment)
+    token = csrf_of(client.get("/console/activity").text)
+    base = [("csrf_token", token), ("destination", "acme"), ("export_type", "select_events"), ("format", "json"),
+            ("frequency", "recurring"), ("every", "6")]
+    for events, message in (([f"event {i}" for i in range(10_000)], "at most 1,000 event names, not 10,000"),
+                            (["x" * 600_000], "is 600,000 bytes long; an event name may be at most 512 bytes")):
+        body = urllib.parse.urlencode(base + [("events", name) for name in events])
+        refused = client.post("/console/exports", content=body, follow_redirects=False,
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+        assert refused.status_code == 422 and message in refused.text
