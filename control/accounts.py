@@ -53,6 +53,11 @@ def _check_region(data_region):
                           field="data_region")
 
 
+def _check_role(role):
+    if role not in ROLES:
+        raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+
+
 def ensure_default_account(engine, settings):
     """Create or refresh the `default` account from the deployment settings; return its row."""
     row = {"name": "Default account", "event_store": settings.event_store, "profile_store": settings.profile_store,
@@ -117,8 +122,7 @@ def shown_user(row):
 def add_user(engine, *, account, email, role, password=None, now=None):
     """Add a user to `account` with a role; `password` (optional: token-only users) is stored argon2-hashed."""
     get_account(engine, account)
-    if role not in ROLES:
-        raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+    _check_role(role)
     email = _email(email)
     if not _EMAIL.fullmatch(email):
         raise ConfigError(f"email {email!r} is not an email address", field="email")
@@ -172,8 +176,7 @@ def remove_user(engine, account, email):
 
 def set_role(engine, account, email, role):
     """Give a user of `account` role `role`; the change holds from their next request."""
-    if role not in ROLES:
-        raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+    _check_role(role)
     user = get_user(engine, email, account)
     with engine.begin() as connection:
         if user["role"] == "admin" and role != "admin":
