@@ -3,7 +3,6 @@ database against creators racing in separate processes, on SQLite and PostgreSQL
 
 import datetime as dt
 import multiprocessing
-import uuid
 
 import pytest
 import sqlalchemy as sa
