@@ -6,7 +6,8 @@ setup(
     description="Bulk export of product-analytics events and profiles from an event store to S3",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
-                                    "control.*", "api", "api.*", "console", "console.*"]),
+                                    "control.*", "api", "api.*", "console", "console.*", "server",
+                                    "server.*"]),
     package_data={"console": ["templates/*.html", "static/*.*", "static/fonts/*"]},
     install_requires=[
         "apache-beam[aws]>=2.60",
@@ -19,6 +20,7 @@ setup(
         "sqlalchemy>=2.0",
         "cryptography>=42",
         "argon2-cffi>=23.1",
+        "zxcvbn>=4.5",   # the password rule (control/passwords.py)
         "fastapi>=0.110",
         "uvicorn>=0.29",
         "jinja2>=3.1",

@@ -1,6 +1,6 @@
 """What every request handler needs from the running app: the database, the settings and the vault.
 
-`create_app` puts one `Context` on `app.state.context`; handlers (the console's too) take it with
+server/app.py's `create_app` puts one `Context` on `app.state.context`; the API's handlers take it with
 `Depends(context)`.
 """
 

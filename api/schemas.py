@@ -20,7 +20,8 @@ from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 
 __all__ = ["Text", "Instant", "DestinationIn", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
-           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me"]
+           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me",
+           "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
 
 
 def _storable(text):
@@ -216,3 +217,31 @@ class Me(BaseModel):
     account_name: str
     data_region: str | None
     database_id: str
+
+
+class User(BaseModel):
+    email: str
+    role: str = Field(description=_one_of(ROLES))
+    created_at: str
+
+
+class RoleIn(_In):
+    role: Text = Field(description=_one_of(ROLES))
+
+
+class PasswordIn(_In):
+    password: Text = Field(description="at least 12 characters, not easy to guess",
+                           json_schema_extra={"writeOnly": True, "format": "password"})
+
+
+class PasswordChangeIn(_In):
+    current_password: Text = Field(json_schema_extra={"writeOnly": True, "format": "password"})
+    new_password: Text = Field(description="at least 12 characters, not easy to guess",
+                               json_schema_extra={"writeOnly": True, "format": "password"})
+
+
+class Token(BaseModel):
+    id: int
+    label: str
+    created_at: str
+    expires_at: str

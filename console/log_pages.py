@@ -11,16 +11,16 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_form, open_page, sentence, status_for
+from console.web import field_errors, now_utc, open_form, open_page, sentence
 from control import activity as log
-from control.accounts import require_admin
 from control.destinations import get_destination, list_destinations, public_view
+from control.errors import NotFoundError
 from control.event_names import event_names
 from control.exports import (MAX_EVERY_HOURS, MIN_EVERY_HOURS, ONE_TIME_HORIZON, create_export, get_export,
                              list_exports, stop_export)
 from control.runs import get_run, public_run, run_manifest, verify_run
 from transforms.config import EXPORT_TYPES
-from transforms.errors import ExportError, NotFoundError, PermissionDeniedError
+from transforms.errors import ExportError
 from transforms.formats import FORMATS
 
 __all__ = ["router", "PAGE_SIZE"]
@@ -134,20 +134,16 @@ def _export_request(form):
 
 @router.post("/exports")
 async def create(request: Request):
-    page, form, answer = await open_form(request)
+    page, form, answer = await open_form(request, admin=True)
     if answer:
         return answer
-    try:
-        require_admin(page.user)
-    except PermissionDeniedError as error:
-        return _activity(page, status=403, problem=sentence(error))
     values, arguments, errors = _export_request(form)
     status = 422
     if not errors:
         try:
             request_id = create_export(page.console.engine, page.account_id, **arguments)
         except ExportError as error:
-            errors, status = field_errors(error, EXPORT_FIELDS), status_for(error)
+            errors, status = field_errors(error, EXPORT_FIELDS), error.http_status
         else:
             return page.redirect(f"/activity?created={request_id}")
     return _activity(page, status=status, dialog=_dialog(page, values, errors))
@@ -155,15 +151,14 @@ async def create(request: Request):
 
 @router.post("/exports/{request_id}/stop")
 async def stop(request: Request, request_id: str):
-    page, _, answer = await open_form(request)
+    page, _, answer = await open_form(request, admin=True)
     if answer:
         return answer
     try:
-        require_admin(page.user)
         stop_export(page.console.engine, request_id, page.account_id)
     except ExportError as error:
-        return _activity(page, status=status_for(error), problem=sentence(error))
-    return _activity(page, notice=f"Export {request_id} stopped: no further runs will start.")
+        return _activity(page, status=error.http_status, problem=sentence(error))
+    return page.redirect("/activity", flash=f"Export {request_id} stopped: no further runs will start.")
 
 
 def _run_context(page, run_id):
@@ -192,16 +187,36 @@ def _run_id(text):
         raise NotFoundError(f"no run {text!r}") from None
 
 
+def _no_such_run(page):
+    return page.render("message.html", status_code=404, title="No such run",
+                       message="This account has no run by that id. It may belong to another account.")
+
+
+def _verified(page, run_id):
+    """The run's objects checked against its manifest by listing the bucket (read only, so a reload may
+    repeat it): {problems, unlisted, counts}, or the reason it could not be done."""
+    try:
+        result = verify_run(page.console.engine, page.console.settings, page.console.vault, run_id, page.account_id)
+    except ExportError as error:
+        return None, str(error)
+    findings = result["findings"]
+    return {"problems": [f for f in findings if f["problem"] != "unlisted"],
+            "unlisted": [f for f in findings if f["problem"] == "unlisted"], "counts": result["counts"]}, None
+
+
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, run_id: str):
+    """A run's page; `?verify=1` (where Verify's post lands) also checks its objects against the manifest."""
     page = open_page(request)
     if not page.user:
         return page.redirect("/login")
     try:
-        return page.render("run.html", **_run_context(page, _run_id(run_id)))
+        context = _run_context(page, _run_id(run_id))
     except NotFoundError:
-        return page.render("message.html", status_code=404, title="No such run",
-                           message="This account has no run by that id. It may belong to another account.")
+        return _no_such_run(page)
+    if request.query_params.get("verify") == "1" and context["run"]["status"] == "Done":
+        context["findings"], context["verify_error"] = _verified(page, context["run"]["id"])
+    return page.render("run.html", **context)
 
 
 @router.get("/runs/{run_id}/manifest.json")
@@ -211,8 +226,11 @@ async def manifest_download(request: Request, run_id: str):
         return page.redirect("/login")
     try:
         manifest = run_manifest(page.console.engine, page.console.settings, _run_id(run_id), page.account_id)
+    except NotFoundError:
+        return _no_such_run(page)
     except ExportError as error:
-        return page.respond(JSONResponse({"error": str(error)}, status_code=404))
+        return page.render("message.html", status_code=error.http_status, title="No manifest",
+                           message=sentence(error))
     return page.respond(JSONResponse(manifest))
 
 
@@ -224,21 +242,13 @@ async def verify_link(request: Request, run_id: str):
 
 @router.post("/runs/{run_id}/verify")
 async def verify(request: Request, run_id: str):
+    """Verify's button: to the run's page, which verifies (POST-redirect-GET; viewers may verify, it reads)."""
     page, _, answer = await open_form(request)
     if answer:
         return answer
     try:
-        context = _run_context(page, _run_id(run_id))
+        number = _run_id(run_id)
+        get_run(page.console.engine, number, page.account_id)
     except NotFoundError:
-        return page.render("message.html", status_code=404, title="No such run",
-                           message="This account has no run by that id. It may belong to another account.")
-    try:
-        result = verify_run(page.console.engine, page.console.settings, page.console.vault, _run_id(run_id),
-                            page.account_id)
-        findings = result["findings"]
-        context["findings"] = {"problems": [f for f in findings if f["problem"] != "unlisted"],
-                               "unlisted": [f for f in findings if f["problem"] == "unlisted"],
-                               "counts": result["counts"]}
-    except ExportError as error:
-        context["verify_error"] = str(error)
-    return page.render("run.html", **context)
+        return _no_such_run(page)
+    return page.redirect(f"/runs/{number}?verify=1")

@@ -1,10 +1,12 @@
-"""Logging in and out. The password is checked by the accounts service (argon2), never here."""
+"""Logging in and out. The password is checked by the accounts service (argon2), never here, and failed
+log-ins are throttled there per e-mail and per client address: while one must wait the page answers 429
+with Retry-After, whatever the password."""
 
 from fastapi import APIRouter, Request
 
-from console.web import open_page
+from console.web import open_page, sentence
 from control.accounts import authenticate
-from transforms.errors import AuthenticationError
+from control.errors import AuthenticationError, TooManyAttemptsError
 
 __all__ = ["router"]
 
@@ -34,10 +36,15 @@ async def login(request: Request):
         return page.render("login.html", status_code=403, email="",
                            error="The log-in form had expired. Please try again.")
     email = str(form.get("email", ""))
+    client = request.client.host if request.client else None
     try:
-        user = authenticate(page.console.engine, email, str(form.get("password", "")))
+        user = authenticate(page.console.engine, email, str(form.get("password", "")), client)
+    except TooManyAttemptsError as error:
+        answer = page.render("login.html", status_code=429, email=email, error=f"{sentence(error)}.")
+        answer.headers["Retry-After"] = str(error.retry_after)
+        return answer
     except AuthenticationError as error:
-        return page.render("login.html", status_code=401, email=email, error=f"{str(error).capitalize()}.")
+        return page.render("login.html", status_code=401, email=email, error=f"{sentence(error)}.")
     page.log_in(user)
     return page.redirect("/activity")
 

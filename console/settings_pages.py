@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from console.web import field_errors, open_form, open_page, sentence
-from control.accounts import require_admin
 from control.destinations import (add_destination, list_destinations, public_view, remove_destination,
                                   test_connection, test_destination)
 from transforms.errors import ExportError
@@ -44,7 +43,7 @@ async def settings_exports(request: Request):
     page = open_page(request)
     if not page.user:
         return page.redirect("/login")
-    return _settings_page(page)
+    return _settings_page(page, values=(page.session.get("flash") or {}).get("values"))
 
 
 def _arguments(form):
@@ -57,29 +56,31 @@ def _arguments(form):
     return {k: values[k] for k in _KEPT}, arguments
 
 
-def _answer(page, wants_json, values, *, errors=None, result=None, saved=None):
-    """JSON for console.js (which keeps the typed secret in place), else the page drawn again."""
+def _answer(page, wants_json, values, *, errors=None, status=422, result=None, saved=None):
+    """JSON for console.js (which keeps the typed secret in place); else a refusal drawn again with its
+    status, or a redirect whose page shows the outcome and the form's values (never the secret)."""
     if wants_json:
         body = {"ok": not errors, "errors": errors or {}, "message": result and result["message"]}
         if saved:
             body["redirect"] = page.url(f"/settings/exports?saved={saved}")
-        return page.respond(JSONResponse(body, status_code=422 if errors else 200))
+        return page.respond(JSONResponse(body, status_code=status if errors else 200))
     if saved:
         return page.redirect(f"/settings/exports?saved={saved}")
-    return _settings_page(page, status=422 if errors else 200, values=values, errors=errors, result=result)
+    if errors:
+        return _settings_page(page, status=status, values=values, errors=errors, result=result)
+    return page.redirect("/settings/exports", flash=result["message"], values=values)
 
 
 @router.post("/settings/exports")
 async def save_or_test(request: Request):
     """The AWS S3 form: `action=test` runs the connection test only, `action=save` tests and saves."""
-    page, form, answer = await open_form(request)
+    page, form, answer = await open_form(request, admin=True)
     if answer:
         return answer
     wants_json = "application/json" in request.headers.get("accept", "")
     values, arguments = _arguments(form)
     engine, vault, account = page.console.engine, page.console.vault, page.account_id
     try:
-        require_admin(page.user)
         if form.get("action") == "test":
             arguments.pop("name")
             region = test_connection(engine, vault, account, **arguments)
@@ -89,33 +90,31 @@ async def save_or_test(request: Request):
         add_destination(engine, vault, account, **arguments)
     except ExportError as error:
         errors = field_errors(error, FIELDS)
-        return _answer(page, wants_json, values, errors=errors,
+        return _answer(page, wants_json, values, errors=errors, status=error.http_status,
                        result={"ok": False, "message": sentence(error)} if "_form" in errors else None)
     return _answer(page, wants_json, values, saved=arguments["name"])
 
 
 @router.post("/settings/exports/{name}/test")
 async def test_saved(request: Request, name: str):
-    page, _, answer = await open_form(request)
+    """A saved destination's Test button: it puts the test object, so it is an admin's, as in the API."""
+    page, _, answer = await open_form(request, admin=True)
     if answer:
         return answer
     try:
         region = test_destination(page.console.engine, page.console.vault, name, page.account_id)
-        result = {"ok": True, "message": f"{name}: connection test passed (bucket region {region})."}
     except ExportError as error:
-        result = {"ok": False, "message": f"{name}: {error}"}
-    return _settings_page(page, result=result)
+        return _settings_page(page, status=error.http_status, result={"ok": False, "message": f"{name}: {error}"})
+    return page.redirect("/settings/exports", flash=f"{name}: connection test passed (bucket region {region}).")
 
 
 @router.post("/settings/exports/{name}/remove")
 async def remove(request: Request, name: str):
-    page, _, answer = await open_form(request)
+    page, _, answer = await open_form(request, admin=True)
     if answer:
         return answer
     try:
-        require_admin(page.user)
         remove_destination(page.console.engine, name, page.account_id)
-        result = {"ok": True, "message": f"Destination {name!r} removed."}
     except ExportError as error:
-        result = {"ok": False, "message": sentence(error)}
-    return _settings_page(page, result=result)
+        return _settings_page(page, status=error.http_status, result={"ok": False, "message": sentence(error)})
+    return page.redirect("/settings/exports", flash=f"Destination {name!r} removed.")

@@ -1,7 +1,11 @@
 """What every console page shares: the services it calls, the logged-in user, CSRF checks, rendering.
 
 The console is a thin skin over control/: every rule lives in the service functions it calls (the same
-ones the CLI and the REST API call), and a refusal's `field` says which input to show it beside.
+ones the CLI and the REST API call), and a refusal's `field` says which input to show it beside. Every
+form post that changes something is an admin's (`open_form(request, admin=True)` answers a viewer 403
+before reading the form), a refusal is shown with its real status (403, 404, 409, 422), and a post
+that worked answers with a redirect (POST-redirect-GET: a reload never posts again), its outcome carried
+to the next page in the session (`flash`).
 """
 
 import dataclasses
@@ -11,15 +15,18 @@ import os
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from api.errors import STATUS
 from console.session import CSRF_FIELD, CSRF_HEADER, SESSION_AGE, SessionCodec
-from control.accounts import get_account, get_user
+from control.accounts import get_account, get_user, require_admin
+from control.errors import PermissionDeniedError
 from control.sessions import end_session, session_ended
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "status_for", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "now_utc", "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+# Starlette's parser refuses a form of over 1,000 fields with a bare 400; an export's own rule should say
+# what is over its limit (1,000 event names) instead. The body limit (server/body_limit.py) bounds the work.
+_MAX_FORM_FIELDS = 100_000
 
 
 @dataclasses.dataclass
@@ -59,20 +66,24 @@ class Page:
     def _finish(self, response):
         if self.fresh_session:
             self.console.codec.write(response, self.session, self.request.url.scheme == "https")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
-                                                       "frame-ancestors 'none'; form-action 'self'")
-        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"   # security headers: server/headers.py, on every answer
         return response
 
     def render(self, template, status_code=200, **context):
+        flash = self.session.pop("flash", None)
+        if flash:
+            self.fresh_session = True   # shown once: the cookie is written again without it
         context.update(page=self, user=self.user, account=self.account, csrf_field=CSRF_FIELD,
-                       csrf_token=self.session["csrf"], prefix=self.console.prefix)
+                       csrf_token=self.session["csrf"], prefix=self.console.prefix, flash=flash)
         return self._finish(self.console.templates.TemplateResponse(self.request, template, context,
                                                                    status_code=status_code))
 
-    def redirect(self, path):
+    def redirect(self, path, flash=None, values=None):
+        """303 to `path`; `flash`, when given, is what was done, shown on that page once, with a form's
+        `values` for it to show again."""
+        if flash:
+            self.session["flash"] = {"message": flash, "values": values}
+            self.fresh_session = True
         return self._finish(RedirectResponse(self.url(path), status_code=303))
 
     def respond(self, response):
@@ -92,7 +103,7 @@ class Page:
 
     async def form(self):
         """The posted form, or None when its CSRF token is missing or is not this session's."""
-        form = await self.request.form()
+        form = await self.request.form(max_fields=_MAX_FORM_FIELDS)
         sent = form.get(CSRF_FIELD) or self.request.headers.get(CSRF_HEADER)
         return form if self.console.codec.csrf_ok(self.session, sent) else None
 
@@ -131,21 +142,27 @@ def field_errors(error, known):
     return {field if field in known else "_form": sentence(error)}
 
 
-def status_for(error):
-    """The HTTP status of a page that shows refusal `error`: the REST API's for the same error."""
-    return next(status for kind, status in STATUS if isinstance(error, kind))
-
-
 def now_utc():
     return dt.datetime.now(dt.timezone.utc)
 
 
-async def open_form(request):
+def _refuse(page, error):
+    """A refusal as a page with its real status (the same the REST API answers)."""
+    return page.render("message.html", status_code=error.http_status, title="Not done", message=sentence(error))
+
+
+async def open_form(request, admin=False):
     """(page, form, answer) for a logged-in user's POST: `answer` is set, and must be returned at once, when
-    the visitor is not logged in (the log-in page) or the form's CSRF token is not this session's."""
+    the visitor is not logged in (the log-in page), is a viewer and `admin` is asked (403, the form unread),
+    or the form's CSRF token is not this session's."""
     page = open_page(request)
     if not page.user:
         return page, None, page.redirect("/login")
+    if admin:
+        try:
+            require_admin(page.user)
+        except PermissionDeniedError as error:
+            return page, None, _refuse(page, error)
     form = await page.form()
     if form is None:
         return page, None, page.refuse_stale_form()

@@ -15,7 +15,7 @@ from control.models import connect
 from control.scheduler import run_due
 from control.secrets import Vault
 from control.settings import load_settings
-from transforms.errors import ExportError
+from transforms.errors import ConfigError, ExportError
 from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 from transforms.sources.window import parse_instant
@@ -57,10 +57,23 @@ def build_parser():
     add.add_argument("--password-stdin", action="store_true",
                      help=f"read the password from standard input (else ${PASSWORD_ENV}; neither: token-only user)")
     user.add_parser("list", help="the users of --account")
+    user.add_parser("remove", help="remove a user of --account and their tokens").add_argument("email")
+    role = user.add_parser("role", help="change a user's role")
+    role.add_argument("email")
+    role.add_argument("--role", required=True, choices=accounts.ROLES)
+    password = user.add_parser("password", help=f"set a new password for a user (from standard input with "
+                                                f"--password-stdin, else ${PASSWORD_ENV})")
+    password.add_argument("email")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     token = user.add_parser("token", help="issue an API token for a user; it is printed once, only its hash kept")
     token.add_argument("email")
     token.add_argument("--label", default="", help="what the token is for")
-    user.add_parser("revoke", help="revoke every API token of a user").add_argument("email")
+    token.add_argument("--days", type=int, default=accounts.TOKEN_DAYS,
+                       help=f"how long it works, 1 to {accounts.MAX_TOKEN_DAYS} days (default: %(default)s)")
+    user.add_parser("tokens", help="list a user's API tokens (id, label, expiry)").add_argument("email")
+    revoke = user.add_parser("revoke", help="revoke one API token of a user (--token-id), or all of them")
+    revoke.add_argument("email")
+    revoke.add_argument("--token-id", type=int, help="the token's id from `user tokens`; default: every token")
 
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
@@ -137,12 +150,29 @@ def _json_default(value):
     return value.isoformat() + "Z" if isinstance(value, dt.datetime) else str(value)
 
 
+def _manage_user(engine, args):
+    """user remove | role | password: the operator acts in the user's own account (an e-mail names one user)."""
+    owner = accounts.get_user(engine, args.email)["account_id"]
+    if args.action == "remove":
+        accounts.remove_user(engine, owner, args.email)
+        print(f"user {args.email!r} removed from account {owner!r}")
+    elif args.action == "role":
+        accounts.set_role(engine, owner, args.email, args.role)
+        print(f"user {args.email!r} is now {args.role}")
+    else:
+        password = _password(args)
+        if password is None:
+            raise ConfigError(f"give the new password on standard input (--password-stdin) or in ${PASSWORD_ENV}")
+        accounts.reset_password(engine, owner, args.email, password)
+        print(f"password of {args.email!r} set")
+
+
 def _dispatch(args, settings):
     if args.command == "config":
         print(json.dumps(settings.redacted(), indent=2))
         return 0
     if args.command == "serve":
-        from api.server import serve   # the web stack loads only for this command
+        from server.serve import serve   # the web stack loads only for this command
         return serve(settings, args.host, args.port)
     engine = connect(settings.db)
     accounts.ensure_default_account(engine, settings)
@@ -163,10 +193,17 @@ def _dispatch(args, settings):
             print(f"user {row['email']!r} added to account {account!r} as {row['role']}")
         elif args.action == "list":
             _print_table(accounts.list_users(engine, account), ("email", "role", "created_at"))
+        elif args.action == "tokens":
+            _print_table(accounts.list_tokens(engine, args.email), ("id", "label", "created_at", "expires_at"))
+        elif args.action == "revoke" and args.token_id is not None:
+            accounts.revoke_token(engine, args.email, args.token_id)
+            print(f"token {args.token_id} of {args.email!r} revoked")
         elif args.action == "revoke":
             print(f"{accounts.revoke_tokens(engine, args.email)} token(s) of {args.email!r} revoked")
+        elif args.action == "token":
+            print(accounts.issue_token(engine, args.email, args.label, days=args.days))
         else:
-            print(accounts.issue_token(engine, args.email, args.label))
+            _manage_user(engine, args)
     elif args.command == "destination":
         if args.action == "add":
             row = dests.add_destination(

@@ -12,17 +12,20 @@ import sqlalchemy as sa
 from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
 from control.accounts import DEFAULT_ACCOUNT, get_account
+from control.errors import ConflictError
 from control.models import destinations, fetch_all, fetch_one, requests, utc
-from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
-from transforms.errors import ConfigError, ConflictError, ExportError
-from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
+from transforms.errors import ConfigError, ExportError
 from transforms.sinks.preflight import DATA_REGIONS, check_destination
+from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
+from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
 __all__ = ["add_destination", "test_connection", "list_destinations", "get_destination", "test_destination",
-           "remove_destination", "s3_settings", "public_view"]
+           "remove_destination", "s3_settings", "public_view", "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
-_LIMITS = {"prefix": 500, "endpoint_url": 500, "sse_kms_key_id": 300}   # the columns' sizes
+MAX_NAME_CHARS = 100    # the column's size; a name is a label, not a description
+MAX_PREFIX_CHARS = 500  # the column's size; the pipeline also holds it to MAX_PREFIX_BYTES of UTF-8
+_LIMITS = {"prefix": MAX_PREFIX_CHARS, "endpoint_url": 500, "sse_kms_key_id": 300}   # the columns' sizes
 _WORDS = {"prefix": "prefix", "endpoint_url": "endpoint URL", "sse_kms_key_id": "KMS key ID"}
 
 
@@ -87,10 +90,10 @@ def _validated(engine, vault, account, *, access_key_id, secret_access_key, **fi
 def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id, secret_access_key, prefix,
              endpoint_url, region, path_style, sse, sse_kms_key_id, now):
     data_region = _data_region(engine, account, data_region)
-    if not name or len(name) > 100 or name != name.strip() or "/" in name:
-        shown = repr(name) if name and len(name) <= 100 else f"of {len(name or '')} characters"
-        raise ConfigError(f"The destination name {shown} does not fit: use 1 to 100 characters, without '/' or "
-                          "spaces at either end", field="name")
+    if not name or len(name) > MAX_NAME_CHARS or name != name.strip() or "/" in name:
+        shown = repr(name) if name and len(name) <= MAX_NAME_CHARS else f"of {len(name or ''):,} characters"
+        raise ConfigError(f"The destination name {shown} does not fit: use 1 to {MAX_NAME_CHARS} characters, "
+                          "without '/' or spaces at either end", field="name")
     if not access_key_id or not secret_access_key:
         raise ConfigError("Give both the access key ID and its secret access key; the "
                           + ("secret is" if access_key_id else "key ID is") + " missing",

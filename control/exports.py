@@ -12,19 +12,26 @@ import re
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from control.accounts import DEFAULT_ACCOUNT
 from control.destinations import get_destination
+from control.errors import ConflictError, NotFoundError
 from control.models import fetch_all, fetch_one, requests, runs, utc
 from transforms.config import EXPORT_TYPES
-from transforms.errors import ConfigError, ConflictError, NotFoundError
+from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 
 __all__ = ["create_export", "list_exports", "get_export", "stop_export", "public_export", "parse_every",
-           "ONE_TIME_HORIZON", "MIN_EVERY_HOURS", "MAX_EVERY_HOURS"]
+           "ONE_TIME_HORIZON", "MIN_EVERY_HOURS", "MAX_EVERY_HOURS", "MAX_EVENTS", "MAX_EVENT_NAME_BYTES"]
 
 ONE_TIME_HORIZON = dt.timedelta(days=60)   # how far back the event store keeps data for exports
 MIN_EVERY_HOURS, MAX_EVERY_HOURS = 4, 24
+# An export selects a list a person picks, not a dump of the store: past a thousand names, all events is
+# the export meant. A name is at most 512 bytes of UTF-8, as event stores' own limits go (Amplitude and
+# Mixpanel keep 255 or fewer characters), so a selection stays far below any command line's or body's limit.
+MAX_EVENTS = 1000
+MAX_EVENT_NAME_BYTES = 512
 
 
 def parse_every(text):
@@ -66,6 +73,14 @@ def _check_once(window_from, window_to, now):
 def _check_events(export_type, events):
     if not isinstance(events, (list, tuple)) or not all(isinstance(e, str) and e for e in events):
         raise ConfigError("Each event name must be a non-empty text", field="events")
+    if len(events) > MAX_EVENTS:
+        raise ConfigError(f"An export may select at most {MAX_EVENTS:,} event names, not {len(events):,}; export all "
+                          "events (all_events) or split the selection into several exports", field="events")
+    for name in events:
+        size = len(name.encode("utf-8", "surrogatepass"))
+        if size > MAX_EVENT_NAME_BYTES:
+            raise ConfigError(f"The event name {name[:40]!r}... is {size:,} bytes long; an event name may be at most "
+                              f"{MAX_EVENT_NAME_BYTES} bytes (UTF-8)", field="events")
     if export_type == "select_events" and not events:
         raise ConfigError("An export of selected events (select_events) needs at least one event name; "
                           "choose the events to export", field="events")
@@ -109,21 +124,34 @@ def create_export(engine, account=DEFAULT_ACCOUNT, *, destination, export_type, 
         every_hours = parse_every(every)
     else:
         raise ConfigError(f"The frequency {frequency!r} is not one of once, recurring", field="frequency")
-    with engine.begin() as connection:
-        if export_type == "all_profiles" and frequency == "once":
-            active = connection.execute(sa.select(requests.c.id).where(
-                (requests.c.account_id == account) & (requests.c.export_type == "all_profiles")
-                & (requests.c.frequency == "recurring") & (requests.c.status == "active"))).first()
-            if active:
-                raise ConflictError(f"The recurring profile export {active.id} is active; stop it first, then "
-                                    "create the one-time export",
-                                    field="export_type")
-        request_id = request_id or uuid.uuid4().hex[:16]
-        connection.execute(requests.insert().values(
-            id=request_id, account_id=account, destination=destination, export_type=export_type, events=events,
-            format=format, frequency=frequency, window_from=window_from, window_to=window_to,
-            every_hours=every_hours, status="active", created_at=now))
+    if export_type == "all_profiles":
+        _no_active_profile_export(engine, account)
+    request_id = request_id or uuid.uuid4().hex[:16]
+    try:
+        with engine.begin() as connection:
+            connection.execute(requests.insert().values(
+                id=request_id, account_id=account, destination=destination, export_type=export_type, events=events,
+                format=format, frequency=frequency, window_from=window_from, window_to=window_to,
+                every_hours=every_hours, status="active", created_at=now))
+    except IntegrityError:
+        if export_type == "all_profiles":   # another one was created since the check: the index refused this
+            _no_active_profile_export(engine, account)
+        raise
     return request_id
+
+
+def _no_active_profile_export(engine, account):
+    """ConflictError naming the account's active profile export, if there is one. An account has at most
+    one at a time (a partial unique index holds it, control/models.py): each reads the whole profile store."""
+    with engine.connect() as connection:
+        active = connection.execute(sa.select(requests.c.id, requests.c.frequency).where(
+            (requests.c.account_id == account) & (requests.c.export_type == "all_profiles")
+            & (requests.c.status == "active"))).first()
+    if active:
+        kind = "recurring" if active.frequency == "recurring" else "one-time"
+        raise ConflictError(f"The {kind} profile export {active.id} is active, and an account has one profile export "
+                            "at a time; stop it first (or let a one-time export finish), then create this one",
+                            field="export_type")
 
 
 def public_export(row):

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData,
                         String, Table, Text, UniqueConstraint, create_engine, event)
 
-from transforms.errors import NotFoundError
+from control.errors import NotFoundError
 
-__all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "destinations", "requests", "runs",
-           "connect", "utc", "fetch_all", "fetch_one"]
+__all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "login_failures", "destinations",
+           "requests", "runs", "connect", "utc", "fetch_all", "fetch_one"]
 
 metadata = MetaData()
 
@@ -49,12 +49,21 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex of the token
     Column("label", String(100), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),                          # None (tokens made before expiry): created + 90 days
 )
 
 ended_sessions = Table(
     "ended_sessions", metadata,                              # console sessions logged out (control/sessions.py)
     Column("session_id", String(64), primary_key=True),
     Column("expires_at", DateTime, nullable=False),          # when its cookie expires anyway; then forgotten
+)
+
+login_failures = Table(
+    "login_failures", metadata,                              # failed log-ins in a row (control/login_throttle.py)
+    Column("key", String(300), primary_key=True),            # "email:<e-mail>" or "client:<address>"
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", DateTime, nullable=False),
+    Column("locked_until", DateTime),                        # no log-in for the key is checked before this
 )
 
 destinations = Table(
@@ -91,6 +100,11 @@ requests = Table(
     ForeignKeyConstraint(["account_id", "destination"], ["destinations.account_id", "destinations.name"]),
     # the activity log pages newest first: read in this order, a page needs no sort of the whole log
     sa.Index("export_requests_by_account_time", "account_id", "created_at", "id"),
+    # one active profile export per account (control/exports.py), held by the database itself, so two
+    # creators at once cannot both pass the check: the second insert fails
+    sa.Index("one_active_profile_export", "account_id", unique=True,
+             sqlite_where=sa.text("export_type = 'all_profiles' AND status = 'active'"),
+             postgresql_where=sa.text("export_type = 'all_profiles' AND status = 'active'")),
 )
 
 runs = Table(

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from control.accounts import DEFAULT_ACCOUNT
 from control.activity import MAX_PAGE, STATUSES
 from control.destinations import get_destination, s3_settings
+from control.errors import ConflictError, NotFoundError
 from control.models import fetch_one, requests, runs, utc
-from transforms.errors import ConfigError, ConflictError, NotFoundError
+from transforms.errors import ConfigError
 from transforms.sinks.naming import manifest_key
 from transforms.sinks.preflight import list_objects
 from transforms.sinks.verification import CHECKS, expected_objects, verify_objects

@@ -14,13 +14,14 @@ import shutil
 import sys
 import threading
 
-from api.app import create_app
-from console.server import serve_in_thread
 from control import accounts, destinations, exports
 from control.scheduler import run_due
 from control.settings import load_settings
 from devtools.demo import BUCKET, PREFIX, REGION, sample_store
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
+from server.app import create_app
+from server.serve import serve_in_thread
+from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 
 __all__ = ["main"]
 
@@ -43,6 +44,7 @@ def main(argv=None):
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--port", type=int, default=8000, help="0 lets the OS pick a free port")
     args = parser.parse_args(argv)
+    os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
     workdir = os.path.abspath(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -16,8 +16,9 @@ import sys
 
 from devtools import generate
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
-from transforms.sinks.s3 import S3Settings
+from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 from transforms.sinks.preflight import list_objects
+from transforms.sinks.s3 import S3Settings
 
 __all__ = ["main", "sample_store", "BUCKET", "PREFIX", "REGION"]
 
@@ -64,6 +65,7 @@ def main(argv=None):
     parser.add_argument("--workdir", default="demo-out")
     parser.add_argument("--events", type=int, default=50_000)
     args = parser.parse_args(argv)
+    os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
     workdir = os.path.abspath(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -77,7 +79,7 @@ def main(argv=None):
         env.update(EVENTEXPORT_DB=f"sqlite:///{workdir}/eventexport.db", EVENTEXPORT_KEY_FILE=f"{workdir}/master.key",
                    EVENTEXPORT_EVENT_STORE=f"{store}/events", EVENTEXPORT_PROFILE_STORE=f"{store}/profiles",
                    EVENTEXPORT_MANIFESTS=f"{workdir}/manifests", EVENTEXPORT_DATABASE_ID="eu1",
-                   EVENTEXPORT_SECRET_ACCESS_KEY=key.secret_access_key)
+                   EVENTEXPORT_SECRET_ACCESS_KEY=key.secret_access_key, **{ALLOW_PRIVATE_ENV: "true"})
         _eventexport(env, "destination", "add", "--name", "acme", "--bucket", BUCKET, "--data-region", "EU",
                      "--access-key-id", key.access_key_id, "--prefix", PREFIX, "--endpoint-url",
                      server.endpoint_url, "--path-style")

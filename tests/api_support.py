@@ -1,7 +1,7 @@
 """A deployment with two accounts behind the REST API, for tests/test_api*.py.
 
 Each test gets its own database (an SQLite file, and a PostgreSQL database whenever
-EVENTEXPORT_TEST_POSTGRES_URL is set, as in tests/test_control.py), the app from `api.app.create_app`
+EVENTEXPORT_TEST_POSTGRES_URL is set, as in tests/test_control.py), the app from `server.app.create_app`
 driven in-process by Starlette's TestClient (the real ASGI stack, routing, validation and JSON), and
 real buckets with least-privilege keys on the session's local S3 server. The accounts: `default`
 (the deployment settings; store A) and `globex` (its own store B, database id gx1, data region EU),
@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from server.app import create_app
 from control import accounts
 from control.settings import load_settings
 from devtools.generate import generate

@@ -3,7 +3,7 @@
 import datetime as dt
 import re
 
-from api.app import create_app
+from server.app import create_app
 from control import accounts
 from control.settings import load_settings
 from devtools.generate import generate

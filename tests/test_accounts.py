@@ -1,6 +1,7 @@
 """Accounts, users and tokens (control/accounts.py) and their CLI: slow password hashes, tokens shown once
 and stored hashed, the default account mirroring the deployment settings, and clear refusals."""
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -10,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from control import accounts
+from control.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from control.models import connect
 from control.settings import load_settings
-from transforms.errors import AuthenticationError, ConfigError, ConflictError, NotFoundError, PermissionDeniedError
+from transforms.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "correct horse battery"
@@ -135,3 +137,42 @@ def test_account_and_user_commands(tmp_path):
     engine.dispose()
     refused = _cli(tmp_path, "--account", "initech", "destination", "list")
     assert refused.returncode == 2 and "no account 'initech'" in refused.stderr
+
+
+def test_user_commands_change_role_password_tokens_and_remove(tmp_path):
+    engine = connect(f"sqlite:///{tmp_path}/cli.db")
+    accounts.ensure_default_account(engine, load_settings({}))
+    for email, role in (("ops@example.com", "admin"), ("ann@example.com", "viewer")):
+        accounts.add_user(engine, account="default", email=email, role=role, password=PASSWORD)
+    first, second = (accounts.issue_token(engine, "ann@example.com", label) for label in ("ci", "laptop"))
+    listed = _cli(tmp_path, "user", "tokens", "ann@example.com").stdout
+    assert "ci" in listed and "laptop" in listed and first not in listed and second not in listed
+    token_id = listed.splitlines()[1].split()[0]
+    assert "revoked" in _cli(tmp_path, "user", "revoke", "ann@example.com", "--token-id", token_id).stdout
+    with pytest.raises(AuthenticationError):
+        accounts.user_for_token(engine, first)
+    assert accounts.user_for_token(engine, second)["email"] == "ann@example.com"   # the other one still works
+    assert _cli(tmp_path, "user", "role", "ann@example.com", "--role", "admin").returncode == 0
+    assert _cli(tmp_path, "user", "password", "ann@example.com", "--password-stdin",
+                stdin="plum tractor window ferry\n").returncode == 0
+    assert accounts.authenticate(engine, "ann@example.com", "plum tractor window ferry")["role"] == "admin"
+    assert _cli(tmp_path, "user", "remove", "ops@example.com").returncode == 0
+    last = _cli(tmp_path, "user", "role", "ann@example.com", "--role", "viewer")
+    assert last.returncode == 2 and "last admin of account 'default'" in last.stderr
+    assert [u["email"] for u in accounts.list_users(engine, "default")] == ["ann@example.com"]
+    engine.dispose()
+
+
+def test_tokens_expire(engine):
+    accounts.add_user(engine, account="default", email="v@example.com", role="viewer")
+    made = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    token = accounts.issue_token(engine, "v@example.com", now=made, days=1)
+    with pytest.raises(AuthenticationError, match="expired on 2026-01-02 00:00 UTC"):
+        accounts.user_for_token(engine, token)
+    fresh = accounts.issue_token(engine, "v@example.com")
+    assert accounts.list_tokens(engine, "v@example.com")[1]["expires_at"] > dt.datetime.now(
+        dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert accounts.user_for_token(engine, fresh)["email"] == "v@example.com"
+    for days in (0, 366, "30"):
+        with pytest.raises(ConfigError, match="a token lives 1 to 365 days"):
+            accounts.issue_token(engine, "v@example.com", days=days)

@@ -3,6 +3,7 @@ fields, account isolation, viewers, the log's paging, and that no secret ever re
 
 import datetime as dt
 import re
+import urllib.parse
 import uuid
 
 import pytest
@@ -10,10 +11,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from console.log_pages import PAGE_SIZE
-from control import destinations, exports
+from control import accounts, destinations, exports
 from control.models import requests, runs
 from devtools.local_s3 import provision_least_privilege
-from tests.console_support import (ADMIN, OUTSIDER, VIEWER, console_deployment, csrf_of, log_in,
+from transforms.sinks.preflight import MARKER_NAME
+from tests.console_support import (ADMIN, OUTSIDER, PASSWORD, VIEWER, console_deployment, csrf_of, log_in,
                                    recent_store)
 
 
@@ -149,8 +151,13 @@ def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
     assert f"/console/exports/{recurring}/stop" in page and f"/console/exports/{request_id}/stop" not in page
     assert client.get(f"/console/activity?q={recurring[:6]}").text.count('class="badge badge-') == 1
     stopped = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
-    assert stopped.status_code == 200 and "stopped" in stopped.text
+    assert stopped.status_code == 303 and stopped.headers["location"] == "/console/activity"   # a reload posts nothing
+    after = client.get(stopped.headers["location"]).text
+    assert f"Export {recurring} stopped" in after
+    assert f"Export {recurring} stopped" not in client.get("/console/activity").text   # told once
     assert exports.get_export(deployment["engine"], recurring)["status"] == "stopped"
+    again = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
+    assert again.status_code == 409 and "already stopped" in again.text
 
 
 def test_the_event_picker_lists_the_stores_event_names(deployment):
@@ -190,10 +197,22 @@ def test_a_viewer_reads_but_cannot_change_anything(deployment):
         "every": "6"})
     assert refused.status_code == 403 and "is a viewer and may only read" in refused.text
     assert len(exports.list_exports(deployment["engine"])) == before
-    assert _post(viewer, f"/console/exports/{mine}/stop", "/console/activity", {}).status_code == 403
-    assert _post(viewer, "/console/settings/exports/acme/remove", "/console/settings/exports", {}).status_code == 200
+    settings = viewer.get("/console/settings/exports").text
+    assert "/console/settings/exports/acme/test" not in settings and "/remove" not in settings
+    assert "Set password" not in viewer.get("/console/settings/users").text
+    writes = [f"/console/exports/{mine}/stop", "/console/settings/exports", "/console/settings/exports/acme/test",
+              "/console/settings/exports/acme/remove", f"/console/settings/users/{ADMIN}/role",
+              f"/console/settings/users/{ADMIN}/password", f"/console/settings/users/{ADMIN}/remove"]
+    bucket, admin_s3 = deployment["bucket"], deployment["server"].admin_client()
+    admin_s3.delete_object(Bucket=bucket, Key=f"exports/{MARKER_NAME}")   # the one adding acme put
+    for path in writes:
+        refused = _post(viewer, path, "/console/activity", {"role": "viewer", "password": "a new long passphrase",
+                                                           "action": "test", "name": "x"})
+        assert refused.status_code == 403 and "is a viewer and may only read" in refused.text, path
+    assert "Contents" not in admin_s3.list_objects_v2(Bucket=bucket, Prefix="exports/")   # no test object put
     assert exports.get_export(deployment["engine"], mine)["status"] == "active"
     assert "acme" in {d["name"] for d in destinations.list_destinations(deployment["engine"])}
+    assert accounts.get_user(deployment["engine"], ADMIN)["role"] == "admin"
 
 
 def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
@@ -206,6 +225,8 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
     assert "arn:aws:s3:::YOUR-BUCKET-NAME/*" in page and "ap-south-1" in page
     answers = []
     tested = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="test"))
+    assert tested.status_code == 303
+    tested = client.get(tested.headers["location"])   # the outcome and the form's values, on the next page
     answers.append(tested)
     assert tested.status_code == 200 and "Connection test passed" in tested.text
     assert f"arn:aws:s3:::{deployment['bucket']}/*" in tested.text   # the policy names the bucket typed
@@ -221,8 +242,10 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
                      bad_bucket.text)
     saved = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="save"))
     assert saved.status_code == 303
-    answers += [client.get(saved.headers["location"]), client.get("/console/activity"),
-                _post(client, "/console/settings/exports/warehouse/test", "/console/settings/exports", {})]
+    answers += [client.get(saved.headers["location"]), client.get("/console/activity")]
+    tested_saved = _post(client, "/console/settings/exports/warehouse/test", "/console/settings/exports", {})
+    assert tested_saved.status_code == 303
+    answers.append(client.get(tested_saved.headers["location"]))
     assert "warehouse: connection test passed" in answers[-1].text
     for answer in answers:
         assert key.secret_access_key not in answer.text and key.access_key_id not in answer.text
@@ -275,3 +298,72 @@ def test_the_log_shows_progress_of_a_running_run_and_the_error_of_a_failed_one(d
     assert client.get(f"/console/activity?q={request_id}&status=Failed").text.count('class="badge badge-') == 1
     run_page = client.get(f"/console/runs/{failed}").text
     assert "grant s3:PutObject" in run_page and "Next attempt" in run_page and ">Verify<" not in run_page
+
+
+def test_thirty_wrong_log_ins_then_the_right_one_waits(deployment):
+    email = f"guessed-{uuid.uuid4().hex[:6]}@acme.example"
+    accounts.add_user(deployment["engine"], account="default", email=email, role="viewer", password=PASSWORD)
+    client = _client(deployment, email=None)
+    statuses = [log_in(client, email, f"wrong guess {n:02d}").status_code for n in range(30)]
+    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+    right = log_in(client, email)
+    assert right.status_code == 429 and 0 < int(right.headers["retry-after"]) <= 30
+    assert "Too many failed log-ins" in right.text and right.headers["content-type"].startswith("text/html")
+    assert client.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
+
+
+def test_an_admin_manages_users_and_anyone_changes_their_own_password(deployment):
+    engine, suffix = deployment["engine"], uuid.uuid4().hex[:6]
+    member = f"member-{suffix}@acme.example"
+    accounts.add_user(engine, account="default", email=member, role="viewer", password=PASSWORD)
+    admin = _client(deployment)
+    page = admin.get("/console/settings/users").text
+    assert member in page and f"/console/settings/users/{member.replace('@', '%40')}/remove" in page
+    promoted = _post(admin, f"/console/settings/users/{member}/role", "/console/settings/users", {"role": "admin"})
+    assert promoted.status_code == 303 and "role changed" in admin.get(promoted.headers["location"]).text
+    assert accounts.get_user(engine, member)["role"] == "admin"
+    weak = _post(admin, f"/console/settings/users/{member}/password", "/console/settings/users",
+                 {"password": "aaaaaaaaaaaa"})
+    assert weak.status_code == 422 and "too easy to guess" in weak.text
+    reset = _post(admin, f"/console/settings/users/{member}/password", "/console/settings/users",
+                  {"password": "plum tractor window ferry"})
+    assert reset.status_code == 303
+    own = _client(deployment, email=None)
+    assert log_in(own, member, "plum tractor window ferry").status_code == 303
+    wrong = _post(own, "/console/account/password", "/console/account/password",
+                  {"current_password": "not my password", "new_password": "another plum tractor"})
+    assert wrong.status_code == 422 and "The current password is wrong" in wrong.text
+    changed = _post(own, "/console/account/password", "/console/account/password",
+                    {"current_password": "plum tractor window ferry", "new_password": "quiet harbour lantern 42"})
+    assert changed.status_code == 303 and "Your password is changed" in own.get(changed.headers["location"]).text
+    assert accounts.authenticate(engine, member, "quiet harbour lantern 42")["email"] == member
+    removed = _post(admin, f"/console/settings/users/{member}/remove", "/console/settings/users", {})
+    assert removed.status_code == 303
+    assert own.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
+    last = _post(_client(deployment, OUTSIDER), f"/console/settings/users/{OUTSIDER}/role", "/console/settings/users",
+                 {"role": "viewer"})
+    assert last.status_code == 409 and "last admin" in last.text
+
+
+def test_every_console_refusal_carries_its_status(deployment):
+    client = _client(deployment)
+    assert client.get("/console/runs/999999").status_code == 404
+    assert client.get("/console/runs/999999/manifest.json").status_code == 404
+    assert _post(client, "/console/runs/999999/verify", "/console/activity", {}).status_code == 404
+    assert _post(client, "/console/exports/nope/stop", "/console/activity", {}).status_code == 404
+    assert _post(client, "/console/settings/exports/nope/remove", "/console/settings/exports", {}).status_code == 404
+    unknown = client.get("/console/nothing/here")
+    assert unknown.status_code == 404 and "No such page" in unknown.text and "Log out" in unknown.text
+
+
+def test_an_export_over_the_limits_is_refused_naming_them(deployment):
+    client = _client(deployment)
+    token = csrf_of(client.get("/console/activity").text)
+    base = [("csrf_token", token), ("destination", "acme"), ("export_type", "select_events"), ("format", "json"),
+            ("frequency", "recurring"), ("every", "6")]
+    for events, message in (([f"event {i}" for i in range(10_000)], "at most 1,000 event names, not 10,000"),
+                            (["x" * 600_000], "is 600,000 bytes long; an event name may be at most 512 bytes")):
+        body = urllib.parse.urlencode(base + [("events", name) for name in events])
+        refused = client.post("/console/exports", content=body, follow_redirects=False,
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+        assert refused.status_code == 422 and message in refused.text

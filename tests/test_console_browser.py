@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from playwright import sync_api as playwright
 
-from console.server import serve_in_thread
+from server.serve import serve_in_thread
 from control.scheduler import run_due
 from devtools.local_s3 import provision_least_privilege
 from tests.console_support import ADMIN, PASSWORD, console_deployment, recent_store

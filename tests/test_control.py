@@ -51,7 +51,8 @@ def deployment(request, tmp_path, server, store):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTEXPORT_"))}
     env.update(PYTHONPATH=ROOT, EVENTEXPORT_DB=db, EVENTEXPORT_KEY_FILE=str(tmp_path / "master.key"),
                EVENTEXPORT_EVENT_STORE=str(store / "events"), EVENTEXPORT_PROFILE_STORE=str(store / "profiles"),
-               EVENTEXPORT_MANIFESTS=str(tmp_path / "manifests"), EVENTEXPORT_DATABASE_ID="eu1")
+               EVENTEXPORT_MANIFESTS=str(tmp_path / "manifests"), EVENTEXPORT_DATABASE_ID="eu1",
+               EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS="true")   # the local S3 server is on 127.0.0.1
     yield {"env": env, "db": db, "bucket": bucket, "key": key, "server": server, "tmp": tmp_path}
     if cleanup:
         admin, name = cleanup

@@ -81,7 +81,7 @@ def test_transient_faults_end_in_a_complete_byte_identical_export(small_parts_se
 
 PERSISTENT = {
     "503 SlowDown on every part": ({"UploadPart": (1, ("503",))}, "S3 kept failing", "SlowDown"),
-    "every upload reset": (_uploads(1, "reset"), "cannot reach S3", "ConnectionClosedError"),
+    "every upload reset": (_uploads(1, "reset"), "could not connect", "retry later"),
 }
 
 

@@ -1,15 +1,14 @@
-"""Every error the exporter raises on purpose, sorted into what a user must fix and what a retry may cure.
+"""Every error the pipeline raises on purpose, sorted into what a user must fix and what a retry may cure.
 
 Each message names the bad value and says how to fix it; the CLI prints it as one line. Secrets never
 go into a message: callers pass key ids at most, never secret keys. `code` is a stable word the REST API
-answers with, and `field`, where given, names the input at fault so a form can show the message beside it.
+answers with, `http_status` the status it answers with, and `field`, where given, names the input at fault
+so a form can show the message beside it. The control plane's refusals of an account's requests (not
+found, conflict, authentication, permission) are in control/errors.py.
 """
 
-__all__ = [
-    "ExportError", "ConfigError", "NotFoundError", "ConflictError", "AuthenticationError", "PermissionDeniedError",
-    "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError", "TransientDestinationError",
-    "GroupingError", "RunnerFailedError",
-]
+__all__ = ["ExportError", "ConfigError", "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError",
+           "TransientDestinationError", "GroupingError", "RunnerFailedError"]
 
 
 class ExportError(Exception):
@@ -18,6 +17,7 @@ class ExportError(Exception):
     exit_code = 1
     transient = False
     code = "error"
+    http_status = 422   # the request (or what it names: the store, the bucket) breaks a rule
 
     def __init__(self, message="", *, field=None):
         super().__init__(message)
@@ -29,32 +29,6 @@ class ConfigError(ExportError):
 
     exit_code = 2
     code = "invalid"
-
-
-class NotFoundError(ConfigError):
-    """The named destination, export, run, account or user does not exist (in the caller's account)."""
-
-    code = "not_found"
-
-
-class ConflictError(ConfigError):
-    """The request is valid but clashes with what exists (a name taken, an export already stopped)."""
-
-    code = "conflict"
-
-
-class AuthenticationError(ExportError):
-    """No credentials, or ones we do not know (a bad token or password)."""
-
-    exit_code = 2
-    code = "unauthenticated"
-
-
-class PermissionDeniedError(ExportError):
-    """The user is known but their role may not do this (a viewer asking to change something)."""
-
-    exit_code = 2
-    code = "forbidden"
 
 
 class SourceError(ExportError):
@@ -89,6 +63,7 @@ class TransientDestinationError(DestinationError):
 
     transient = True
     code = "destination_unavailable"
+    http_status = 503
 
 
 class GroupingError(ExportError):

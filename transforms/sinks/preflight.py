@@ -10,7 +10,7 @@ import dataclasses
 from botocore.exceptions import BotoCoreError, ClientError
 
 from transforms.errors import ConfigError, DestinationError
-from transforms.sinks.s3 import classify, client_for
+from transforms.sinks.s3 import classify, client_for, region_name
 
 __all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects"]
 
@@ -36,10 +36,11 @@ def _bucket_region(client, bucket, configured):
         headers = client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
     except ClientError as error:
         headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    if headers.get("x-amz-bucket-region"):
+    if region_name(headers.get("x-amz-bucket-region")):
         return headers["x-amz-bucket-region"]
     try:
-        return client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        return region_name(client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1") \
+            or configured
     except ClientError:
         return configured
 

@@ -10,15 +10,18 @@ import base64
 import dataclasses
 import functools
 import hashlib
+import re
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, NoCredentialsError
 
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
+from transforms.sinks.endpoint_guard import guard_client, private_allowed
 
-__all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "SSE_MODES",
-           "ETAG_KINDS", "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT", "READ_TIMEOUT"]
+__all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "region_name",
+           "SSE_MODES", "ETAG_KINDS", "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT",
+           "READ_TIMEOUT"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
 # What an object's ETag is, which decides what a listing can prove about it (transforms/sinks/verification.py):
@@ -50,7 +53,9 @@ class Secret(str):
 
 @dataclasses.dataclass(frozen=True)
 class S3Settings:
-    """How to reach the bucket. No key given: boto3's standard chain (environment, profile, role)."""
+    """How to reach the bucket. No key given: boto3's standard chain (environment, profile, role).
+    `allow_private_endpoints` is the deployment's EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS where the settings are
+    made (transforms/sinks/endpoint_guard.py); it travels with them to every worker."""
 
     region: str = None
     endpoint_url: str = None
@@ -60,6 +65,7 @@ class S3Settings:
     session_token: Secret = None
     sse: str = "none"
     sse_kms_key_id: str = None
+    allow_private_endpoints: bool = dataclasses.field(default_factory=private_allowed)
 
     def __post_init__(self):
         if self.sse not in SSE_MODES:
@@ -80,13 +86,16 @@ class S3Settings:
 
 @functools.lru_cache(maxsize=8)
 def client_for(settings):
+    """The client for `settings`, every connection of it held to endpoint_guard's rule unless the deployment
+    allows private endpoints."""
     config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=CONNECT_TIMEOUT,
                     read_timeout=READ_TIMEOUT, s3={"addressing_style": "path" if settings.path_style else "auto"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
-    return boto3.session.Session().client(
+    client = boto3.session.Session().client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,
         aws_access_key_id=settings.access_key_id or None, aws_secret_access_key=settings.secret_access_key or None,
         aws_session_token=settings.session_token or None)
+    return client if settings.allow_private_endpoints else guard_client(client)
 
 
 _GIVE_UP = {
@@ -102,6 +111,13 @@ _GIVE_UP = {
     "BadDigest": "S3 rejected the upload's Content-MD5 (corrupted in transit); run the export again",
 }
 _REGION_CODES = ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException")
+_TRANSIENT_CODES = ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable")
+_REGION_NAME = re.compile(r"[a-z0-9-]{1,32}")
+
+
+def region_name(text):
+    """`text` when it is shaped like a region name (an endpoint's answer may hold anything), else None."""
+    return text if isinstance(text, str) and _REGION_NAME.fullmatch(text) else None
 
 
 _NO_CREDENTIALS = ("no credentials for bucket {bucket!r}: give the destination key with --destination_access_key_id "
@@ -110,25 +126,30 @@ _NO_CREDENTIALS = ("no credentials for bucket {bucket!r}: give the destination k
 
 
 def classify(error, action, bucket):
-    """botocore error -> DestinationError (give up) or TransientDestinationError (retry later)."""
+    """botocore error -> DestinationError (give up) or TransientDestinationError (retry later). A message
+    names only codes we know: an endpoint's own words (an unknown code, a connection's failure) never reach
+    it, so an endpoint cannot be made to talk through our errors."""
     if isinstance(error, NoCredentialsError):
         return ConfigError(_NO_CREDENTIALS.format(bucket=bucket))
     if isinstance(error, (BotoConnectionError, BotoCoreError)) and not isinstance(error, ClientError):
-        return TransientDestinationError(f"cannot reach S3 for bucket {bucket!r}: {type(error).__name__}")
+        return TransientDestinationError(f"could not connect to S3 for bucket {bucket!r}; check the endpoint, or "
+                                         "retry later")
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _REGION_CODES:
-        actual = (error.response.get("Error", {}).get("Region")
-                  or error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region"))
+        actual = region_name(error.response.get("Error", {}).get("Region")
+                             or error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+                             .get("x-amz-bucket-region"))
         return DestinationError(f"bucket {bucket!r} is in region {actual or 'another region'}; "
                                 "set --s3_region to it")
     if code in ("AccessDenied", "403", "Forbidden"):
         code = f"AccessDenied:{action}"
     if code in _GIVE_UP:
         return DestinationError(_GIVE_UP[code].format(bucket=bucket))
-    if code in ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable") or status >= 500:
-        return TransientDestinationError(f"S3 kept failing for bucket {bucket!r} ({code or status}); retry later")
-    return DestinationError(f"S3 refused {action} on bucket {bucket!r}: {code or status}")
+    if code in _TRANSIENT_CODES or status >= 500:
+        shown = code if code in _TRANSIENT_CODES else f"HTTP {status}"
+        return TransientDestinationError(f"S3 kept failing for bucket {bucket!r} ({shown}); retry later")
+    return DestinationError(f"S3 refused {action} on bucket {bucket!r} (HTTP {status})")
 
 
 def _md5(stream, start, length):
