@@ -1,4 +1,4 @@
-"""Runs and windows: plan what is due, claim it in the database, run the pipeline, record the outcome.
+"""Runs and windows: plan what is due, claim it in the database, have it run, record the outcome.
 
 Windows of a recurring request are on capture time, `[created + k*every, created + (k+1)*every)`:
 contiguous by construction, so there is no gap and no overlap, and after downtime every missed window
@@ -9,17 +9,12 @@ window start) makes run creation idempotent, and a claim is an UPDATE that only 
 A claim carries a lease that the scheduler renews while the run goes; a scheduler that dies stops
 renewing it, and once it lapses another scheduler takes the run over. Only the claim's holder records
 the outcome, and the pipeline dies with its scheduler, so a window is never run by two at once.
+Running the pipeline itself is control/launcher.py's.
 """
 
-import ctypes
 import datetime as dt
-import json
 import os
-import shlex
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,10 +24,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from control.accounts import get_account
 from control.destinations import get_destination, s3_settings
+from control.launcher import run_export
 from control.models import fetch_one, requests, runs, utc
-from control.readiness import StoreMarks, store_root, use_store_options
-from transforms.sinks.naming import manifest_key
-from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
+from control.readiness import StoreMarks, use_store_options
 
 __all__ = ["plan_runs", "run_due", "retry_delay"]
 
@@ -42,8 +36,6 @@ _STAMP = "%Y%m%d%H%M%S"
 # Recording an outcome outlives a database restart of up to this long; after that the claim lapses
 # and the run is simply run again.
 _RECORD_PATIENCE = dt.timedelta(minutes=2)
-_PR_SET_PDEATHSIG = 1   # linux/prctl.h
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None  # loaded before forking
 
 
 def retry_delay(attempts):
@@ -162,67 +154,16 @@ class _Heartbeat:
                 pass  # a database blip: the next beat renews it; the lease has room for two misses
 
 
-def _die_with_parent(parent):
-    """In the pipeline's process before it starts: if the scheduler dies, the pipeline gets SIGKILL too
-    (Linux), so a run whose claim lapses is never still being written by an orphan."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:   # the scheduler died before the line above took effect
-        os._exit(1)
-
-
-def _pipeline_command(settings, account, request, destination, run):
-    """The export's command line: the account's store and database id, the deployment's runner."""
-    source = store_root(account, request["export_type"])
-    iso = {k: run[k].strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("window_start", "window_end")}
-    argv = ["--source", source, "--destination", f"s3://{destination['bucket']}/{destination['prefix']}",
-            "--export_type", request["export_type"], "--format", request["format"],
-            "--start", iso["window_start"], "--end", iso["window_end"], "--time_basis", run["time_basis"],
-            "--request_id", request["id"], "--run_timestamp", run["run_timestamp"],
-            "--captured_before", str(run["captured_before"]),
-            "--database_id", account["database_id"], "--manifest_copy", os.path.abspath(settings.manifests),
-            "--sse", destination["sse"], "--runner", settings.runner, *shlex.split(settings.runner_options or "")]
-    for name in request["events"]:
-        argv += ["--events", name]
-    if request["frequency"] != "once":   # one window of a series: the series starts at its first window
-        argv += ["--series_start", request["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ")]
-    for option, value in (("--s3_endpoint_url", destination["endpoint_url"]),
-                          ("--s3_region", destination["region"]), ("--sse_kms_key_id", destination["sse_kms_key_id"])):
-        if value:
-            argv += [option, value]
-    if destination["path_style"]:
-        argv.append("--s3_path_style")
-    return [sys.executable, "-m", "pipelines.export", *argv]
-
-
 def _execute(engine, settings, vault, run, owner, lease):
-    """Run the pipeline in a child process (its memory is its own); the key reaches it by environment."""
+    """Run the pipeline of a claimed run (control/launcher.py), renewing its lease and keeping its progress."""
     request_id = run["request_id"]
     request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
     account = get_account(engine, request["account_id"])
     destination = get_destination(engine, request["destination"], account["id"])
-    s3 = s3_settings(destination, vault)
-    env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
-    other = []
-    command = _pipeline_command(settings, account, request, destination, run)
-    parent = os.getpid()
-    guard = (lambda: _die_with_parent(parent)) if _LIBC else None
-    # The key goes by environment, never argv (where `ps` would show it).
-    child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
-                             stderr=subprocess.PIPE, preexec_fn=guard)
-    with child, _Heartbeat(engine, run, owner, lease):
-        for line in child.stderr:
-            if line.startswith("progress: "):
-                _report_progress(engine, run, owner, line.strip())
-            else:
-                other.append(line.rstrip("\n"))
-    if child.returncode:
-        errors = [line for line in other if line.startswith("eventexport: error:")]
-        raise RuntimeError(errors[-1][len("eventexport: error: "):] if errors else
-                           ([line for line in other if line.strip()] or [f"exit status {child.returncode}"])[-1])
-    path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
-    with open(path, encoding="utf-8") as handle:
-        manifest = json.load(handle)
-    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"])
+    credentials = s3_settings(destination, vault)
+    with _Heartbeat(engine, run, owner, lease):
+        return run_export(settings, account, request, destination, run, credentials,
+                          lambda line: _report_progress(engine, run, owner, line))
 
 
 def _report_progress(engine, run, owner, line):

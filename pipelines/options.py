@@ -14,7 +14,7 @@ from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, S
 from transforms.sources.window import DEFAULT_CLOCK_SKEW
 
 __all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "REQUIRED_OPTIONS", "config_from_options", "s3_settings_from",
-           "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]
+           "add_s3_arguments", "export_arguments", "destination_values", "SECRET_ENV", "KEY_ID_ENV"]
 
 
 # name -> (help, extra argparse settings); the README's option table is written from this.
@@ -97,3 +97,34 @@ def s3_settings_from(values, environ=os.environ):
         path_style=bool(values.get("s3_path_style")), access_key_id=Secret(key_id) if key_id else None,
         secret_access_key=Secret(secret) if secret else None, sse=values.get("sse") or "none",
         sse_kms_key_id=values.get("sse_kms_key_id"))
+
+
+def destination_values(*, bucket, prefix="", endpoint_url=None, region=None, path_style=False, sse="none",
+                       sse_kms_key_id=None):
+    """A saved destination as option values for `export_arguments` (its key goes by environment, never here)."""
+    return {"destination": f"s3://{bucket}/{prefix}", "s3_endpoint_url": endpoint_url, "s3_region": region,
+            "s3_path_style": path_style, "sse": sse, "sse_kms_key_id": sse_kms_key_id}
+
+
+# Beam's own option that `destination_values` sets besides ours.
+_BEAM_DESTINATION_OPTIONS = frozenset({"s3_endpoint_url"})
+
+
+def export_arguments(values):
+    """The export's command line (without the program) for option values, name -> value: None and False
+    are left out, True is a flag, a list or tuple repeats its option. Each value is joined to its option
+    (`--events=-x`), so a value that starts with a dash is never read as an option. A name that is not an
+    option of the export is a ValueError, so a caller cannot drift from the option list above."""
+    unknown = sorted(set(values) - set(OPTION_HELP) - set(S3_OPTION_HELP) - _BEAM_DESTINATION_OPTIONS)
+    if unknown:
+        raise ValueError(f"not an export option: {', '.join(unknown)}")
+    argv = []
+    for name, value in values.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(f"--{name}")
+        else:
+            for each in value if isinstance(value, (list, tuple)) else [value]:
+                argv.append(f"--{name}={each}")
+    return argv
