@@ -5,14 +5,13 @@ import datetime as dt
 import json
 import os
 import sys
-import time
 
 from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
 from control import exports
 from control.models import connect
-from control.scheduler import run_due
+from control.scheduler import run_due, run_forever
 from control.secrets import Vault
 from control.settings import load_settings
 from transforms.errors import ConfigError, ExportError
@@ -245,13 +244,7 @@ def _dispatch(args, settings):
         count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id)
         print(f"{count} run(s) attempted")
     elif args.command == "scheduler":
-        while True:
-            try:
-                run_due(engine, settings, Vault(settings))
-            except Exception as error:  # a database blip must not stop the scheduler; the next pass retries
-                print(f"eventexport scheduler: pass failed, retrying in {args.interval:.0f} s: "
-                      f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
-            time.sleep(args.interval)
+        run_forever(engine, settings, Vault(settings), args.interval, warn=lambda line: print(line, file=sys.stderr))
     elif args.command == "log":
         entries = activity_log.activity(engine, account, args.request_id, args.status)
         if args.json:

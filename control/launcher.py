@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 
 from control.readiness import store_root
 from pipelines.options import destination_values, export_arguments
@@ -45,11 +46,17 @@ def _stamp(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pipeline_command(settings, account, request, destination, run):
-    """The export's command line: the account's store and database id, the deployment's runner."""
+def pipeline_command(settings, account, request, destination, run, scratch):
+    """The export's command line: the account's store and database id, the deployment's runner. The event
+    names go in a file in the run's `scratch` folder, so the line stays short however many there are."""
+    events_file = None
+    if request["events"]:
+        events_file = os.path.join(scratch, "events.json")
+        with open(events_file, "w", encoding="utf-8") as handle:
+            json.dump(list(request["events"]), handle, ensure_ascii=False)
     values = {
         "source": store_root(account, request["export_type"]), "export_type": request["export_type"],
-        "events": list(request["events"]) or None, "format": request["format"],
+        "events_file": events_file, "format": request["format"],
         "start": _stamp(run["window_start"]), "end": _stamp(run["window_end"]), "time_basis": run["time_basis"],
         "request_id": request["id"], "run_timestamp": run["run_timestamp"],
         "captured_before": run["captured_before"], "database_id": account["database_id"],
@@ -78,18 +85,19 @@ def run_export(settings, account, request, destination, run, credentials, on_pro
     line of the pipeline goes to `on_progress` as it comes."""
     env = dict(os.environ, **{KEY_ID_ENV: str(credentials.access_key_id),
                               SECRET_ENV: str(credentials.secret_access_key)})
-    command = pipeline_command(settings, account, request, destination, run)
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _PRCTL else None
     other = []
-    child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
-                             stderr=subprocess.PIPE, preexec_fn=guard)
-    with child:
-        for line in child.stderr:
-            if line.startswith(_PROGRESS):
-                on_progress(line.strip())
-            else:
-                other.append(line.rstrip("\n"))
+    with tempfile.TemporaryDirectory(prefix=f"eventexport-run-{request['id']}-") as scratch:
+        command = pipeline_command(settings, account, request, destination, run, scratch)
+        child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
+                                 stderr=subprocess.PIPE, preexec_fn=guard)
+        with child:
+            for line in child.stderr:
+                if line.startswith(_PROGRESS):
+                    on_progress(line.strip())
+                else:
+                    other.append(line.rstrip("\n"))
     if child.returncode:
         raise _failure(child.returncode, other)
     path = os.path.join(settings.manifests, manifest_key("", request["id"], run["run_timestamp"]))

@@ -1,4 +1,4 @@
-"""Runs and windows: plan what is due, claim it in the database, have it run, record the outcome.
+"""Runs and windows: plan what is due, claim it in the database, hand it to the launcher, fairly.
 
 Windows of a recurring request are on capture time, `[created + k*every, created + (k+1)*every)`:
 contiguous by construction, so there is no gap and no overlap, and after downtime every missed window
@@ -8,39 +8,37 @@ its data (control/readiness.py). Two schedulers may plan and claim at once: the 
 window start) makes run creation idempotent, and a claim is an UPDATE that only one of them can win.
 A claim carries a lease that the scheduler renews while the run goes; a scheduler that dies stops
 renewing it, and once it lapses another scheduler takes the run over. Only the claim's holder records
-the outcome, and the pipeline dies with its scheduler, so a window is never run by two at once.
-Running the pipeline itself is control/launcher.py's.
+the outcome (control/claims.py), and the pipeline dies with its scheduler (control/launcher.py), so a
+window is never run by two at once.
+
+One deployment serves many accounts, so a scheduler runs up to `max_concurrent_runs` runs at once, each
+pipeline in its own process waited for on a thread, at most `max_runs_per_account` of one account (counted
+in the database, so the bound holds across schedulers), and accounts take turns for free places: one
+account's long run, or its long queue, never holds up another account's first run. A stopped export's
+runs are never claimed again.
 """
 
+import concurrent.futures
 import datetime as dt
+import itertools
 import os
 import socket
-import threading
 import time
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from control.accounts import get_account
+from control.claims import Heartbeat, finish, report_progress, retry_delay
 from control.destinations import get_destination, s3_settings
 from control.launcher import run_export
-from control.models import fetch_one, requests, runs, utc
+from control.models import accounts, fetch_one, requests, runs, utc
 from control.readiness import StoreMarks, use_store_options
 
-__all__ = ["plan_runs", "run_due", "retry_delay"]
+__all__ = ["plan_runs", "run_due", "run_forever", "claim_order", "claim_next", "Turns", "Scheduler", "retry_delay"]
 
-FIRST_RETRY = dt.timedelta(minutes=5)
-LAST_RETRY = dt.timedelta(hours=4)
 _STAMP = "%Y%m%d%H%M%S"
-# Recording an outcome outlives a database restart of up to this long; after that the claim lapses
-# and the run is simply run again.
-_RECORD_PATIENCE = dt.timedelta(minutes=2)
-
-
-def retry_delay(attempts):
-    """5 min, 10, 20, ... capped at 4 h: quick for blips, gentle on an outage."""
-    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LAST_RETRY)
 
 
 def _windows(request, as_of):
@@ -81,6 +79,15 @@ def plan_runs(engine, as_of, request_id=None):
                     _insert_run(connection, request, start, end, basis, as_of)
 
 
+def _claimable(as_of, now):
+    """A run that may be claimed now: new, failed and past its backoff, or its holder's lease lapsed; and
+    its export still active (a stopped export's runs are never claimed again)."""
+    return (((runs.c.status == "Pending")
+             | ((runs.c.status == "Failed") & (runs.c.next_attempt_at <= as_of))
+             | ((runs.c.status == "Running") & (runs.c.lease_until < now)))
+            & runs.c.request_id.in_(sa.select(requests.c.id).where(requests.c.status == "active")))
+
+
 def _next_due(connection, as_of, now, request_id):
     """The earliest unfinished run of each active request, if it may start now."""
     earliest = (sa.select(runs.c.request_id, sa.func.min(runs.c.window_start).label("start"))
@@ -93,22 +100,47 @@ def _next_due(connection, as_of, now, request_id):
     return [dict(r._mapping) for r in connection.execute(query)]
 
 
-def _claimable(as_of, now):
-    return ((runs.c.status == "Pending")
-            | ((runs.c.status == "Failed") & (runs.c.next_attempt_at <= as_of))
-            | ((runs.c.status == "Running") & (runs.c.lease_until < now)))
+def _going(account_id, now, besides=None):
+    """How many runs of the account are going under a live claim (`besides` not counted)."""
+    other = runs.alias("other")
+    query = sa.select(sa.func.count()).select_from(other).where(
+        (other.c.account_id == account_id) & (other.c.status == "Running") & (other.c.lease_until >= now))
+    if besides is not None:
+        query = query.where(other.c.id != besides)
+    return query.scalar_subquery()
 
 
-def _held_by(run, owner):
-    """The run's row while `owner` still holds its claim (another scheduler may have taken it over)."""
-    return (runs.c.id == run["id"]) & (runs.c.claimed_by == owner) & (runs.c.status == "Running")
+def _busy_accounts(connection, now, per_account):
+    """Accounts with as many runs going as they may have."""
+    going = connection.execute(sa.select(runs.c.account_id, sa.func.count()).where(
+        (runs.c.status == "Running") & (runs.c.lease_until >= now)).group_by(runs.c.account_id))
+    return {account for account, count in going if count >= per_account}
 
 
-def _claim(engine, run, as_of, now, owner, lease, ceiling):
-    """The run as claimed by `owner`, or None if another scheduler won it. The first claim fixes the capture
-    ceiling; later ones (a retry, a takeover) keep it, read back, so every attempt reads the same records."""
+def claim_order(due, turns):
+    """Due runs in the order to try them: accounts take turns, the one whose last claim is oldest first
+    (`turns`: account -> when it was last claimed for, any increasing number; one never claimed for comes
+    before all, the oldest due window first), and each account's runs oldest window first. The first of
+    every account comes before the second of any, so a run that cannot start yet holds up nobody."""
+    queues = {}
+    for run in sorted(due, key=lambda r: (r["window_start"], r["id"])):
+        queues.setdefault(run["account_id"], []).append(run)
+    order = sorted(queues, key=lambda a: (turns.get(a, -1), queues[a][0]["window_start"], queues[a][0]["id"]))
+    return [run for turn in itertools.zip_longest(*(queues[a] for a in order)) for run in turn if run is not None]
+
+
+def _claim(engine, run, as_of, now, owner, lease, ceiling, per_account):
+    """The run as claimed by `owner`, or None if another scheduler won it or its account has as many runs
+    going as it may. The first claim fixes the capture ceiling; later ones (a retry, a takeover) keep it,
+    read back, so every attempt reads the same records."""
     with engine.begin() as connection:
-        won = connection.execute(runs.update().where((runs.c.id == run["id"]) & _claimable(as_of, now)).values(
+        # An account's claims take turns (PostgreSQL locks its row; SQLite runs one write at a time), so the
+        # count below sees every claim made before it and two schedulers cannot both take the last place.
+        connection.execute(sa.select(accounts.c.id).where(accounts.c.id == run["account_id"])
+                           .with_for_update(key_share=True)).all()
+        won = connection.execute(runs.update().where(
+            (runs.c.id == run["id"]) & _claimable(as_of, now)
+            & (_going(run["account_id"], now, besides=run["id"]) < per_account)).values(
             status="Running", claimed_by=owner, lease_until=now + lease, started_at=now, finished_at=None,
             last_progress=None, attempts=runs.c.attempts + 1,
             captured_before=sa.func.coalesce(runs.c.captured_before, sa.literal(ceiling, sa.BigInteger))))
@@ -126,34 +158,6 @@ def _note_waiting(engine, run, reason):
                                .values(last_progress=reason))
 
 
-class _Heartbeat:
-    """Renews a claim's lease every third of the lease while its pipeline runs, so a long run is never
-    mistaken for one whose scheduler died, and a dead scheduler's claim lapses within one lease."""
-
-    def __init__(self, engine, run, owner, lease):
-        self._engine, self._run, self._owner, self._lease = engine, run, owner, lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self):
-        while not self._stop.wait(self._lease.total_seconds() / 3):
-            now = utc(dt.datetime.now(dt.timezone.utc))
-            try:
-                with self._engine.begin() as connection:
-                    connection.execute(runs.update().where(_held_by(self._run, self._owner)).values(
-                        lease_until=now + self._lease))
-            except SQLAlchemyError:
-                pass  # a database blip: the next beat renews it; the lease has room for two misses
-
-
 def _execute(engine, settings, vault, run, owner, lease):
     """Run the pipeline of a claimed run (control/launcher.py), renewing its lease and keeping its progress."""
     request_id = run["request_id"]
@@ -161,97 +165,136 @@ def _execute(engine, settings, vault, run, owner, lease):
     account = get_account(engine, request["account_id"])
     destination = get_destination(engine, request["destination"], account["id"])
     credentials = s3_settings(destination, vault)
-    with _Heartbeat(engine, run, owner, lease):
+    with Heartbeat(engine, run, owner, lease):
         return run_export(settings, account, request, destination, run, credentials,
-                          lambda line: _report_progress(engine, run, owner, line))
+                          lambda line: report_progress(engine, run, owner, line))
 
 
-def _report_progress(engine, run, owner, line):
-    """Keep the pipeline's progress line on the run for the activity log (best effort: a database blip
-    loses a line, never the run)."""
-    try:
-        with engine.begin() as connection:
-            connection.execute(runs.update().where(_held_by(run, owner)).values(last_progress=line))
-    except SQLAlchemyError:
-        pass
+class Turns(dict):
+    """Account -> when a run of it was last claimed, as an increasing number (for `claim_order`)."""
+
+    def __init__(self):
+        super().__init__()
+        self._clock = itertools.count()
+
+    def take(self, account_id):
+        self[account_id] = next(self._clock)
 
 
-def _record(engine, run, owner, values, request_done):
-    """Write the run's outcome if `owner` still holds it; True if it did. Retried through a database
-    restart, since the pipeline's work is done and rerunning it would be the only other way."""
-    give_up = time.monotonic() + _RECORD_PATIENCE.total_seconds()
-    while True:
-        try:
-            with engine.begin() as connection:
-                if connection.execute(runs.update().where(_held_by(run, owner)).values(**values)).rowcount != 1:
-                    return False
-                if request_done:
-                    connection.execute(requests.update().where(
-                        (requests.c.id == run["request_id"]) & (requests.c.frequency == "once")
-                        & (requests.c.status == "active")).values(status="done"))
-                return True
-        except SQLAlchemyError:
-            if time.monotonic() > give_up:
-                raise
-            time.sleep(1)
-
-
-def _finish(engine, run, owner, as_of, totals=None, error=None):
+def claim_next(engine, settings, owner, as_of, turns, marks=None, request_id=None):
+    """Claim the next due run whose data is in, the accounts in `turns` (Turns, updated); note on the
+    others why they wait. None when nothing more may start now."""
     now = utc(dt.datetime.now(dt.timezone.utc))
-    if error is None:
-        return _record(engine, run, owner, dict(
-            status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
-            objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
-            bytes=totals["bytes"]), request_done=True)
-    return _record(engine, run, owner, dict(
-        status="Failed", finished_at=now, lease_until=None, error=error[:2000],
-        next_attempt_at=as_of + retry_delay(run["attempts"] + 1)), request_done=False)
-
-
-def _start_next(engine, settings, as_of, request_id, owner, lease):
-    """Claim the next run that is due and whose data is in; note on the others why they wait."""
-    now = utc(dt.datetime.now(dt.timezone.utc))
+    marks = marks or StoreMarks(settings, as_of)
     with engine.connect() as connection:
-        due = _next_due(connection, as_of, now, request_id)
-        owners = {row.id: row for row in connection.execute(
-            sa.select(requests.c.id, requests.c.account_id, requests.c.export_type).where(
-                requests.c.id.in_({run["request_id"] for run in due})))} if due else {}
-    marks = StoreMarks(settings, as_of)
-    for run in due:
-        request = owners[run["request_id"]]
-        account = get_account(engine, request.account_id)
-        reason = marks.waiting_for(run, account, request.export_type)
+        busy = _busy_accounts(connection, now, settings.max_runs_per_account)
+        due = [run for run in _next_due(connection, as_of, now, request_id) if run["account_id"] not in busy]
+        kinds = dict(connection.execute(sa.select(requests.c.id, requests.c.export_type).where(
+            requests.c.id.in_({run["request_id"] for run in due}))).all()) if due else {}
+        owners = {row.id: dict(row._mapping) for row in connection.execute(sa.select(accounts).where(
+            accounts.c.id.in_({run["account_id"] for run in due})))} if due else {}
+    for run in claim_order(due, turns):
+        account, kind = owners[run["account_id"]], kinds[run["request_id"]]
+        reason = marks.waiting_for(run, account, kind)
         if reason:
             _note_waiting(engine, run, reason)
             continue
-        claimed = _claim(engine, run, as_of, now, owner, lease, marks.ceiling(run, account, request.export_type))
+        claimed = _claim(engine, run, as_of, now, owner, dt.timedelta(seconds=settings.lease_seconds),
+                         marks.ceiling(run, account, kind), settings.max_runs_per_account)
         if claimed:
+            turns.take(run["account_id"])
             return claimed
     return None
 
 
-def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, log=print):
-    """Plan and run everything due as of `as_of` (default now), in window order; return runs attempted."""
-    as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
-    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    lease = dt.timedelta(seconds=settings.lease_seconds)
-    use_store_options(settings)
-    plan_runs(engine, as_of, request_id)
-    attempted = 0
-    while True:
-        claimed = _start_next(engine, settings, as_of, request_id, owner, lease)
-        if claimed is None:
-            return attempted
-        attempted += 1
+class Scheduler:
+    """One scheduler's places for runs: claims what is due into free places, fairly, and runs each claim
+    on a thread of its own that waits for its pipeline and records the outcome."""
+
+    def __init__(self, engine, settings, vault, owner=None, log=print):
+        self.engine, self.settings, self.vault, self.log = engine, settings, vault, log
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = dt.timedelta(seconds=settings.lease_seconds)
+        self.places = settings.max_concurrent_runs
+        self.attempted = 0
+        self._going = set()
+        self._turns = Turns()
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.places, thread_name_prefix="run")
+        use_store_options(settings)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self._pool.shutdown(wait=True)
+
+    @property
+    def going(self):
+        return len(self._going)
+
+    def fill(self, as_of=None, request_id=None):
+        """Claim due runs into the free places; return how many were claimed."""
+        as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
+        marks, claimed = StoreMarks(self.settings, as_of), 0
+        while len(self._going) < self.places:
+            run = claim_next(self.engine, self.settings, self.owner, as_of, self._turns, marks, request_id)
+            if run is None:
+                break
+            self.attempted, claimed = self.attempted + 1, claimed + 1
+            self._going.add(self._pool.submit(self._run, run, as_of))
+        return claimed
+
+    def wait(self, timeout=None):
+        """Until a run ends (or `timeout` seconds); an error in recording its outcome is raised here."""
+        if not self._going:
+            time.sleep(timeout or 0)
+            return
+        ended, self._going = concurrent.futures.wait(self._going, timeout,
+                                                      return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in ended:
+            future.result()
+
+    def _run(self, claimed, as_of):
         window = f"[{claimed['window_start']:%Y-%m-%d %H:%M}, {claimed['window_end']:%Y-%m-%d %H:%M})"
         try:
-            totals = _execute(engine, settings, vault, claimed, owner, lease)
+            totals = _execute(self.engine, self.settings, self.vault, claimed, self.owner, self.lease)
         except Exception as error:  # every failure is recorded on the run and retried later
-            kept = _finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
+            kept = finish(self.engine, claimed, self.owner, as_of, error=str(error) or type(error).__name__)
             outcome = f"Failed: {error}"
         else:
-            kept = _finish(engine, claimed, owner, as_of, totals=totals)
+            kept = finish(self.engine, claimed, self.owner, as_of, totals=totals)
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
                        f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
-        log(f"run {claimed['request_id']} {window}: {outcome}" + (
+        self.log(f"run {claimed['request_id']} {window}: {outcome}" + (
             "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))
+
+
+def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, log=print):
+    """Plan and run everything due as of `as_of` (default now), then return how many runs were attempted."""
+    as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
+    with Scheduler(engine, settings, vault, owner, log) as scheduler:
+        plan_runs(engine, as_of, request_id)
+        while scheduler.fill(as_of, request_id) or scheduler.going:
+            scheduler.wait()
+        return scheduler.attempted
+
+
+def run_forever(engine, settings, vault, interval, log=print, warn=print):
+    """`eventexport scheduler`: plan every `interval` seconds, and fill a place as soon as a run ends,
+    so one long run never keeps the others from what came due meanwhile. A failed pass (a database
+    restart) is reported through `warn` and tried again at the next interval."""
+    with Scheduler(engine, settings, vault, log=log) as scheduler:
+        next_plan = time.monotonic()
+        while True:
+            try:
+                if time.monotonic() >= next_plan:
+                    next_plan = time.monotonic() + interval
+                    plan_runs(engine, dt.datetime.now(dt.timezone.utc))
+                scheduler.fill()
+            except Exception as error:  # the next interval retries; the runs going carry on
+                warn(f"eventexport scheduler: pass failed, retrying in {interval:.0f} s: {type(error).__name__}: "
+                     f"{str(error).splitlines()[0] if str(error) else ''}")
+            try:
+                scheduler.wait(max(0.0, next_plan - time.monotonic()))
+            except Exception as error:  # a run's outcome could not be recorded: its lease lapses, it runs again
+                warn(f"eventexport scheduler: a run's outcome was not recorded: {type(error).__name__}: {error}")

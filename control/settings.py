@@ -27,9 +27,12 @@ _SOURCES = {
     "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "eventexport-manifests"),
     "settle_minutes": ("EVENTEXPORT_SETTLE_MINUTES", "settle_minutes", 30),
     "lease_seconds": ("EVENTEXPORT_LEASE_SECONDS", "lease_seconds", 6 * 3600),
+    "max_concurrent_runs": ("EVENTEXPORT_MAX_CONCURRENT_RUNS", "max_concurrent_runs", None),  # None: the cores
+    "max_runs_per_account": ("EVENTEXPORT_MAX_RUNS_PER_ACCOUNT", "max_runs_per_account", 1),
 }
 # settings that are numbers -> the smallest value that makes sense
-_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1}
+_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "max_concurrent_runs": 1, "max_runs_per_account": 1}
+_WHOLE_NUMBERS = frozenset({"max_concurrent_runs", "max_runs_per_account"})
 _SECRET_SETTINGS = frozenset({"master_key"})
 
 
@@ -47,6 +50,8 @@ class Settings:
     manifests: str        # our copies of run manifests (verify_export reads them)
     settle_minutes: float  # a store without a completeness mark: how long after a window ends it runs
     lease_seconds: float   # a claim not renewed for this long belongs to a scheduler that died
+    max_concurrent_runs: int   # runs one scheduler has going at once (each pipeline a process of its own)
+    max_runs_per_account: int  # runs of one account going at once, across every scheduler
 
     def redacted(self):
         """The effective settings for `eventexport config`, secrets and DB passwords masked."""
@@ -61,14 +66,20 @@ class Settings:
         return shown
 
 
-def _number(env, value, least):
+def _number(env, value, least, whole=False):
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or isinstance(value, bool) or not least <= number < float("inf"):
-        raise ConfigError(f"{env} {value!r} must be a number, at least {least}")
-    return number
+    if number is None or isinstance(value, bool) or not least <= number < float("inf") or (
+            whole and not number.is_integer()):
+        raise ConfigError(f"{env} {value!r} must be a {'whole ' if whole else ''}number, at least {least}")
+    return int(number) if whole else number
+
+
+def _cores():
+    """The cores this process may run on (a container's or a CPU set's, not the whole machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def load_settings(environ=os.environ):
@@ -89,7 +100,9 @@ def load_settings(environ=os.environ):
         value = environ.get(env, from_file.get(toml, default))
         if isinstance(value, list):
             value = " ".join(map(str, value))
+        if name == "max_concurrent_runs" and value is None:
+            value = _cores()
         if name in _NUMBERS:
-            value = _number(env, value, _NUMBERS[name])
+            value = _number(env, value, _NUMBERS[name], whole=name in _WHOLE_NUMBERS)
         values[name] = value
     return Settings(**values)

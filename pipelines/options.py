@@ -2,6 +2,7 @@
 metadata all read the same list. Every option also takes a dashed spelling (`--export-type`).
 """
 
+import json
 import os
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -24,6 +25,8 @@ OPTION_HELP = {
     "export_type": (f"one of {', '.join(EXPORT_TYPES)}", {"default": "all_events"}),
     "events": ("an event name for select_events; repeat the option for more (names may hold commas)",
                {"action": "append"}),
+    "events_file": ("a JSON file holding a list of event names for select_events, with or instead of --events "
+                    "(a long list's command line would grow with it)", {}),
     "format": (f"one of {', '.join(FORMATS)}", {"default": "json"}),
     "start": ("window start, inclusive, ISO-8601 instant (no offset means UTC)", {}),
     "end": ("window end, exclusive, ISO-8601 instant", {}),
@@ -71,11 +74,31 @@ class ExportOptions(PipelineOptions):
             parser.add_argument(*flags, dest=name, help=text, **settings)
 
 
+# options read here rather than passed on to ExportConfig
+_READ_HERE = frozenset({"events_file"})
+
+
+def _events_in(path):
+    """The event names of an --events_file: a JSON list of texts."""
+    try:
+        with open(path, "rb") as handle:
+            names = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--events_file {path!r} cannot be read as JSON: {error}; give a file holding a list "
+                          'of event names, e.g. ["App Launched", "Charged"]') from None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"--events_file {path!r} does not hold a list of texts; give a file holding a list of "
+                          'event names, e.g. ["App Launched", "Charged"]')
+    return names
+
+
 def config_from_options(options, now=None):
     """Validated `ExportConfig` from parsed options (raises ConfigError naming the bad one)."""
     values = options.get_all_options(retain_unknown_options=False)
-    return ExportConfig.build(**{name: values.get(name) for name in OPTION_HELP if values.get(name) is not None},
-                              s3=s3_settings_from(values), now=now)
+    given = {name: values.get(name) for name in OPTION_HELP if values.get(name) is not None and name not in _READ_HERE}
+    if values.get("events_file"):
+        given["events"] = (given.get("events") or []) + _events_in(values["events_file"])
+    return ExportConfig.build(**given, s3=s3_settings_from(values), now=now)
 
 
 def add_s3_arguments(parser):

@@ -30,7 +30,7 @@ def _rows(tmp_path, events=()):
 
 
 def test_the_command_carries_the_run_and_its_destination_but_never_the_key(tmp_path):
-    command = pipeline_command(*_rows(tmp_path, events=["Charged", "-x"]))
+    command = pipeline_command(*_rows(tmp_path, events=["Charged", "-x"]), scratch=str(tmp_path))
     assert command[1:3] == ["-m", "pipelines.export"]
     assert not any("AKIDLAUNCHER" in part or "launcher-secret" in part for part in command)
     config = config_from_options(pipeline_options(command[3:]))
@@ -41,6 +41,16 @@ def test_the_command_carries_the_run_and_its_destination_but_never_the_key(tmp_p
     assert config.window.series_start_ms == 1767204000000                   # the request's first window
     assert (config.destination.bucket, config.destination.s3.endpoint_url) == ("cust", "https://s3.example.com")
     assert config.manifest_copy == str(tmp_path / "manifests")
+
+
+def test_ten_thousand_event_names_leave_the_command_line_short(tmp_path):
+    names = [f"event {n} " + "x" * 500 for n in range(10_000)]     # 5 MB of names
+    (tmp_path / "few").mkdir()
+    (tmp_path / "lot").mkdir()
+    short = pipeline_command(*_rows(tmp_path, events=["Charged"]), scratch=str(tmp_path / "few"))
+    command = pipeline_command(*_rows(tmp_path, events=names), scratch=str(tmp_path / "lot"))
+    assert len(command) == len(short) and len(" ".join(command)) == len(" ".join(short))
+    assert config_from_options(pipeline_options(command[3:])).events == tuple(names)
 
 
 @pytest.mark.parametrize("lines, message", [

@@ -23,8 +23,8 @@ def test_a_name_that_is_not_an_option_is_refused():
 
 
 def test_what_the_builder_writes_the_export_reads_back():
-    values = {"source": "/store", "export_type": "select_events", "events": ["App Launched", "a,b", "--end", "x=y", "-"],
-              "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z", "request_id": "r1",
+    values = {"source": "/store", "export_type": "select_events",
+              "events": ["App Launched", "a,b", "--end", "x=y", "-"], "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z", "request_id": "r1",
               "run_timestamp": "20260102000000",
               **destination_values(bucket="cust", prefix="exports/", endpoint_url="https://s3.example.com",
                                    region="eu-west-1", path_style=True, sse="AES256")}
