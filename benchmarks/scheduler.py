@@ -34,6 +34,7 @@ from control.settings import load_settings
 from devtools.generate import generate
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
 from tests.s3_faults import FaultProxy
+from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 
 __all__ = ["main"]
 
@@ -137,7 +138,7 @@ def main(argv=None):
     parser.add_argument("--concurrency", default="1,default", help="comma-separated: numbers or `default`")
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args(argv)
-    os.environ["EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS"] = "true"   # the local S3 server and its proxy are on 127.0.0.1
+    os.environ[ALLOW_PRIVATE_ENV] = "true"   # the local S3 server and its proxy are on 127.0.0.1
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-scheduler-store-") as folder:
         generate(folder, STORE_EVENTS, 1, "parquet", seed=3, end=STORE_END)

@@ -66,6 +66,6 @@ def test_a_failing_pipeline_s_error_line_is_the_run_s_error(tmp_path):
     settings, account, request, destination, run = _rows(tmp_path)
     destination["endpoint_url"] = "http://127.0.0.1:9"   # nothing listens there (the discard port)
     progress = []
-    with pytest.raises(RunFailed, match="^cannot reach S3 for bucket 'cust'"):
+    with pytest.raises(RunFailed, match="^could not connect to S3 for bucket 'cust'"):
         run_export(settings, account, request, destination, run, KEY, progress.append)
     assert progress == []

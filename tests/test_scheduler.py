@@ -29,6 +29,7 @@ from devtools.generate import generate
 from devtools.local_s3 import provision_least_privilege
 from tests.conftest import REPO, read_generated_events
 from tests.s3_faults import FaultProxy
+from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 from tests.test_control import POSTGRES, _postgres_database
 
 STORE_END = dt.date(2026, 11, 27)
@@ -186,7 +187,7 @@ def test_one_account_s_long_queue_holds_up_no_other_account(tmp_path, store, buc
     and `third` are Done. Two places, one run per account: so quick runs beside slow's first run, and
     third takes quick's place when it ends."""
     engine, settings = _deployment(f"sqlite:///{tmp_path}/e.db", tmp_path, store,
-                                   EVENTEXPORT_MAX_CONCURRENT_RUNS="2")
+                                   EVENTEXPORT_MAX_CONCURRENT_RUNS="2", **{ALLOW_PRIVATE_ENV: "true"})   # the proxy is local
     gate = threading.Event()
     gate.set()                                   # open while the destination's connection test runs
     proxy = FaultProxy(server.endpoint_url, on_request=lambda _operation, _number: gate.wait())
@@ -234,7 +235,7 @@ def test_the_scheduler_starts_a_new_export_while_a_long_run_goes(tmp_path, store
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTEXPORT_"))}
         env.update(PYTHONPATH=REPO, EVENTEXPORT_DB=db, EVENTEXPORT_KEY_FILE=str(tmp_path / "master.key"),
                    EVENTEXPORT_EVENT_STORE=str(store), EVENTEXPORT_MANIFESTS=str(tmp_path / "m"),
-                   EVENTEXPORT_MAX_CONCURRENT_RUNS="2")
+                   EVENTEXPORT_MAX_CONCURRENT_RUNS="2", **{ALLOW_PRIVATE_ENV: "true"})   # the proxy is local
         scheduler = subprocess.Popen([sys.executable, "-m", "control.cli", "scheduler", "--interval", "0.5"], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
