@@ -10,7 +10,7 @@ import time
 from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
-from control import exports
+from control import exports, schema
 from control.models import connect
 from control.scheduler import run_due
 from control.secrets import Vault
@@ -36,6 +36,11 @@ def build_parser():
                         help="the account whose destinations, exports and log to work on (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("config", help="print the effective settings (secrets redacted)")
+
+    database = commands.add_parser("db", help="the control database's schema").add_subparsers(dest="action",
+                                                                                               required=True)
+    database.add_parser("upgrade", help="migrate the control database to this release's schema (back it up first)")
+    database.add_parser("status", help="the database's schema revision and this release's; exit 1 if they differ")
 
     account = commands.add_parser("account", help="accounts: each with its own stores, database id and data "
                                                   "region").add_subparsers(dest="action", required=True)
@@ -167,10 +172,33 @@ def _manage_user(engine, args):
         print(f"password of {args.email!r} set")
 
 
+def _database(args, settings):
+    """`eventexport db upgrade|status`: the only commands that start on a database of another schema."""
+    engine = connect(settings.db, prepare=False)
+    if args.action == "status":
+        with engine.connect() as connection:
+            found = schema.state(connection)
+        print(f"database revision: {found.revision or '(none)'} ({found.status}); this release: {found.head}")
+        if found.problem():
+            print(found.problem())
+        return 0 if found.status == "current" else 1
+    before, after = schema.upgrade(engine)
+    if after.problem():
+        raise schema.SchemaError(after.problem())
+    print({"current": f"the control database is already at {after.revision}; nothing to do",
+           "empty": f"created the control database's schema at {after.revision}",
+           "unversioned": f"stamped the control database (made before schema versions) as {schema.BASELINE} "
+                          f"and upgraded it to {after.revision}",
+           "behind": f"upgraded the control database from {before.revision} to {after.revision}"}[before.status])
+    return 0
+
+
 def _dispatch(args, settings):
     if args.command == "config":
         print(json.dumps(settings.redacted(), indent=2))
         return 0
+    if args.command == "db":
+        return _database(args, settings)
     if args.command == "serve":
         from server.serve import serve   # the web stack loads only for this command
         return serve(settings, args.host, args.port)

@@ -3,11 +3,18 @@
 Read once at start-up into a frozen value; nothing else in the control plane reads the environment.
 The stores, database id and data region here are the `default` account's (control/accounts.py); other
 accounts keep their own in the database.
+
+Everything the control plane writes lives under one data folder, `EVENTEXPORT_HOME` (default the user's
+data folder, `~/.local/share/eventexport` on Linux): the SQLite database, the key file and the manifest
+copies, unless each is set on its own. Nothing goes to the current folder, so where a command is started
+from does not matter.
 """
 
 import dataclasses
 import os
 import tomllib
+
+import platformdirs
 
 from transforms.errors import ConfigError
 
@@ -15,7 +22,8 @@ __all__ = ["Settings", "load_settings"]
 
 # setting -> (environment variable, TOML key, default)
 _SOURCES = {
-    "db": ("EVENTEXPORT_DB", "db", "sqlite:///eventexport.db"),
+    "home": ("EVENTEXPORT_HOME", "home", None),   # None: platformdirs' user data folder
+    "db": ("EVENTEXPORT_DB", "db", "sqlite:///{home}/eventexport.db"),
     "event_store": ("EVENTEXPORT_EVENT_STORE", "event_store", None),
     "profile_store": ("EVENTEXPORT_PROFILE_STORE", "profile_store", None),
     "database_id": ("EVENTEXPORT_DATABASE_ID", "database_id", "local"),
@@ -23,18 +31,22 @@ _SOURCES = {
     "runner": ("EVENTEXPORT_RUNNER", "runner", "FnApiRunner"),
     "runner_options": ("EVENTEXPORT_RUNNER_OPTIONS", "runner_options", ""),
     "master_key": ("EVENTEXPORT_MASTER_KEY", "master_key", None),
-    "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "eventexport.key"),
-    "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "eventexport-manifests"),
+    "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "{home}/eventexport.key"),
+    "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "{home}/manifests"),
     "settle_minutes": ("EVENTEXPORT_SETTLE_MINUTES", "settle_minutes", 30),
     "lease_seconds": ("EVENTEXPORT_LEASE_SECONDS", "lease_seconds", 6 * 3600),
 }
 # settings that are numbers -> the smallest value that makes sense
 _NUMBERS = {"settle_minutes": 0, "lease_seconds": 1}
+# settings that are paths: `~` expanded and made absolute once, so a child process or a later `cd` reads
+# the same place
+_PATHS = ("home", "key_file", "manifests")
 _SECRET_SETTINGS = frozenset({"master_key"})
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    home: str             # the data folder: the defaults of db, key_file and manifests are under it
     db: str
     event_store: str
     profile_store: str
@@ -89,7 +101,13 @@ def load_settings(environ=os.environ):
         value = environ.get(env, from_file.get(toml, default))
         if isinstance(value, list):
             value = " ".join(map(str, value))
+        if name == "home":
+            value = value or platformdirs.user_data_dir("eventexport", appauthor=False)
+        elif isinstance(value, str) and value == default:
+            value = value.format(home=values["home"])
         if name in _NUMBERS:
             value = _number(env, value, _NUMBERS[name])
+        if name in _PATHS and value:
+            value = os.path.abspath(os.path.expanduser(value))
         values[name] = value
     return Settings(**values)
