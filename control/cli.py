@@ -3,19 +3,22 @@
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
-import time
 
 from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
 from control import exports, schema
 from control.models import connect
+from control.ops import shutdown
+from control.ops.service import run_scheduler
 from control.scheduler import run_due
 from control.secrets import Vault
 from control.settings import load_settings
 from transforms.errors import ConfigError, ExportError
+from transforms.runtime import logs
 from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 from transforms.sources.window import parse_instant
@@ -117,8 +120,10 @@ def build_parser():
     run = commands.add_parser("run", help="run everything due, then exit")
     run.add_argument("--request-id")
     run.add_argument("--as-of", type=_instant("--as-of"), help="run what is due as of this instant (default now)")
-    scheduler = commands.add_parser("scheduler", help="run what is due, in a loop")
+    scheduler = commands.add_parser("scheduler", help="run what is due, in a loop, until SIGTERM or Ctrl-C")
     scheduler.add_argument("--interval", type=float, default=60.0, help="seconds between passes")
+    scheduler.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz and /readyz on this port "
+                                                            "(default: $EVENTEXPORT_METRICS_PORT, else none)")
 
     log = commands.add_parser("log", help="the activity log")
     log.add_argument("--request-id", help="this request's entries (an id or its first characters)")
@@ -270,16 +275,14 @@ def _dispatch(args, settings):
             exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")
     elif args.command == "run":
-        count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id)
-        print(f"{count} run(s) attempted")
+        shutdown.install(settings.stop_grace_seconds)
+        # a person's command prints its runs; in JSON they are log lines like the scheduler's
+        lines = logging.getLogger("eventexport.scheduler").info if settings.log_format == "json" else print
+        count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id, log=lines)
+        print(logs.line(settings.log_format, f"{count} run(s) attempted", logger="eventexport.cli", attempted=count))
     elif args.command == "scheduler":
-        while True:
-            try:
-                run_due(engine, settings, Vault(settings))
-            except Exception as error:  # a database blip must not stop the scheduler; the next pass retries
-                print(f"eventexport scheduler: pass failed, retrying in {args.interval:.0f} s: "
-                      f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
-            time.sleep(args.interval)
+        port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+        return run_scheduler(engine, settings, Vault(settings), args.interval, port)
     elif args.command == "log":
         entries = activity_log.activity(engine, account, args.request_id, args.status)
         if args.json:
@@ -291,10 +294,15 @@ def _dispatch(args, settings):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    fmt = "human"
     try:
-        return _dispatch(args, load_settings())
+        settings = load_settings()
+        fmt = settings.log_format
+        logs.configure(fmt)
+        return _dispatch(args, settings)
     except ExportError as error:
-        print(f"eventexport: error: {error}", file=sys.stderr)
+        text = str(error) if fmt == "json" else f"eventexport: error: {error}"
+        print(logs.line(fmt, text, logging.ERROR, "eventexport.cli", exit_status=error.exit_code), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130

@@ -13,6 +13,7 @@ the work done.
 
 import dataclasses
 import functools
+import logging
 import os
 
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ UPGRADE_COMMAND = "eventexport db upgrade"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _VERSION_TABLE = "alembic_version"
 _PG_LOCK = 0x6576_6578_706f   # any constant shared by every eventexport process: "evexpo"
+_LOG = logging.getLogger("eventexport.schema")
 
 
 class SchemaError(ConfigError):
@@ -157,7 +159,9 @@ def prepare(engine):
     with engine.connect() as connection:
         found = state(connection)
     if found.status == "empty":
-        found = upgrade(engine, only_if_empty=True)[1]
+        before, found = upgrade(engine, only_if_empty=True)
+        if before.status == "empty":
+            _LOG.info("created the control database's schema at %s", found.revision)
     if found.problem():
         raise SchemaError(found.problem())
     return found

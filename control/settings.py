@@ -17,6 +17,7 @@ import tomllib
 import platformdirs
 
 from transforms.errors import ConfigError
+from transforms.runtime import logs
 
 __all__ = ["Settings", "load_settings"]
 
@@ -35,9 +36,13 @@ _SOURCES = {
     "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "{home}/manifests"),
     "settle_minutes": ("EVENTEXPORT_SETTLE_MINUTES", "settle_minutes", 30),
     "lease_seconds": ("EVENTEXPORT_LEASE_SECONDS", "lease_seconds", 6 * 3600),
+    "log_format": ("EVENTEXPORT_LOG_FORMAT", "log_format", "human"),
+    "metrics_port": ("EVENTEXPORT_METRICS_PORT", "metrics_port", None),
+    "metrics_host": ("EVENTEXPORT_METRICS_HOST", "metrics_host", "127.0.0.1"),
+    "stop_grace_seconds": ("EVENTEXPORT_STOP_GRACE_SECONDS", "stop_grace_seconds", 60),
 }
 # settings that are numbers -> the smallest value that makes sense
-_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1}
+_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0}
 # settings that are paths: `~` expanded and made absolute once, so a child process or a later `cd` reads
 # the same place
 _PATHS = ("home", "key_file", "manifests")
@@ -59,6 +64,10 @@ class Settings:
     manifests: str        # our copies of run manifests (verify_export reads them)
     settle_minutes: float  # a store without a completeness mark: how long after a window ends it runs
     lease_seconds: float   # a claim not renewed for this long belongs to a scheduler that died
+    log_format: str        # human | json (one JSON object a line)
+    metrics_port: int      # the scheduler serves /metrics, /healthz and /readyz here; None: not at all
+    metrics_host: str      # the address that port binds (this machine only unless told)
+    stop_grace_seconds: float  # on SIGTERM, how long the scheduler lets its run finish before handing it back
 
     def redacted(self):
         """The effective settings for `eventexport config`, secrets and DB passwords masked."""
@@ -83,6 +92,15 @@ def _number(env, value, least):
     return number
 
 
+def _port(env, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit() or isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= int(value) <= 65535:
+            return int(value)
+    raise ConfigError(f"{env} {value!r} must be a port number, 0 to 65535 (0: any free port)")
+
+
 def load_settings(environ=os.environ):
     from_file = {}
     path = environ.get("EVENTEXPORT_CONFIG")
@@ -103,11 +121,20 @@ def load_settings(environ=os.environ):
             value = " ".join(map(str, value))
         if name == "home":
             value = value or platformdirs.user_data_dir("eventexport", appauthor=False)
-        elif isinstance(value, str) and value == default:
-            value = value.format(home=values["home"])
-        if name in _NUMBERS:
-            value = _number(env, value, _NUMBERS[name])
-        if name in _PATHS and value:
-            value = os.path.abspath(os.path.expanduser(value))
-        values[name] = value
+        elif isinstance(default, str) and "{home}" in default and value is default:
+            value = default.format(home=values["home"])
+        values[name] = _checked(name, env, value)
     return Settings(**values)
+
+
+def _checked(name, env, value):
+    """`value` of setting `name` (from `env` or TOML) as the Settings hold it; ConfigError if it is bad."""
+    if name in _NUMBERS:
+        return _number(env, value, _NUMBERS[name])
+    if name == "metrics_port":
+        return _port(env, value)
+    if name == "log_format":
+        return logs.log_format(value)
+    if name in _PATHS and value:
+        return os.path.abspath(os.path.expanduser(value))
+    return value

@@ -7,6 +7,7 @@ import time
 import uvicorn
 
 from server.app import create_app
+from transforms.runtime import logs
 
 __all__ = ["serve", "serve_in_thread"]
 
@@ -14,8 +15,10 @@ _START_TIMEOUT = 30.0   # seconds; uvicorn binds in well under one
 
 
 def serve(settings, host="127.0.0.1", port=8000):
-    """Serve the deployment's app until Ctrl-C; return the exit status."""
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    """Serve the deployment's app until Ctrl-C; return the exit status. uvicorn's own lines go to our log,
+    in its format."""
+    logs.configure(settings.log_format)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
     return 0
 
 
