@@ -298,7 +298,7 @@ def main(argv=None):
     try:
         settings = load_settings()
         fmt = settings.log_format
-        logs.configure(fmt)
+        logs.configure(fmt, stream=sys.stdout)   # the scheduler's lines where `eventexport run` prints its own
         return _dispatch(args, settings)
     except ExportError as error:
         text = str(error) if fmt == "json" else f"eventexport: error: {error}"

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from transforms.errors import ConfigError
@@ -50,19 +51,20 @@ class _Context(logging.Filter):
 def _formatter(fmt):
     if fmt == "json":
         return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
-                             rename_fields={"levelname": "level", "name": "logger"})
+                             rename_fields={"levelname": "level", "name": "logger"},
+                             reserved_attrs=[*RESERVED_ATTRS, "color_message"])   # uvicorn's, with ANSI codes
     return logging.Formatter(_HUMAN)
 
 
 def configure(fmt=None, level=logging.INFO, stream=None):
     """Send log records to `stream` (stderr) in format `fmt`: ours (the `eventexport` loggers) from
-    `level`, other libraries' from WARNING. Replaces what an earlier call set up; returns the handler."""
+    `level`, other libraries' from WARNING. For a process's entry point: it replaces every handler of the
+    root logger (a library that logged at import got Python's default one); returns the new handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_formatter(log_format(fmt)))
     handler.addFilter(_Context())
-    handler.set_name("eventexport")
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "eventexport"]:
+    for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
