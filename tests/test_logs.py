@@ -59,7 +59,7 @@ def test_an_unknown_format_names_the_variable_and_the_choices():
 def test_the_api_server_logs_json_lines_uvicorn_s_included(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), EVENTEXPORT_HOME=str(tmp_path), EVENTEXPORT_LOG_FORMAT="json")
     server = subprocess.Popen([sys.executable, "-m", "control.cli", "serve", "--port", "0"], env=env,
-                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                              stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         seen = []
         while not any("running on" in line["message"].lower() for line in seen):
@@ -69,8 +69,8 @@ def test_the_api_server_logs_json_lines_uvicorn_s_included(tmp_path):
             assert json.loads(answer.read()) == {"status": "up"}
     finally:
         server.send_signal(signal.SIGTERM)
-        rest = server.communicate(timeout=60)[1]
-    lines = seen + [json.loads(line) for line in rest.splitlines()]
+        access, rest = server.communicate(timeout=60)   # uvicorn's access log on stdout, the rest on stderr
+    lines = seen + [json.loads(line) for line in (rest + access).splitlines()]
     assert all(FIELDS <= set(line) for line in lines), lines
     assert any(line["logger"] == "uvicorn.access" and "/healthz" in line["message"] for line in lines)
     assert any(line["logger"] == "eventexport.schema" for line in lines)   # its database was created

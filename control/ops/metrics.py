@@ -15,6 +15,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                PlatformCollector, ProcessCollector, generate_latest)
 
 from control.ops.state_metrics import StateCollector
+from transforms.sinks.s3 import RETRY_KINDS
 
 __all__ = ["registry", "exposition", "CONTENT_TYPE", "run_claimed", "run_ended", "heartbeat", "pass_done"]
 
@@ -22,8 +23,9 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 # seconds: a small account's run takes seconds, a large one's hours
 _DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 16 * 3600, 24 * 3600)
 
-RUNS_FINISHED = Counter("eventexport_runs_finished", "Runs this scheduler ended, by account and outcome "
-                        "(Done, Failed, or handed_back at shutdown)", ["account", "outcome"], registry=None)
+RUNS_FINISHED = Counter("eventexport_runs_finished", "Runs this scheduler ended, by account and outcome (Done, "
+                        "Failed, handed_back at shutdown, lapsed: taken over by another)", ["account", "outcome"],
+                        registry=None)
 RUN_DURATION = Histogram("eventexport_run_duration_seconds", "How long a run's pipeline took, claim to outcome",
                          ["account", "outcome"], buckets=_DURATION_BUCKETS, registry=None)
 EXPORTED = {name: Counter(f"eventexport_exported_{name}", f"{what} exported by Done runs", ["account"], registry=None)
@@ -71,7 +73,8 @@ def run_claimed(run, took_over):
 
 
 def run_ended(run, outcome, totals=None):
-    """A claimed run ended as `outcome` (Done, Failed, handed_back); `totals` of a Done run as recorded."""
+    """A claimed run ended as `outcome` (Done, Failed, handed_back, lapsed); `totals` of a Done run as
+    recorded."""
     account = run["account_id"]
     RUNS_FINISHED.labels(account, outcome).inc()
     started = _claimed_at.pop(run["id"], None)
@@ -82,7 +85,8 @@ def run_ended(run, outcome, totals=None):
             counter.labels(account).inc(totals[name])
         REJECTED.labels(account).inc(totals["rejected"])
         for kind, count in (totals.get("s3_retries") or {}).items():
-            S3_RETRIES.labels(account, kind).inc(count)
+            if kind in RETRY_KINDS:   # what a child reports is bounded here, not trusted to be
+                S3_RETRIES.labels(account, kind).inc(count)
 
 
 def heartbeat():

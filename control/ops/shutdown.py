@@ -8,6 +8,7 @@ scheduler then exits. A supervisor must allow more than `grace` seconds before i
 TimeoutStopSec; docs/deployment.md).
 """
 
+import logging
 import os
 import signal
 import threading
@@ -46,7 +47,11 @@ def request(grace=0.0):
 
 def install(grace):
     """Make SIGTERM and SIGINT request a stop with `grace` seconds for the run in progress (main thread)."""
-    def handler(_signum, _frame):
+    def handler(signum, _frame):
+        again = _stop.is_set()
+        logging.getLogger("eventexport.scheduler").info(
+            "%s: %s", signal.Signals(signum).name, "ending the run in progress now" if again else
+            f"stopping; a run in progress has {grace:.0f} s to finish, then it is handed back (signal again: now)")
         request(grace)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, handler)

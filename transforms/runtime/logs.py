@@ -18,7 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from transforms.errors import ConfigError
 
-__all__ = ["LOG_FORMAT_ENV", "SUMMARY_ENV", "FORMATS", "log_format", "configure", "bind", "line"]
+__all__ = ["LOG_FORMAT_ENV", "SUMMARY_ENV", "FORMATS", "log_format", "handler", "configure", "bind", "line"]
 
 LOG_FORMAT_ENV = "EVENTEXPORT_LOG_FORMAT"
 # A file that receives the pipeline's summary facts as JSON (the scheduler reads S3 retries from it): how
@@ -56,20 +56,26 @@ def _formatter(fmt):
     return logging.Formatter(_HUMAN)
 
 
+def handler(fmt=None, stream=None):
+    """A handler writing records to `stream` (stderr) in format `fmt`, with the bound fields."""
+    made = logging.StreamHandler(stream or sys.stderr)
+    made.setFormatter(_formatter(log_format(fmt)))
+    made.addFilter(_Context())
+    return made
+
+
 def configure(fmt=None, level=logging.INFO, stream=None):
     """Send log records to `stream` (stderr) in format `fmt`: ours (the `eventexport` loggers) from
     `level`, other libraries' from WARNING. For a process's entry point: it replaces every handler of the
     root logger (a library that logged at import got Python's default one); returns the new handler."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(_formatter(log_format(fmt)))
-    handler.addFilter(_Context())
+    new = handler(fmt, stream)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(new)
     root.setLevel(logging.WARNING)
     logging.getLogger("eventexport").setLevel(level)
-    return handler
+    return new
 
 
 @contextlib.contextmanager

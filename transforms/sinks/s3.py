@@ -23,7 +23,7 @@ from transforms.sinks.endpoint_guard import guard_client, private_allowed
 
 __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "region_name",
            "SSE_MODES", "ETAG_KINDS", "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT",
-           "READ_TIMEOUT", "S3_RETRY_NAMESPACE", "retry_kind"]
+           "READ_TIMEOUT", "S3_RETRY_NAMESPACE", "RETRY_KINDS", "retry_kind"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
 # What an object's ETag is, which decides what a listing can prove about it (transforms/sinks/verification.py):
@@ -40,6 +40,7 @@ PART_BYTES = 16 << 20
 # with jittered exponential backoff; each retry resends one request (one part of a multipart upload).
 MAX_ATTEMPTS = 8
 S3_RETRY_NAMESPACE = "eventexport.s3_retries"   # Beam counters, one per retry_kind
+RETRY_KINDS = ("throttled", "timeout", "server_error", "connection")
 # Seconds. A connect to S3 takes milliseconds: 10 s without one means the route is gone. A read timeout is
 # the silence allowed while waiting for an answer; S3 answers a 16 MiB part within seconds, so a minute of
 # silence is a response that will never come, and the request is retried rather than waited on forever.
