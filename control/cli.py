@@ -298,7 +298,9 @@ def main(argv=None):
     try:
         settings = load_settings()
         fmt = settings.log_format
-        logs.configure(fmt, stream=sys.stdout)   # the scheduler's lines where `eventexport run` prints its own
+        # a scheduler's log is its output, on stdout as `eventexport run` prints its runs; other commands keep
+        # stdout for their answer (a token, an id)
+        logs.configure(fmt, stream=sys.stdout if args.command in ("run", "scheduler") else sys.stderr)
         return _dispatch(args, settings)
     except ExportError as error:
         text = str(error) if fmt == "json" else f"eventexport: error: {error}"

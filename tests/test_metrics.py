@@ -148,3 +148,19 @@ def test_the_scheduler_s_port_answers_404_elsewhere_and_503_when_not_ready(tmp_p
         assert refused.value.code == 503 and "eventexport db upgrade" in json.loads(refused.value.read())["schema"]
     finally:
         server.shutdown()
+
+
+def test_a_done_run_counts_its_totals_and_only_known_retry_kinds(tmp_path):
+    from control.models import connect
+    from control.ops import metrics
+    found = metrics.registry(connect(f"sqlite:///{tmp_path}/control.db"))
+    run = {"id": 1, "account_id": "counted"}
+    metrics.run_claimed(run, took_over=True)
+    metrics.run_ended(run, "Done", {"objects": 2, "rows": 30, "bytes": 400, "rejected": 1,
+                                    "s3_retries": {"throttled": 3, "a-request-id": 5}})
+    samples = _samples(metrics.exposition(found).decode())
+    assert _value(samples, "eventexport_s3_retries_total", account="counted", kind="throttled") == 3
+    assert not [key for key in samples if dict(key[1]).get("kind") == "a-request-id"]
+    assert _value(samples, "eventexport_lease_takeovers_total", account="counted") == 1
+    assert _value(samples, "eventexport_exported_rows_total", account="counted") == 30
+    assert _value(samples, "eventexport_rejected_rows_total", account="counted") == 1

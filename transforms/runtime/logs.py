@@ -75,6 +75,7 @@ def configure(fmt=None, level=logging.INFO, stream=None):
     root.addHandler(new)
     root.setLevel(logging.WARNING)
     logging.getLogger("eventexport").setLevel(level)
+    logging.captureWarnings(True)   # a library's warning is a log line too, not a stray line on stderr
     return new
 
 
