@@ -237,10 +237,13 @@ def _execute(engine, settings, vault, run, owner, lease):
 
 
 def _pop_summary(path):
-    """The facts the pipeline wrote to `path` (S3 retries), {} if none; the file is removed."""
+    """The facts the pipeline wrote to `path` (S3 retries), {} if none: they feed metrics only, so they
+    never fail a run. The file is removed."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.loads(handle.read() or "{}")
+    except ValueError:
+        return {}
     finally:
         os.remove(path)
 
