@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
+from server.app import create_app
 from control.models import requests, runs
 from control.settings import load_settings
 from tests.test_control import add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)

@@ -21,7 +21,7 @@ from alembic.migration import MigrationContext
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from server.app import create_app
 from control import accounts, destinations, schema
 from control.models import connect, metadata
 from control.secrets import Vault
@@ -75,8 +75,9 @@ def _made_before_migrations(url, settings):
         connection.execute(table["users"].insert(), [dict(
             id=1, account_id="default", email="old@acme.example", password_hash=PasswordHasher().hash(PASSWORD),
             role="admin", created_at=T)])
-        connection.execute(table["api_tokens"].insert(), [dict(
-            id=1, user_id=1, token_hash=hashlib.sha256(TOKEN.encode()).hexdigest(), label="ci", created_at=T)])
+        connection.execute(table["api_tokens"].insert(), [dict(   # made today: tokens made then expire in 90 days
+            id=1, user_id=1, token_hash=hashlib.sha256(TOKEN.encode()).hexdigest(), label="ci",
+            created_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))])
         connection.execute(table["ended_sessions"].insert(), [dict(session_id="s" * 64, expires_at=T)])
         connection.execute(table["destinations"].insert(), [dict(
             account_id="default", name="acme", bucket="acme-exports", prefix="exports", data_region="EU",
@@ -177,3 +178,17 @@ def test_processes_starting_at_once_on_a_new_database_create_it_once(database):
         thread.join()
     assert errors == [] and len(engines) == 3
     assert _differences(engines[0]) == []
+
+
+def test_an_account_with_two_active_profile_exports_is_named_and_nothing_changes(tmp_path):
+    """0002 makes "one active profile export per account" a unique index; two that raced past the old
+    check are named, and the database is left as it was."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    engine = _made_before_migrations(url, _settings(url, tmp_path))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE export_requests SET export_type = 'all_profiles'")
+    with pytest.raises(schema.SchemaError, match=f"request {1:032x}, account default request {2:032x}; stop all"):
+        schema.upgrade(engine)
+    with engine.connect() as connection:
+        assert schema.state(connection).revision is None
+        assert "login_failures" not in sa.inspect(connection).get_table_names()
