@@ -23,10 +23,13 @@ _ACTIVE_PROFILES = "export_type = 'all_profiles' AND status = 'active'"
 
 
 def upgrade():
-    twice = op.get_bind().execute(sa.text(
-        f"SELECT account_id, id FROM export_requests WHERE {_ACTIVE_PROFILES} AND account_id IN "
-        f"(SELECT account_id FROM export_requests WHERE {_ACTIVE_PROFILES} GROUP BY account_id HAVING COUNT(*) > 1) "
-        "ORDER BY account_id, id")).all()
+    requests = sa.table("export_requests", sa.column("id"), sa.column("account_id"), sa.column("export_type"),
+                        sa.column("status"))
+    active = (requests.c.export_type == "all_profiles") & (requests.c.status == "active")
+    crowded = sa.select(requests.c.account_id).where(active).group_by(requests.c.account_id).having(
+        sa.func.count() > 1)
+    twice = op.get_bind().execute(sa.select(requests.c.account_id, requests.c.id).where(
+        active & requests.c.account_id.in_(crowded)).order_by(requests.c.account_id, requests.c.id)).all()
     if twice:
         raise SchemaError(
             "an account may now have one active profile export only, and these have more: "
