@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -30,7 +31,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from control.accounts import get_account
 from control.destinations import get_destination, s3_settings
 from control.models import fetch_one, requests, runs, utc
+from control.ops import metrics, shutdown
 from control.readiness import StoreMarks, store_root, use_store_options
+from transforms.runtime import logs
 from transforms.sinks.naming import manifest_key
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
@@ -158,6 +161,7 @@ class _Heartbeat:
                 with self._engine.begin() as connection:
                     connection.execute(runs.update().where(_held_by(self._run, self._owner)).values(
                         lease_until=now + self._lease))
+                metrics.heartbeat()
             except SQLAlchemyError:
                 pass  # a database blip: the next beat renews it; the lease has room for two misses
 
@@ -201,20 +205,27 @@ def _execute(engine, settings, vault, run, owner, lease):
     account = get_account(engine, request["account_id"])
     destination = get_destination(engine, request["destination"], account["id"])
     s3 = s3_settings(destination, vault)
-    env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key)})
+    descriptor, summary = tempfile.mkstemp(prefix="eventexport-summary-", suffix=".json")
+    os.close(descriptor)
+    # The child's lines are read below, so they are human whatever the deployment's log format.
+    env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key),
+                              logs.LOG_FORMAT_ENV: "human", logs.SUMMARY_ENV: summary})
     other = []
     command = _pipeline_command(settings, account, request, destination, run)
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _LIBC else None
-    # The key goes by environment, never argv (where `ps` would show it).
+    # The key goes by environment, never argv (where `ps` would show it). A session of its own: a stop
+    # ends the pipeline and its workers together (control/ops/shutdown.py), and Ctrl-C reaches it only so.
     child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
-                             stderr=subprocess.PIPE, preexec_fn=guard)
+                             stderr=subprocess.PIPE, preexec_fn=guard, start_new_session=True)
+    shutdown.track(child)
     with child, _Heartbeat(engine, run, owner, lease):
         for line in child.stderr:
             if line.startswith("progress: "):
                 _report_progress(engine, run, owner, line.strip())
             else:
                 other.append(line.rstrip("\n"))
+    facts = _pop_summary(summary)
     if child.returncode:
         errors = [line for line in other if line.startswith("eventexport: error:")]
         raise RuntimeError(errors[-1][len("eventexport: error: "):] if errors else
@@ -222,7 +233,19 @@ def _execute(engine, settings, vault, run, owner, lease):
     path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
         manifest = json.load(handle)
-    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"])
+    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"], s3_retries=facts.get("s3_retries"))
+
+
+def _pop_summary(path):
+    """The facts the pipeline wrote to `path` (S3 retries), {} if none: they feed metrics only, so they
+    never fail a run. The file is removed."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.loads(handle.read() or "{}")
+    except ValueError:
+        return {}
+    finally:
+        os.remove(path)
 
 
 def _report_progress(engine, run, owner, line):
@@ -267,6 +290,13 @@ def _finish(engine, run, owner, as_of, totals=None, error=None):
         next_attempt_at=as_of + retry_delay(run["attempts"] + 1)), request_done=False)
 
 
+def _hand_back(engine, run, owner):
+    """At shutdown: the run is Pending again and unclaimed, so the next pass of any scheduler runs it."""
+    return _record(engine, run, owner, dict(
+        status="Pending", claimed_by=None, lease_until=None, finished_at=None,
+        last_progress="handed back: its scheduler stopped; the next pass runs it again"), request_done=False)
+
+
 def _start_next(engine, settings, as_of, request_id, owner, lease):
     """Claim the next run that is due and whose data is in; note on the others why they wait."""
     now = utc(dt.datetime.now(dt.timezone.utc))
@@ -297,20 +327,28 @@ def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, lo
     use_store_options(settings)
     plan_runs(engine, as_of, request_id)
     attempted = 0
-    while True:
+    while not shutdown.requested():
         claimed = _start_next(engine, settings, as_of, request_id, owner, lease)
         if claimed is None:
             return attempted
         attempted += 1
+        metrics.run_claimed(claimed, took_over=claimed["status"] == "Running")
         window = f"[{claimed['window_start']:%Y-%m-%d %H:%M}, {claimed['window_end']:%Y-%m-%d %H:%M})"
+        totals = None
         try:
             totals = _execute(engine, settings, vault, claimed, owner, lease)
         except Exception as error:  # every failure is recorded on the run and retried later
-            kept = _finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
-            outcome = f"Failed: {error}"
+            if shutdown.ended_runs():   # we ended its pipeline: not the run's fault
+                kept, status, outcome = _hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
+            else:
+                kept = _finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
+                status, outcome = "Failed", f"Failed: {error}"
         else:
-            kept = _finish(engine, claimed, owner, as_of, totals=totals)
+            kept, status = _finish(engine, claimed, owner, as_of, totals=totals), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
                        f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
-        log(f"run {claimed['request_id']} {window}: {outcome}" + (
-            "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))
+        metrics.run_ended(claimed, status if kept else "lapsed", totals if kept else None)
+        with logs.bind(account=claimed["account_id"], request_id=claimed["request_id"], run_id=claimed["id"]):
+            log(f"run {claimed['request_id']} {window}: {outcome}" + (
+                "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))
+    return attempted
