@@ -8,7 +8,8 @@ setup(
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*", "control",
                                     "control.*", "api", "api.*", "console", "console.*", "server",
                                     "server.*"]),
-    package_data={"console": ["templates/*.html", "static/*.*", "static/fonts/*"]},
+    package_data={"console": ["templates/*.html", "static/*.*", "static/fonts/*"],
+                  "control": ["migrations/script.py.mako"]},   # migrations/ and versions/ are packages
     install_requires=[
         "apache-beam[aws]>=2.60",
         "pyarrow>=15",
@@ -26,6 +27,10 @@ setup(
         "jinja2>=3.1",
         "python-multipart>=0.0.9",
         "itsdangerous>=2.1",
+        "alembic>=1.13",              # the control database's schema migrations
+        "prometheus-client>=0.20",    # /metrics
+        "python-json-logger>=3.1",    # EVENTEXPORT_LOG_FORMAT=json
+        "platformdirs>=4",            # EVENTEXPORT_HOME's default, the user's data folder
     ],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={

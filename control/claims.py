@@ -11,8 +11,9 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 
 from control.models import requests, runs, utc
+from control.ops import metrics
 
-__all__ = ["Heartbeat", "held_by", "report_progress", "finish", "retry_delay"]
+__all__ = ["Heartbeat", "held_by", "report_progress", "finish", "hand_back", "retry_delay"]
 
 FIRST_RETRY = dt.timedelta(minutes=5)
 LAST_RETRY = dt.timedelta(hours=4)
@@ -55,6 +56,7 @@ class Heartbeat:
                 with self._engine.begin() as connection:
                     connection.execute(runs.update().where(held_by(self._run, self._owner)).values(
                         lease_until=now + self._lease))
+                metrics.heartbeat()
             except SQLAlchemyError:
                 pass  # a database blip: the next beat renews it; the lease has room for two misses
 
@@ -100,3 +102,10 @@ def finish(engine, run, owner, as_of, totals=None, error=None):
     return _record(engine, run, owner, dict(
         status="Failed", finished_at=now, lease_until=None, error=error[:2000],
         next_attempt_at=as_of + retry_delay(run["attempts"] + 1)), request_done=False)
+
+
+def hand_back(engine, run, owner):
+    """At shutdown: the run is Pending again and unclaimed, so the next pass of any scheduler runs it."""
+    return _record(engine, run, owner, dict(
+        status="Pending", claimed_by=None, lease_until=None, finished_at=None,
+        last_progress="handed back: its scheduler stopped; the next pass runs it again"), request_done=False)

@@ -3,18 +3,22 @@
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 
 from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
-from control import exports
+from control import exports, schema
 from control.models import connect
-from control.scheduler import run_due, run_forever
+from control.ops import shutdown
+from control.ops.service import run_scheduler
+from control.scheduler import run_due
 from control.secrets import Vault
 from control.settings import load_settings
 from transforms.errors import ConfigError, ExportError
+from transforms.runtime import logs
 from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 from transforms.sources.window import parse_instant
@@ -35,6 +39,11 @@ def build_parser():
                         help="the account whose destinations, exports and log to work on (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("config", help="print the effective settings (secrets redacted)")
+
+    database = commands.add_parser("db", help="the control database's schema").add_subparsers(dest="action",
+                                                                                               required=True)
+    database.add_parser("upgrade", help="migrate the control database to this release's schema (back it up first)")
+    database.add_parser("status", help="the database's schema revision and this release's; exit 1 if they differ")
 
     account = commands.add_parser("account", help="accounts: each with its own stores, database id and data "
                                                   "region").add_subparsers(dest="action", required=True)
@@ -111,8 +120,10 @@ def build_parser():
     run = commands.add_parser("run", help="run everything due, then exit")
     run.add_argument("--request-id")
     run.add_argument("--as-of", type=_instant("--as-of"), help="run what is due as of this instant (default now)")
-    scheduler = commands.add_parser("scheduler", help="run what is due, in a loop")
+    scheduler = commands.add_parser("scheduler", help="run what is due, in a loop, until SIGTERM or Ctrl-C")
     scheduler.add_argument("--interval", type=float, default=60.0, help="seconds between passes")
+    scheduler.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz and /readyz on this port "
+                                                            "(default: $EVENTEXPORT_METRICS_PORT, else none)")
 
     log = commands.add_parser("log", help="the activity log")
     log.add_argument("--request-id", help="this request's entries (an id or its first characters)")
@@ -166,10 +177,33 @@ def _manage_user(engine, args):
         print(f"password of {args.email!r} set")
 
 
+def _database(args, settings):
+    """`eventexport db upgrade|status`: the only commands that start on a database of another schema."""
+    engine = connect(settings.db, prepare=False)
+    if args.action == "status":
+        with engine.connect() as connection:
+            found = schema.state(connection)
+        print(f"database revision: {found.revision or '(none)'} ({found.status}); this release: {found.head}")
+        if found.problem():
+            print(found.problem())
+        return 0 if found.status == "current" else 1
+    before, after = schema.upgrade(engine)
+    if after.problem():
+        raise schema.SchemaError(after.problem())
+    print({"current": f"the control database is already at {after.revision}; nothing to do",
+           "empty": f"created the control database's schema at {after.revision}",
+           "unversioned": f"stamped the control database (made before schema versions) as {schema.BASELINE} "
+                          f"and upgraded it to {after.revision}",
+           "behind": f"upgraded the control database from {before.revision} to {after.revision}"}[before.status])
+    return 0
+
+
 def _dispatch(args, settings):
     if args.command == "config":
         print(json.dumps(settings.redacted(), indent=2))
         return 0
+    if args.command == "db":
+        return _database(args, settings)
     if args.command == "serve":
         from server.serve import serve   # the web stack loads only for this command
         return serve(settings, args.host, args.port)
@@ -241,10 +275,14 @@ def _dispatch(args, settings):
             exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")
     elif args.command == "run":
-        count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id)
-        print(f"{count} run(s) attempted")
+        shutdown.install(settings.stop_grace_seconds)
+        # a person's command prints its runs; in JSON they are log lines like the scheduler's
+        lines = logging.getLogger("eventexport.scheduler").info if settings.log_format == "json" else print
+        count = run_due(engine, settings, Vault(settings), as_of=args.as_of, request_id=args.request_id, log=lines)
+        print(logs.line(settings.log_format, f"{count} run(s) attempted", logger="eventexport.cli", attempted=count))
     elif args.command == "scheduler":
-        run_forever(engine, settings, Vault(settings), args.interval, warn=lambda line: print(line, file=sys.stderr))
+        port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+        return run_scheduler(engine, settings, Vault(settings), args.interval, port)
     elif args.command == "log":
         entries = activity_log.activity(engine, account, args.request_id, args.status)
         if args.json:
@@ -256,10 +294,17 @@ def _dispatch(args, settings):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    fmt = "human"
     try:
-        return _dispatch(args, load_settings())
+        settings = load_settings()
+        fmt = settings.log_format
+        # a scheduler's log is its output, on stdout as `eventexport run` prints its runs; other commands keep
+        # stdout for their answer (a token, an id)
+        logs.configure(fmt, stream=sys.stdout if args.command in ("run", "scheduler") else sys.stderr)
+        return _dispatch(args, settings)
     except ExportError as error:
-        print(f"eventexport: error: {error}", file=sys.stderr)
+        text = str(error) if fmt == "json" else f"eventexport: error: {error}"
+        print(logs.line(fmt, text, logging.ERROR, "eventexport.cli", exit_status=error.exit_code), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130

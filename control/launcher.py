@@ -16,8 +16,10 @@ import subprocess
 import sys
 import tempfile
 
+from control.ops import shutdown
 from control.readiness import store_root
 from pipelines.options import destination_values, export_arguments
+from transforms.runtime import logs
 from transforms.sinks.naming import manifest_key
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
@@ -79,28 +81,45 @@ def _failure(returncode, lines):
     return RunFailed(said[-1] if said else f"exit status {returncode}")
 
 
+def _summary(path):
+    """The facts the pipeline wrote to `path` (S3 retries), {} if none: they feed metrics only, so they
+    never fail a run."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.loads(handle.read() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
 def run_export(settings, account, request, destination, run, credentials, on_progress):
-    """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected) from the
-    manifest, or raise RunFailed. `credentials` are the destination's S3 settings (the key); each progress
-    line of the pipeline goes to `on_progress` as it comes."""
-    env = dict(os.environ, **{KEY_ID_ENV: str(credentials.access_key_id),
-                              SECRET_ENV: str(credentials.secret_access_key)})
+    """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected, s3_retries)
+    from the manifest, or raise RunFailed. `credentials` are the destination's S3 settings (the key); each
+    progress line of the pipeline goes to `on_progress` as it comes."""
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _PRCTL else None
     other = []
     with tempfile.TemporaryDirectory(prefix=f"eventexport-run-{request['id']}-") as scratch:
+        summary = os.path.join(scratch, "summary.json")
+        # The child's lines are read below, so they are human whatever the deployment's log format.
+        env = dict(os.environ, **{KEY_ID_ENV: str(credentials.access_key_id),
+                                  SECRET_ENV: str(credentials.secret_access_key),
+                                  logs.LOG_FORMAT_ENV: "human", logs.SUMMARY_ENV: summary})
         command = pipeline_command(settings, account, request, destination, run, scratch)
+        # A session of its own: a stop ends the pipeline and its workers together (control/ops/shutdown.py),
+        # and Ctrl-C reaches it only so.
         child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
-                                 stderr=subprocess.PIPE, preexec_fn=guard)
+                                 stderr=subprocess.PIPE, preexec_fn=guard, start_new_session=True)
+        shutdown.track(child)
         with child:
             for line in child.stderr:
                 if line.startswith(_PROGRESS):
                     on_progress(line.strip())
                 else:
                     other.append(line.rstrip("\n"))
+        facts = _summary(summary)
     if child.returncode:
         raise _failure(child.returncode, other)
     path = os.path.join(settings.manifests, manifest_key("", request["id"], run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
         manifest = json.load(handle)
-    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"])
+    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"], s3_retries=facts.get("s3_retries"))

@@ -3,17 +3,22 @@
 Times are stored as naive UTC datetimes. A run's (request_id, window_start) is unique: that is what
 lets two schedulers create a window's run concurrently without ever creating it twice.
 
+Every change to these tables comes with a migration in control/migrations/versions/ (docs/deployment.md,
+"Changing the schema"); tests/test_schema.py fails while the two disagree.
+
 Everything a customer owns carries its account's id: a destination's name is unique within its account,
 and an export request names its destination by (account, name), so a request can never point at
 another account's bucket. Runs carry the account too, so listing an account's runs needs no join.
 """
 
 import datetime as dt
+import os
 
 import sqlalchemy as sa
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData,
                         String, Table, Text, UniqueConstraint, create_engine, event)
 
+from control import schema
 from control.errors import NotFoundError
 
 __all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "login_failures", "destinations",
@@ -159,7 +164,12 @@ def fetch_one(engine, column, value, missing, *where):
     return dict(row._mapping)
 
 
-def connect(url):
+def connect(url, prepare=True):
+    """An engine for the control database at `url`. With `prepare` (every process but `eventexport db`),
+    a new database gets the current schema and any other must already have it (control/schema.py)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)   # EVENTEXPORT_HOME, new
     # pre-ping: a pooled connection that a database restart broke is replaced, not handed out
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
@@ -167,5 +177,6 @@ def connect(url):
         def _sqlite_pragmas(connection, _record):
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA busy_timeout=30000")
-    metadata.create_all(engine)
+    if prepare:
+        schema.prepare(engine)
     return engine

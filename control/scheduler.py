@@ -30,11 +30,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from control.accounts import get_account
-from control.claims import Heartbeat, finish, report_progress, retry_delay
+from control.claims import Heartbeat, finish, hand_back, report_progress, retry_delay
 from control.destinations import get_destination, s3_settings
 from control.launcher import run_export
 from control.models import accounts, fetch_one, requests, runs, utc
+from control.ops import metrics, shutdown
 from control.readiness import StoreMarks, use_store_options
+from transforms.runtime import logs
 
 __all__ = ["plan_runs", "run_due", "run_forever", "claim_order", "claim_next", "Turns", "Scheduler", "retry_delay"]
 
@@ -236,10 +238,11 @@ class Scheduler:
         """Claim due runs into the free places; return how many were claimed."""
         as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
         marks, claimed = StoreMarks(self.settings, as_of), 0
-        while len(self._going) < self.places:
+        while len(self._going) < self.places and not shutdown.requested():
             run = claim_next(self.engine, self.settings, self.owner, as_of, self._turns, marks, request_id)
             if run is None:
                 break
+            metrics.run_claimed(run, took_over=run["status"] == "Running")
             self.attempted, claimed = self.attempted + 1, claimed + 1
             self._going.add(self._pool.submit(self._run, run, as_of))
         return claimed
@@ -247,7 +250,7 @@ class Scheduler:
     def wait(self, timeout=None):
         """Until a run ends (or `timeout` seconds); an error in recording its outcome is raised here."""
         if not self._going:
-            time.sleep(timeout or 0)
+            shutdown.wait(timeout or 0)
             return
         ended, self._going = concurrent.futures.wait(self._going, timeout,
                                                       return_when=concurrent.futures.FIRST_COMPLETED)
@@ -256,17 +259,23 @@ class Scheduler:
 
     def _run(self, claimed, as_of):
         window = f"[{claimed['window_start']:%Y-%m-%d %H:%M}, {claimed['window_end']:%Y-%m-%d %H:%M})"
+        engine, owner, totals = self.engine, self.owner, None
         try:
-            totals = _execute(self.engine, self.settings, self.vault, claimed, self.owner, self.lease)
+            totals = _execute(engine, self.settings, self.vault, claimed, owner, self.lease)
         except Exception as error:  # every failure is recorded on the run and retried later
-            kept = finish(self.engine, claimed, self.owner, as_of, error=str(error) or type(error).__name__)
-            outcome = f"Failed: {error}"
+            if shutdown.ended_runs():   # we ended its pipeline: not the run's fault
+                kept, status, outcome = hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
+            else:
+                kept = finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
+                status, outcome = "Failed", f"Failed: {error}"
         else:
-            kept = finish(self.engine, claimed, self.owner, as_of, totals=totals)
+            kept, status = finish(engine, claimed, owner, as_of, totals=totals), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
                        f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
-        self.log(f"run {claimed['request_id']} {window}: {outcome}" + (
-            "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))
+        metrics.run_ended(claimed, status if kept else "lapsed", totals if kept else None)
+        with logs.bind(account=claimed["account_id"], request_id=claimed["request_id"], run_id=claimed["id"]):
+            self.log(f"run {claimed['request_id']} {window}: {outcome}" + (
+                "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))
 
 
 def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, log=print):
@@ -281,20 +290,25 @@ def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, lo
 
 def run_forever(engine, settings, vault, interval, log=print, warn=print):
     """`eventexport scheduler`: plan every `interval` seconds, and fill a place as soon as a run ends,
-    so one long run never keeps the others from what came due meanwhile. A failed pass (a database
-    restart) is reported through `warn` and tried again at the next interval."""
+    so one long run never keeps the others from what came due meanwhile, until a stop is asked for
+    (control/ops/shutdown.py). A failed pass (a database restart) is reported through `warn` and tried
+    again at the next interval; the runs going carry on."""
     with Scheduler(engine, settings, vault, log=log) as scheduler:
         next_plan = time.monotonic()
-        while True:
+        while not shutdown.requested():
             try:
                 if time.monotonic() >= next_plan:
                     next_plan = time.monotonic() + interval
                     plan_runs(engine, dt.datetime.now(dt.timezone.utc))
-                scheduler.fill()
-            except Exception as error:  # the next interval retries; the runs going carry on
-                warn(f"eventexport scheduler: pass failed, retrying in {interval:.0f} s: {type(error).__name__}: "
+                    scheduler.fill()
+                    metrics.pass_done(ok=True)
+                else:
+                    scheduler.fill()
+            except Exception as error:  # the next interval retries
+                metrics.pass_done(ok=False)
+                warn(f"pass failed, retrying in {interval:.0f} s: {type(error).__name__}: "
                      f"{str(error).splitlines()[0] if str(error) else ''}")
             try:
                 scheduler.wait(max(0.0, next_plan - time.monotonic()))
             except Exception as error:  # a run's outcome could not be recorded: its lease lapses, it runs again
-                warn(f"eventexport scheduler: a run's outcome was not recorded: {type(error).__name__}: {error}")
+                warn(f"a run's outcome was not recorded: {type(error).__name__}: {error}")

@@ -51,6 +51,7 @@ class Vault:
             return settings.master_key.encode()
         path = settings.key_file
         if not os.path.exists(path):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)   # EVENTEXPORT_HOME, new
             _create_key_file(path)
         with open(path, "rb") as handle:
             return handle.read().strip()

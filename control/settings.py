@@ -3,19 +3,28 @@
 Read once at start-up into a frozen value; nothing else in the control plane reads the environment.
 The stores, database id and data region here are the `default` account's (control/accounts.py); other
 accounts keep their own in the database.
+
+Everything the control plane writes lives under one data folder, `EVENTEXPORT_HOME` (default the user's
+data folder, `~/.local/share/eventexport` on Linux): the SQLite database, the key file and the manifest
+copies, unless each is set on its own. Nothing goes to the current folder, so where a command is started
+from does not matter.
 """
 
 import dataclasses
 import os
 import tomllib
 
+import platformdirs
+
 from transforms.errors import ConfigError
+from transforms.runtime import logs
 
 __all__ = ["Settings", "load_settings"]
 
 # setting -> (environment variable, TOML key, default)
 _SOURCES = {
-    "db": ("EVENTEXPORT_DB", "db", "sqlite:///eventexport.db"),
+    "home": ("EVENTEXPORT_HOME", "home", None),   # None: platformdirs' user data folder
+    "db": ("EVENTEXPORT_DB", "db", "sqlite:///{home}/eventexport.db"),
     "event_store": ("EVENTEXPORT_EVENT_STORE", "event_store", None),
     "profile_store": ("EVENTEXPORT_PROFILE_STORE", "profile_store", None),
     "database_id": ("EVENTEXPORT_DATABASE_ID", "database_id", "local"),
@@ -23,21 +32,30 @@ _SOURCES = {
     "runner": ("EVENTEXPORT_RUNNER", "runner", "FnApiRunner"),
     "runner_options": ("EVENTEXPORT_RUNNER_OPTIONS", "runner_options", ""),
     "master_key": ("EVENTEXPORT_MASTER_KEY", "master_key", None),
-    "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "eventexport.key"),
-    "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "eventexport-manifests"),
+    "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "{home}/eventexport.key"),
+    "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "{home}/manifests"),
     "settle_minutes": ("EVENTEXPORT_SETTLE_MINUTES", "settle_minutes", 30),
     "lease_seconds": ("EVENTEXPORT_LEASE_SECONDS", "lease_seconds", 6 * 3600),
     "max_concurrent_runs": ("EVENTEXPORT_MAX_CONCURRENT_RUNS", "max_concurrent_runs", None),  # None: the cores
     "max_runs_per_account": ("EVENTEXPORT_MAX_RUNS_PER_ACCOUNT", "max_runs_per_account", 1),
+    "log_format": ("EVENTEXPORT_LOG_FORMAT", "log_format", "human"),
+    "metrics_port": ("EVENTEXPORT_METRICS_PORT", "metrics_port", None),
+    "metrics_host": ("EVENTEXPORT_METRICS_HOST", "metrics_host", "127.0.0.1"),
+    "stop_grace_seconds": ("EVENTEXPORT_STOP_GRACE_SECONDS", "stop_grace_seconds", 60),
 }
 # settings that are numbers -> the smallest value that makes sense
-_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "max_concurrent_runs": 1, "max_runs_per_account": 1}
+_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0, "max_concurrent_runs": 1,
+            "max_runs_per_account": 1}
 _WHOLE_NUMBERS = frozenset({"max_concurrent_runs", "max_runs_per_account"})
+# settings that are paths: `~` expanded and made absolute once, so a child process or a later `cd` reads
+# the same place
+_PATHS = ("home", "key_file", "manifests")
 _SECRET_SETTINGS = frozenset({"master_key"})
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    home: str             # the data folder: the defaults of db, key_file and manifests are under it
     db: str
     event_store: str
     profile_store: str
@@ -52,6 +70,10 @@ class Settings:
     lease_seconds: float   # a claim not renewed for this long belongs to a scheduler that died
     max_concurrent_runs: int   # runs one scheduler has going at once (each pipeline a process of its own)
     max_runs_per_account: int  # runs of one account going at once, across every scheduler
+    log_format: str        # human | json (one JSON object a line)
+    metrics_port: int      # the scheduler serves /metrics, /healthz and /readyz here; None: not at all
+    metrics_host: str      # the address that port binds (this machine only unless told)
+    stop_grace_seconds: float  # on SIGTERM, how long the scheduler lets its run finish before handing it back
 
     def redacted(self):
         """The effective settings for `eventexport config`, secrets and DB passwords masked."""
@@ -82,6 +104,15 @@ def _cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _port(env, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit() or isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= int(value) <= 65535:
+            return int(value)
+    raise ConfigError(f"{env} {value!r} must be a port number, 0 to 65535 (0: any free port)")
+
+
 def load_settings(environ=os.environ):
     from_file = {}
     path = environ.get("EVENTEXPORT_CONFIG")
@@ -100,9 +131,24 @@ def load_settings(environ=os.environ):
         value = environ.get(env, from_file.get(toml, default))
         if isinstance(value, list):
             value = " ".join(map(str, value))
-        if name == "max_concurrent_runs" and value is None:
+        if name == "home":
+            value = value or platformdirs.user_data_dir("eventexport", appauthor=False)
+        elif isinstance(default, str) and "{home}" in default and value is default:
+            value = default.format(home=values["home"])
+        elif name == "max_concurrent_runs" and value is None:
             value = _cores()
-        if name in _NUMBERS:
-            value = _number(env, value, _NUMBERS[name], whole=name in _WHOLE_NUMBERS)
-        values[name] = value
+        values[name] = _checked(name, env, value)
     return Settings(**values)
+
+
+def _checked(name, env, value):
+    """`value` of setting `name` (from `env` or TOML) as the Settings hold it; ConfigError if it is bad."""
+    if name in _NUMBERS:
+        return _number(env, value, _NUMBERS[name], whole=name in _WHOLE_NUMBERS)
+    if name == "metrics_port":
+        return _port(env, value)
+    if name == "log_format":
+        return logs.log_format(value)
+    if name in _PATHS and value:
+        return os.path.abspath(os.path.expanduser(value))
+    return value

@@ -3,7 +3,8 @@
 Like `make demo` it makes a sample event store and a local S3 server (IAM enforced) with a bucket and a
 least-privilege key. It adds an admin user with a fresh password (printed), saves that bucket as the
 destination `acme`, creates a one-time export of the last two days, and runs the scheduler every few
-seconds so exports created in the console run while you watch.
+seconds so exports created in the console run while you watch. Ctrl-C or SIGTERM stops it all: the run
+in progress is handed back, and the web server and the local S3 server end with it.
 """
 
 import argparse
@@ -15,10 +16,12 @@ import sys
 import threading
 
 from control import accounts, destinations, exports
+from control.ops import shutdown
 from control.scheduler import run_due
 from control.settings import load_settings
 from devtools.demo import BUCKET, PREFIX, REGION, sample_store
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
+from devtools.signals import run_stoppable
 from server.app import create_app
 from server.serve import serve_in_thread
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
@@ -29,13 +32,13 @@ ADMIN_EMAIL = "admin@acme.example"
 SCHEDULER_INTERVAL = 5.0   # seconds between scheduler passes: quick enough to watch a run go by
 
 
-def _scheduler(engine, settings, vault, stop):
-    while not stop.is_set():
+def _scheduler(engine, settings, vault):
+    while not shutdown.requested():
         try:
             run_due(engine, settings, vault, log=lambda line: print(f"scheduler: {line}", flush=True))
         except Exception as error:  # the next pass retries, as `eventexport scheduler` does
             print(f"scheduler: pass failed, retrying: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        stop.wait(SCHEDULER_INTERVAL)
+        shutdown.wait(SCHEDULER_INTERVAL)
 
 
 def main(argv=None):
@@ -45,6 +48,10 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8000, help="0 lets the OS pick a free port")
     args = parser.parse_args(argv)
     os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
+    return run_stoppable(_run, args)
+
+
+def _run(args):
     workdir = os.path.abspath(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -70,8 +77,7 @@ def main(argv=None):
             server, url = serve_in_thread(app, port=args.port)
         except RuntimeError:   # the port is taken: any free one will do
             server, url = serve_in_thread(app, port=0)
-        stop = threading.Event()
-        scheduler = threading.Thread(target=_scheduler, args=(engine, settings, vault, stop), name="scheduler")
+        scheduler = threading.Thread(target=_scheduler, args=(engine, settings, vault), name="scheduler")
         scheduler.start()
         print(f"""
 The console is running: open {url}/console/   (REST API at {url}/api/v1, OpenAPI at {url}/openapi.json)
@@ -86,12 +92,10 @@ Settings > Partners > Exports, use the local S3 server's bucket and its least-pr
         try:
             while scheduler.is_alive():
                 scheduler.join(0.5)
-        except KeyboardInterrupt:
-            print("\nstopping: the scheduler finishes its current run first", flush=True)
-        finally:
-            stop.set()
-            server.should_exit = True
+        finally:   # Ctrl-C or SIGTERM: the scheduler hands its run back and ends, then the servers
+            shutdown.request(0)
             scheduler.join()
+            server.should_exit = True
     return 0
 
 

@@ -16,6 +16,7 @@ import sys
 
 from devtools import generate
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
+from devtools.signals import run_stoppable
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 from transforms.sinks.preflight import list_objects
 from transforms.sinks.s3 import S3Settings
@@ -66,6 +67,10 @@ def main(argv=None):
     parser.add_argument("--events", type=int, default=50_000)
     args = parser.parse_args(argv)
     os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
+    return run_stoppable(_run, args)
+
+
+def _run(args):
     workdir = os.path.abspath(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -19,6 +19,7 @@ from devtools import generate
 from devtools.demo import SHOWN, show_bucket
 from devtools.local_dask import LocalDaskCluster
 from devtools.local_s3 import LocalS3Server, platform_policy, provision_least_privilege
+from devtools.signals import run_stoppable
 from pipelines.options import SECRET_ENV
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 
@@ -38,6 +39,10 @@ def main(argv=None):
     parser.add_argument("--format", default="json")
     args = parser.parse_args(argv)
     os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
+    return run_stoppable(_run, args)
+
+
+def _run(args):
     workdir = os.path.abspath(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     today = dt.datetime.now(dt.timezone.utc).date()

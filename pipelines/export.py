@@ -2,7 +2,8 @@
 
 Exit status: 0 done; 2 bad options, unreadable source or a record too large for --max_file_bytes;
 3 the destination refused us; 1 anything else. Errors are one line, without a traceback
-(EVENTEXPORT_DEBUG=1 shows Beam's own logs and tracebacks).
+(EVENTEXPORT_DEBUG=1 shows Beam's own logs and tracebacks). With EVENTEXPORT_LOG_FORMAT=json the
+summary, the error and the progress lines are JSON objects, one a line (transforms/runtime/logs.py).
 """
 
 import dataclasses
@@ -23,8 +24,10 @@ from transforms.errors import ExportError
 from transforms.sinks.naming import manifest_key
 from transforms.steps import (METRIC_NAMESPACES, LatestProfiles, PartitionRows, ReadStore, WriteManifest,
                               WriteObjects, WriteRejects)
+from transforms.runtime import logs
 from transforms.runtime.progress import ProgressReporter
 from transforms.sinks.preflight import preflight
+from transforms.sinks.s3 import S3_RETRY_NAMESPACE
 from transforms.shuffle.spill import make_spill_dir, remove_spill_dir
 from transforms.sources.store_files import list_splits
 from transforms.runtime.worker_filesystems import filesystem_flags
@@ -32,6 +35,7 @@ from transforms.runtime.worker_filesystems import filesystem_flags
 __all__ = ["build_pipeline", "run", "main"]
 
 _LOG = logging.getLogger("eventexport")
+ERROR_PREFIX = "eventexport: error: "
 
 
 def build_pipeline(pipeline, config, splits):
@@ -62,20 +66,32 @@ def _own_manifest(config):
         return json.load(handle)
 
 
+def _s3_retries(result):
+    """{kind: retries} of the customer's S3 over the run (transforms/sinks/s3.py counts them)."""
+    counters = result.metrics().query(MetricsFilter().with_namespace(S3_RETRY_NAMESPACE))["counters"]
+    retries = {}
+    for counter in counters:
+        retries[counter.key.metric.name] = retries.get(counter.key.metric.name, 0) + _count(counter)
+    return retries
+
+
 def _summary(result, config):
-    per_event = {}
+    """(the summary for a person, its facts for a machine: totals, rejects and S3 retries by kind)."""
+    per_event, facts = {}, {"request_id": config.request_id, "run_timestamp": config.run_timestamp}
     try:
         for namespace in METRIC_NAMESPACES:
             for counter in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
                 per_event.setdefault(counter.key.metric.name, {})[namespace.rsplit(".", 1)[1]] = _count(counter)
         rejected = sum(map(_count, result.metrics().query(MetricsFilter().with_name("rejected_rows"))["counters"]))
+        facts["s3_retries"] = _s3_retries(result)
     except (NotImplementedError, AttributeError):  # a runner without metrics (Dask): the manifest has them
         manifest = _own_manifest(config)
         if manifest is None:
             return (f"exported to {config.destination.describe()} (request {config.request_id}, run "
-                    f"{config.run_timestamp}); this runner reports no metrics, the manifest holds the totals")
+                    f"{config.run_timestamp}); this runner reports no metrics, the manifest holds the totals"), facts
         per_event, rejected = manifest["event_totals"], manifest["rejects"]["rows"]
     totals = {k: sum(e.get(k, 0) for e in per_event.values()) for k in ("objects", "rows", "bytes")}
+    facts.update(totals, rejected=rejected)
     lines = [f"exported {totals['objects']} objects, {totals['rows']:,} rows, {totals['bytes']:,} bytes "
              f"to {config.destination.describe()} (request {config.request_id}, run {config.run_timestamp})"]
     for name, counts in sorted(per_event.items()):
@@ -83,13 +99,21 @@ def _summary(result, config):
                      f"{counts.get('bytes', 0):,} bytes")
     if rejected:
         lines.append(f"  rejected records: {rejected:,} (see the rejects objects)")
-    return "\n".join(lines)
+    if facts.get("s3_retries"):
+        lines.append("  S3 retries: " + ", ".join(f"{kind} {n}" for kind, n in sorted(facts["s3_retries"].items())))
+    return "\n".join(lines), facts
 
 
 def run(argv):
     """Run one export; return (exit status, text for the user)."""
+    status, text, _ = _run(argv)
+    return status, text
+
+
+def _run(argv):
+    """Run one export; return (exit status, text for the user, facts of a run that was done)."""
     if "-h" in argv or "--help" in argv:
-        return 0, help_text()
+        return 0, help_text(), None
     try:
         options = pipeline_options(argv)
         config = config_from_options(options)
@@ -115,9 +139,9 @@ def run(argv):
                     close_runner(result)
         finally:
             remove_spill_dir(config.spill_dir)
-        return 0, _summary(result, config)
+        return (0, *_summary(result, config))
     except Exception as error:  # pylint: disable=broad-except; every failure becomes one line
-        return _one_line(error)
+        return (*_one_line(error), None)
 
 
 def _error_classes(base=ExportError):
@@ -141,17 +165,36 @@ def _one_line(error):
         if position < 0:
             _LOG.debug("export failed", exc_info=error)
             lines = text.strip().splitlines()
-            return 1, f"eventexport: error: {type(error).__name__}: {lines[-1] if lines else ''}"
+            return 1, f"{ERROR_PREFIX}{type(error).__name__}: {lines[-1] if lines else ''}"
         detail = text[position + len(cls.__name__) + 2:].splitlines()[0]
-    return cls.exit_code, f"eventexport: error: {_BEAM_STEP.sub('', detail)}"
+    return cls.exit_code, f"{ERROR_PREFIX}{_BEAM_STEP.sub('', detail)}"
+
+
+def _write_facts(facts):
+    """The summary's facts as JSON where the control plane asked for them ($EVENTEXPORT_SUMMARY_JSON)."""
+    path = os.environ.get(logs.SUMMARY_ENV)
+    if path and facts is not None:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(facts, handle)
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        fmt = logs.log_format()
+    except ExportError as error:
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
+        return error.exit_code
+    logs.configure(fmt, level=logging.WARNING)
     if not os.environ.get("EVENTEXPORT_DEBUG"):
         # Beam logs a failing step's traceback itself; our one-line error says it better.
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
-    status, text = run(sys.argv[1:] if argv is None else argv)
+    status, text, facts = _run(sys.argv[1:] if argv is None else argv)
+    _write_facts(facts)
+    if status:
+        text = logs.line(fmt, text.removeprefix(ERROR_PREFIX) if fmt == "json" else text, logging.ERROR,
+                         "eventexport.pipeline", exit_status=status)
+    elif facts is not None:
+        text = logs.line(fmt, text, logging.INFO, "eventexport.pipeline", **facts)
     print(text, file=sys.stderr if status else sys.stdout)
     return status
 

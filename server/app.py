@@ -15,6 +15,7 @@ from starlette.requests import Request
 from api.app import API_DESCRIPTION, add_api
 from api.context import Context
 from api.errors import error_body, http_error, unexpected
+from api.routes.health import mount_health
 from console.app import CONSOLE_PREFIX, error_page, mount_console
 from control.accounts import ensure_default_account
 from control.models import connect
@@ -50,12 +51,14 @@ def _unexpected(request, error):
 
 
 def create_app(settings):
-    """The app for this deployment: its database ready, the REST API and the console on it."""
+    """The app for this deployment: its database ready (migrated if new; SchemaError if it needs `eventexport db
+    upgrade`), the REST API, health and metrics, and the console on it."""
     engine = connect(settings.db)
     ensure_default_account(engine, settings)
     app = FastAPI(**API_DESCRIPTION)
     app.state.context = Context(engine=engine, settings=settings, vault=Vault(settings))
     add_api(app)
+    mount_health(app, engine)   # /healthz, /readyz, /metrics
     mount_console(app, settings, engine, app.state.context.vault)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,6 +2,8 @@
 
 All the subprocesses start at once (a module fixture), so the interpreter start-ups overlap."""
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import pytest
 
 from tests.conftest import (DATABASE_ID, HAND_END, HAND_RECORDS, HAND_START, REPO, REQUEST_ID, RUN_TS, in_window,
                             verify_export)
+from transforms.runtime.logs import SUMMARY_ENV
 
 # Beam prints this at import time when Google's apitools is not installed; it is not ours.
 BEAM_IMPORT_NOISE = re.compile(r"WARNING:root:apitools not found.*")
@@ -60,7 +63,9 @@ def cli_runs(hand_stores, tmp_path_factory):
     for name, (overrides, _) in BAD.items():
         cases[name] = _argv(source, str(tmp / name.replace(" ", "-")),
                             [o.replace("{tmp}", str(tmp)) for o in overrides])
-    procs = {name: subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # each also asked for its facts, as the scheduler asks (transforms/runtime/logs.py)
+    procs = {name: subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=dict(os.environ, **{SUMMARY_ENV: str(tmp / f"{name}.facts.json")}))
              for name, argv in cases.items()}
     results = {}
     for name, proc in procs.items():
@@ -91,6 +96,9 @@ def test_cli_success_summary(cli_runs):
     assert sorted(per_event.values()) == sorted([e["objects"], e["rows"], e["bytes"]]
                                                 for e in manifest["event_totals"].values())
     assert len(per_event) == len(manifest["event_totals"])
+    facts = json.loads((tmp / "ok.facts.json").read_text())
+    assert facts == dict(totals, rejected=manifest["rejects"]["rows"], s3_retries={}, request_id=REQUEST_ID,
+                         run_timestamp=RUN_TS)
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -104,6 +112,7 @@ def test_cli_bad_options_exit_2(cli_runs, case):
     assert BAD[case][1] in line
     assert out == ""
     assert not (tmp / case.replace(" ", "-")).exists()   # nothing written
+    assert not (tmp / f"{case}.facts.json").exists()
 
 
 def test_misspelled_option_is_an_error(hand_stores, tmp_path):

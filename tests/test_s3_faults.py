@@ -16,6 +16,8 @@ from transforms.sinks import s3
 
 PREFIX = "faults/"
 WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
+RETRY_KINDS = {"500": "server_error", "503": "throttled", "reset": "connection", "reset-after": "connection",
+               "hang": "timeout"}   # a fault of the proxy -> the kind of retry it costs (s3.retry_kind)
 
 
 @pytest.fixture
@@ -70,6 +72,10 @@ def test_transient_faults_end_in_a_complete_byte_identical_export(small_parts_se
     assert status == 0, text
     faults = {fault for _, _, fault in proxy.log if fault}
     assert faults == {f for rate, kinds in plan.values() for f in kinds}, proxy.log   # each kind really struck
+    # the summary counts the retries by kind: those of the workers' writes (the preflight's are not in it)
+    retries = dict(item.rsplit(" ", 1) for item in text.split("S3 retries: ")[1].splitlines()[0].split(", "))
+    assert set(retries) == {RETRY_KINDS[fault] for fault in faults}
+    assert proxy.faults(operation="UploadPart") <= sum(map(int, retries.values())) <= proxy.faults()
     assert proxy.faults(operation="UploadPart") >= 1
     # a failed part is sent again alone: one upload per multipart object, each part once plus its retries
     objects, parts = _parts(fault_calm)

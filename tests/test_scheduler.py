@@ -30,7 +30,7 @@ from devtools.local_s3 import provision_least_privilege
 from tests.conftest import REPO, read_generated_events
 from tests.s3_faults import FaultProxy
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
-from tests.test_control import POSTGRES, _postgres_database
+from tests.test_schema import database  # noqa: F401 (a fixture: a new database of each kind)
 
 STORE_END = dt.date(2026, 11, 27)
 T0 = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)     # the store's mark says complete before this
@@ -57,18 +57,6 @@ def _deployment(db, tmp_path, store, **environ):
                               "EVENTEXPORT_EVENT_STORE": str(store), "EVENTEXPORT_MANIFESTS": str(tmp_path / "m"),
                               **environ})
     return connect(db), settings
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/eventexport.db"
-        return
-    admin, name, db = _postgres_database()
-    yield db
-    sa.create_engine(db).dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _account(engine, settings, store, name, bucket, endpoint_url):

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
+from pipelines.options import SECRET_ENV
 from tests.conftest import REPO, export_ok, ms, write_store
+from tests.test_control import add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
 from transforms.config import ExportConfig
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 from transforms.errors import ConfigError
@@ -88,3 +90,38 @@ def test_path_like_event_names_stay_inside_a_local_destination(tmp_path):
     assert sorted(os.path.dirname(path) for path in written if "store" not in path) == [str(dest)] * (
         len(PATH_LIKE_NAMES) + 1)   # one object per name, and the manifest
     assert sorted(reliability.exported_ids(reliability.folder_files(dest))) == sorted(r["event_id"] for r in records)
+
+
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)   # the same lines on any database
+def test_json_logs_of_a_failing_run_parse_line_by_line_and_hold_no_secret(deployment):
+    """A run fails (its key was deleted after it was saved) with EVENTEXPORT_LOG_FORMAT=json: every line the
+    scheduler and the pipeline write is one JSON object, the failure names the account, request and run,
+    and neither the customer's secret nor the master key appears anywhere."""
+    master = "m" * 43 + "="   # a Fernet key: 32 bytes, urlsafe base64
+    deployment["env"].update(EVENTEXPORT_MASTER_KEY=master, EVENTEXPORT_LOG_FORMAT="json")
+    add_destination(deployment)
+    request = create(deployment, "--type", "all_events", "--format", "json", "--frequency", "once",
+                     "--from", "2026-11-18T00:00:00Z", "--to", "2026-11-19T00:00:00Z")
+    key = deployment["key"]
+    deployment["server"].admin_client("iam").delete_access_key(UserName=f"export-{deployment['bucket']}",
+                                                               AccessKeyId=key.access_key_id)
+    done = ee(deployment, "run", "--as-of", "2026-11-20T00:00:00Z")   # ee checks the secret is in neither stream
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
+    assert all({"time", "level", "logger", "message", "account", "request_id", "run_id"} <= set(line)
+               for line in lines), lines
+    failed = [line for line in lines if line["run_id"] is not None]
+    assert len(failed) == 1 and (failed[0]["account"], failed[0]["request_id"]) == ("default", request)
+    assert "Failed: S3 does not know the access key id" in failed[0]["message"]
+    assert master not in done.stdout + done.stderr
+
+    pipeline = subprocess.run(
+        [sys.executable, "-m", "pipelines.export", "--source", deployment["env"]["EVENTEXPORT_EVENT_STORE"],
+         "--destination", f"s3://{deployment['bucket']}/x", "--start", "2026-11-18T00:00:00Z",
+         "--end", "2026-11-19T00:00:00Z", "--s3_endpoint_url", deployment["server"].endpoint_url, "--s3_path_style",
+         "--destination_access_key_id", key.access_key_id],
+        env=dict(deployment["env"], **{SECRET_ENV: key.secret_access_key}), capture_output=True, text=True,
+        timeout=300)
+    assert pipeline.returncode == 3 and key.secret_access_key not in pipeline.stdout + pipeline.stderr
+    (error,) = [json.loads(line) for line in pipeline.stderr.splitlines()]
+    assert error["level"] == "ERROR" and error["message"].startswith("S3 does not know the access key id")

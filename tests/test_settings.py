@@ -1,10 +1,15 @@
-"""Deployment settings that are numbers: read from the environment or TOML, refused with the variable's name."""
+"""Deployment settings: numbers read from the environment or TOML and refused with the variable's name, and
+one data folder (EVENTEXPORT_HOME) for everything the control plane writes."""
 
 import os
+import subprocess
+import sys
 
+import platformdirs
 import pytest
 
 from control.settings import load_settings
+from tests.conftest import REPO
 from transforms.errors import ConfigError
 
 
@@ -42,4 +47,39 @@ def test_runs_at_once_default_to_the_cores_and_one_per_account():
 ])
 def test_runs_at_once_are_whole_numbers_of_at_least_one(variable, value):
     with pytest.raises(ConfigError, match=f"{variable} '{value}' must be a whole number, at least 1"):
+        load_settings({variable: value})
+
+
+def test_everything_written_lives_under_the_data_folder(tmp_path):
+    home = tmp_path / "home"
+    settings = load_settings({"EVENTEXPORT_HOME": str(home)})
+    assert settings.db == f"sqlite:///{home}/eventexport.db"
+    assert (settings.key_file, settings.manifests) == (str(home / "eventexport.key"), str(home / "manifests"))
+    alone = load_settings({"EVENTEXPORT_HOME": str(home), "EVENTEXPORT_MANIFESTS": "~/copies"})
+    assert alone.manifests == os.path.expanduser("~/copies") and alone.key_file == settings.key_file
+    assert load_settings({}).home == platformdirs.user_data_dir("eventexport", appauthor=False)
+
+
+def test_the_cli_writes_nothing_to_the_folder_it_is_started_from(tmp_path):
+    """`eventexport run` from a checkout used to leave eventexport.db, eventexport.key and
+    eventexport-manifests/ there; now they go to EVENTEXPORT_HOME."""
+    here, home = tmp_path / "here", tmp_path / "home"
+    here.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTEXPORT_")}
+    env.update(PYTHONPATH=str(REPO), EVENTEXPORT_HOME=str(home))
+    for command in (["destination", "list"], ["run"]):
+        done = subprocess.run([sys.executable, "-m", "control.cli", *command], env=env, cwd=here,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert list(here.iterdir()) == [] and (home / "eventexport.db").exists()
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("EVENTEXPORT_METRICS_PORT", "ninety", "must be a port number"),
+    ("EVENTEXPORT_METRICS_PORT", "70000", "must be a port number"),
+    ("EVENTEXPORT_LOG_FORMAT", "xml", "is not one of human, json"),
+    ("EVENTEXPORT_STOP_GRACE_SECONDS", "-5", "must be a number, at least 0"),
+])
+def test_operations_settings_are_checked(variable, value, message):
+    with pytest.raises(ConfigError, match=f"{variable} '{value}' {message}"):
         load_settings({variable: value})

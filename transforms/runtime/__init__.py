@@ -5,8 +5,9 @@
 - `progress`: rows and objects counted by workers, shown by the launcher.
 - `worker_filesystems`: Beam's FileSystems configured on workers that Beam leaves bare.
 - `allocator`: large freed blocks handed back to the system.
+- `logs`: human or JSON log lines, with the account, request and run they are about.
 
 The bottom floor: imports nothing of the pipeline's stages.
 """
 
-__all__ = ["base_dofn", "prefetch", "progress", "worker_filesystems", "allocator"]
+__all__ = ["base_dofn", "prefetch", "progress", "worker_filesystems", "allocator", "logs"]

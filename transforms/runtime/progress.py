@@ -3,7 +3,8 @@
 Each worker process keeps its own small JSON file in the run's (local) spill folder, rewritten at most
 once a second; the launcher sums the files every few seconds and shows rows read, rows and bytes
 written and the rate: on one line that updates in place on a terminal, as a log line every
-`LOG_EVERY_SECONDS` otherwise. Distributed runners have their own consoles, so it is local only.
+`LOG_EVERY_SECONDS` otherwise (a JSON object a line with EVENTEXPORT_LOG_FORMAT=json). Distributed
+runners have their own consoles, so it is local only.
 """
 
 import glob
@@ -13,6 +14,8 @@ import sys
 import threading
 import time
 import uuid
+
+from transforms.runtime import logs
 
 __all__ = ["ProgressCounter", "ProgressReporter"]
 
@@ -51,7 +54,8 @@ class ProgressReporter:
 
     def __init__(self, folder, stream=sys.stderr):
         self._folder, self._stream = folder, stream
-        self._tty = stream.isatty()
+        self._format = logs.log_format()
+        self._tty = stream.isatty() and self._format == "human"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._start = time.monotonic()
@@ -82,9 +86,10 @@ class ProgressReporter:
 
     def line(self):
         totals, elapsed = self.totals(), max(time.monotonic() - self._start, 1e-9)
-        return (f"progress: {totals['rows_read']:,} rows read ({totals['rows_read'] / elapsed:,.0f}/s), "
+        text = (f"progress: {totals['rows_read']:,} rows read ({totals['rows_read'] / elapsed:,.0f}/s), "
                 f"{totals['rows_written']:,} written ({totals['rows_written'] / elapsed:,.0f}/s) in "
                 f"{totals['objects']:,} objects, {totals['bytes'] / 1e6:,.1f} MB")
+        return logs.line(self._format, text, logger="eventexport.progress", **totals)
 
     def _loop(self):
         interval = 1.0 if self._tty else LOG_EVERY_SECONDS

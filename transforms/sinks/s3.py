@@ -14,14 +14,16 @@ import re
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, NoCredentialsError
+from apache_beam.metrics import Metrics
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
+                                 ConnectTimeoutError, NoCredentialsError, ReadTimeoutError)
 
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
 from transforms.sinks.endpoint_guard import guard_client, private_allowed
 
 __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "region_name",
            "SSE_MODES", "ETAG_KINDS", "MULTIPART_THRESHOLD", "PART_BYTES", "MAX_ATTEMPTS", "CONNECT_TIMEOUT",
-           "READ_TIMEOUT"]
+           "READ_TIMEOUT", "S3_RETRY_NAMESPACE", "RETRY_KINDS", "retry_kind"]
 
 SSE_MODES = ("none", "AES256", "aws:kms")
 # What an object's ETag is, which decides what a listing can prove about it (transforms/sinks/verification.py):
@@ -37,6 +39,8 @@ PART_BYTES = 16 << 20
 # botocore's standard retry mode retries throttling (SlowDown), 5xx, dropped connections and timeouts,
 # with jittered exponential backoff; each retry resends one request (one part of a multipart upload).
 MAX_ATTEMPTS = 8
+S3_RETRY_NAMESPACE = "eventexport.s3_retries"   # Beam counters, one per retry_kind
+RETRY_KINDS = ("throttled", "timeout", "server_error", "connection")
 # Seconds. A connect to S3 takes milliseconds: 10 s without one means the route is gone. A read timeout is
 # the silence allowed while waiting for an answer; S3 answers a 16 MiB part within seconds, so a minute of
 # silence is a response that will never come, and the request is retried rather than waited on forever.
@@ -84,6 +88,37 @@ class S3Settings:
         return args
 
 
+# What botocore retries, by kind: the S3 errors a retry may cure (the rest give up at once, see classify).
+_THROTTLED = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException",
+                        "RequestLimitExceeded", "ProvisionedThroughputExceededException", "BandwidthLimitExceeded"})
+_TIMED_OUT = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+
+
+def retry_kind(response=None, caught_exception=None):
+    """The kind of a failed attempt botocore retries (throttled, timeout, server_error, connection), or None
+    for an answer no retry cures. Kinds are a fixed few, so they can label a metric."""
+    if caught_exception is not None:
+        timeouts = (ReadTimeoutError, ConnectTimeoutError)
+        return "timeout" if isinstance(caught_exception, timeouts) else "connection"
+    if response is None:
+        return None
+    http, parsed = response
+    code, status = (parsed or {}).get("Error", {}).get("Code", ""), http.status_code
+    if code in _THROTTLED or status == 429:
+        return "throttled"
+    if code in _TIMED_OUT:
+        return "timeout"
+    return "server_error" if status >= 500 else None
+
+
+def _count_retry(response=None, caught_exception=None, attempts=0, **_):
+    """botocore's needs-retry event, observed: a retry botocore is about to make is counted in a Beam
+    counter (the run's summary reports them); the handler decides nothing."""
+    kind = retry_kind(response, caught_exception)
+    if kind and attempts < MAX_ATTEMPTS:
+        Metrics.counter(S3_RETRY_NAMESPACE, kind).inc()
+
+
 @functools.lru_cache(maxsize=8)
 def client_for(settings):
     """The client for `settings`, every connection of it held to endpoint_guard's rule unless the deployment
@@ -95,6 +130,7 @@ def client_for(settings):
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,
         aws_access_key_id=settings.access_key_id or None, aws_secret_access_key=settings.secret_access_key or None,
         aws_session_token=settings.session_token or None)
+    client.meta.events.register("needs-retry.s3", _count_retry)
     return client if settings.allow_private_endpoints else guard_client(client)
 
 
