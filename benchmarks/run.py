@@ -1,6 +1,6 @@
 """`python -m benchmarks.run`: time eventexport against its peers on one generated event store.
 
-    python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct]
+    python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct|hostile]
         [--formats json,csv,xml,parquet,avro] [--out benchmarks/results/PROFILE-EVENTS.json] [--skip-s3]
         [--s3-formats json] [--workdir DIR] [--contenders ours,ours_2w,ours_2t,ours_s3,dask,duckdb,stock_beam]
         [--keep-outputs] [--days 3] [--seed 1] [--repeat 1]
@@ -11,7 +11,9 @@ What it does, in one run:
    2026-11-20) under WORKDIR/store-PROFILE, or reuses the one a previous run left there with the same
    settings. `--store-profile natural` is the generator's own store (map texts repeat as a user's
    profile does); `distinct` adds `--distinct all --long-values` (devtools.store_variety: nearly every
-   map text distinct, long escape-heavy values), where repetition does not help an exporter.
+   map text distinct, long escape-heavy values), where repetition does not help an exporter; `hostile`
+   adds `--distinct all --hostile --hostile-values` (keys and values full of what each format must
+   escape, a 3 KB value in a twelfth of the events), values that fight every format's escaping.
 2. Picks the event-time window [first event's UTC day, day after the last event) from the store itself,
    so every generated event is inside it (checked: the run stops if not).
 3. For each format, runs every contender as its own child process, one after the other, and measures
@@ -97,14 +99,16 @@ _FIXED = len('{"profile": ') + len(', "ts": ') + 14 + len(', "eventProps": ') + 
 _DEVICE_KEY = len(', "deviceInfo": ')
 
 
-STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True}}
+STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True},
+                  "hostile": {"distinct": "all", "hostile": True, "hostile_values": True}}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--store-profile", choices=sorted(STORE_PROFILES), default="natural",
-                        help="distinct: nearly every map text distinct, long escape-heavy values")
+                        help="distinct: nearly every map text distinct, long escape-heavy values; "
+                             "hostile: distinct, with hostile keys and values and 3 KB values")
     parser.add_argument("--formats", default="json,csv,xml,parquet,avro")
     parser.add_argument("--out", help="results JSON (a .png chart is written beside it); "
                                       "default benchmarks/results/PROFILE-EVENTS.json")
