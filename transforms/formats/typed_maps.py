@@ -14,7 +14,7 @@ import pyarrow.json as pa_json
 from transforms.arrow_text import json_lines
 from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
+__all__ = ["typed_columns", "null_members", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
            "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
@@ -79,6 +79,32 @@ def typed_columns(column):
             return None
         columns[name] = values
     return columns
+
+
+# A member whose value is null, up to its key's closing quote (group 1) and `null`. It matches only
+# where a key starts: a `{` or `,` followed by a quote outside a string opens a key, and one inside a
+# string is followed by that string's closing quote, after which no `"...":` can follow in valid JSON.
+_NULL_VALUED_KEY = r'([{,]\s*"(?:[^"\\]|\\.)*)"\s*:\s*null'
+_NULL_MARK = "\x00null"
+_MARKED = r'\1\\u0000null":true'     # the key with _NULL_MARK appended, the value true
+
+
+def null_members(texts, keys):
+    """{key: bool array, one per text: does the text hold `key` with a null value} for the keys of
+    typed_columns(...) that have any, or None when Arrow cannot say. One regex pass renames each null
+    member's key (`"k":null` -> `"k\u0000null":true`) and one parse reads the renamed keys back,
+    decoded as Arrow decodes every key (JSON escapes included), so the answer needs no per-key pass.
+    `keys` must be all the keys of the texts: none may already end in the mark."""
+    if any(key.endswith(_NULL_MARK) for key in keys):
+        return None
+    try:
+        table = _parse(json_lines(pc.replace_substring_regex(texts, _NULL_VALUED_KEY, _MARKED)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(texts):
+        return None
+    return {name[:-len(_NULL_MARK)]: pc.is_valid(table[name].combine_chunks())
+            for name in table.column_names if name.endswith(_NULL_MARK)}
 
 
 def member_pattern(key, value):

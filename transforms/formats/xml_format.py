@@ -11,9 +11,12 @@ are written as `&#13;` so parsers do not fold them into newlines.
 A file is written a slice of rows at a time (a row's XML depends on that row alone), so memory
 follows the slice, not the file. Within a slice, each field's fragment (`<profile>...</profile>`) is
 built once per distinct text and spread to the rows with a `take`. For maps Arrow can type
-(typed_maps), fragments are built by kernels, key column by key column, escaping included; the few
-texts the kernels cannot decide (a JSON-escaped surrogate, a null member beside an escaped key), and
-every text of a map Arrow cannot type, get their fragment from Python. Both give the same bytes.
+(typed_maps), fragments are built by kernels, key column by key column, escaping included; which
+members are null (typed columns cannot tell null from absent) comes from one more parse
+(typed_maps.null_members). Arrow's JSON reader refuses lone surrogates and decodes surrogate pairs
+and every other escape as Python does, so typed texts need no Python; a map Arrow cannot type (and,
+should null_members fail, its texts with a null) gets its fragments from Python. Both give the same
+bytes.
 """
 
 import re
@@ -24,8 +27,7 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import holds_any, joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import (NULL_MEMBER, SURROGATE_BYTES, SURROGATE_ESCAPE, Distinct, cell_texts,
-                                          member_pattern, typed_columns)
+from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, null_members, typed_columns
 from transforms.formats.values import as_text, parse_maps, slices
 from transforms.formats.xml_names import is_element_name
 
@@ -44,9 +46,6 @@ _REPLACED_BYTES = tuple(bytes([c]) for c in range(0x20) if c not in (0x09, 0x0A,
                                                                                          b"\xef\xbf\xbf")
 # The same in stored JSON text, whose strings hold a control only as an escape (`\b`, `\f`, `\u001f`).
 _REPLACED_IN_JSON = (b"\\u00", b"\\b", b"\\f", b"\\ufff", b"\\uFFF", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
-# A key holding a backslash (JSON escapes, which the member pattern may not match as written); a
-# value's text ends in a quote followed by `,` or `}`, never `:`, so values do not match.
-_ESCAPED_KEY = r'\\.(?:[^"\\]|\\.)*"\s*:'
 
 
 def escape(text):
@@ -95,10 +94,10 @@ def _map_elements(name, texts, named):
         return pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())
     if not typed:   # no text has a key
         return pa.array([_element(name, "")] * len(texts), pa.string())
-    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)
-    null_texts = pc.filter(texts, with_nulls)
+    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)    # may also match inside a string
+    nulls = null_members(pc.filter(texts, with_nulls), typed) if pc.any(with_nulls).as_py() else {}
     none = pa.array(np.zeros(len(texts), dtype=bool))
-    parts, unquotable = [f"<{name}>"], False
+    parts = [f"<{name}>"]
     replaced = holds_any(texts, _REPLACED_IN_JSON)
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = _child_tags(key, named)
@@ -107,29 +106,15 @@ def _map_elements(name, texts, named):
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
-        member = member_pattern(key, r"null\s*[,}]")
-        if member is None:              # Python decides this key's texts with a null
-            unquotable = True
-        elif len(null_texts):
-            is_null = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, member))
-            cells = pc.if_else(is_null, "", cells)
+        if nulls and key in nulls:
+            cells = pc.if_else(pc.replace_with_mask(none, with_nulls, nulls[key]), "", cells)
         parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
     fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "")
-    # Python decides texts with a JSON-escaped surrogate and, since a key written with JSON escapes
-    # would not match the member pattern above, texts with a null member and an escaped key.
-    by_python = pa.array(np.zeros(len(texts), dtype=bool))
-    if holds_any(texts, SURROGATE_BYTES):
-        by_python = pc.match_substring_regex(texts, SURROGATE_ESCAPE)
-    if len(null_texts):
-        escaped_key = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, _ESCAPED_KEY))
-        by_python = pc.or_(by_python, escaped_key)
-    if unquotable:
-        by_python = pc.or_(by_python, with_nulls)
-    if not pc.any(by_python).as_py():
+    if nulls is not None:
         return fragments
-    python = pc.filter(texts, by_python)
+    python = pc.filter(texts, with_nulls)     # Arrow could not say which members are null
     replacements = pa.array([_map_element(name, value, named) for value in parse_maps(python)], pa.string())
-    return pc.replace_with_mask(fragments, by_python, replacements)
+    return pc.replace_with_mask(fragments, with_nulls, replacements)
 
 
 def _fragments(field, column):
