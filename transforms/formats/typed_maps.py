@@ -66,9 +66,9 @@ def typed_columns(column):
     if table.num_rows != len(column) or len(set(table.column_names)) != table.num_columns:
         return None
     # Arrow reads an integer beyond int64 as a double and types its key double, so only texts with a
-    # double key are asked whether they hold one.
-    has_double = any(f.type == pa.float64() for f in table.schema)
-    if has_double and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
+    # double key are asked whether they hold one, and only when a number is as large as one of 19
+    # digits (the search is a regex over every text; the numbers' range is two kernels per key).
+    if _has_double(table) and _holds_19_digits(table) and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
         return None
     columns = {}
     for name in sorted(table.column_names):
@@ -87,6 +87,23 @@ def typed_columns(column):
 _NULL_VALUED_KEY = r'([{,]\s*"(?:[^"\\]|\\.)*)"\s*:\s*null'
 _NULL_MARK = "\x00null"
 _MARKED = r'\1\\u0000null":true'     # the key with _NULL_MARK appended, the value true
+
+
+def _has_double(table):
+    return any(f.type == pa.float64() for f in table.schema)
+
+
+def _holds_19_digits(table):
+    """Does any number column hold a value of 19 digits or more (what _HUGE_INT looks for)?"""
+    for name, field in zip(table.column_names, table.schema):
+        if field.type in (pa.int64(), pa.float64()):
+            low, high = pc.min_max(table[name]).values()
+            if low.is_valid and (low.as_py() <= -_NINETEEN_DIGITS or high.as_py() >= _NINETEEN_DIGITS):
+                return True
+    return False
+
+
+_NINETEEN_DIGITS = 10 ** 18
 
 
 def null_members(texts, keys):

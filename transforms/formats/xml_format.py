@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.arrow_text import holds_any, joined_bytes
+from transforms.arrow_text import bytes_below, holds_any, joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, null_members, typed_columns
 from transforms.formats.values import as_text, parse_maps, slices
@@ -38,14 +38,12 @@ _ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&
 _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)})
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
 _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-# Kernels escape text in this order (`&` first, as the others bring one in).
-_KERNEL_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
-_REPLACED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"    # RE2: characters that become U+FFFD
-# Bytes of text that may hold a _REPLACED character: a control (each C0 byte) or U+FFFE/U+FFFF raw.
-_REPLACED_BYTES = tuple(bytes([c]) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)) + (b"\xef\xbf\xbe",
-                                                                                         b"\xef\xbf\xbf")
-# The same in stored JSON text, whose strings hold a control only as an escape (`\b`, `\f`, `\u001f`).
-_REPLACED_IN_JSON = (b"\\u00", b"\\b", b"\\f", b"\\ufff", b"\\uFFF", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+# Kernels escape text in this order (`&` first, as the others bring one in), each character in its
+# own pass where it occurs (arrow_text.bytes_below finds the controls in one scan): a regex replacing
+# all the controls at once cost four substring passes on the hostile store.
+_KERNEL_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_CONTROL_ESCAPES = {c: "&#13;" if c == 0x0D else _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A)}
+_NONCHARACTERS = ("\ufffe", "\uffff")    # also become U+FFFD
 
 
 def escape(text):
@@ -53,17 +51,14 @@ def escape(text):
     return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
-def _escaped(strings, replaced=None):
+def _escaped(strings):
     """`escape` by kernels, for an Arrow string array (valid UTF-8, so no lone surrogates). A search of
-    the values' own bytes (no copy) tells which characters occur at all; only those get a kernel pass.
-    `replaced`: whether a character to replace may occur, when the caller knows (else a search says)."""
+    the values' own bytes (no copy) tells which characters occur at all; only those get a kernel pass."""
     found = [(char, entity) for char, entity in _KERNEL_ESCAPES if holds_any(strings, (char.encode(),))]
-    if replaced is None:
-        replaced = holds_any(strings, _REPLACED_BYTES)
+    found += [(chr(c), _CONTROL_ESCAPES[c]) for c in sorted(bytes_below(strings, 0x20)) if c in _CONTROL_ESCAPES]
+    found += [(char, _REPLACEMENT) for char in _NONCHARACTERS if holds_any(strings, (char.encode(),))]
     for char, entity in found:
         strings = pc.replace_substring(strings, char, entity)
-    if replaced:
-        strings = pc.replace_substring_regex(strings, _REPLACED, _REPLACEMENT)
     return strings
 
 
@@ -98,11 +93,10 @@ def _map_elements(name, texts, named):
     nulls = null_members(pc.filter(texts, with_nulls), typed) if pc.any(with_nulls).as_py() else {}
     none = pa.array(np.zeros(len(texts), dtype=bool))
     parts = [f"<{name}>"]
-    replaced = holds_any(texts, _REPLACED_IN_JSON)
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = _child_tags(key, named)
         if typed[key].type == pa.string():
-            cells = _escaped(cells, replaced)
+            cells = _escaped(cells)
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
