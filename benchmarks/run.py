@@ -12,7 +12,7 @@ What it does, in one run:
    settings. `--store-profile natural` is the generator's own store (map texts repeat as a user's
    profile does); `distinct` adds `--distinct all --long-values` (devtools.store_variety: nearly every
    map text distinct, long escape-heavy values), where repetition does not help an exporter; `hostile`
-   adds `--distinct all --hostile --hostile-values` (keys and values full of what each format must
+   adds `--distinct all --hostile-values` (keys and values full of what each format must
    escape, a 3 KB value in a twelfth of the events), values that fight every format's escaping.
 2. Picks the event-time window [first event's UTC day, day after the last event) from the store itself,
    so every generated event is inside it (checked: the run stops if not).
@@ -100,7 +100,7 @@ _DEVICE_KEY = len(', "deviceInfo": ')
 
 
 STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True},
-                  "hostile": {"distinct": "all", "hostile": True, "hostile_values": True}}
+                  "hostile": {"distinct": "all", "hostile_values": True}}
 
 
 def parse_args(argv):
