@@ -129,9 +129,11 @@ _SAMPLE_ROWS = 1024
 
 
 def _repeats(column):
-    """Do `column`'s values repeat (a tenth or more of an evenly spread sample of rows)?"""
+    """Does any value repeat in an evenly spread sample of `column`'s rows? (A sample finds less
+    repetition than the column holds: the natural store's property texts, 75% distinct in a slice,
+    repeat in any sample of 1024, its distinct store's never.)"""
     sample = column.take(np.arange(0, len(column), max(1, len(column) // _SAMPLE_ROWS)))
-    return pc.count_distinct(sample).as_py() <= 0.9 * len(sample)
+    return pc.count_distinct(sample).as_py() < len(sample)
 
 
 class XmlEncoder(Encoder):
