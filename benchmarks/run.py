@@ -57,7 +57,8 @@ Definitions (also written into the JSON under "definitions"):
 - others (other_cpu_cores): CPU the rest of the machine used while the contender ran, in cores
   (machine busy time from /proc/stat minus the contender's and the sampler's, / wall_s). Near 0 on a
   quiet machine; the table warns above 0.25, since such a timing is inflated by contention.
-- ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster).
+- ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster);
+  `ours/ours_json`: a format's own rate against our JSON's in the same run.
 - code_fingerprint: hash of pipelines/ and transforms/ taken before every contender and at the end; the
   table warns when they differ (someone edited the exporter mid-run), as it does for busy CPUs.
 """
@@ -443,6 +444,9 @@ def ratios(results):
                 label = "ours_2w/duckdb_json"
             if rate(a) and rate(b):
                 pairs[label] = rate(a) / rate(b)
+        json_rate = (results.get("json", {}).get("ours") or {}).get("events_per_s")
+        if fmt != "json" and rate("ours") and json_rate:
+            pairs["ours/ours_json"] = rate("ours") / json_rate
         out[fmt] = pairs
     return out
 
