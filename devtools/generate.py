@@ -15,7 +15,8 @@ Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
 
 Usage:
     python -m devtools.generate --out DIR --events N --days D --format parquet \
-        [--seed S] [--end YYYY-MM-DD] [--profiles P] [--hostile] [--distinct natural|all] [--long-values] [--hostile-values]
+        [--seed S] [--end YYYY-MM-DD] [--profiles P] [--hostile] [--distinct natural|all] [--long-values]
+        [--hostile-values]
 """
 import argparse
 import datetime as dt

@@ -26,6 +26,7 @@ SURROGATE_ESCAPE = r"(?i:\\ud[89a-f])"
 SURROGATE_BYTES = (b"\\u", b"\\U")
 _SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
 _HUGE_INT = r"[:,\[]\s*-?\d{19,}\s*[,}\]]"   # an integer Arrow would read as a (lossy) double
+_NINETEEN_DIGITS = 10 ** 18   # the smallest integer of 19 digits
 
 
 def _parse(data, schema=None):
@@ -81,14 +82,6 @@ def typed_columns(column):
     return columns
 
 
-# A member whose value is null, up to its key's closing quote (group 1) and `null`. It matches only
-# where a key starts: a `{` or `,` followed by a quote outside a string opens a key, and one inside a
-# string is followed by that string's closing quote, after which no `"...":` can follow in valid JSON.
-_NULL_VALUED_KEY = r'([{,]\s*"(?:[^"\\]|\\.)*)"\s*:\s*null'
-_NULL_MARK = "\x00null"
-_MARKED = r'\1\\u0000null":true'     # the key with _NULL_MARK appended, the value true
-
-
 def _has_double(table):
     return any(f.type == pa.float64() for f in table.schema)
 
@@ -103,13 +96,18 @@ def _holds_19_digits(table):
     return False
 
 
-_NINETEEN_DIGITS = 10 ** 18
+# A member whose value is null, up to its key's closing quote (group 1) and `null`. It matches only
+# where a key starts: a `{` or `,` followed by a quote outside a string opens a key, and one inside a
+# string is followed by that string's closing quote, after which no `"...":` can follow in valid JSON.
+_NULL_VALUED_KEY = r'([{,]\s*"(?:[^"\\]|\\.)*)"\s*:\s*null'
+_NULL_MARK = "\x00null"
+_MARKED = r'\1\\u0000null":true'     # the key with _NULL_MARK appended, the value true
 
 
 def null_members(texts, keys):
     """{key: bool array, one per text: does the text hold `key` with a null value} for the keys of
     typed_columns(...) that have any, or None when Arrow cannot say. One regex pass renames each null
-    member's key (`"k":null` -> `"k\u0000null":true`) and one parse reads the renamed keys back,
+    member's key (`"k":null` -> `"k\\u0000null":true`) and one parse reads the renamed keys back,
     decoded as Arrow decodes every key (JSON escapes included), so the answer needs no per-key pass.
     `keys` must be all the keys of the texts: none may already end in the mark."""
     if any(key.endswith(_NULL_MARK) for key in keys):

@@ -113,7 +113,7 @@ def _map_elements(name, texts, named):
 
 def _fragments(field, column):
     """`<name>value</name>` for each row of `column`, each distinct value's fragment built once where
-    values repeat (where they do not, finding the distinct ones and spreading them back costs ~15%)."""
+    values repeat (where they do not, finding the distinct ones and spreading them back is wasted)."""
     if field.kind == "int":
         return pc.binary_join_element_wise(f"<{field.name}>", pc.cast(column, pa.string()), f"</{field.name}>", "")
     distinct = Distinct(column) if _repeats(column) else None
