@@ -23,7 +23,8 @@ def test_nan_inside_strings_keeps_the_batch_check(monkeypatch):
     assert validation.validate("p", _table(props), EVENTS, []).column("event_props").to_pylist() == props
 
 
-@pytest.mark.parametrize("bad", ['{"a":NaN}', '{"a": -Infinity}', '{"a":[1, NaN]}', '{"s":"NaN","a":Inf}'])
+@pytest.mark.parametrize("bad", ['{"a":NaN}', '{"a": -Infinity}', '{"a":[1, NaN]}', '{"s":"NaN","a":Inf}',
+                                 '{"s":"x\\\\","a":NaN}'])
 def test_nan_values_are_rejected(bad):
     rejects = []
     kept = validation.validate("p", _table(['{"ok":"NaN"}', bad]), EVENTS, rejects)
