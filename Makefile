@@ -75,7 +75,7 @@ demo-cluster: install
 console: install
 	$(BIN)/python -m devtools.console_demo
 
-# make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
+# make bench EVENTS=5000000 PROFILE=natural|distinct|hostile REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 EVENTS ?= 1000000
 PROFILE ?= natural
 REPEAT ?= 1
