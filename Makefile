@@ -75,7 +75,7 @@ demo-cluster: install
 console: install
 	$(BIN)/python -m devtools.console_demo
 
-# make bench EVENTS=5000000 PROFILE=distinct REPEAT=3 [BENCH_ARGS="--formats json,xml"]
+# make bench EVENTS=5000000 PROFILE=natural|distinct|hostile REPEAT=3 [BENCH_ARGS="--formats json,xml"]
 # [SCHEDULER_ARGS="--runs 20"] (the scheduler's many accounts and one long run: docs/scheduler.md)
 EVENTS ?= 1000000
 PROFILE ?= natural

@@ -1,6 +1,6 @@
 """`python -m benchmarks.run`: time eventexport against its peers on one generated event store.
 
-    python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct]
+    python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct|hostile]
         [--formats json,csv,xml,parquet,avro] [--out benchmarks/results/PROFILE-EVENTS.json] [--skip-s3]
         [--s3-formats json] [--workdir DIR] [--contenders ours,ours_2w,ours_2t,ours_s3,dask,duckdb,stock_beam]
         [--keep-outputs] [--days 3] [--seed 1] [--repeat 1]
@@ -11,7 +11,9 @@ What it does, in one run:
    2026-11-20) under WORKDIR/store-PROFILE, or reuses the one a previous run left there with the same
    settings. `--store-profile natural` is the generator's own store (map texts repeat as a user's
    profile does); `distinct` adds `--distinct all --long-values` (devtools.store_variety: nearly every
-   map text distinct, long escape-heavy values), where repetition does not help an exporter.
+   map text distinct, long escape-heavy values), where repetition does not help an exporter; `hostile`
+   adds `--distinct all --hostile-values` (keys and values full of what each format must
+   escape, a 3 KB value in a twelfth of the events), values that fight every format's escaping.
 2. Picks the event-time window [first event's UTC day, day after the last event) from the store itself,
    so every generated event is inside it (checked: the run stops if not).
 3. For each format, runs every contender as its own child process, one after the other, and measures
@@ -55,7 +57,8 @@ Definitions (also written into the JSON under "definitions"):
 - others (other_cpu_cores): CPU the rest of the machine used while the contender ran, in cores
   (machine busy time from /proc/stat minus the contender's and the sampler's, / wall_s). Near 0 on a
   quiet machine; the table warns above 0.25, since such a timing is inflated by contention.
-- ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster).
+- ratios: events/s of the first named contender / events/s of the second (> 1: the first is faster);
+  `ours/ours_json`: a format's own rate against our JSON's in the same run.
 - code_fingerprint: hash of pipelines/ and transforms/ taken before every contender and at the end; the
   table warns when they differ (someone edited the exporter mid-run), as it does for busy CPUs.
 """
@@ -97,14 +100,16 @@ _FIXED = len('{"profile": ') + len(', "ts": ') + 14 + len(', "eventProps": ') + 
 _DEVICE_KEY = len(', "deviceInfo": ')
 
 
-STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True}}
+STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True},
+                  "hostile": {"distinct": "all", "hostile_values": True}}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--store-profile", choices=sorted(STORE_PROFILES), default="natural",
-                        help="distinct: nearly every map text distinct, long escape-heavy values")
+                        help="distinct: nearly every map text distinct, long escape-heavy values; "
+                             "hostile: distinct, with hostile keys and values and 3 KB values")
     parser.add_argument("--formats", default="json,csv,xml,parquet,avro")
     parser.add_argument("--out", help="results JSON (a .png chart is written beside it); "
                                       "default benchmarks/results/PROFILE-EVENTS.json")
@@ -439,6 +444,9 @@ def ratios(results):
                 label = "ours_2w/duckdb_json"
             if rate(a) and rate(b):
                 pairs[label] = rate(a) / rate(b)
+        json_rate = (results.get("json", {}).get("ours") or {}).get("events_per_s")
+        if fmt != "json" and rate("ours") and json_rate:
+            pairs["ours/ours_json"] = rate("ours") / json_rate
         out[fmt] = pairs
     return out
 

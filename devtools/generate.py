@@ -5,7 +5,8 @@ store - skewed event mix, per-event property schemas, late and clock-skewed capt
 server-side events without device info, multi-version profiles and (with --hostile)
 names/values that break naive CSV/JSON/HTML handling. Same seed and arguments give
 byte-identical files, so tests and benchmarks can compare outputs exactly. `--distinct all` and
-`--long-values` make a store where repetition does not help an exporter (devtools.store_variety).
+`--long-values` make a store where repetition does not help an exporter, `--hostile-values` one whose
+keys and values fight every format's escaping (devtools.store_variety).
 
 Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
     DIR/events/captured_date=YYYY-MM-DD/part-NNNNN.<ext>   (partitioned by captured_at)
@@ -15,6 +16,7 @@ Layout (fmt in parquet|avro|jsonl; jsonl files are gzip with mtime=0):
 Usage:
     python -m devtools.generate --out DIR --events N --days D --format parquet \
         [--seed S] [--end YYYY-MM-DD] [--profiles P] [--hostile] [--distinct natural|all] [--long-values]
+        [--hostile-values]
 """
 import argparse
 import datetime as dt
@@ -235,7 +237,7 @@ def _write_store(root, partition, time_field, record_name, fields, cols, fmt, sy
 
 
 def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostile=False, distinct="natural",
-             long_values=False):
+             long_values=False, hostile_values=False):
     """Write DIR/events and DIR/profiles; return {"events", "profiles", "profile_versions", "files"}.
 
     Refuses to write into existing store folders so stale parts never mix with a new run.
@@ -244,7 +246,7 @@ def generate(out_dir, events, days, fmt, seed=0, end=None, profiles=None, hostil
         raise ValueError(f"unknown format {fmt!r}; expected one of {sorted(EXT)}")
     if days < 1 or events < 0:
         raise ValueError("days must be >= 1 and events >= 0")
-    variety = Variety(seed, distinct, long_values)
+    variety = Variety(seed, distinct, long_values, hostile_values)
     out = Path(out_dir)
     for sub in ("events", "profiles"):
         if (out / sub).exists():
@@ -282,10 +284,12 @@ def main(argv=None):
     parser.add_argument("--distinct", choices=DISTINCT, default="natural",
                         help="all: nearly every profile, device and property text distinct")
     parser.add_argument("--long-values", action="store_true", help="long property values full of characters to escape")
+    parser.add_argument("--hostile-values", action="store_true",
+                        help="hostile keys and values in every event, a 3 KB value in a twelfth of them")
     args = parser.parse_args(argv)
     result = generate(args.out, args.events, args.days, args.format, seed=args.seed, end=args.end,
                       profiles=args.profiles, hostile=args.hostile, distinct=args.distinct,
-                      long_values=args.long_values)
+                      long_values=args.long_values, hostile_values=args.hostile_values)
     print(json.dumps({**{k: v for k, v in result.items() if k != "files"}, "files": len(result["files"])}))
 
 

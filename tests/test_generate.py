@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from devtools.generate import HOSTILE_NAMES, generate, main
+from devtools.store_variety import HOSTILE_KEYS, PAYLOAD_CHARS
 from tests.conftest import read_store_file
 from transforms.sources.watermark import read_watermark
 
@@ -178,6 +179,31 @@ def test_distinct_store_with_long_values(tmp_path, fmt):
     assert sum(len(t.encode()) for t in titles) / len(titles) > 300
     for needle in ('"', "\\", "\n", "\t", "<", "&", "\u2028", "🚀"):
         assert any(needle in t for t in titles), repr(needle)
+
+
+def test_hostile_values_store(tmp_path):
+    """--distinct all --hostile-values: hostile keys in every ordinary event, a 3 KB payload in about a
+    twelfth, values holding what each format must escape, non-ASCII as \\u escapes, the same bytes
+    from the same seed."""
+    kwargs = dict(seed=5, end=END, distinct="all", hostile_values=True)
+    varied, again = (generate(tmp_path / name, 2400, 3, "parquet", **kwargs) for name in ("a", "b"))
+    assert varied == again and all((tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+                                   for rel in varied["files"])
+    rows = [r for rs in read_store(tmp_path / "a", "events").values() for r in rs]
+    props = [r["event_props"] for r in rows]
+    hostile = [{k: v for k, v in p.items() if k in HOSTILE_KEYS} for p in props]
+    assert all(hostile)
+    assert 1 / 16 < sum("payload" in p for p in props) / len(props) < 1 / 9
+    assert {len(p["payload"]) for p in props if "payload" in p} == {PAYLOAD_CHARS}
+    assert any(v is None for h in hostile for v in h.values())
+    values = "".join(v for h in hostile for v in h.values() if v) + "".join(p.get("payload", "") for p in props)
+    for needle in ("<", "&", "]]>", '"', ",", "\t", "\n", "\r", "\x01", "🎉", "=SUM(", "007"):
+        assert needle in values, repr(needle)
+    assert 0.2 < sum("display name" in r["profile"] for r in rows) / len(rows) < 0.3
+    for column in ("profile", "device_info", "event_props"):
+        assert len({json.dumps(r[column], sort_keys=True) for r in rows}) > 0.9 * len(rows), column
+    stored = pq.read_table(tmp_path / "a" / varied["files"][0])["event_props"].to_pylist()
+    assert any("\\ud83c\\udf89" in text for text in stored)   # an emoji as a surrogate pair
 
 
 def test_store_is_marked_complete_up_to_the_day_after_its_end(store):

@@ -12,7 +12,7 @@ from lxml import etree
 
 from devtools.generate import generate
 from transforms.formats import csv_format, encoder_for, parquet_format, values, xml_format
-from transforms.formats.typed_maps import typed_columns
+from transforms.formats.typed_maps import null_members, typed_columns
 from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS, PROFILES, TS
 from transforms.sources.validation import validate
@@ -146,3 +146,18 @@ def test_slices_give_the_same_file(partitions, monkeypatch):
             else:
                 assert sliced.getvalue() == whole[fmt, number].getvalue(), (fmt, name)
     assert max(rows.num_rows for _, rows in partitions) > 3 * 97
+
+
+def test_null_members_read_each_key_as_arrow_decodes_it():
+    """Null members under escaped keys, `:null` inside strings and keys, and surrogate pairs: the
+    answer is the set of keys whose value is null, per text; a key that already ends in the mark
+    makes it say None (the caller then asks Python)."""
+    maps = [{"a": None, "b": 'x":null,"c":null', "tab\tkey": None}, {"é 🎉": None, 'say "hi"': 1},
+            {"k\\": None, "z": "a:null}"}, {"a": 2, ",\"d\":null": "v"}, {}]
+    texts = pa.array([json.dumps(m, ensure_ascii=i % 2 == 0, separators=(",", ":") if i % 3 else None)
+                      for i, m in enumerate(maps)])
+    keys = {key for m in maps for key in m}
+    found = null_members(texts, keys)
+    assert {key: mask.to_pylist() for key, mask in found.items()} == {
+        key: [key in m and m[key] is None for m in maps] for key in keys if any(m.get(key, 0) is None for m in maps)}
+    assert null_members(pa.array(['{"a\\u0000null": null}']), {"a\x00null"}) is None

@@ -14,7 +14,7 @@ import pyarrow.json as pa_json
 from transforms.arrow_text import json_lines
 from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
+__all__ = ["typed_columns", "null_members", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
            "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
@@ -26,6 +26,7 @@ SURROGATE_ESCAPE = r"(?i:\\ud[89a-f])"
 SURROGATE_BYTES = (b"\\u", b"\\U")
 _SIMPLE = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
 _HUGE_INT = r"[:,\[]\s*-?\d{19,}\s*[,}\]]"   # an integer Arrow would read as a (lossy) double
+_NINETEEN_DIGITS = 10 ** 18   # the smallest integer of 19 digits
 
 
 def _parse(data, schema=None):
@@ -66,9 +67,9 @@ def typed_columns(column):
     if table.num_rows != len(column) or len(set(table.column_names)) != table.num_columns:
         return None
     # Arrow reads an integer beyond int64 as a double and types its key double, so only texts with a
-    # double key are asked whether they hold one.
-    has_double = any(f.type == pa.float64() for f in table.schema)
-    if has_double and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
+    # double key are asked whether they hold one, and only when a number is as large as one of 19
+    # digits (the search is a regex over every text; the numbers' range is two kernels per key).
+    if _has_double(table) and _holds_19_digits(table) and pc.any(pc.match_substring_regex(column, _HUGE_INT)).as_py():
         return None
     columns = {}
     for name in sorted(table.column_names):
@@ -79,6 +80,46 @@ def typed_columns(column):
             return None
         columns[name] = values
     return columns
+
+
+def _has_double(table):
+    return any(f.type == pa.float64() for f in table.schema)
+
+
+def _holds_19_digits(table):
+    """Does any number column hold a value of 19 digits or more (what _HUGE_INT looks for)?"""
+    for name, field in zip(table.column_names, table.schema):
+        if field.type in (pa.int64(), pa.float64()):
+            low, high = pc.min_max(table[name]).values()
+            if low.is_valid and (low.as_py() <= -_NINETEEN_DIGITS or high.as_py() >= _NINETEEN_DIGITS):
+                return True
+    return False
+
+
+# A member whose value is null, up to its key's closing quote (group 1) and `null`. It matches only
+# where a key starts: a `{` or `,` followed by a quote outside a string opens a key, and one inside a
+# string is followed by that string's closing quote, after which no `"...":` can follow in valid JSON.
+_NULL_VALUED_KEY = r'([{,]\s*"(?:[^"\\]|\\.)*)"\s*:\s*null'
+_NULL_MARK = "\x00null"
+_MARKED = r'\1\\u0000null":true'     # the key with _NULL_MARK appended, the value true
+
+
+def null_members(texts, keys):
+    """{key: bool array, one per text: does the text hold `key` with a null value} for the keys of
+    typed_columns(...) that have any, or None when Arrow cannot say. One regex pass renames each null
+    member's key (`"k":null` -> `"k\\u0000null":true`) and one parse reads the renamed keys back,
+    decoded as Arrow decodes every key (JSON escapes included), so the answer needs no per-key pass.
+    `keys` must be all the keys of the texts: none may already end in the mark."""
+    if any(key.endswith(_NULL_MARK) for key in keys):
+        return None
+    try:
+        table = _parse(json_lines(pc.replace_substring_regex(texts, _NULL_VALUED_KEY, _MARKED)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(texts):
+        return None
+    return {name[:-len(_NULL_MARK)]: pc.is_valid(table[name].combine_chunks())
+            for name in table.column_names if name.endswith(_NULL_MARK)}
 
 
 def member_pattern(key, value):

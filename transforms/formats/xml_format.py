@@ -11,9 +11,12 @@ are written as `&#13;` so parsers do not fold them into newlines.
 A file is written a slice of rows at a time (a row's XML depends on that row alone), so memory
 follows the slice, not the file. Within a slice, each field's fragment (`<profile>...</profile>`) is
 built once per distinct text and spread to the rows with a `take`. For maps Arrow can type
-(typed_maps), fragments are built by kernels, key column by key column, escaping included; the few
-texts the kernels cannot decide (a JSON-escaped surrogate, a null member beside an escaped key), and
-every text of a map Arrow cannot type, get their fragment from Python. Both give the same bytes.
+(typed_maps), fragments are built by kernels, key column by key column, escaping included; which
+members are null (typed columns cannot tell null from absent) comes from one more parse
+(typed_maps.null_members). Arrow's JSON reader refuses lone surrogates and decodes surrogate pairs
+and every other escape as Python does, so typed texts need no Python; a map Arrow cannot type (and,
+should null_members fail, its texts with a null) gets its fragments from Python. Both give the same
+bytes.
 """
 
 import re
@@ -22,10 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.arrow_text import holds_any, joined_bytes
+from transforms.arrow_text import bytes_below, holds_any, joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import (NULL_MEMBER, SURROGATE_BYTES, SURROGATE_ESCAPE, Distinct, cell_texts,
-                                          member_pattern, typed_columns)
+from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, null_members, typed_columns
 from transforms.formats.values import as_text, parse_maps, slices
 from transforms.formats.xml_names import is_element_name
 
@@ -36,17 +38,12 @@ _ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&
 _ESCAPES.update({c: _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)})
 _ESCAPES.update({c: _REPLACEMENT for c in (0xFFFE, 0xFFFF, *range(0xD800, 0xE000))})
 _NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-# Kernels escape text in this order (`&` first, as the others bring one in).
-_KERNEL_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
-_REPLACED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"    # RE2: characters that become U+FFFD
-# Bytes of text that may hold a _REPLACED character: a control (each C0 byte) or U+FFFE/U+FFFF raw.
-_REPLACED_BYTES = tuple(bytes([c]) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)) + (b"\xef\xbf\xbe",
-                                                                                         b"\xef\xbf\xbf")
-# The same in stored JSON text, whose strings hold a control only as an escape (`\b`, `\f`, `\u001f`).
-_REPLACED_IN_JSON = (b"\\u00", b"\\b", b"\\f", b"\\ufff", b"\\uFFF", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
-# A key holding a backslash (JSON escapes, which the member pattern may not match as written); a
-# value's text ends in a quote followed by `,` or `}`, never `:`, so values do not match.
-_ESCAPED_KEY = r'\\.(?:[^"\\]|\\.)*"\s*:'
+# Kernels escape text in this order (`&` first, as the others bring one in), each character in its
+# own pass where it occurs (arrow_text.bytes_below finds the controls in one scan): a regex replacing
+# all the controls at once cost four substring passes on the hostile store.
+_KERNEL_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_CONTROL_ESCAPES = {c: "&#13;" if c == 0x0D else _REPLACEMENT for c in range(0x20) if c not in (0x09, 0x0A)}
+_NONCHARACTERS = ("\ufffe", "\uffff")    # also become U+FFFD
 
 
 def escape(text):
@@ -54,17 +51,14 @@ def escape(text):
     return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
-def _escaped(strings, replaced=None):
+def _escaped(strings):
     """`escape` by kernels, for an Arrow string array (valid UTF-8, so no lone surrogates). A search of
-    the values' own bytes (no copy) tells which characters occur at all; only those get a kernel pass.
-    `replaced`: whether a character to replace may occur, when the caller knows (else a search says)."""
+    the values' own bytes (no copy) tells which characters occur at all; only those get a kernel pass."""
     found = [(char, entity) for char, entity in _KERNEL_ESCAPES if holds_any(strings, (char.encode(),))]
-    if replaced is None:
-        replaced = holds_any(strings, _REPLACED_BYTES)
+    found += [(chr(c), _CONTROL_ESCAPES[c]) for c in sorted(bytes_below(strings, 0x20)) if c in _CONTROL_ESCAPES]
+    found += [(char, _REPLACEMENT) for char in _NONCHARACTERS if holds_any(strings, (char.encode(),))]
     for char, entity in found:
         strings = pc.replace_substring(strings, char, entity)
-    if replaced:
-        strings = pc.replace_substring_regex(strings, _REPLACED, _REPLACEMENT)
     return strings
 
 
@@ -95,53 +89,51 @@ def _map_elements(name, texts, named):
         return pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())
     if not typed:   # no text has a key
         return pa.array([_element(name, "")] * len(texts), pa.string())
-    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)
-    null_texts = pc.filter(texts, with_nulls)
+    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)    # may also match inside a string
+    nulls = null_members(pc.filter(texts, with_nulls), typed) if pc.any(with_nulls).as_py() else {}
     none = pa.array(np.zeros(len(texts), dtype=bool))
-    parts, unquotable = [f"<{name}>"], False
-    replaced = holds_any(texts, _REPLACED_IN_JSON)
+    parts = [f"<{name}>"]
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = _child_tags(key, named)
         if typed[key].type == pa.string():
-            cells = _escaped(cells, replaced)
+            cells = _escaped(cells)
         if not cells.null_count:      # in every text: its parts go straight into the one join below
             parts += [head, cells, tail]
             continue
-        member = member_pattern(key, r"null\s*[,}]")
-        if member is None:              # Python decides this key's texts with a null
-            unquotable = True
-        elif len(null_texts):
-            is_null = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, member))
-            cells = pc.if_else(is_null, "", cells)
-        parts.append(pc.fill_null(pc.binary_join_element_wise(head, cells, tail, ""), ""))
-    fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "")
-    # Python decides texts with a JSON-escaped surrogate and, since a key written with JSON escapes
-    # would not match the member pattern above, texts with a null member and an escaped key.
-    by_python = pa.array(np.zeros(len(texts), dtype=bool))
-    if holds_any(texts, SURROGATE_BYTES):
-        by_python = pc.match_substring_regex(texts, SURROGATE_ESCAPE)
-    if len(null_texts):
-        escaped_key = pc.replace_with_mask(none, with_nulls, pc.match_substring_regex(null_texts, _ESCAPED_KEY))
-        by_python = pc.or_(by_python, escaped_key)
-    if unquotable:
-        by_python = pc.or_(by_python, with_nulls)
-    if not pc.any(by_python).as_py():
+        if nulls and key in nulls:
+            cells = pc.if_else(pc.replace_with_mask(none, with_nulls, nulls[key]), "", cells)
+        parts.append(pc.binary_join_element_wise(head, cells, tail, ""))     # null where absent
+    fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "", null_handling="replace")
+    if nulls is not None:
         return fragments
-    python = pc.filter(texts, by_python)
+    python = pc.filter(texts, with_nulls)     # Arrow could not say which members are null
     replacements = pa.array([_map_element(name, value, named) for value in parse_maps(python)], pa.string())
-    return pc.replace_with_mask(fragments, by_python, replacements)
+    return pc.replace_with_mask(fragments, with_nulls, replacements)
 
 
 def _fragments(field, column):
-    """`<name>value</name>` for each row of `column`, each distinct value's fragment built once."""
+    """`<name>value</name>` for each row of `column`, each distinct value's fragment built once where
+    values repeat (where they do not, finding the distinct ones and spreading them back is wasted)."""
     if field.kind == "int":
         return pc.binary_join_element_wise(f"<{field.name}>", pc.cast(column, pa.string()), f"</{field.name}>", "")
-    distinct = Distinct(column)
+    distinct = Distinct(column) if _repeats(column) else None
+    values = column if distinct is None else distinct.values
     if field.kind == "map":
-        fragments = _map_elements(field.name, distinct.values, field.xml_named)
+        fragments = _map_elements(field.name, values, field.xml_named)
     else:
-        fragments = pc.binary_join_element_wise(f"<{field.name}>", _escaped(distinct.values), f"</{field.name}>", "")
-    return distinct.per_row(fragments)
+        fragments = pc.binary_join_element_wise(f"<{field.name}>", _escaped(values), f"</{field.name}>", "")
+    return fragments if distinct is None else distinct.per_row(fragments)
+
+
+_SAMPLE_ROWS = 1024
+
+
+def _repeats(column):
+    """Does any value repeat in an evenly spread sample of `column`'s rows? (A sample finds less
+    repetition than the column holds: the natural store's property texts, 75% distinct in a slice,
+    repeat in any sample of 1024, its distinct store's never.)"""
+    sample = column.take(np.arange(0, len(column), max(1, len(column) // _SAMPLE_ROWS)))
+    return pc.count_distinct(sample).as_py() < len(sample)
 
 
 class XmlEncoder(Encoder):

@@ -20,8 +20,12 @@ from transforms.arrow_text import holds_any, json_lines
 
 __all__ = ["validate", "reject"]
 
-# NaN and Inf(inity) are numbers to Arrow's parser, not to JSON.
-_NAN = r"[:,\[]\s*-?(?:NaN|Inf)"
+# NaN and Inf(inity) are numbers to Arrow's parser, not to JSON. Only as a value: the pattern reads the
+# text from its start as characters and whole strings (escapes included), so `"a,NaN"` is no NaN, and
+# a text whose strings hold one (the hostile store's are full of them) keeps the batch check. (Quotes
+# open and close strings in valid JSON, the only JSON this must judge: invalid text fails the batch
+# parse anyway.)
+_NAN = r'^(?:[^"]|"(?:[^"\\]|\\.)*")*[:,\[]\s*-?(?:NaN|Inf)'
 _EMPTY_OBJECT = r"^\{\s+\}$"
 _PARSE = pa_json.ParseOptions(explicit_schema=pa.schema([]), unexpected_field_behavior="ignore")
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
