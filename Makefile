@@ -76,11 +76,13 @@ console: install
 	$(BIN)/python -m devtools.console_demo
 
 # make bench EVENTS=5000000 PROFILE=natural|distinct|hostile REPEAT=3 [BENCH_ARGS="--formats json,xml"]
+# [SCHEDULER_ARGS="--runs 20"] (the scheduler's many accounts and one long run: docs/scheduler.md)
 EVENTS ?= 1000000
 PROFILE ?= natural
 REPEAT ?= 1
 bench: install
 	$(BIN)/python -m benchmarks.run --events $(EVENTS) --store-profile $(PROFILE) --repeat $(REPEAT) $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.scheduler $(SCHEDULER_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV)-lock .cache demo-out demo-cluster-out console-out .pytest_cache

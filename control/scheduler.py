@@ -1,4 +1,4 @@
-"""Runs and windows: plan what is due, claim it in the database, run the pipeline, record the outcome.
+"""Runs and windows: plan what is due, claim it in the database, hand it to the launcher, fairly.
 
 Windows of a recurring request are on capture time, `[created + k*every, created + (k+1)*every)`:
 contiguous by construction, so there is no gap and no overlap, and after downtime every missed window
@@ -8,50 +8,39 @@ its data (control/readiness.py). Two schedulers may plan and claim at once: the 
 window start) makes run creation idempotent, and a claim is an UPDATE that only one of them can win.
 A claim carries a lease that the scheduler renews while the run goes; a scheduler that dies stops
 renewing it, and once it lapses another scheduler takes the run over. Only the claim's holder records
-the outcome, and the pipeline dies with its scheduler, so a window is never run by two at once.
+the outcome (control/claims.py), and the pipeline dies with its scheduler (control/launcher.py), so a
+window is never run by two at once.
+
+One deployment serves many accounts, so a scheduler runs up to `max_concurrent_runs` runs at once, each
+pipeline in its own process waited for on a thread, at most `max_runs_per_account` of one account (counted
+in the database, so the bound holds across schedulers), and accounts take turns for free places: one
+account's long run, or its long queue, never holds up another account's first run. A stopped export's
+runs are never claimed again.
 """
 
-import ctypes
+import concurrent.futures
 import datetime as dt
-import json
+import itertools
 import os
-import shlex
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from control.accounts import get_account
+from control.claims import Heartbeat, finish, hand_back, report_progress, retry_delay
 from control.destinations import get_destination, s3_settings
-from control.models import fetch_one, requests, runs, utc
+from control.launcher import run_export
+from control.models import accounts, fetch_one, requests, runs, utc
 from control.ops import metrics, shutdown
-from control.readiness import StoreMarks, store_root, use_store_options
+from control.readiness import StoreMarks, use_store_options
 from transforms.runtime import logs
-from transforms.sinks.naming import manifest_key
-from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
-__all__ = ["plan_runs", "run_due", "retry_delay"]
+__all__ = ["plan_runs", "run_due", "run_forever", "claim_order", "claim_next", "Turns", "Scheduler", "retry_delay"]
 
-FIRST_RETRY = dt.timedelta(minutes=5)
-LAST_RETRY = dt.timedelta(hours=4)
 _STAMP = "%Y%m%d%H%M%S"
-# Recording an outcome outlives a database restart of up to this long; after that the claim lapses
-# and the run is simply run again.
-_RECORD_PATIENCE = dt.timedelta(minutes=2)
-_PR_SET_PDEATHSIG = 1   # linux/prctl.h
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None  # loaded before forking
-
-
-def retry_delay(attempts):
-    """5 min, 10, 20, ... capped at 4 h: quick for blips, gentle on an outage."""
-    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LAST_RETRY)
 
 
 def _windows(request, as_of):
@@ -92,6 +81,15 @@ def plan_runs(engine, as_of, request_id=None):
                     _insert_run(connection, request, start, end, basis, as_of)
 
 
+def _claimable(as_of, now):
+    """A run that may be claimed now: new, failed and past its backoff, or its holder's lease lapsed; and
+    its export still active (a stopped export's runs are never claimed again)."""
+    return (((runs.c.status == "Pending")
+             | ((runs.c.status == "Failed") & (runs.c.next_attempt_at <= as_of))
+             | ((runs.c.status == "Running") & (runs.c.lease_until < now)))
+            & runs.c.request_id.in_(sa.select(requests.c.id).where(requests.c.status == "active")))
+
+
 def _next_due(connection, as_of, now, request_id):
     """The earliest unfinished run of each active request, if it may start now."""
     earliest = (sa.select(runs.c.request_id, sa.func.min(runs.c.window_start).label("start"))
@@ -104,22 +102,47 @@ def _next_due(connection, as_of, now, request_id):
     return [dict(r._mapping) for r in connection.execute(query)]
 
 
-def _claimable(as_of, now):
-    return ((runs.c.status == "Pending")
-            | ((runs.c.status == "Failed") & (runs.c.next_attempt_at <= as_of))
-            | ((runs.c.status == "Running") & (runs.c.lease_until < now)))
+def _going(account_id, now, besides=None):
+    """How many runs of the account are going under a live claim (`besides` not counted)."""
+    other = runs.alias("other")
+    query = sa.select(sa.func.count()).select_from(other).where(
+        (other.c.account_id == account_id) & (other.c.status == "Running") & (other.c.lease_until >= now))
+    if besides is not None:
+        query = query.where(other.c.id != besides)
+    return query.scalar_subquery()
 
 
-def _held_by(run, owner):
-    """The run's row while `owner` still holds its claim (another scheduler may have taken it over)."""
-    return (runs.c.id == run["id"]) & (runs.c.claimed_by == owner) & (runs.c.status == "Running")
+def _busy_accounts(connection, now, per_account):
+    """Accounts with as many runs going as they may have."""
+    going = connection.execute(sa.select(runs.c.account_id, sa.func.count()).where(
+        (runs.c.status == "Running") & (runs.c.lease_until >= now)).group_by(runs.c.account_id))
+    return {account for account, count in going if count >= per_account}
 
 
-def _claim(engine, run, as_of, now, owner, lease, ceiling):
-    """The run as claimed by `owner`, or None if another scheduler won it. The first claim fixes the capture
-    ceiling; later ones (a retry, a takeover) keep it, read back, so every attempt reads the same records."""
+def claim_order(due, turns):
+    """Due runs in the order to try them: accounts take turns, the one whose last claim is oldest first
+    (`turns`: account -> when it was last claimed for, any increasing number; one never claimed for comes
+    before all, the oldest due window first), and each account's runs oldest window first. The first of
+    every account comes before the second of any, so a run that cannot start yet holds up nobody."""
+    queues = {}
+    for run in sorted(due, key=lambda r: (r["window_start"], r["id"])):
+        queues.setdefault(run["account_id"], []).append(run)
+    order = sorted(queues, key=lambda a: (turns.get(a, -1), queues[a][0]["window_start"], queues[a][0]["id"]))
+    return [run for turn in itertools.zip_longest(*(queues[a] for a in order)) for run in turn if run is not None]
+
+
+def _claim(engine, run, as_of, now, owner, lease, ceiling, per_account):
+    """The run as claimed by `owner`, or None if another scheduler won it or its account has as many runs
+    going as it may. The first claim fixes the capture ceiling; later ones (a retry, a takeover) keep it,
+    read back, so every attempt reads the same records."""
     with engine.begin() as connection:
-        won = connection.execute(runs.update().where((runs.c.id == run["id"]) & _claimable(as_of, now)).values(
+        # An account's claims take turns (PostgreSQL locks its row; SQLite runs one write at a time), so the
+        # count below sees every claim made before it and two schedulers cannot both take the last place.
+        connection.execute(sa.select(accounts.c.id).where(accounts.c.id == run["account_id"])
+                           .with_for_update(key_share=True)).all()
+        won = connection.execute(runs.update().where(
+            (runs.c.id == run["id"]) & _claimable(as_of, now)
+            & (_going(run["account_id"], now, besides=run["id"]) < per_account)).values(
             status="Running", claimed_by=owner, lease_until=now + lease, started_at=now, finished_at=None,
             last_progress=None, attempts=runs.c.attempts + 1,
             captured_before=sa.func.coalesce(runs.c.captured_before, sa.literal(ceiling, sa.BigInteger))))
@@ -137,218 +160,155 @@ def _note_waiting(engine, run, reason):
                                .values(last_progress=reason))
 
 
-class _Heartbeat:
-    """Renews a claim's lease every third of the lease while its pipeline runs, so a long run is never
-    mistaken for one whose scheduler died, and a dead scheduler's claim lapses within one lease."""
-
-    def __init__(self, engine, run, owner, lease):
-        self._engine, self._run, self._owner, self._lease = engine, run, owner, lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self):
-        while not self._stop.wait(self._lease.total_seconds() / 3):
-            now = utc(dt.datetime.now(dt.timezone.utc))
-            try:
-                with self._engine.begin() as connection:
-                    connection.execute(runs.update().where(_held_by(self._run, self._owner)).values(
-                        lease_until=now + self._lease))
-                metrics.heartbeat()
-            except SQLAlchemyError:
-                pass  # a database blip: the next beat renews it; the lease has room for two misses
-
-
-def _die_with_parent(parent):
-    """In the pipeline's process before it starts: if the scheduler dies, the pipeline gets SIGKILL too
-    (Linux), so a run whose claim lapses is never still being written by an orphan."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:   # the scheduler died before the line above took effect
-        os._exit(1)
-
-
-def _pipeline_command(settings, account, request, destination, run):
-    """The export's command line: the account's store and database id, the deployment's runner."""
-    source = store_root(account, request["export_type"])
-    iso = {k: run[k].strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("window_start", "window_end")}
-    argv = ["--source", source, "--destination", f"s3://{destination['bucket']}/{destination['prefix']}",
-            "--export_type", request["export_type"], "--format", request["format"],
-            "--start", iso["window_start"], "--end", iso["window_end"], "--time_basis", run["time_basis"],
-            "--request_id", request["id"], "--run_timestamp", run["run_timestamp"],
-            "--captured_before", str(run["captured_before"]),
-            "--database_id", account["database_id"], "--manifest_copy", os.path.abspath(settings.manifests),
-            "--sse", destination["sse"], "--runner", settings.runner, *shlex.split(settings.runner_options or "")]
-    for name in request["events"]:
-        argv += ["--events", name]
-    if request["frequency"] != "once":   # one window of a series: the series starts at its first window
-        argv += ["--series_start", request["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ")]
-    for option, value in (("--s3_endpoint_url", destination["endpoint_url"]),
-                          ("--s3_region", destination["region"]), ("--sse_kms_key_id", destination["sse_kms_key_id"])):
-        if value:
-            argv += [option, value]
-    if destination["path_style"]:
-        argv.append("--s3_path_style")
-    return [sys.executable, "-m", "pipelines.export", *argv]
-
-
 def _execute(engine, settings, vault, run, owner, lease):
-    """Run the pipeline in a child process (its memory is its own); the key reaches it by environment."""
+    """Run the pipeline of a claimed run (control/launcher.py), renewing its lease and keeping its progress."""
     request_id = run["request_id"]
     request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
     account = get_account(engine, request["account_id"])
     destination = get_destination(engine, request["destination"], account["id"])
-    s3 = s3_settings(destination, vault)
-    descriptor, summary = tempfile.mkstemp(prefix="eventexport-summary-", suffix=".json")
-    os.close(descriptor)
-    # The child's lines are read below, so they are human whatever the deployment's log format.
-    env = dict(os.environ, **{KEY_ID_ENV: str(s3.access_key_id), SECRET_ENV: str(s3.secret_access_key),
-                              logs.LOG_FORMAT_ENV: "human", logs.SUMMARY_ENV: summary})
-    other = []
-    command = _pipeline_command(settings, account, request, destination, run)
-    parent = os.getpid()
-    guard = (lambda: _die_with_parent(parent)) if _LIBC else None
-    # The key goes by environment, never argv (where `ps` would show it). A session of its own: a stop
-    # ends the pipeline and its workers together (control/ops/shutdown.py), and Ctrl-C reaches it only so.
-    child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
-                             stderr=subprocess.PIPE, preexec_fn=guard, start_new_session=True)
-    shutdown.track(child)
-    with child, _Heartbeat(engine, run, owner, lease):
-        for line in child.stderr:
-            if line.startswith("progress: "):
-                _report_progress(engine, run, owner, line.strip())
-            else:
-                other.append(line.rstrip("\n"))
-    facts = _pop_summary(summary)
-    if child.returncode:
-        errors = [line for line in other if line.startswith("eventexport: error:")]
-        raise RuntimeError(errors[-1][len("eventexport: error: "):] if errors else
-                           ([line for line in other if line.strip()] or [f"exit status {child.returncode}"])[-1])
-    path = os.path.join(settings.manifests, manifest_key("", request_id, run["run_timestamp"]))
-    with open(path, encoding="utf-8") as handle:
-        manifest = json.load(handle)
-    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"], s3_retries=facts.get("s3_retries"))
+    credentials = s3_settings(destination, vault)
+    with Heartbeat(engine, run, owner, lease):
+        return run_export(settings, account, request, destination, run, credentials,
+                          lambda line: report_progress(engine, run, owner, line))
 
 
-def _pop_summary(path):
-    """The facts the pipeline wrote to `path` (S3 retries), {} if none: they feed metrics only, so they
-    never fail a run. The file is removed."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.loads(handle.read() or "{}")
-    except ValueError:
-        return {}
-    finally:
-        os.remove(path)
+class Turns(dict):
+    """Account -> when a run of it was last claimed, as an increasing number (for `claim_order`)."""
+
+    def __init__(self):
+        super().__init__()
+        self._clock = itertools.count()
+
+    def take(self, account_id):
+        self[account_id] = next(self._clock)
 
 
-def _report_progress(engine, run, owner, line):
-    """Keep the pipeline's progress line on the run for the activity log (best effort: a database blip
-    loses a line, never the run)."""
-    try:
-        with engine.begin() as connection:
-            connection.execute(runs.update().where(_held_by(run, owner)).values(last_progress=line))
-    except SQLAlchemyError:
-        pass
-
-
-def _record(engine, run, owner, values, request_done):
-    """Write the run's outcome if `owner` still holds it; True if it did. Retried through a database
-    restart, since the pipeline's work is done and rerunning it would be the only other way."""
-    give_up = time.monotonic() + _RECORD_PATIENCE.total_seconds()
-    while True:
-        try:
-            with engine.begin() as connection:
-                if connection.execute(runs.update().where(_held_by(run, owner)).values(**values)).rowcount != 1:
-                    return False
-                if request_done:
-                    connection.execute(requests.update().where(
-                        (requests.c.id == run["request_id"]) & (requests.c.frequency == "once")
-                        & (requests.c.status == "active")).values(status="done"))
-                return True
-        except SQLAlchemyError:
-            if time.monotonic() > give_up:
-                raise
-            time.sleep(1)
-
-
-def _finish(engine, run, owner, as_of, totals=None, error=None):
+def claim_next(engine, settings, owner, as_of, turns, marks=None, request_id=None):
+    """Claim the next due run whose data is in, the accounts in `turns` (Turns, updated); note on the
+    others why they wait. None when nothing more may start now."""
     now = utc(dt.datetime.now(dt.timezone.utc))
-    if error is None:
-        return _record(engine, run, owner, dict(
-            status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
-            objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
-            bytes=totals["bytes"]), request_done=True)
-    return _record(engine, run, owner, dict(
-        status="Failed", finished_at=now, lease_until=None, error=error[:2000],
-        next_attempt_at=as_of + retry_delay(run["attempts"] + 1)), request_done=False)
-
-
-def _hand_back(engine, run, owner):
-    """At shutdown: the run is Pending again and unclaimed, so the next pass of any scheduler runs it."""
-    return _record(engine, run, owner, dict(
-        status="Pending", claimed_by=None, lease_until=None, finished_at=None,
-        last_progress="handed back: its scheduler stopped; the next pass runs it again"), request_done=False)
-
-
-def _start_next(engine, settings, as_of, request_id, owner, lease):
-    """Claim the next run that is due and whose data is in; note on the others why they wait."""
-    now = utc(dt.datetime.now(dt.timezone.utc))
+    marks = marks or StoreMarks(settings, as_of)
     with engine.connect() as connection:
-        due = _next_due(connection, as_of, now, request_id)
-        owners = {row.id: row for row in connection.execute(
-            sa.select(requests.c.id, requests.c.account_id, requests.c.export_type).where(
-                requests.c.id.in_({run["request_id"] for run in due})))} if due else {}
-    marks = StoreMarks(settings, as_of)
-    for run in due:
-        request = owners[run["request_id"]]
-        account = get_account(engine, request.account_id)
-        reason = marks.waiting_for(run, account, request.export_type)
+        busy = _busy_accounts(connection, now, settings.max_runs_per_account)
+        due = [run for run in _next_due(connection, as_of, now, request_id) if run["account_id"] not in busy]
+        kinds = dict(connection.execute(sa.select(requests.c.id, requests.c.export_type).where(
+            requests.c.id.in_({run["request_id"] for run in due}))).all()) if due else {}
+        owners = {row.id: dict(row._mapping) for row in connection.execute(sa.select(accounts).where(
+            accounts.c.id.in_({run["account_id"] for run in due})))} if due else {}
+    for run in claim_order(due, turns):
+        account, kind = owners[run["account_id"]], kinds[run["request_id"]]
+        reason = marks.waiting_for(run, account, kind)
         if reason:
             _note_waiting(engine, run, reason)
             continue
-        claimed = _claim(engine, run, as_of, now, owner, lease, marks.ceiling(run, account, request.export_type))
+        claimed = _claim(engine, run, as_of, now, owner, dt.timedelta(seconds=settings.lease_seconds),
+                         marks.ceiling(run, account, kind), settings.max_runs_per_account)
         if claimed:
+            turns.take(run["account_id"])
             return claimed
     return None
 
 
-def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, log=print):
-    """Plan and run everything due as of `as_of` (default now), in window order; return runs attempted."""
-    as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
-    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    lease = dt.timedelta(seconds=settings.lease_seconds)
-    use_store_options(settings)
-    plan_runs(engine, as_of, request_id)
-    attempted = 0
-    while not shutdown.requested():
-        claimed = _start_next(engine, settings, as_of, request_id, owner, lease)
-        if claimed is None:
-            return attempted
-        attempted += 1
-        metrics.run_claimed(claimed, took_over=claimed["status"] == "Running")
+class Scheduler:
+    """One scheduler's places for runs: claims what is due into free places, fairly, and runs each claim
+    on a thread of its own that waits for its pipeline and records the outcome."""
+
+    def __init__(self, engine, settings, vault, owner=None, log=print):
+        self.engine, self.settings, self.vault, self.log = engine, settings, vault, log
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = dt.timedelta(seconds=settings.lease_seconds)
+        self.places = settings.max_concurrent_runs
+        self.attempted = 0
+        self._going = set()
+        self._turns = Turns()
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.places, thread_name_prefix="run")
+        use_store_options(settings)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self._pool.shutdown(wait=True)
+
+    @property
+    def going(self):
+        return len(self._going)
+
+    def fill(self, as_of=None, request_id=None):
+        """Claim due runs into the free places; return how many were claimed."""
+        as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
+        marks, claimed = StoreMarks(self.settings, as_of), 0
+        while len(self._going) < self.places and not shutdown.requested():
+            run = claim_next(self.engine, self.settings, self.owner, as_of, self._turns, marks, request_id)
+            if run is None:
+                break
+            metrics.run_claimed(run, took_over=run["status"] == "Running")
+            self.attempted, claimed = self.attempted + 1, claimed + 1
+            self._going.add(self._pool.submit(self._run, run, as_of))
+        return claimed
+
+    def wait(self, timeout=None):
+        """Until a run ends (or `timeout` seconds); an error in recording its outcome is raised here."""
+        if not self._going:
+            shutdown.wait(timeout or 0)
+            return
+        ended, self._going = concurrent.futures.wait(self._going, timeout,
+                                                      return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in ended:
+            future.result()
+
+    def _run(self, claimed, as_of):
         window = f"[{claimed['window_start']:%Y-%m-%d %H:%M}, {claimed['window_end']:%Y-%m-%d %H:%M})"
-        totals = None
+        engine, owner, totals = self.engine, self.owner, None
         try:
-            totals = _execute(engine, settings, vault, claimed, owner, lease)
+            totals = _execute(engine, self.settings, self.vault, claimed, owner, self.lease)
         except Exception as error:  # every failure is recorded on the run and retried later
             if shutdown.ended_runs():   # we ended its pipeline: not the run's fault
-                kept, status, outcome = _hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
+                kept, status, outcome = hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
             else:
-                kept = _finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
+                kept = finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
                 status, outcome = "Failed", f"Failed: {error}"
         else:
-            kept, status = _finish(engine, claimed, owner, as_of, totals=totals), "Done"
+            kept, status = finish(engine, claimed, owner, as_of, totals=totals), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
                        f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
         metrics.run_ended(claimed, status if kept else "lapsed", totals if kept else None)
         with logs.bind(account=claimed["account_id"], request_id=claimed["request_id"], run_id=claimed["id"]):
-            log(f"run {claimed['request_id']} {window}: {outcome}" + (
+            self.log(f"run {claimed['request_id']} {window}: {outcome}" + (
                 "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))
-    return attempted
+
+
+def run_due(engine, settings, vault, as_of=None, request_id=None, owner=None, log=print):
+    """Plan and run everything due as of `as_of` (default now), then return how many runs were attempted."""
+    as_of = utc(as_of or dt.datetime.now(dt.timezone.utc))
+    with Scheduler(engine, settings, vault, owner, log) as scheduler:
+        plan_runs(engine, as_of, request_id)
+        while scheduler.fill(as_of, request_id) or scheduler.going:
+            scheduler.wait()
+        return scheduler.attempted
+
+
+def run_forever(engine, settings, vault, interval, log=print, warn=print):
+    """`eventexport scheduler`: plan every `interval` seconds, and fill a place as soon as a run ends,
+    so one long run never keeps the others from what came due meanwhile, until a stop is asked for
+    (control/ops/shutdown.py). A failed pass (a database restart) is reported through `warn` and tried
+    again at the next interval; the runs going carry on."""
+    with Scheduler(engine, settings, vault, log=log) as scheduler:
+        next_plan = time.monotonic()
+        while not shutdown.requested():
+            try:
+                if time.monotonic() >= next_plan:
+                    next_plan = time.monotonic() + interval
+                    plan_runs(engine, dt.datetime.now(dt.timezone.utc))
+                    scheduler.fill()
+                    metrics.pass_done(ok=True)
+                else:
+                    scheduler.fill()
+            except Exception as error:  # the next interval retries
+                metrics.pass_done(ok=False)
+                warn(f"pass failed, retrying in {interval:.0f} s: {type(error).__name__}: "
+                     f"{str(error).splitlines()[0] if str(error) else ''}")
+            try:
+                scheduler.wait(max(0.0, next_plan - time.monotonic()))
+            except Exception as error:  # a run's outcome could not be recorded: its lease lapses, it runs again
+                warn(f"a run's outcome was not recorded: {type(error).__name__}: {error}")

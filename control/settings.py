@@ -36,13 +36,17 @@ _SOURCES = {
     "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "{home}/manifests"),
     "settle_minutes": ("EVENTEXPORT_SETTLE_MINUTES", "settle_minutes", 30),
     "lease_seconds": ("EVENTEXPORT_LEASE_SECONDS", "lease_seconds", 6 * 3600),
+    "max_concurrent_runs": ("EVENTEXPORT_MAX_CONCURRENT_RUNS", "max_concurrent_runs", None),  # None: the cores
+    "max_runs_per_account": ("EVENTEXPORT_MAX_RUNS_PER_ACCOUNT", "max_runs_per_account", 1),
     "log_format": ("EVENTEXPORT_LOG_FORMAT", "log_format", "human"),
     "metrics_port": ("EVENTEXPORT_METRICS_PORT", "metrics_port", None),
     "metrics_host": ("EVENTEXPORT_METRICS_HOST", "metrics_host", "127.0.0.1"),
     "stop_grace_seconds": ("EVENTEXPORT_STOP_GRACE_SECONDS", "stop_grace_seconds", 60),
 }
 # settings that are numbers -> the smallest value that makes sense
-_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0}
+_NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0, "max_concurrent_runs": 1,
+            "max_runs_per_account": 1}
+_WHOLE_NUMBERS = frozenset({"max_concurrent_runs", "max_runs_per_account"})
 # settings that are paths: `~` expanded and made absolute once, so a child process or a later `cd` reads
 # the same place
 _PATHS = ("home", "key_file", "manifests")
@@ -64,6 +68,8 @@ class Settings:
     manifests: str        # our copies of run manifests (verify_export reads them)
     settle_minutes: float  # a store without a completeness mark: how long after a window ends it runs
     lease_seconds: float   # a claim not renewed for this long belongs to a scheduler that died
+    max_concurrent_runs: int   # runs one scheduler has going at once (each pipeline a process of its own)
+    max_runs_per_account: int  # runs of one account going at once, across every scheduler
     log_format: str        # human | json (one JSON object a line)
     metrics_port: int      # the scheduler serves /metrics, /healthz and /readyz here; None: not at all
     metrics_host: str      # the address that port binds (this machine only unless told)
@@ -82,14 +88,20 @@ class Settings:
         return shown
 
 
-def _number(env, value, least):
+def _number(env, value, least, whole=False):
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or isinstance(value, bool) or not least <= number < float("inf"):
-        raise ConfigError(f"{env} {value!r} must be a number, at least {least}")
-    return number
+    if number is None or isinstance(value, bool) or not least <= number < float("inf") or (
+            whole and not number.is_integer()):
+        raise ConfigError(f"{env} {value!r} must be a {'whole ' if whole else ''}number, at least {least}")
+    return int(number) if whole else number
+
+
+def _cores():
+    """The cores this process may run on (a container's or a CPU set's, not the whole machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _port(env, value):
@@ -123,6 +135,8 @@ def load_settings(environ=os.environ):
             value = value or platformdirs.user_data_dir("eventexport", appauthor=False)
         elif isinstance(default, str) and "{home}" in default and value is default:
             value = default.format(home=values["home"])
+        elif name == "max_concurrent_runs" and value is None:
+            value = _cores()
         values[name] = _checked(name, env, value)
     return Settings(**values)
 
@@ -130,7 +144,7 @@ def load_settings(environ=os.environ):
 def _checked(name, env, value):
     """`value` of setting `name` (from `env` or TOML) as the Settings hold it; ConfigError if it is bad."""
     if name in _NUMBERS:
-        return _number(env, value, _NUMBERS[name])
+        return _number(env, value, _NUMBERS[name], whole=name in _WHOLE_NUMBERS)
     if name == "metrics_port":
         return _port(env, value)
     if name == "log_format":

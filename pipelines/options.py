@@ -2,6 +2,7 @@
 metadata all read the same list. Every option also takes a dashed spelling (`--export-type`).
 """
 
+import json
 import os
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -14,7 +15,7 @@ from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, S
 from transforms.sources.window import DEFAULT_CLOCK_SKEW
 
 __all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "REQUIRED_OPTIONS", "config_from_options", "s3_settings_from",
-           "add_s3_arguments", "SECRET_ENV", "KEY_ID_ENV"]
+           "add_s3_arguments", "export_arguments", "destination_values", "SECRET_ENV", "KEY_ID_ENV"]
 
 
 # name -> (help, extra argparse settings); the README's option table is written from this.
@@ -24,6 +25,8 @@ OPTION_HELP = {
     "export_type": (f"one of {', '.join(EXPORT_TYPES)}", {"default": "all_events"}),
     "events": ("an event name for select_events; repeat the option for more (names may hold commas)",
                {"action": "append"}),
+    "events_file": ("a JSON file holding a list of event names for select_events, with or instead of --events "
+                    "(a long list's command line would grow with it)", {}),
     "format": (f"one of {', '.join(FORMATS)}", {"default": "json"}),
     "start": ("window start, inclusive, ISO-8601 instant (no offset means UTC)", {}),
     "end": ("window end, exclusive, ISO-8601 instant", {}),
@@ -71,11 +74,31 @@ class ExportOptions(PipelineOptions):
             parser.add_argument(*flags, dest=name, help=text, **settings)
 
 
+# options read here rather than passed on to ExportConfig
+_READ_HERE = frozenset({"events_file"})
+
+
+def _events_in(path):
+    """The event names of an --events_file: a JSON list of texts."""
+    try:
+        with open(path, "rb") as handle:
+            names = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--events_file {path!r} cannot be read as JSON: {error}; give a file holding a list "
+                          'of event names, e.g. ["App Launched", "Charged"]') from None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"--events_file {path!r} does not hold a list of texts; give a file holding a list of "
+                          'event names, e.g. ["App Launched", "Charged"]')
+    return names
+
+
 def config_from_options(options, now=None):
     """Validated `ExportConfig` from parsed options (raises ConfigError naming the bad one)."""
     values = options.get_all_options(retain_unknown_options=False)
-    return ExportConfig.build(**{name: values.get(name) for name in OPTION_HELP if values.get(name) is not None},
-                              s3=s3_settings_from(values), now=now)
+    given = {name: values.get(name) for name in OPTION_HELP if values.get(name) is not None and name not in _READ_HERE}
+    if values.get("events_file"):
+        given["events"] = (given.get("events") or []) + _events_in(values["events_file"])
+    return ExportConfig.build(**given, s3=s3_settings_from(values), now=now)
 
 
 def add_s3_arguments(parser):
@@ -97,3 +120,34 @@ def s3_settings_from(values, environ=os.environ):
         path_style=bool(values.get("s3_path_style")), access_key_id=Secret(key_id) if key_id else None,
         secret_access_key=Secret(secret) if secret else None, sse=values.get("sse") or "none",
         sse_kms_key_id=values.get("sse_kms_key_id"))
+
+
+def destination_values(*, bucket, prefix="", endpoint_url=None, region=None, path_style=False, sse="none",
+                       sse_kms_key_id=None):
+    """A saved destination as option values for `export_arguments` (its key goes by environment, never here)."""
+    return {"destination": f"s3://{bucket}/{prefix}", "s3_endpoint_url": endpoint_url, "s3_region": region,
+            "s3_path_style": path_style, "sse": sse, "sse_kms_key_id": sse_kms_key_id}
+
+
+# Beam's own option that `destination_values` sets besides ours.
+_BEAM_DESTINATION_OPTIONS = frozenset({"s3_endpoint_url"})
+
+
+def export_arguments(values):
+    """The export's command line (without the program) for option values, name -> value: None and False
+    are left out, True is a flag, a list or tuple repeats its option. Each value is joined to its option
+    (`--events=-x`), so a value that starts with a dash is never read as an option. A name that is not an
+    option of the export is a ValueError, so a caller cannot drift from the option list above."""
+    unknown = sorted(set(values) - set(OPTION_HELP) - set(S3_OPTION_HELP) - _BEAM_DESTINATION_OPTIONS)
+    if unknown:
+        raise ValueError(f"not an export option: {', '.join(unknown)}")
+    argv = []
+    for name, value in values.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(f"--{name}")
+        else:
+            for each in value if isinstance(value, (list, tuple)) else [value]:
+                argv.append(f"--{name}={each}")
+    return argv

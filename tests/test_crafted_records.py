@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from control.scheduler import _pipeline_command
+from control.launcher import pipeline_command
 from tests import reliability
 from tests.conftest import DATABASE_ID, REQUEST_ID, RUN_TS, export_ok, load_manifest, ms, write_store
 from transforms.sinks.naming import MAX_BASENAME_BYTES
@@ -139,9 +139,8 @@ def test_the_scheduler_gives_a_recurring_run_its_series_start():
                    "sse_kms_key_id": None, "path_style": False}
     run = {"window_start": dt.datetime(2026, 11, 20, 14, 37, 5), "window_end": dt.datetime(2026, 11, 20, 18, 37, 5),
            "time_basis": "capture", "run_timestamp": "20261120183700", "captured_before": 1}
-    for frequency, series in (("recurring", ["--series_start", "2026-11-20T10:37:05Z"]), ("once", [])):
+    for frequency, series in (("recurring", ["--series_start=2026-11-20T10:37:05Z"]), ("once", [])):
         request = {"id": "r", "export_type": "all_events", "format": "json", "events": [], "frequency": frequency,
                    "created_at": dt.datetime(2026, 11, 20, 10, 37, 5, 250000)}
-        argv = _pipeline_command(settings, account, request, destination, run)
-        found = argv[argv.index("--series_start"):argv.index("--series_start") + 2] if "--series_start" in argv else []
-        assert found == series
+        argv = pipeline_command(settings, account, request, destination, run, scratch="/nowhere")
+        assert [arg for arg in argv if arg.startswith("--series_start")] == series

@@ -34,6 +34,22 @@ def test_a_bad_number_names_its_variable(variable, value):
         load_settings({variable: value})
 
 
+def test_runs_at_once_default_to_the_cores_and_one_per_account():
+    settings = load_settings({})
+    assert (settings.max_concurrent_runs, settings.max_runs_per_account) == (len(os.sched_getaffinity(0)), 1)
+    settings = load_settings({"EVENTEXPORT_MAX_CONCURRENT_RUNS": "8", "EVENTEXPORT_MAX_RUNS_PER_ACCOUNT": "2"})
+    assert (settings.max_concurrent_runs, settings.max_runs_per_account) == (8, 2)
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("EVENTEXPORT_MAX_CONCURRENT_RUNS", "0"), ("EVENTEXPORT_MAX_CONCURRENT_RUNS", "1.5"),
+    ("EVENTEXPORT_MAX_RUNS_PER_ACCOUNT", "many"),
+])
+def test_runs_at_once_are_whole_numbers_of_at_least_one(variable, value):
+    with pytest.raises(ConfigError, match=f"{variable} '{value}' must be a whole number, at least 1"):
+        load_settings({variable: value})
+
+
 def test_everything_written_lives_under_the_data_folder(tmp_path):
     home = tmp_path / "home"
     settings = load_settings({"EVENTEXPORT_HOME": str(home)})

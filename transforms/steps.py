@@ -56,6 +56,8 @@ def _put_shards(config, encoder, rows, name, key_for):
 class _ReadSplit(OverlappedDoFn):
     """The next file is read on a thread while the last one's rows are partitioned (transforms/runtime/prefetch.py)."""
 
+    uses_event_names = True
+
     def produce(self, path):
         config, rejects = self.config, []
         shape, window = config.shape, config.window
@@ -230,6 +232,8 @@ def _check_reject_share(config, objects, rejects):
 
 
 class _PutManifest(ConfiguredDoFn):
+    uses_event_names = True   # the manifest's header names them
+
     def process(self, element):
         config = self.config
         items = [item for item in element[1] if item is not None]

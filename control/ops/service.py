@@ -3,8 +3,8 @@ its lines in the deployment's log format, and a clean stop on SIGTERM or Ctrl-C 
 
 import logging
 
-from control.ops import health, metrics, shutdown
-from control.scheduler import run_due
+from control.ops import health, shutdown
+from control.scheduler import run_forever
 
 __all__ = ["run_scheduler"]
 
@@ -18,17 +18,10 @@ def run_scheduler(engine, settings, vault, interval, metrics_port=None):
     if metrics_port is not None:
         server = health.serve_in_thread(engine, metrics_port, settings.metrics_host)
         _LOG.info("metrics, /healthz and /readyz at http://%s:%d/", settings.metrics_host, server.server_port)
-    _LOG.info("scheduler started: a pass every %.0f s", interval)
+    _LOG.info("scheduler started: a pass every %.0f s, up to %d runs at once, %d per account", interval,
+              settings.max_concurrent_runs, settings.max_runs_per_account)
     try:
-        while not shutdown.requested():
-            try:
-                run_due(engine, settings, vault, log=_LOG.info)
-                metrics.pass_done(ok=True)
-            except Exception as error:  # a database blip must not stop the scheduler; the next pass retries
-                metrics.pass_done(ok=False)
-                detail = str(error).splitlines()[0] if str(error) else ""
-                _LOG.warning("pass failed, retrying in %.0f s: %s: %s", interval, type(error).__name__, detail)
-            shutdown.wait(interval)
+        run_forever(engine, settings, vault, interval, log=_LOG.info, warn=_LOG.warning)
     finally:
         if server is not None:
             server.shutdown()

@@ -5,6 +5,8 @@ for a heavy one written from staged pieces); both count and describe an object h
 metrics and progress cannot tell which wrote it.
 """
 
+import dataclasses
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
@@ -18,10 +20,16 @@ METRIC_NAMESPACES = ("eventexport.objects", "eventexport.rows", "eventexport.byt
 
 
 class ConfiguredDoFn(beam.DoFn):
-    """A step that reads the run's settings and reports its progress."""
+    """A step that reads the run's settings and reports its progress.
+
+    Only a step that sets `uses_event_names` carries the export's event names (the others see None):
+    an export may select thousands, and Beam pickles and compresses every step's settings for every stage.
+    """
+
+    uses_event_names = False
 
     def __init__(self, config):
-        self.config = config
+        self.config = config if self.uses_event_names else dataclasses.replace(config, events=None)
 
     def setup(self):
         return_large_blocks()

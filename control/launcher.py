@@ -1,0 +1,125 @@
+"""Launching one export run: the pipeline in a child process, its progress streamed, its exit classified.
+
+The scheduler decides what runs and holds the claim (control/scheduler.py); this module only runs it.
+The pipeline gets a process of its own, so its memory is its own and a crash is a run's failure, never
+the scheduler's. The customer's key reaches it by environment, never on the command line (where `ps`
+would show it). On Linux the child dies with its scheduler, so a run whose claim lapses is never still
+being written by an orphan.
+"""
+
+import ctypes
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+
+from control.ops import shutdown
+from control.readiness import store_root
+from pipelines.options import destination_values, export_arguments
+from transforms.runtime import logs
+from transforms.sinks.naming import manifest_key
+from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
+
+__all__ = ["run_export", "RunFailed"]
+
+_PR_SET_PDEATHSIG = 1   # linux/prctl.h
+# looked up before forking: the child only calls it
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+_PROGRESS = "progress: "
+_ERROR = "eventexport: error: "
+
+
+class RunFailed(RuntimeError):
+    """The pipeline ended without its manifest; the message is its own error line (or its last words)."""
+
+
+def _die_with_parent(parent):
+    """In the pipeline's process before it starts: if the scheduler dies, the pipeline gets SIGKILL too
+    (Linux), so a run whose claim lapses is never still being written by an orphan."""
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:   # the scheduler died before the line above took effect
+        os._exit(1)
+
+
+def _stamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pipeline_command(settings, account, request, destination, run, scratch):
+    """The export's command line: the account's store and database id, the deployment's runner. The event
+    names go in a file in the run's `scratch` folder, so the line stays short however many there are."""
+    events_file = None
+    if request["events"]:
+        events_file = os.path.join(scratch, "events.json")
+        with open(events_file, "w", encoding="utf-8") as handle:
+            json.dump(list(request["events"]), handle, ensure_ascii=False)
+    values = {
+        "source": store_root(account, request["export_type"]), "export_type": request["export_type"],
+        "events_file": events_file, "format": request["format"],
+        "start": _stamp(run["window_start"]), "end": _stamp(run["window_end"]), "time_basis": run["time_basis"],
+        "request_id": request["id"], "run_timestamp": run["run_timestamp"],
+        "captured_before": run["captured_before"], "database_id": account["database_id"],
+        # one window of a series: the series starts at its first window
+        "series_start": None if request["frequency"] == "once" else _stamp(request["created_at"]),
+        "manifest_copy": os.path.abspath(settings.manifests),
+        **destination_values(**{k: destination[k] for k in ("bucket", "prefix", "endpoint_url", "region",
+                                                               "path_style", "sse", "sse_kms_key_id")}),
+    }
+    beam = ["--runner", settings.runner, *shlex.split(settings.runner_options or "")]
+    return [sys.executable, "-m", "pipelines.export", *export_arguments(values), *beam]
+
+
+def _failure(returncode, lines):
+    """The child's own error line when it printed one, else its last words, else its exit status."""
+    errors = [line for line in lines if line.startswith(_ERROR)]
+    if errors:
+        return RunFailed(errors[-1][len(_ERROR):])
+    said = [line for line in lines if line.strip()]
+    return RunFailed(said[-1] if said else f"exit status {returncode}")
+
+
+def _summary(path):
+    """The facts the pipeline wrote to `path` (S3 retries), {} if none: they feed metrics only, so they
+    never fail a run."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.loads(handle.read() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def run_export(settings, account, request, destination, run, credentials, on_progress):
+    """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected, s3_retries)
+    from the manifest, or raise RunFailed. `credentials` are the destination's S3 settings (the key); each
+    progress line of the pipeline goes to `on_progress` as it comes."""
+    parent = os.getpid()
+    guard = (lambda: _die_with_parent(parent)) if _PRCTL else None
+    other = []
+    with tempfile.TemporaryDirectory(prefix=f"eventexport-run-{request['id']}-") as scratch:
+        summary = os.path.join(scratch, "summary.json")
+        # The child's lines are read below, so they are human whatever the deployment's log format.
+        env = dict(os.environ, **{KEY_ID_ENV: str(credentials.access_key_id),
+                                  SECRET_ENV: str(credentials.secret_access_key),
+                                  logs.LOG_FORMAT_ENV: "human", logs.SUMMARY_ENV: summary})
+        command = pipeline_command(settings, account, request, destination, run, scratch)
+        # A session of its own: a stop ends the pipeline and its workers together (control/ops/shutdown.py),
+        # and Ctrl-C reaches it only so.
+        child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
+                                 stderr=subprocess.PIPE, preexec_fn=guard, start_new_session=True)
+        shutdown.track(child)
+        with child:
+            for line in child.stderr:
+                if line.startswith(_PROGRESS):
+                    on_progress(line.strip())
+                else:
+                    other.append(line.rstrip("\n"))
+        facts = _summary(summary)
+    if child.returncode:
+        raise _failure(child.returncode, other)
+    path = os.path.join(settings.manifests, manifest_key("", request["id"], run["run_timestamp"]))
+    with open(path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"], s3_retries=facts.get("s3_retries"))
