@@ -367,7 +367,7 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
         bucket, key = s3.bucket()
         prefix = f"bench/{fmt}"
         command = ours_command(store_events, f"s3://{bucket}/{prefix}", fmt, window,
-                               ["--s3_endpoint_url", s3.server.endpoint_url, "--s3_path_style",
+                               ["--destination_endpoint_url", s3.server.endpoint_url, "--destination_path_style",
                                 "--destination_access_key_id", key.access_key_id])
         env = child_env({SECRET_ENV: key.secret_access_key})
         mark = s3.server.mark()
