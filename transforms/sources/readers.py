@@ -204,9 +204,9 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
     except SourceError:
         raise
     except PermissionError as error:
-        raise SourceError(f"store file {path!r} cannot be read: {error.strerror}; the platform's key (Beam's "
-                          "--s3_access_key_id, or the standard chain of the workers' environment) needs "
-                          "s3:GetObject on the store, a local user read access") from None
+        who = ("the platform's key (Beam's --s3_access_key_id, or the standard chain of the launcher's and workers' "
+               "environment) needs s3:GetObject on it" if is_s3(path) else "give this user read access to it")
+        raise SourceError(f"store file {path!r} cannot be read: {error.strerror}; {who}") from None
     except _DAMAGED as error:
         if isinstance(error, FileNotFoundError) or not FileSystems.exists(path):
             raise SourceError(f"store file {path!r} disappeared after the store was listed (moved or deleted "
