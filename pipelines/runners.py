@@ -50,7 +50,14 @@ def pipeline_options(argv):
         options.view_as(StandardOptions).runner = DASK_RUNNER
         _check_dask_temp_location(options)
     known = options.get_all_options(retain_unknown_options=False)
-    unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
+    everything = options.get_all_options(retain_unknown_options=True)
+    # Beam's own options have no dashed spelling: Beam drops `--s3-endpoint-url X` with a warning, and the
+    # platform's storage calls would go to AWS's endpoint instead.
+    dropped = sorted(name for name in known if everything[name] != known[name])
+    if dropped:
+        raise ConfigError(f"--{dropped[0].replace('_', '-')}: Beam's own options are spelled with underscores "
+                          f"only; write --{dropped[0]}")
+    unknown = sorted(set(everything) - set(known))
     renamed = [name for name in unknown if name.replace("-", "_") in RENAMED_OPTIONS]
     if renamed:
         raise renamed_option_error(renamed[0].replace("-", "_"))

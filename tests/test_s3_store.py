@@ -2,11 +2,14 @@
 on another S3 server (tests/s3_worlds.py): the objects equal those of the same store in a local folder,
 byte for byte, and the two S3 worlds never meet (which key signed what, which bucket each server saw)."""
 
+import os
+import uuid
+
 import pytest
 
 from devtools.local_s3 import Credentials, platform_policy, provision_least_privilege
-from tests.conftest import GEN_END, GEN_START, export_ok, folder_bytes
-from tests.s3_worlds import (BAD_LINES, Platform, assert_worlds_apart, bucket_objects, customer_server,  # noqa: F401
+from tests.conftest import GEN_END, GEN_START, REPO, export_ok, folder_bytes
+from tests.s3_worlds import (BAD_LINES, Customer, Platform, assert_worlds_apart, bucket_objects, customer_server,  # noqa: F401
                              export_from_s3, land_store, local_store, manifest_of, new_customer, platform,
                              without_aws_environment)
 
@@ -162,3 +165,48 @@ def test_dask_workers_with_only_the_platform_key_equal_the_local_store(dask_clus
     assert spilled, "no piece went through the platform bucket"
     assert server.admin_client().list_objects_v2(Bucket=cluster_platform.bucket,
                                                  Prefix="spill/s3-store/").get("KeyCount") == 0
+
+
+def test_a_recurring_window_driven_by_the_scheduler_from_an_s3_store(platform, customer_server, local_store,
+                                                                      tmp_path):
+    """The account's store is s3://; the deployment's platform S3 settings say how to reach it, the platform key is
+    in the scheduler's environment; the tenant's destination is on the customer's server. Each window's objects
+    equal an export of the local store with the run's own options."""
+    from control.models import runs
+    import sqlalchemy as sa
+    from tests.test_control import ee
+    customer_bucket = f"cust-{uuid.uuid4().hex[:12]}"
+    key = provision_least_privilege(customer_server, customer_bucket, region="eu-west-1")
+    db = f"sqlite:///{tmp_path}/eventexport.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTEXPORT_"))}
+    env.update(PYTHONPATH=str(REPO), EVENTEXPORT_DB=db, EVENTEXPORT_KEY_FILE=str(tmp_path / "master.key"),
+               EVENTEXPORT_EVENT_STORE=platform.store("events"), EVENTEXPORT_MANIFESTS=str(tmp_path / "manifests"),
+               EVENTEXPORT_DATABASE_ID="eu1", EVENTEXPORT_PLATFORM_S3_ENDPOINT_URL=platform.server.endpoint_url,
+               EVENTEXPORT_PLATFORM_S3_REGION=platform.server.region, AWS_ACCESS_KEY_ID=platform.key.access_key_id,
+               AWS_SECRET_ACCESS_KEY=platform.key.secret_access_key)
+    deployment = {"env": env, "key": key, "tmp": tmp_path}
+    done = ee(deployment, "destination", "add", "--name", "acme", "--bucket", customer_bucket, "--data-region", "EU",
+              "--access-key-id", key.access_key_id, "--endpoint-url", customer_server.endpoint_url, "--path-style")
+    assert done.returncode == 0, done.stderr
+    created = ee(deployment, "export", "create", "--destination", "acme", "--type", "all_events", "--format", "json",
+                 "--frequency", "recurring", "--every", "4h", "--now", "2024-03-10T00:00:00+00:00")
+    assert created.returncode == 0, created.stderr
+    request = created.stdout.strip()
+    customer = Customer(customer_server, customer_bucket, key)
+    marks = platform.server.mark(), customer_server.mark()
+    done = ee(deployment, "run", "--as-of", "2024-03-10T08:05:00+00:00")
+    assert done.returncode == 0 and done.stdout.count(": Done, ") == 2, done.stdout + done.stderr
+    assert_worlds_apart(platform, marks[0], customer, marks[1])
+    mark_read = [r for r in platform.server.recorded_since(marks[0]) if r.path.endswith("/events/_watermark.json")]
+    assert mark_read, "the scheduler did not read the store's mark on the platform's S3"
+    objects = bucket_objects(customer)
+    with sa.create_engine(db).connect() as connection:
+        done_runs = connection.execute(sa.select(runs).where(runs.c.request_id == request)).all()
+    assert len(done_runs) == 2
+    for run in done_runs:
+        local = export_ok(local_store / "events", tmp_path / f"local-{run.run_timestamp}", "json",
+                          f"{run.window_start:%Y-%m-%dT%H:%M:%S}Z", f"{run.window_end:%Y-%m-%dT%H:%M:%S}Z",
+                          "--time_basis", "capture", "--request_id", request, "--run_timestamp", run.run_timestamp,
+                          "--captured_before", run.captured_before, "--database_id", "eu1")
+        mine = {name: data for name, data in objects.items() if name.startswith(f"{request}-{run.run_timestamp}-")}
+        assert mine == folder_bytes(local) and len(mine) > 5
