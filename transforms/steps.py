@@ -66,11 +66,6 @@ class _ReadSplit(OverlappedDoFn):
                                 latest_ms(config.timezone)):
             yield ROWS, table
         if rejects:
-            # DESIGN.md: a reject names its file relative to the store root; the platform's bucket and paths
-            # never reach a customer, and a store read from S3 or a folder gives the same rejects object.
-            root = config.source.rstrip("/") + "/"
-            for reject in rejects:
-                reject["source"] = reject["source"].removeprefix(root)
             yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
 
     def emitted(self, item):
