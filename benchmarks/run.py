@@ -425,8 +425,8 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
         s3.download(bucket, prefix + "/", outdir)
     if contender.startswith("ours") or contender == "s3store":  # the DaskRunner reports no metrics, so no rows
         result["rows_reported"] = _rows_reported(os.path.join(logs, "stdout"))
-    counted = count_outputs(outdir, written, header_lines=1 if contender in ("ours", "ours_2w", "ours_2t", "ours_s3", "s3store", "dask")
-                            else 0)
+    ours = ("ours", "ours_2w", "ours_2t", "ours_s3", "s3store", "dask")   # their files start with the event name
+    counted = count_outputs(outdir, written, header_lines=1 if contender in ours else 0)
     events = dataset["events_in_window"]
     wall = measured["wall_s"]
     result.update({

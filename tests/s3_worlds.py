@@ -52,7 +52,8 @@ def local_store(tmp_path_factory):
     events = base / "events"
     by_hour = {}
     for record in HAND_RECORDS:
-        record = dict(record, event_time=record["event_time"] + _SHIFT_MS, captured_at=record["captured_at"] + _SHIFT_MS)
+        record = dict(record, event_time=record["event_time"] + _SHIFT_MS,
+                      captured_at=record["captured_at"] + _SHIFT_MS)
         stamp = divmod(record["captured_at"] // 3_600_000, 24)
         by_hour.setdefault(stamp, []).append(record)
     for (day, hour), records in sorted(by_hour.items()):

@@ -126,7 +126,8 @@ def test_killed_export_to_s3_reruns_to_the_same_objects(small_parts_server, faul
     destination = f"s3://{bucket}/kills"
     with FaultProxy(small_parts_server.endpoint_url, on_request=hold) as proxy:
         child = _start_child("none", "unused", SMALL_PART,
-                             _export_args(source, destination, "--destination_endpoint_url", proxy.endpoint_url, *s3_args),
+                             _export_args(source, destination, "--destination_endpoint_url", proxy.endpoint_url,
+                                          *s3_args),
                              env={SECRET_ENV: key.secret_access_key})
         try:
             _kill_when(child, reached.is_set)

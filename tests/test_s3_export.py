@@ -39,8 +39,8 @@ def _args(store, destination, fmt="json", request_id="req1", extra=()):
 
 
 def _s3_args(server, key):
-    return ["--destination_endpoint_url", server.endpoint_url, "--destination_path_style", "--destination_access_key_id",
-            key.access_key_id]
+    return ["--destination_endpoint_url", server.endpoint_url, "--destination_path_style",
+            "--destination_access_key_id", key.access_key_id]
 
 
 def _cli(module, args, key, server=None):

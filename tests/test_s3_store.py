@@ -9,9 +9,9 @@ import pytest
 
 from devtools.local_s3 import Credentials, platform_policy, provision_least_privilege
 from tests.conftest import GEN_END, GEN_START, REPO, export_ok, folder_bytes
-from tests.s3_worlds import (BAD_LINES, Customer, Platform, assert_worlds_apart, bucket_objects, customer_server,  # noqa: F401
-                             export_from_s3, land_store, local_store, manifest_of, new_customer, platform,
-                             without_aws_environment)
+from tests.s3_worlds import (BAD_LINES, Customer, Platform, assert_worlds_apart, bucket_objects,
+                             customer_server, export_from_s3, land_store, local_store, manifest_of,  # noqa: F401
+                             new_customer, platform, without_aws_environment)
 
 TWO_PROCESSES = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
 
