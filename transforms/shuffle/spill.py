@@ -108,7 +108,7 @@ def _created(path, in_memory=False):
     """A binary sink that becomes the file `path` when the block ends without an error. On shared storage,
     `in_memory` (a read batch's pieces: tens of MB at most) sends it in one PutObject of the process's
     platform S3 client instead of Beam's multipart upload through a client built for the call."""
-    if not _is_local(path) and in_memory and platform_s3.is_s3(path):
+    if in_memory and platform_s3.is_s3(path):
         sink = pa.BufferOutputStream()
         yield sink
         platform_s3.put_object(path, sink.getvalue())
