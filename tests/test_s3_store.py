@@ -183,7 +183,8 @@ def test_a_recurring_window_driven_by_the_scheduler_from_an_s3_store(platform, c
                EVENTEXPORT_EVENT_STORE=platform.store("events"), EVENTEXPORT_MANIFESTS=str(tmp_path / "manifests"),
                EVENTEXPORT_DATABASE_ID="eu1", EVENTEXPORT_PLATFORM_S3_ENDPOINT_URL=platform.server.endpoint_url,
                EVENTEXPORT_PLATFORM_S3_REGION=platform.server.region, AWS_ACCESS_KEY_ID=platform.key.access_key_id,
-               AWS_SECRET_ACCESS_KEY=platform.key.secret_access_key)
+               AWS_SECRET_ACCESS_KEY=platform.key.secret_access_key,
+               EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS="true")   # the customer's S3 server is on 127.0.0.1
     deployment = {"env": env, "key": key, "tmp": tmp_path}
     done = ee(deployment, "destination", "add", "--name", "acme", "--bucket", customer_bucket, "--data-region", "EU",
               "--access-key-id", key.access_key_id, "--endpoint-url", customer_server.endpoint_url, "--path-style")
