@@ -11,7 +11,7 @@ import sys
 
 __all__ = ["draw", "main"]
 
-_CONTENDERS = ("ours", "ours_2w", "ours_2t", "ours_s3", "duckdb", "dask", "stock_beam")
+_CONTENDERS = ("ours", "ours_2w", "ours_2t", "ours_s3", "s3store", "duckdb", "dask", "stock_beam")
 
 
 def _title(report):

@@ -2,7 +2,8 @@
 
     python -m benchmarks.run [--events 1000000] [--store-profile natural|distinct|hostile]
         [--formats json,csv,xml,parquet,avro] [--out benchmarks/results/PROFILE-EVENTS.json] [--skip-s3]
-        [--s3-formats json] [--workdir DIR] [--contenders ours,ours_2w,ours_2t,ours_s3,dask,duckdb,stock_beam]
+        [--s3-formats json] [--s3store-formats json,parquet] [--workdir DIR]
+        [--contenders ours,ours_2w,ours_2t,ours_s3,s3store,dask,duckdb,stock_beam]
         [--keep-outputs] [--days 3] [--seed 1] [--repeat 1]
     make bench EVENTS=5000000 PROFILE=distinct REPEAT=3
 
@@ -25,6 +26,10 @@ What it does, in one run:
                  parquet C++ code that releases the GIL, the Python between them does not)
    - ours_s3:    the same as ours into a local IAM-enforcing S3 (moto, devtools.local_s3) with the
                  least-privilege key (--s3-formats, default json only; --skip-s3 drops it)
+   - s3store:    the same as ours reading the same store from that S3 server: landed once in a platform
+                 bucket, read with the platform's key through Beam's --s3_endpoint_url, written to a local
+                 folder as ours is, so only where the store lives differs (--s3store-formats, default json and
+                 parquet; --skip-s3 drops it). The server shares the machine's cores with the export.
    - dask:       the same as ours through Beam's DaskRunner on a local cluster, a scheduler and two
                  single-threaded workers (benchmarks.dask_contender; it also reports the workers' CPU)
    - duckdb:     benchmarks.peers duckdb, one thread. DuckDB has no XML writer, so under xml it writes
@@ -88,7 +93,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORMATS = ("json", "csv", "xml", "parquet", "avro")
 TWO_WORKERS = {mode: ["--direct_num_workers=2", f"--direct_running_mode=multi_{kind}"]
                for mode, kind in (("ours_2w", "processing"), ("ours_2t", "threading"))}
-CONTENDERS = ("ours", "ours_2w", "ours_2t", "ours_s3", "dask", "duckdb", "stock_beam")
+CONTENDERS = ("ours", "ours_2w", "ours_2t", "ours_s3", "s3store", "dask", "duckdb", "stock_beam")
 DUCKDB_FORMAT = {"json": "json", "csv": "csv", "parquet": "parquet", "xml": "json"}
 END_DATE = dt.date(2026, 11, 20)
 RUN_TIMESTAMP = "20261121000000"
@@ -113,8 +118,10 @@ def parse_args(argv):
     parser.add_argument("--formats", default="json,csv,xml,parquet,avro")
     parser.add_argument("--out", help="results JSON (a .png chart is written beside it); "
                                       "default benchmarks/results/PROFILE-EVENTS.json")
-    parser.add_argument("--skip-s3", action="store_true", help="no ours_s3 contender (no moto server)")
+    parser.add_argument("--skip-s3", action="store_true", help="no ours_s3 or s3store contender (no moto server)")
     parser.add_argument("--s3-formats", default="json", help="formats also exported to the local S3")
+    parser.add_argument("--s3store-formats", default="json,parquet", help="formats also exported from the store "
+                                                                         "on the local S3")
     parser.add_argument("--workdir", help="store and outputs here (the store is reused by later runs); "
                                           "default: a temporary folder, removed at the end")
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help="a subset of " + ",".join(CONTENDERS))
@@ -127,6 +134,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     args.formats = _csv_list(parser, args.formats, FORMATS, "--formats")
     args.s3_formats = _csv_list(parser, args.s3_formats, FORMATS, "--s3-formats")
+    args.s3store_formats = _csv_list(parser, args.s3store_formats, FORMATS, "--s3store-formats")
     args.contenders = _csv_list(parser, args.contenders, CONTENDERS, "--contenders")
     if args.events < 1:
         parser.error("--events must be positive")
@@ -290,6 +298,8 @@ def plan(args):
             written = fmt
             if contender == "ours_s3" and (args.skip_s3 or fmt not in args.s3_formats):
                 continue
+            if contender == "s3store" and (args.skip_s3 or fmt not in args.s3store_formats):
+                continue
             if contender == "duckdb":
                 written = DUCKDB_FORMAT.get(fmt)
                 if written is None:
@@ -325,19 +335,37 @@ def _header_bytes(folder):
 
 
 class LocalS3:
-    """The moto server, started on first use and shared by every ours_s3 run."""
+    """The moto server, started on first use and shared by every ours_s3 and s3store run."""
 
     def __init__(self):
-        self.server = None
+        self.server, self._store = None, None
 
-    def bucket(self):
-        from devtools.local_s3 import LocalS3Server, provision_least_privilege
+    def _started(self):
+        from devtools.local_s3 import LocalS3Server
 
         if self.server is None:
             # record_headers=False: moto's recorder would also write every request body to disk.
             self.server = LocalS3Server(record_headers=False).start()
+        return self.server
+
+    def bucket(self):
+        from devtools.local_s3 import provision_least_privilege
+
         name = f"bench-{uuid.uuid4().hex[:12]}"
-        return name, provision_least_privilege(self.server, name)
+        return name, provision_least_privilege(self._started(), name)
+
+    def store(self, events_dir):
+        """(s3:// root of `events_dir` landed in a platform bucket, the platform key's environment), once."""
+        from devtools.local_s3 import platform_policy, provision_least_privilege, upload_tree
+
+        if self._store is None:
+            name = f"platform-{uuid.uuid4().hex[:10]}"
+            key = provision_least_privilege(self._started(), name, policy=platform_policy(name))
+            upload_tree(self.server, events_dir, name, "store/events/")
+            self._store = (f"s3://{name}/store/events", {
+                "AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
+                "AWS_DEFAULT_REGION": self.server.region})
+        return self._store
 
     def download(self, bucket, prefix, folder):
         admin = self.server.admin_client()
@@ -363,11 +391,15 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
         command = ours_command(store_events, outdir, fmt, window, TWO_WORKERS.get(contender, []))
     elif contender == "dask":
         command = ours_command(store_events, outdir, fmt, window, DASK.options())
+    elif contender == "s3store":
+        source, platform_env = s3.store(store_events)
+        command = ours_command(source, outdir, fmt, window, ["--s3_endpoint_url", s3.server.endpoint_url])
+        env = child_env(platform_env)
     elif contender == "ours_s3":
         bucket, key = s3.bucket()
         prefix = f"bench/{fmt}"
         command = ours_command(store_events, f"s3://{bucket}/{prefix}", fmt, window,
-                               ["--s3_endpoint_url", s3.server.endpoint_url, "--s3_path_style",
+                               ["--destination_endpoint_url", s3.server.endpoint_url, "--destination_path_style",
                                 "--destination_access_key_id", key.access_key_id])
         env = child_env({SECRET_ENV: key.secret_access_key})
         mark = s3.server.mark()
@@ -391,10 +423,10 @@ def run_one(fmt, contender, written, store_events, dataset, outdir, s3, timeout)
         bucket, prefix, mark = s3_info
         result["s3_object_access_violations"] = len(s3.server.object_access_violations(mark, bucket))
         s3.download(bucket, prefix + "/", outdir)
-    if contender.startswith("ours"):  # the DaskRunner reports no metrics, so no rows either
+    if contender.startswith("ours") or contender == "s3store":  # the DaskRunner reports no metrics, so no rows
         result["rows_reported"] = _rows_reported(os.path.join(logs, "stdout"))
-    counted = count_outputs(outdir, written, header_lines=1 if contender in ("ours", "ours_2w", "ours_2t", "ours_s3", "dask")
-                            else 0)
+    ours = ("ours", "ours_2w", "ours_2t", "ours_s3", "s3store", "dask")   # their files start with the event name
+    counted = count_outputs(outdir, written, header_lines=1 if contender in ours else 0)
     events = dataset["events_in_window"]
     wall = measured["wall_s"]
     result.update({
@@ -438,7 +470,7 @@ def ratios(results):
         peer = "ours/duckdb_json" if fmt == "xml" else "ours/duckdb"
         for label, a, b in ((peer, "ours", "duckdb"), ("ours/stock_beam", "ours", "stock_beam"),
                             ("ours_2w/ours", "ours_2w", "ours"), ("ours_2t/ours", "ours_2t", "ours"),
-                            ("ours_s3/ours", "ours_s3", "ours"),
+                            ("ours_s3/ours", "ours_s3", "ours"), ("s3store/ours", "s3store", "ours"),
                             ("ours_2w/duckdb", "ours_2w", "duckdb"), ("dask/ours", "dask", "ours")):
             if label == "ours_2w/duckdb" and fmt == "xml":
                 label = "ours_2w/duckdb_json"

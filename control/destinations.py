@@ -20,7 +20,8 @@ from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
 __all__ = ["add_destination", "test_connection", "list_destinations", "get_destination", "test_destination",
-           "remove_destination", "s3_settings", "public_view", "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
+           "remove_destination", "s3_settings", "s3_settings_values", "public_view", "MAX_NAME_CHARS",
+           "MAX_PREFIX_CHARS"]
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
 MAX_NAME_CHARS = 100    # the column's size; a name is a label, not a description
@@ -34,12 +35,16 @@ def _prefix(prefix):
     return prefix + "/" if prefix else ""
 
 
+def s3_settings_values(row):
+    """A stored destination's S3 settings but its key: the region is the bucket's, else its data region's."""
+    return {"region": row["region"] or DATA_REGIONS[row["data_region"]], "endpoint_url": row["endpoint_url"],
+            "path_style": row["path_style"], "sse": row["sse"], "sse_kms_key_id": row["sse_kms_key_id"]}
+
+
 def s3_settings(row, vault):
     """The S3 settings of a stored destination, secrets unsealed (Secret values never print)."""
-    return S3Settings(region=row["region"] or DATA_REGIONS[row["data_region"]], endpoint_url=row["endpoint_url"],
-                      path_style=row["path_style"], access_key_id=Secret(vault.open(row["access_key_id_sealed"])),
-                      secret_access_key=Secret(vault.open(row["secret_sealed"])), sse=row["sse"],
-                      sse_kms_key_id=row["sse_kms_key_id"])
+    return S3Settings(**s3_settings_values(row), access_key_id=Secret(vault.open(row["access_key_id_sealed"])),
+                      secret_access_key=Secret(vault.open(row["secret_sealed"])))
 
 
 def public_view(row):

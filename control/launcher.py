@@ -10,12 +10,12 @@ being written by an orphan.
 import ctypes
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
 import tempfile
 
+from control.destinations import s3_settings_values
 from control.ops import shutdown
 from control.readiness import store_root
 from pipelines.options import destination_values, export_arguments
@@ -65,10 +65,12 @@ def pipeline_command(settings, account, request, destination, run, scratch):
         # one window of a series: the series starts at its first window
         "series_start": None if request["frequency"] == "once" else _stamp(request["created_at"]),
         "manifest_copy": os.path.abspath(settings.manifests),
-        **destination_values(**{k: destination[k] for k in ("bucket", "prefix", "endpoint_url", "region",
-                                                               "path_style", "sse", "sse_kms_key_id")}),
+        # the tenant's settings, as destination options and nothing else (the region as the connection test had it)
+        **destination_values(bucket=destination["bucket"], prefix=destination["prefix"],
+                             **s3_settings_values(destination)),
     }
-    beam = ["--runner", settings.runner, *shlex.split(settings.runner_options or "")]
+    # the deployment's: the platform's S3 (Beam's options) and the runner's, never a destination option
+    beam = ["--runner", settings.runner, *settings.pipeline_argv()]
     return [sys.executable, "-m", "pipelines.export", *export_arguments(values), *beam]
 
 

@@ -11,7 +11,6 @@ passes to the pipeline as `--captured_before`, so a retry reads the same records
 """
 
 import datetime as dt
-import shlex
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -37,8 +36,8 @@ def store_root(account, export_type):
 
 
 def use_store_options(settings):
-    """Read s3:// stores with the options the pipelines get (e.g. --s3_endpoint_url in runner options)."""
-    FileSystems.set_options(PipelineOptions(shlex.split(settings.runner_options or "")))
+    """Read s3:// stores' marks with the platform's S3 settings the pipelines get (Settings.pipeline_argv)."""
+    FileSystems.set_options(PipelineOptions(settings.pipeline_argv()))
 
 
 def _iso(moment):

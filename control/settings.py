@@ -12,6 +12,7 @@ from does not matter.
 
 import dataclasses
 import os
+import shlex
 import tomllib
 
 import platformdirs
@@ -31,6 +32,8 @@ _SOURCES = {
     "data_region": ("EVENTEXPORT_DATA_REGION", "data_region", None),
     "runner": ("EVENTEXPORT_RUNNER", "runner", "FnApiRunner"),
     "runner_options": ("EVENTEXPORT_RUNNER_OPTIONS", "runner_options", ""),
+    "platform_s3_endpoint_url": ("EVENTEXPORT_PLATFORM_S3_ENDPOINT_URL", "platform_s3_endpoint_url", None),
+    "platform_s3_region": ("EVENTEXPORT_PLATFORM_S3_REGION", "platform_s3_region", None),
     "master_key": ("EVENTEXPORT_MASTER_KEY", "master_key", None),
     "key_file": ("EVENTEXPORT_KEY_FILE", "key_file", "{home}/eventexport.key"),
     "manifests": ("EVENTEXPORT_MANIFESTS", "manifests", "{home}/manifests"),
@@ -63,6 +66,11 @@ class Settings:
     data_region: str      # the default account's; None lets its destinations name any data region
     runner: str
     runner_options: str   # extra pipeline options, space-separated (Flink, Dataflow, Dask settings)
+    # The platform's S3, where s3:// stores, their marks and the spill live: Beam's --s3_endpoint_url and
+    # --s3_region_name of every run and of the scheduler's mark reads. Its key is the standard chain of the
+    # scheduler's environment (and the workers'), never a tenant's.
+    platform_s3_endpoint_url: str
+    platform_s3_region: str
     master_key: str
     key_file: str
     manifests: str        # our copies of run manifests (verify_export reads them)
@@ -74,6 +82,12 @@ class Settings:
     metrics_port: int      # the scheduler serves /metrics, /healthz and /readyz here; None: not at all
     metrics_host: str      # the address that port binds (this machine only unless told)
     stop_grace_seconds: float  # on SIGTERM, how long the scheduler lets its run finish before handing it back
+
+    def pipeline_argv(self):
+        """The deployment's options for every run: the platform's S3, then the runner options."""
+        platform = [f"--{option}={value}" for option, value in (("s3_endpoint_url", self.platform_s3_endpoint_url),
+                                                                ("s3_region_name", self.platform_s3_region)) if value]
+        return platform + shlex.split(self.runner_options or "")
 
     def redacted(self):
         """The effective settings for `eventexport config`, secrets and DB passwords masked."""
@@ -138,6 +152,7 @@ def load_settings(environ=os.environ):
         elif name == "max_concurrent_runs" and value is None:
             value = _cores()
         values[name] = _checked(name, env, value)
+    _check_runner_options(values)
     return Settings(**values)
 
 
@@ -152,3 +167,22 @@ def _checked(name, env, value):
     if name in _PATHS and value:
         return os.path.abspath(os.path.expanduser(value))
     return value
+
+
+def _check_runner_options(values):
+    """Runner options are the deployment's, for every account: a destination option there would become every
+    tenant's without a key of theirs (DESIGN.md, "Two S3 worlds"), and a platform S3 setting given twice
+    would leave which one wins to the order of flags."""
+    try:
+        flags = [arg.split("=", 1)[0].lstrip("-").replace("-", "_")
+                 for arg in shlex.split(values["runner_options"] or "") if arg.startswith("--")]
+    except ValueError as error:
+        raise ConfigError(f"EVENTEXPORT_RUNNER_OPTIONS cannot be split into options: {error}") from None
+    for flag in flags:
+        if flag.startswith("destination") or flag.startswith("sse"):
+            raise ConfigError(f"EVENTEXPORT_RUNNER_OPTIONS may not set --{flag}: a destination's settings are its "
+                              "tenant's, saved with the destination")
+        for name, beam in (("platform_s3_endpoint_url", "s3_endpoint_url"), ("platform_s3_region", "s3_region_name")):
+            if flag == beam and values[name]:
+                raise ConfigError(f"--{beam} is set twice, in EVENTEXPORT_RUNNER_OPTIONS and as "
+                                  f"EVENTEXPORT_{name.upper()}; keep one")

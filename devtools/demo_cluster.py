@@ -2,10 +2,13 @@
 
 It starts a scheduler and two single-threaded workers (separate processes, as on a real cluster) and a
 local S3 server (moto, IAM enforced) holding the customer's bucket, with a key that may only list it
-and put objects, and the platform's own temp bucket, whose key the workers have in their environment
-(a real cluster's workers get it from their role). It generates a sample store, runs the export with
-`--runner DaskRunner`, spilling through the platform bucket, lists the customer's bucket with the
-customer's key, shows where the objects are and the Dask dashboard address, and stops everything.
+and put objects, and the platform's own bucket, whose key the workers have in their environment (a real
+cluster's workers get it from their role): it may read the store and use the spill prefix, nothing else.
+It generates a sample store and lands it in the platform bucket, as an ingester would, runs the export
+from there with `--runner DaskRunner`, spilling through the platform bucket, lists the customer's bucket
+with the customer's key, shows where the objects are and the Dask dashboard address, and stops everything.
+The platform's S3 is Beam's --s3_endpoint_url and --s3_region_name; the customer's the --destination_*
+options: the two never share a setting or a key (docs/s3-store.md).
 """
 
 import argparse
@@ -18,7 +21,7 @@ import sys
 from devtools import generate
 from devtools.demo import SHOWN, show_bucket
 from devtools.local_dask import LocalDaskCluster
-from devtools.local_s3 import LocalS3Server, platform_policy, provision_least_privilege
+from devtools.local_s3 import LocalS3Server, platform_policy, provision_least_privilege, upload_tree
 from devtools.signals import run_stoppable
 from pipelines.options import SECRET_ENV
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
@@ -26,7 +29,7 @@ from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 __all__ = ["main"]
 
 BUCKET = "acme-analytics-exports"
-PLATFORM_BUCKET = "platform-temp"
+PLATFORM_BUCKET = "acme-platform"   # the platform's own: store/ (the store), spill/ (the shuffle's pieces)
 PREFIX = "eventexport"
 REGION = "eu-west-1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,24 +51,28 @@ def _run(args):
     today = dt.datetime.now(dt.timezone.utc).date()
     store = os.path.join(workdir, "store")
     counts = generate.generate(store, args.events, 3, "parquet", seed=7, end=today, hostile=True)
-    print(f"sample store: {counts['events']:,} events in {store}/events", flush=True)
     with LocalS3Server(region=REGION) as server:
         key = provision_least_privilege(server, BUCKET, region=REGION)
         platform = provision_least_privilege(server, PLATFORM_BUCKET, region=REGION,
                                              policy=platform_policy(PLATFORM_BUCKET))
+        files = upload_tree(server, store, PLATFORM_BUCKET, "store/")
         platform_env = {"AWS_ACCESS_KEY_ID": platform.access_key_id, "AWS_SECRET_ACCESS_KEY":
                         platform.secret_access_key, "AWS_DEFAULT_REGION": REGION}
-        print(f"local S3 at {server.endpoint_url}: customer bucket {BUCKET} (list + put only), "
-              f"platform temp bucket {PLATFORM_BUCKET}", flush=True)
+        print(f"local S3 at {server.endpoint_url}: customer bucket {BUCKET} (list + put only), platform bucket "
+              f"{PLATFORM_BUCKET} (its key reads store/ and uses spill/)", flush=True)
+        print(f"sample store: {counts['events']:,} events in {files} files at s3://{PLATFORM_BUCKET}/store/events",
+              flush=True)
         with LocalDaskCluster(workers=2, threads=1, dashboard=True, env=platform_env) as cluster:
             print(f"dask scheduler at {cluster.address}, 2 workers x 1 thread", flush=True)
             print(f"dask dashboard: {cluster.dashboard or 'not available (pip install bokeh)'}", flush=True)
-            command = [sys.executable, "-m", "pipelines.export", "--source", f"{store}/events",
+            command = [sys.executable, "-m", "pipelines.export", "--source", f"s3://{PLATFORM_BUCKET}/store/events",
                        "--destination", f"s3://{BUCKET}/{PREFIX}", "--format", args.format,
                        "--start", f"{today - dt.timedelta(days=2)}T00:00:00Z", "--end", f"{today + dt.timedelta(days=1)}T00:00:00Z",
                        "--request_id", "demo-cluster", "--database_id", "eu1",
                        "--manifest_copy", os.path.join(workdir, "manifests"),
-                       "--s3_endpoint_url", server.endpoint_url, "--s3_path_style", "--s3_region", REGION,
+                       "--s3_endpoint_url", server.endpoint_url, "--s3_region_name", REGION,
+                       "--destination_endpoint_url", server.endpoint_url, "--destination_path_style",
+                       "--destination_region", REGION,
                        "--destination_access_key_id", key.access_key_id,
                        "--runner", "DaskRunner", "--dask_client_address", cluster.address,
                        "--temp_location", f"s3://{PLATFORM_BUCKET}/spill"]
@@ -80,8 +87,8 @@ def _run(args):
         listed = show_bucket(server, key, BUCKET, PREFIX, REGION)
         manifest = [name for name in listed if name.endswith("-manifest.json")]
         print(f"  ... {max(0, len(listed) - SHOWN)} more; the manifest is s3://{BUCKET}/{manifest[0]}")
-        left = server.admin_client().list_objects_v2(Bucket=PLATFORM_BUCKET).get("KeyCount", 0)
-        print(f"platform temp bucket after the run: {left} objects (spill pieces are removed)")
+        left = server.admin_client().list_objects_v2(Bucket=PLATFORM_BUCKET, Prefix="spill/").get("KeyCount", 0)
+        print(f"platform bucket's spill/ after the run: {left} objects (spill pieces are removed)")
     return 0
 
 

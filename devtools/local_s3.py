@@ -88,11 +88,19 @@ class LogMark(NamedTuple):  # byte offsets into the two logs
     recording: int
 
 
-def platform_policy(bucket: str) -> dict:
-    """The platform's own key for its temp bucket (spill pieces of distributed runs): everything there,
-    nothing anywhere else."""
+def platform_policy(bucket: str, store_prefix: str = "store/", spill_prefix: str = "spill/") -> dict:
+    """The platform's own key for its bucket: list it, read the stores (and their marks) under
+    ``store_prefix``, and write, read and delete spill pieces under ``spill_prefix``; nothing else, and
+    nothing in any other bucket (the customer's least of all)."""
+    arn = f"arn:aws:s3:::{bucket}"
     return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [arn]},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{arn}/{store_prefix}*"]},
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+         "Resource": [f"{arn}/{spill_prefix}*"]},
+        # MOTO GAP: moto authorises DeleteObjects (how Beam removes the spill) as s3:DeleteObject on the bucket's
+        # ARN before it checks each key; AWS checks each key alone, and this grants nothing there.
+        {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": [arn]},
     ]}
 
 
@@ -296,6 +304,18 @@ def provision_least_privilege(server: LocalS3Server, bucket: str, region: str | 
     iam.attach_user_policy(UserName=user, PolicyArn=arn)
     key = iam.create_access_key(UserName=user)["AccessKey"]
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def upload_tree(server: LocalS3Server, folder: str, bucket: str, prefix: str) -> int:
+    """Copy every file under ``folder`` to ``bucket`` at ``prefix`` + its relative path (an ingester landing a
+    store), with the admin key; return how many files."""
+    admin, count = server.admin_client(), 0
+    for root, _, names in sorted(os.walk(folder)):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            admin.upload_file(path, bucket, prefix + os.path.relpath(path, folder).replace(os.sep, "/"))
+            count += 1
+    return count
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ error's own status (3 for the bucket or key, 2 for options) with one line naming
 import argparse
 import sys
 
-from pipelines.options import add_s3_arguments, s3_settings_from
+from pipelines.options import add_destination_arguments, s3_settings_from
 from transforms.sinks.target import parse_destination
 from transforms.errors import ConfigError, ExportError
 from transforms.sinks.preflight import DATA_REGIONS, MARKER_NAME, check_destination
@@ -21,7 +21,7 @@ def main(argv=None):
     parser.add_argument("--destination", required=True, help="s3://bucket[/prefix]")
     parser.add_argument("--data_region", "--data-region", choices=sorted(DATA_REGIONS),
                         help="the account's data region; the bucket must be in its AWS region")
-    add_s3_arguments(parser)
+    add_destination_arguments(parser)
     args = parser.parse_args(argv)
     try:
         destination = parse_destination(args.destination, s3_settings_from(vars(args)))

@@ -14,6 +14,7 @@ import re
 import sys
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import GoogleCloudOptions
 
@@ -116,6 +117,9 @@ def _run(argv):
         return 0, help_text(), None
     try:
         options = pipeline_options(argv)
+        # Beam's S3Options reach the platform's S3 (the store, the spill) in this process before it lists the store;
+        # the runner gives the workers the same (worker_filesystems.py where it does not).
+        FileSystems.set_options(options)
         config = config_from_options(options)
         if config.destination.is_s3:
             preflight(config.destination.s3, config.destination.bucket, config.destination.prefix)

@@ -6,7 +6,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, S3_OPTION_HELP, ExportOptions
+from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, DESTINATION_OPTION_HELP, ExportOptions
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
 __all__ = ["help_text"]
@@ -14,6 +14,12 @@ __all__ = ["help_text"]
 _USAGE = "%(prog)s --source STORE --destination DEST --end INSTANT [export options] [Beam options]"
 _RUNNER_NOTE = ("Runs on Beam's in-process FnApiRunner unless --runner names another; DirectRunner also means "
                 "FnApiRunner here, which never downloads anything.")
+_GROUP_NOTES = {
+    "StandardOptions": _RUNNER_NOTE,
+    "S3Options": "The platform's S3 alone: an s3:// --source, its completeness mark and the --temp_location spill "
+                 "(keys: these or the standard chain of the launcher's and workers' environment). The destination "
+                 "never uses them: see the destination options.",
+}
 _DESCRIPTION = """Export events or profiles from the event store to a folder or an S3 bucket: read the store,
 write the objects, write the manifest last, print a summary.
 
@@ -69,10 +75,8 @@ def help_text():
     export = parser.add_argument_group("export options")
     for name, (text, settings) in OPTION_HELP.items():
         _add(export, name, text, settings)
-    destination = parser.add_argument_group("S3 destination options")
-    _add(destination, "s3_endpoint_url", "S3-compatible endpoint (MinIO, R2, a local server); Beam's own option, "
-                                         "so it serves an s3:// source too", {})
-    for name, (text, settings) in S3_OPTION_HELP.items():
+    destination = parser.add_argument_group("destination options (the customer's bucket)")
+    for name, (text, settings) in DESTINATION_OPTION_HELP.items():
         _add(destination, name, text, settings)
     seen = {action.dest for action in parser._actions}
     for cls in _beam_option_classes():
@@ -82,7 +86,7 @@ def help_text():
         if not actions:
             continue
         group = parser.add_argument_group(f"Beam {cls.__name__} (passed through to the runner)",
-                                          _RUNNER_NOTE if cls.__name__ == "StandardOptions" else None)
+                                          _GROUP_NOTES.get(cls.__name__))
         group._group_actions.extend(actions)
         seen.update(a.dest for a in actions)
     return parser.format_help()

@@ -2,6 +2,7 @@
 metadata all read the same list. Every option also takes a dashed spelling (`--export-type`).
 """
 
+import argparse
 import json
 import os
 
@@ -14,8 +15,9 @@ from transforms.formats import FORMATS
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
 from transforms.sources.window import DEFAULT_CLOCK_SKEW
 
-__all__ = ["ExportOptions", "OPTION_HELP", "S3_OPTION_HELP", "REQUIRED_OPTIONS", "config_from_options", "s3_settings_from",
-           "add_s3_arguments", "export_arguments", "destination_values", "SECRET_ENV", "KEY_ID_ENV"]
+__all__ = ["ExportOptions", "OPTION_HELP", "DESTINATION_OPTION_HELP", "REQUIRED_OPTIONS", "RENAMED_OPTIONS",
+           "renamed_option_error", "config_from_options", "s3_settings_from", "add_destination_arguments",
+           "export_arguments", "destination_values", "SECRET_ENV", "KEY_ID_ENV"]
 
 
 # name -> (help, extra argparse settings); the README's option table is written from this.
@@ -55,21 +57,38 @@ OPTION_HELP = {
 
 REQUIRED_OPTIONS = frozenset({"source", "destination", "end"})
 
-# The destination bucket. --s3_endpoint_url is Beam's own option (it serves an s3:// source too).
-S3_OPTION_HELP = {
-    "s3_region": ("the destination bucket's region (default: the standard chain's)", {}),
-    "s3_path_style": ("path-style addressing, for S3-compatible servers", {"action": "store_true"}),
+# The customer's bucket, and nothing else: Beam's own S3 options (--s3_endpoint_url, --s3_region_name,
+# --s3_access_key_id) are the platform's S3, where the store, its mark and the spill live (DESIGN.md, "Two S3
+# worlds"); the destination's client is built from these alone.
+DESTINATION_OPTION_HELP = {
+    "destination_endpoint_url": ("the destination's S3-compatible endpoint (MinIO, R2, a local server); the "
+                                 "platform's S3 (an s3:// --source, --temp_location) is Beam's --s3_endpoint_url",
+                                 {}),
+    "destination_region": ("the destination bucket's region (default: boto3's)", {}),
+    "destination_path_style": ("path-style addressing for the destination, for S3-compatible servers",
+                               {"action": "store_true"}),
     "destination_access_key_id": (f"the destination key id (or ${KEY_ID_ENV}); its secret from ${SECRET_ENV}. "
                                   "Without it: boto3's standard chain (AWS_ACCESS_KEY_ID, profile, role)", {}),
     "sse": (f"server-side encryption: {', '.join(SSE_MODES)}", {"default": "none"}),
     "sse_kms_key_id": ("KMS key id or ARN for --sse aws:kms", {}),
 }
 
+# Old destination spellings -> the option that replaced them. --s3_region and --s3_path_style were ours;
+# --s3_endpoint_url is Beam's, and means the platform's endpoint alone now.
+RENAMED_OPTIONS = {"s3_region": "destination_region", "s3_path_style": "destination_path_style",
+                   "s3_endpoint_url": "destination_endpoint_url"}
+
+
+def renamed_option_error(name):
+    """The refusal of an old destination spelling `name` (s3_region, ...), naming the option that replaced it."""
+    return ConfigError(f"--{name} no longer sets the destination: use --{RENAMED_OPTIONS[name]} (Beam's --s3_* "
+                       "options are the platform's S3 alone: the store, its mark and the --temp_location spill)")
+
 
 class ExportOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        for name, (text, settings) in {**OPTION_HELP, **S3_OPTION_HELP}.items():
+        for name, (text, settings) in {**OPTION_HELP, **DESTINATION_OPTION_HELP}.items():
             flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
             parser.add_argument(*flags, dest=name, help=text, **settings)
 
@@ -98,39 +117,56 @@ def config_from_options(options, now=None):
     given = {name: values.get(name) for name in OPTION_HELP if values.get(name) is not None and name not in _READ_HERE}
     if values.get("events_file"):
         given["events"] = (given.get("events") or []) + _events_in(values["events_file"])
-    return ExportConfig.build(**given, s3=s3_settings_from(values), now=now)
+    config = ExportConfig.build(**given, s3=s3_settings_from(values), now=now)
+    _check_platform_endpoint(values, config)
+    return config
 
 
-def add_s3_arguments(parser):
-    """The destination options, for the small CLIs that are not Beam pipelines (check, verify)."""
-    parser.add_argument("--s3_endpoint_url", "--s3-endpoint-url", dest="s3_endpoint_url",
-                        help="S3-compatible endpoint (MinIO, R2, a local server)")
-    for name, (text, settings) in S3_OPTION_HELP.items():
+def _check_platform_endpoint(values, config):
+    """--s3_endpoint_url where nothing of the platform's is on S3 but the destination is: it was meant for the
+    destination, as it once was, and would not reach it."""
+    on_s3 = [value for value in (config.source, values.get("temp_location")) if (value or "").startswith("s3://")]
+    if values.get("s3_endpoint_url") and config.destination.is_s3 and not on_s3 \
+            and not values.get("destination_endpoint_url"):
+        raise renamed_option_error("s3_endpoint_url")
+
+
+class _Refused(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(str(renamed_option_error(self.dest)))
+
+
+def add_destination_arguments(parser):
+    """The destination options, for the small CLIs that are not Beam pipelines (check, verify), where the old
+    --s3_* spellings can only have meant the destination: they are refused, naming the new option."""
+    for name, (text, settings) in DESTINATION_OPTION_HELP.items():
         parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=name, help=text, **settings)
+    for name in RENAMED_OPTIONS:
+        parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=name, nargs="?", action=_Refused,
+                            help=argparse.SUPPRESS)
 
 
 def s3_settings_from(values, environ=os.environ):
-    """Destination S3 settings from parsed option values (a dict), the secret from the environment."""
+    """Destination S3 settings from parsed option values (a dict), the secret from the environment; nothing of
+    Beam's S3 options (the platform's) enters them."""
     key_id = values.get("destination_access_key_id") or environ.get(KEY_ID_ENV)
     secret = environ.get(SECRET_ENV) if key_id else None
     if key_id and not secret:
         raise ConfigError(f"--destination_access_key_id needs its secret in ${SECRET_ENV}")
     return S3Settings(
-        region=values.get("s3_region"), endpoint_url=values.get("s3_endpoint_url"),
-        path_style=bool(values.get("s3_path_style")), access_key_id=Secret(key_id) if key_id else None,
+        region=values.get("destination_region"), endpoint_url=values.get("destination_endpoint_url"),
+        path_style=bool(values.get("destination_path_style")), access_key_id=Secret(key_id) if key_id else None,
         secret_access_key=Secret(secret) if secret else None, sse=values.get("sse") or "none",
         sse_kms_key_id=values.get("sse_kms_key_id"))
 
 
 def destination_values(*, bucket, prefix="", endpoint_url=None, region=None, path_style=False, sse="none",
                        sse_kms_key_id=None):
-    """A saved destination as option values for `export_arguments` (its key goes by environment, never here)."""
-    return {"destination": f"s3://{bucket}/{prefix}", "s3_endpoint_url": endpoint_url, "s3_region": region,
-            "s3_path_style": path_style, "sse": sse, "sse_kms_key_id": sse_kms_key_id}
-
-
-# Beam's own option that `destination_values` sets besides ours.
-_BEAM_DESTINATION_OPTIONS = frozenset({"s3_endpoint_url"})
+    """A saved destination as option values for `export_arguments`: destination options and nothing else, so a
+    tenant's endpoint never becomes the platform's (Beam's --s3_endpoint_url); its key goes by environment."""
+    return {"destination": f"s3://{bucket}/{prefix}", "destination_endpoint_url": endpoint_url,
+            "destination_region": region, "destination_path_style": path_style, "sse": sse,
+            "sse_kms_key_id": sse_kms_key_id}
 
 
 def export_arguments(values):
@@ -138,7 +174,7 @@ def export_arguments(values):
     are left out, True is a flag, a list or tuple repeats its option. Each value is joined to its option
     (`--events=-x`), so a value that starts with a dash is never read as an option. A name that is not an
     option of the export is a ValueError, so a caller cannot drift from the option list above."""
-    unknown = sorted(set(values) - set(OPTION_HELP) - set(S3_OPTION_HELP) - _BEAM_DESTINATION_OPTIONS)
+    unknown = sorted(set(values) - set(OPTION_HELP) - set(DESTINATION_OPTION_HELP))
     if unknown:
         raise ValueError(f"not an export option: {', '.join(unknown)}")
     argv = []

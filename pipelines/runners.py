@@ -19,6 +19,7 @@ import socket
 from apache_beam.options.pipeline_options import (FlinkRunnerOptions, GoogleCloudOptions, PipelineOptions,
                                                   PortableOptions, StandardOptions)
 
+from pipelines.options import RENAMED_OPTIONS, renamed_option_error
 from transforms.errors import ConfigError, RunnerFailedError
 
 __all__ = ["pipeline_options", "is_dask", "close_runner", "runner_failure", "DASK_RUNNER", "OFFLINE_RUNNER"]
@@ -49,7 +50,17 @@ def pipeline_options(argv):
         options.view_as(StandardOptions).runner = DASK_RUNNER
         _check_dask_temp_location(options)
     known = options.get_all_options(retain_unknown_options=False)
-    unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
+    everything = options.get_all_options(retain_unknown_options=True)
+    # Beam's own options have no dashed spelling: Beam drops `--s3-endpoint-url X` with a warning, and the
+    # platform's storage calls would go to AWS's endpoint instead.
+    dropped = sorted(name for name in known if everything[name] != known[name])
+    if dropped:
+        raise ConfigError(f"--{dropped[0].replace('_', '-')}: Beam's own options are spelled with underscores "
+                          f"only; write --{dropped[0]}")
+    unknown = sorted(set(everything) - set(known))
+    renamed = [name for name in unknown if name.replace("-", "_") in RENAMED_OPTIONS]
+    if renamed:
+        raise renamed_option_error(renamed[0].replace("-", "_"))
     if unknown:  # Beam would only warn and drop it; a misspelled option must not change the export
         raise ConfigError(f"unknown option --{unknown[0]}; see the README's option table")
     _check_flink_job_server(options)

@@ -7,14 +7,14 @@ plane and the template never drift apart; tests/test_templates.py checks the com
 import json
 import sys
 
-from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, S3_OPTION_HELP
+from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, DESTINATION_OPTION_HELP
 
 __all__ = ["metadata"]
 
 
 def metadata():
     parameters = []
-    for name, (text, settings) in {**OPTION_HELP, **S3_OPTION_HELP}.items():
+    for name, (text, settings) in {**OPTION_HELP, **DESTINATION_OPTION_HELP}.items():
         parameter = {"name": name, "label": name.replace("_", " ").capitalize(), "helpText": text,
                      "isOptional": name not in REQUIRED_OPTIONS}
         if settings.get("action") == "store_true":

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from pipelines.options import add_s3_arguments, s3_settings_from
+from pipelines.options import add_destination_arguments, s3_settings_from
 from transforms.sinks.target import parse_destination
 from transforms.errors import ExportError
 from transforms.sinks.preflight import list_objects
@@ -35,7 +35,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pipelines.verify_export", description=__doc__.split("\n")[2])
     parser.add_argument("--manifest", required=True, help="our copy of the run's manifest (a local file)")
     parser.add_argument("--destination", required=True, help="where the run wrote: s3://bucket[/prefix] or a folder")
-    add_s3_arguments(parser)
+    add_destination_arguments(parser)
     args = parser.parse_args(argv)
     try:
         with open(args.manifest, "rb") as handle:

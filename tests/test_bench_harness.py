@@ -108,6 +108,23 @@ def test_distinct_store_profile_and_chart(harness, tmp_path):
         assert results.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
+def test_the_s3store_contender_reads_the_store_from_the_local_s3_server(tmp_path):
+    """The same store landed in a platform bucket: every row read back, the ratio to the local store reported."""
+    out = tmp_path / "s3store.json"
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--events", "1000", "--formats", "parquet", "--contenders",
+         "ours,s3store", "--s3store-formats", "parquet", "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    s3store = report["results"]["parquet"]["s3store"]
+    assert s3store["complete"] and s3store["rows_reported"] == 1000
+    assert s3store["command"][s3store["command"].index("--source") + 1].startswith("s3://platform-")
+    assert report["ratios"]["parquet"]["s3store/ours"] > 0
+
+
 def test_peak_rss_is_per_command_and_tree_sum_covers_children(tmp_path):
     child = "import time; b = b'x' * (120 << 20); time.sleep(0.6)"
     parent = textwrap.dedent(f"""

@@ -7,11 +7,11 @@ import gzip
 import hashlib
 import json
 import re
-import types
 
 import pytest
 
 from control.launcher import pipeline_command
+from control.settings import load_settings
 from tests import reliability
 from tests.conftest import DATABASE_ID, REQUEST_ID, RUN_TS, export_ok, load_manifest, ms, write_store
 from transforms.sinks.naming import MAX_BASENAME_BYTES
@@ -133,10 +133,10 @@ def test_a_series_starting_inside_a_folder_rejects_each_crafted_record_once(tmp_
 
 def test_the_scheduler_gives_a_recurring_run_its_series_start():
     import datetime as dt
-    settings = types.SimpleNamespace(manifests="/m", runner="direct", runner_options="")
+    settings = load_settings({"EVENTEXPORT_MANIFESTS": "/m"})
     account = {"id": "a", "event_store": "/store", "profile_store": None, "database_id": "db"}
     destination = {"bucket": "b", "prefix": "", "sse": "none", "endpoint_url": None, "region": None,
-                   "sse_kms_key_id": None, "path_style": False}
+                   "data_region": "EU", "sse_kms_key_id": None, "path_style": False}
     run = {"window_start": dt.datetime(2026, 11, 20, 14, 37, 5), "window_end": dt.datetime(2026, 11, 20, 18, 37, 5),
            "time_basis": "capture", "run_timestamp": "20261120183700", "captured_before": 1}
     for frequency, series in (("recurring", ["--series_start=2026-11-20T10:37:05Z"]), ("once", [])):

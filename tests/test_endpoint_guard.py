@@ -169,9 +169,9 @@ def test_a_run_refuses_the_endpoint_and_sends_nothing(listener, guarded, hand_st
     env = dict(os.environ, PYTHONPATH=str(REPO), EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY="secret-of-the-probe")
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.export", "--source", hand_stores["parquet"], "--destination",
-         "s3://internal-probe/x", "--s3_endpoint_url", f"http://localhost:{listener.port}", "--s3_path_style",
-         "--s3_region", "eu-west-1", "--destination_access_key_id", "AKIAEXAMPLE", "--start", HAND_START, "--end",
-         HAND_END],
+         "s3://internal-probe/x", "--destination_endpoint_url", f"http://localhost:{listener.port}",
+         "--destination_path_style", "--destination_region", "eu-west-1", "--destination_access_key_id", "AKIAEXAMPLE",
+         "--start", HAND_START, "--end", HAND_END],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     assert "loopback address" in done.stderr and "Traceback" not in done.stderr

@@ -96,7 +96,7 @@ def _s3_export(server, store, monkeypatch, *extra):
     monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
     mark = server.mark()
     status, text = export(store["events"], f"s3://{bucket}/exports", "csv", GEN_START, GEN_END,
-                          "--s3_endpoint_url", server.endpoint_url, "--s3_path_style",
+                          "--destination_endpoint_url", server.endpoint_url, "--destination_path_style",
                           "--destination_access_key_id", key.access_key_id, *extra)
     assert status == 0, text
     return bucket, mark
@@ -109,7 +109,7 @@ def test_spill_goes_to_the_platform_bucket_and_the_customer_sees_only_list_and_p
         monkeypatch.setenv(name, value)
     platform = dask_cluster.platform_bucket
     bucket, mark = _s3_export(server, store, monkeypatch, "--temp_location", f"s3://{platform}/spill",
-                              *dask_args(dask_cluster))
+                              "--s3_endpoint_url", server.endpoint_url, *dask_args(dask_cluster))
     requests = server.requests_since(mark)
     to_customer = [r for r in requests if r.path.split("/")[1] == bucket]
     assert server.object_access_violations(mark, bucket) == []

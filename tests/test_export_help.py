@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from pipelines.export import run
-from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, S3_OPTION_HELP
+from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, DESTINATION_OPTION_HELP
 from tests.conftest import HAND_END, HAND_START, REPO
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
@@ -19,7 +19,7 @@ def test_help_lists_every_option_with_meaning_and_default():
     status, text = run(["--help"])
     assert status == 0
     flat = _flat(text)
-    for name, (meaning, settings) in {**OPTION_HELP, **S3_OPTION_HELP}.items():
+    for name, (meaning, settings) in {**OPTION_HELP, **DESTINATION_OPTION_HELP}.items():
         assert f"--{name}" in flat, name
         assert _flat(meaning) in flat, name
         if name in REQUIRED_OPTIONS:
@@ -47,7 +47,7 @@ def test_destination_without_credentials_names_what_provides_them(hand_stores, t
                AWS_EC2_METADATA_DISABLED="true", AWS_DEFAULT_REGION="eu-west-1")
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.export", "--source", hand_stores["parquet"], "--destination",
-         "s3://acme-exports/x", "--s3_endpoint_url", "http://127.0.0.1:9", "--start", HAND_START,
+         "s3://acme-exports/x", "--destination_endpoint_url", "http://127.0.0.1:9", "--start", HAND_START,
          "--end", HAND_END], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "NoCredentialsError" not in done.stderr and "Traceback" not in done.stderr

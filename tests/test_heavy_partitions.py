@@ -140,13 +140,13 @@ def test_dask_writes_a_heavy_partition_from_ranges_staged_in_the_platform_bucket
     platform, mark = dask_cluster.platform_bucket, server.mark()
     with dask_cluster.client() as client, get_task_stream(client) as tasks:
         on_dask = export_ok(source, tmp_path / "dask", "json", START, END, "--max_file_bytes", LIMIT,
-                            "--temp_location", f"s3://{platform}/heavy", "--s3_endpoint_url", server.endpoint_url,
-                            "--s3_path_style", "--runner", "DaskRunner",
+                            "--temp_location", f"s3://{platform}/spill/heavy", "--s3_endpoint_url", server.endpoint_url,
+                            "--runner", "DaskRunner",
                             "--dask_client_address", dask_cluster.address)
     assert folder_bytes(on_dask) == folder_bytes(local)
-    puts = {r.path for r in server.requests_since(mark) if r.method == "PUT" and f"/{platform}/heavy/" in r.path}
+    puts = {r.path for r in server.requests_since(mark) if r.method == "PUT" and f"/{platform}/spill/heavy/" in r.path}
     staged = {_STAGED.search(path).groups() for path in puts if "/staged/" in path}
     assert {number for _, number, _ in staged} >= {"00000", "00001"}, puts
-    listing = server.admin_client().list_objects_v2(Bucket=platform, Prefix="heavy/")
+    listing = server.admin_client().list_objects_v2(Bucket=platform, Prefix="spill/heavy/")
     assert listing.get("Contents", []) == []   # ranges and staged files removed after the run
     assert len({task["worker"] for task in tasks.data}) == 2

@@ -122,11 +122,12 @@ def test_killed_export_to_s3_reruns_to_the_same_objects(small_parts_server, faul
             return "reset"
         return None
 
-    s3_args = ["--s3_path_style", "--destination_access_key_id", key.access_key_id]
+    s3_args = ["--destination_path_style", "--destination_access_key_id", key.access_key_id]
     destination = f"s3://{bucket}/kills"
     with FaultProxy(small_parts_server.endpoint_url, on_request=hold) as proxy:
         child = _start_child("none", "unused", SMALL_PART,
-                             _export_args(source, destination, "--s3_endpoint_url", proxy.endpoint_url, *s3_args),
+                             _export_args(source, destination, "--destination_endpoint_url", proxy.endpoint_url,
+                                          *s3_args),
                              env={SECRET_ENV: key.secret_access_key})
         try:
             _kill_when(child, reached.is_set)
@@ -140,7 +141,7 @@ def test_killed_export_to_s3_reruns_to_the_same_objects(small_parts_server, faul
     monkeypatch.setattr(s3, "MULTIPART_THRESHOLD", SMALL_PART)
     monkeypatch.setattr(s3, "PART_BYTES", SMALL_PART)
     monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
-    status, text = export(source, destination, "json", FAULT_START, FAULT_END, "--s3_endpoint_url",
+    status, text = export(source, destination, "json", FAULT_START, FAULT_END, "--destination_endpoint_url",
                           small_parts_server.endpoint_url, *s3_args)
     assert status == 0, text
     reliability.account_export("kills", f"S3, {point} ({len(left)} objects left)",

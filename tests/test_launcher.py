@@ -6,11 +6,13 @@ A real pipeline child is started for the failure case; the success case runs in 
 import datetime as dt
 
 import pytest
+from apache_beam.options.pipeline_options import S3Options
 
 from control.launcher import RunFailed, _failure, pipeline_command, run_export
 from control.settings import load_settings
 from pipelines.options import config_from_options
 from pipelines.runners import pipeline_options
+from transforms.runtime.worker_filesystems import filesystem_flags
 from transforms.sinks.s3 import S3Settings, Secret
 
 KEY = S3Settings(access_key_id=Secret("AKIDLAUNCHER"), secret_access_key=Secret("launcher-secret-value"))
@@ -69,3 +71,40 @@ def test_a_failing_pipeline_s_error_line_is_the_run_s_error(tmp_path):
     with pytest.raises(RunFailed, match="^could not connect to S3 for bucket 'cust'"):
         run_export(settings, account, request, destination, run, KEY, progress.append)
     assert progress == []
+
+
+TENANT = "http://tenant.example:9000"
+PLATFORM = "http://platform.internal:9000"
+EVIL = "--s3_endpoint_url=http://evil.example"
+ACCOUNT = {"id": "acme", "event_store": "s3://platform-store/acme/events", "profile_store": None,
+           "database_id": "eu1"}
+REQUEST = {"id": "r1", "export_type": "select_events", "format": "json", "events": [EVIL, "App Launched"],
+           "frequency": "recurring", "created_at": dt.datetime(2024, 3, 9)}
+RUN = {"window_start": dt.datetime(2024, 3, 10), "window_end": dt.datetime(2024, 3, 10, 4), "time_basis": "capture",
+       "run_timestamp": "20240310040000", "captured_before": 1_710_043_200_000}
+DESTINATION = {"bucket": "acme-exports", "prefix": "exports/", "endpoint_url": TENANT, "region": None,
+               "data_region": "EU", "path_style": True, "sse": "none", "sse_kms_key_id": None}
+
+
+@pytest.mark.parametrize("deployment", [
+    {},
+    {"EVENTEXPORT_PLATFORM_S3_ENDPOINT_URL": PLATFORM, "EVENTEXPORT_PLATFORM_S3_REGION": "eu-west-1"},
+    {"EVENTEXPORT_RUNNER_OPTIONS": f"--s3_endpoint_url={PLATFORM} --s3_region_name eu-west-1 --direct_num_workers=2"},
+    {"EVENTEXPORT_RUNNER_OPTIONS": f"--s3_endpoint_url {PLATFORM} --temp_location s3://platform-temp/spill"},
+], ids=["no platform settings", "platform settings", "runner options", "runner options with spill"])
+def test_a_tenants_endpoint_is_only_ever_the_destinations(deployment, monkeypatch, tmp_path):
+    """A tenant's saved destination becomes destination options and nothing else, so a tenant's endpoint never
+    becomes the platform's S3 (DESIGN.md, "Two S3 worlds"), whatever the deployment's runner options hold."""
+    for name in ("EVENTEXPORT_DESTINATION_ACCESS_KEY_ID", "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    command = pipeline_command(load_settings(deployment), ACCOUNT, REQUEST, DESTINATION, RUN, scratch=str(tmp_path))
+    assert command[1:3] == ["-m", "pipelines.export"]
+    options = pipeline_options(command[3:])
+    platform = options.view_as(S3Options)
+    assert platform.s3_endpoint_url == (PLATFORM if deployment else None)
+    assert not any(TENANT in flag or "evil" in flag for flag in filesystem_flags(options))   # what workers get
+    config = config_from_options(options)
+    assert (config.destination.s3.endpoint_url, config.destination.s3.region, config.destination.s3.path_style) \
+        == (TENANT, "eu-west-1", True)   # the region: the bucket's, else the data region's
+    assert config.events == (EVIL, "App Launched")   # a tenant's event name stays an event name
+    assert config.source == ACCOUNT["event_store"]

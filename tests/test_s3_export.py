@@ -39,8 +39,8 @@ def _args(store, destination, fmt="json", request_id="req1", extra=()):
 
 
 def _s3_args(server, key):
-    return ["--s3_endpoint_url", server.endpoint_url, "--s3_path_style", "--destination_access_key_id",
-            key.access_key_id]
+    return ["--destination_endpoint_url", server.endpoint_url, "--destination_path_style",
+            "--destination_access_key_id", key.access_key_id]
 
 
 def _cli(module, args, key, server=None):
@@ -152,10 +152,10 @@ def _check(server, bucket, key, *extra):
 
 def test_connection_test_passes_and_leaves_a_marker(server):
     bucket, key = _bucket(server)
-    done = _check(server, bucket, key, "--data_region", "US", "--s3_region", "us-east-1")
+    done = _check(server, bucket, key, "--data_region", "US", "--destination_region", "us-east-1")
     assert done.returncode == 3 and "us-west-2" in done.stderr and "us-east-1" in done.stderr
     bucket, key = _bucket(server, region="eu-west-1")
-    done = _check(server, bucket, key, "--data_region", "EU", "--s3_region", "eu-west-1")
+    done = _check(server, bucket, key, "--data_region", "EU", "--destination_region", "eu-west-1")
     assert done.returncode == 0, done.stderr
     keys = [o["Key"] for o in server.admin_client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == ["exports/eventexport-connection-test.txt"]

@@ -34,8 +34,9 @@ def bucket(small_parts_server, monkeypatch):
 
 
 def _run(store, bucket_name, key, endpoint):
-    return export(store, f"s3://{bucket_name}/{PREFIX}", "json", FAULT_START, FAULT_END, "--s3_endpoint_url", endpoint,
-                  "--s3_path_style", "--destination_access_key_id", key.access_key_id)
+    return export(store, f"s3://{bucket_name}/{PREFIX}", "json", FAULT_START, FAULT_END,
+                  "--destination_endpoint_url", endpoint, "--destination_path_style",
+                  "--destination_access_key_id", key.access_key_id)
 
 
 def _check_complete(server, bucket_name, calm, ids, case):

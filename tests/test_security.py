@@ -118,8 +118,8 @@ def test_json_logs_of_a_failing_run_parse_line_by_line_and_hold_no_secret(deploy
     pipeline = subprocess.run(
         [sys.executable, "-m", "pipelines.export", "--source", deployment["env"]["EVENTEXPORT_EVENT_STORE"],
          "--destination", f"s3://{deployment['bucket']}/x", "--start", "2026-11-18T00:00:00Z",
-         "--end", "2026-11-19T00:00:00Z", "--s3_endpoint_url", deployment["server"].endpoint_url, "--s3_path_style",
-         "--destination_access_key_id", key.access_key_id],
+         "--end", "2026-11-19T00:00:00Z", "--destination_endpoint_url", deployment["server"].endpoint_url,
+         "--destination_path_style", "--destination_access_key_id", key.access_key_id],
         env=dict(deployment["env"], **{SECRET_ENV: key.secret_access_key}), capture_output=True, text=True,
         timeout=300)
     assert pipeline.returncode == 3 and key.secret_access_key not in pipeline.stdout + pipeline.stderr

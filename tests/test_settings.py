@@ -83,3 +83,24 @@ def test_the_cli_writes_nothing_to_the_folder_it_is_started_from(tmp_path):
 def test_operations_settings_are_checked(variable, value, message):
     with pytest.raises(ConfigError, match=f"{variable} '{value}' {message}"):
         load_settings({variable: value})
+
+
+@pytest.mark.parametrize("options, message", [
+    ("--destination_endpoint_url=http://x", "may not set --destination_endpoint_url"),
+    ("--runner DaskRunner --destination-region eu-west-1", "may not set --destination_region"),
+    ("--sse aws:kms", "may not set --sse"),
+])
+def test_runner_options_may_not_set_a_destination(options, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"EVENTEXPORT_RUNNER_OPTIONS": options})
+
+
+def test_the_platform_s3_settings_come_first_and_once():
+    settings = load_settings({"EVENTEXPORT_PLATFORM_S3_ENDPOINT_URL": "http://minio:9000",
+                              "EVENTEXPORT_PLATFORM_S3_REGION": "eu-west-1",
+                              "EVENTEXPORT_RUNNER_OPTIONS": "--temp_location s3://platform/spill"})
+    assert settings.pipeline_argv() == ["--s3_endpoint_url=http://minio:9000", "--s3_region_name=eu-west-1",
+                                        "--temp_location", "s3://platform/spill"]
+    with pytest.raises(ConfigError, match="--s3_endpoint_url is set twice"):
+        load_settings({"EVENTEXPORT_PLATFORM_S3_ENDPOINT_URL": "http://minio:9000",
+                       "EVENTEXPORT_RUNNER_OPTIONS": "--s3_endpoint_url=http://other:9000"})

@@ -129,8 +129,8 @@ def test_verify_under_sse_kms_and_multipart(small_parts_server, fault_store, kms
     emulation = AwsKmsEtags()
     encryption = ["--sse", sse] + (["--sse_kms_key_id", kms_key] if sse == "aws:kms" else [])
     with FaultProxy(small_parts_server.endpoint_url, rewrite=emulation) as proxy:
-        s3_args = ["--s3_endpoint_url", proxy.endpoint_url, "--s3_path_style", "--destination_access_key_id",
-                   key.access_key_id]
+        s3_args = ["--destination_endpoint_url", proxy.endpoint_url, "--destination_path_style",
+                   "--destination_access_key_id", key.access_key_id]
         status, text = export(fault_store[0], f"s3://{bucket}/kms", "json", FAULT_START, FAULT_END, *s3_args,
                               *encryption, "--manifest_copy", str(tmp_path))
         assert status == 0, text

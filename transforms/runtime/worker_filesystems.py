@@ -1,9 +1,12 @@
 """Beam's FileSystems (s3:// store roots and spill folders) configured on workers that Beam leaves bare.
 
-Beam's own runners hand the pipeline options to FileSystems in every worker; the DaskRunner does not,
-and Beam's S3 filesystem cannot even start without them. So the launcher passes the options that say
-where storage is (endpoint, region, TLS), never a credential: workers reach the platform's storage with
-their own credentials (environment, profile or instance role), as on every other runner.
+Beam's own portable runners (Flink, Dataflow) hand the pipeline options to FileSystems in every worker,
+and the in-process runner's workers share the launcher's; but the FnApiRunner's multi_processing workers
+start with empty options and the DaskRunner's with none, so Beam's S3 filesystem, and the platform's
+S3 client (platform_s3.py), would not know where the platform's S3 is. So the launcher passes the
+options that say where storage is (endpoint, region, TLS), never a credential: workers reach the
+platform's storage with their own credentials (environment, profile or instance role), as on every
+other runner.
 """
 
 from apache_beam.io.filesystems import FileSystems
@@ -21,13 +24,10 @@ def filesystem_flags(options):
     return tuple(flags + (["--s3_disable_ssl"] if s3.s3_disable_ssl else []))
 
 
-_SET_HERE = {}  # the options this module gave FileSystems in this process, and from which flags
-
-
 def use_filesystem_options(flags):
-    """Give FileSystems `flags` in a worker whose runner gave it nothing (a DaskRunner worker). A Dask
-    worker outlives a run, so a later run's flags replace what an earlier run set here."""
+    """Give FileSystems `flags` in a worker whose options do not say where storage is (a multi_processing or
+    DaskRunner worker). Options that say the same are kept, with whatever keys they hold (the in-process
+    runner's, the launcher's own). A Dask worker outlives a run, so a later run's flags replace an earlier's."""
     current = FileSystems._pipeline_options  # pylint: disable=protected-access; Beam has no getter
-    if current is None or (current is _SET_HERE.get("options") and _SET_HERE.get("flags") != flags):
-        _SET_HERE.update(options=PipelineOptions(list(flags)), flags=flags)
-        FileSystems.set_options(_SET_HERE["options"])
+    if current is None or filesystem_flags(current) != tuple(flags):
+        FileSystems.set_options(PipelineOptions(list(flags)))

@@ -23,6 +23,8 @@ import uuid
 
 import pyarrow as pa
 
+from transforms.runtime import platform_s3
+
 __all__ = ["make_spill_dir", "remove_spill_dir", "write_pieces", "write_batches", "read_piece", "Piece",
            "stage_file", "open_staged"]
 
@@ -88,7 +90,7 @@ def write_pieces(folder, tables):
         return []
     path = f"{folder.rstrip('/')}/{uuid.uuid4().hex}.arrow"
     options, references = _ipc_options(folder), []
-    with _created(path) as sink:
+    with _created(path, in_memory=True) as sink:
         for table in tables:
             start = sink.tell()
             with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
@@ -102,8 +104,15 @@ def _ipc_options(folder):
 
 
 @contextlib.contextmanager
-def _created(path):
-    """A binary sink that becomes the file `path` when the block ends without an error."""
+def _created(path, in_memory=False):
+    """A binary sink that becomes the file `path` when the block ends without an error. On shared storage,
+    `in_memory` (a read batch's pieces: tens of MB at most) sends it in one PutObject of the process's
+    platform S3 client instead of Beam's multipart upload through a client built for the call."""
+    if in_memory and platform_s3.is_s3(path):
+        sink = pa.BufferOutputStream()
+        yield sink
+        platform_s3.put_object(path, sink.getvalue())
+        return
     if not _is_local(path):
         from apache_beam.io.filesystems import FileSystems
         from apache_beam.io.filesystem import CompressionTypes
@@ -177,6 +186,8 @@ def read_piece(reference):
         with open(path, "rb") as handle:
             mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         return Piece(pa.ipc.open_stream(pa.py_buffer(mapping)[offset:offset + length]).read_all(), mapping)
+    if platform_s3.is_s3(path):   # one ranged GET
+        return Piece(pa.ipc.open_stream(platform_s3.read_range(path, offset, length)).read_all())
     from apache_beam.io.filesystems import FileSystems
     with FileSystems.open(path) as source:
         source.seek(offset)

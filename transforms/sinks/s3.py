@@ -1,5 +1,9 @@
 """The customer's bucket, reached with the customer's least-privilege key: list and put, nothing else.
 
+Its client is built from the destination's settings alone (--destination_endpoint_url, --destination_region,
+--destination_path_style, the destination's key); Beam's S3 options are the platform's S3
+(transforms/runtime/platform_s3.py) and never reach it (DESIGN.md, "Two S3 worlds").
+
 One client per settings per process (botocore clients are thread-safe and costly to build). Every S3
 error is sorted here, once, into "retry" (throttling, 5xx, dropped connections: botocore's standard
 retry mode has already tried) and "give up" (bad key, denied, no bucket), each with a message that
@@ -121,11 +125,13 @@ def _count_retry(response=None, caught_exception=None, attempts=0, **_):
 
 @functools.lru_cache(maxsize=8)
 def client_for(settings):
-    """The client for `settings`, every connection of it held to endpoint_guard's rule unless the deployment
-    allows private endpoints."""
+    """The destination's client, from `settings` alone (an endpoint the environment configures, AWS_ENDPOINT_URL,
+    AWS_ENDPOINT_URL_S3 or a profile's endpoint_url, is the platform's and is ignored here), every connection of
+    it held to endpoint_guard's rule unless the deployment allows private endpoints."""
     config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=CONNECT_TIMEOUT,
                     read_timeout=READ_TIMEOUT, s3={"addressing_style": "path" if settings.path_style else "auto"},
-                    request_checksum_calculation="when_required", response_checksum_validation="when_required")
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                    ignore_configured_endpoint_urls=True)
     client = boto3.session.Session().client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,
         aws_access_key_id=settings.access_key_id or None, aws_secret_access_key=settings.secret_access_key or None,
@@ -177,7 +183,7 @@ def classify(error, action, bucket):
                              or error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                              .get("x-amz-bucket-region"))
         return DestinationError(f"bucket {bucket!r} is in region {actual or 'another region'}; "
-                                "set --s3_region to it")
+                                "set --destination_region to it")
     if code in ("AccessDenied", "403", "Forbidden"):
         code = f"AccessDenied:{action}"
     if code in _GIVE_UP:

@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.filesystem import CompressionTypes
 
 from transforms.errors import SourceError
+from transforms.runtime.platform_s3 import is_s3, open_object
 from transforms.sources.placement import EPOCH_END_MS, Placement
 from transforms.sources.store_files import locate, store_format
 from transforms.sources.validation import validate
@@ -43,6 +44,10 @@ _DAMAGED = (OSError, ValueError, EOFError, IndexError, KeyError, zlib.error, pa.
 
 
 def _open(path):
+    """A store file on the platform's S3 is read in parts fetched ahead (transforms/runtime/platform_s3.py);
+    any other through Beam's FileSystems."""
+    if is_s3(path):
+        return open_object(path)
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -198,8 +203,12 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
                 yield table
     except SourceError:
         raise
+    except PermissionError as error:
+        who = ("the platform's key (Beam's --s3_access_key_id, or the standard chain of the launcher's and workers' "
+               "environment) needs s3:GetObject on it" if is_s3(path) else "give this user read access to it")
+        raise SourceError(f"store file {path!r} cannot be read: {error.strerror}; {who}") from None
     except _DAMAGED as error:
-        if not FileSystems.exists(path):
+        if isinstance(error, FileNotFoundError) or not FileSystems.exists(path):
             raise SourceError(f"store file {path!r} disappeared after the store was listed (moved or deleted "
                               "while the export ran); run the export again") from None
         raise SourceError(f"store file {path!r} cannot be read, it is damaged or not {fmt}: {type(error).__name__}: "

@@ -1,4 +1,6 @@
-"""Finding the store files a window needs, on a local path or s3:// alike (through Beam's FileSystems).
+"""Finding the store files a window needs, on a local path or s3:// alike (through Beam's FileSystems, which
+the launcher configures from the pipeline's own options before it lists: Beam's S3Options reach the
+platform's S3).
 
 Layout: `<root>/<folder>=YYYY-MM-DD/[<hour folder>=HH/]*.{parquet,avro,jsonl,jsonl.gz}`. Names starting
 with '_' or '.' (`_SUCCESS`, `.crc`, hidden files) are ignored; a data file outside that layout is an
@@ -81,6 +83,9 @@ def list_splits(root, shape, may_hold):
         matches = FileSystems.match([f"{glob.escape(root)}/**"])[0].metadata_list
     except Exception as error:  # Beam wraps every filesystem failure in its own BeamIOError
         raise SourceError(f"--source {root!r} cannot be listed: {error}") from None
+    if not matches and root.startswith("s3://"):   # Beam lists a missing prefix as empty
+        raise SourceError(f"--source {root!r} holds no objects: check the bucket and path, and that Beam's "
+                          "--s3_endpoint_url (and --s3_region_name) point at the platform's S3 that holds it")
     splits = []
     for metadata in matches:
         path = metadata.path
