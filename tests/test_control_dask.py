@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from tests.test_control import T0, ROOT, add_destination, create, deployment, ee, log, store  # noqa: F401
+from tests.support.control_deployment import (ROOT, T0, add_destination, create, deployment, ee, log,  # noqa: F401
+                                              store)
 
 EVERY = dt.timedelta(hours=12)
 

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from tests.conftest import (DATABASE_ID, HAND_END, HAND_RECORDS, HAND_START, REPO, REQUEST_ID, RUN_TS, in_window,
-                            verify_export)
+from tests.support.expected import DATABASE_ID, REQUEST_ID, RUN_TS
+from tests.support.exports import REPO, verify_export
+from tests.support.stores import HAND_END, HAND_RECORDS, HAND_START, in_window
 from transforms.runtime.logs import SUMMARY_ENV
 
 # Beam prints this at import time when Google's apitools is not installed; it is not ours.

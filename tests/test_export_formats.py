@@ -12,10 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
-from tests.conftest import (FORMATS, GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_KEYS,
-                            HOSTILE_NAMES, HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, day8, export, export_ok, folder_bytes,
-                            in_window, layout_by_time, load_manifest, manifest_name, ms, pct, read_object,
-                            verify_export, write_store)
+from tests.support.expected import FORMATS, day8, manifest_name, pct
+from tests.support.exports import export, export_ok, folder_bytes, load_manifest, verify_export
+from tests.support.readers import read_object
+from tests.support.stores import (GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_KEYS, HOSTILE_NAMES,
+                                  HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, in_window, layout_by_time, ms,
+                                  write_store)
 
 
 # ---------------------------------------------------------------------------------------------- the hand store

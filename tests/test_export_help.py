@@ -7,7 +7,8 @@ import sys
 
 from pipelines.export import run
 from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, DESTINATION_OPTION_HELP
-from tests.conftest import HAND_END, HAND_START, REPO
+from tests.support.exports import REPO
+from tests.support.stores import HAND_END, HAND_START
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
 

@@ -6,8 +6,10 @@ from collections import defaultdict
 
 import pytest
 
-from tests.conftest import (export, export_ok, in_window, manifest_name, read_generated_events, read_object,
-                            verify_export)
+from tests.support.expected import manifest_name
+from tests.support.exports import export, export_ok, verify_export
+from tests.support.readers import read_object
+from tests.support.stores import in_window, read_generated_events
 
 START, END = "2024-03-07T00:00:00Z", "2024-03-11T00:00:00Z"
 

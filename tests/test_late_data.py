@@ -14,9 +14,10 @@ import uuid
 
 import pytest
 
-from tests import reliability
-from tests.conftest import write_store
-from tests.test_control import T0, add_destination, create, deployment, ee, log, store  # noqa: F401 (fixtures)
+from tests.support import reliability
+from tests.support.control_deployment import (T0, add_destination, create, deployment, ee, log,  # noqa: F401
+                                              store)
+from tests.support.stores import write_store
 from transforms.sources.watermark import WATERMARK_FILE, read_watermark, write_watermark
 
 SQLITE = pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)

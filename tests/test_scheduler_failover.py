@@ -3,7 +3,7 @@
 Real `eventexport scheduler` processes on the wall clock (a request created an hour and a bit ago has
 one window due), the real local S3 server, and for the restart the real PostgreSQL server, restarted
 with `pg_ctlcluster`. What the bucket holds is read back with the independent readers and every input
-record accounted for (tests/reliability.py).
+record accounted for (tests/support/reliability.py).
 """
 
 import datetime as dt
@@ -18,9 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.export import run as export
-from tests import reliability
-from tests.conftest import layout_by_time, write_store
-from tests.test_control import POSTGRES, add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
+from tests.support import reliability
+from tests.support.control_deployment import (POSTGRES, add_destination, create, deployment, ee,  # noqa: F401
+                                              store)
+from tests.support.stores import layout_by_time, write_store
 from transforms.sources.watermark import write_watermark
 
 BEST_DATABASE = pytest.mark.parametrize("deployment", ["postgresql" if POSTGRES else "sqlite"], indirect=True)
