@@ -68,7 +68,7 @@ reliability: install
 demo: install
 	$(BIN)/python -m devtools.demo
 
-# One export through a local Dask scheduler and two workers into the local S3 server (README: Dask cluster).
+# One export through a local Dask scheduler and two workers into the local S3 server (docs/cluster.md).
 demo-cluster: install
 	$(BIN)/python -m devtools.demo_cluster
 
