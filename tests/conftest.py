@@ -72,7 +72,8 @@ def server():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "reliability: a fault case that accounts for every record (make reliability)")
-    config.addinivalue_line("markers", "slow: a cluster, fault-proxy, browser or harness test; `make test-fast` leaves it out")
+    config.addinivalue_line("markers", "slow: a cluster, fault-proxy, kill, browser or harness test, a PostgreSQL variant, "
+                                       "or one that takes more than a few seconds; `make test-fast` leaves it out")
     if os.environ.get("CI") and not os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL"):
         raise pytest.UsageError("CI runs the control plane's tests on PostgreSQL too: EVENTEXPORT_TEST_POSTGRES_URL is "
                                 "not set (.ci/run sets it after .ci/postgres installs and starts the server)")

@@ -114,6 +114,7 @@ def _cli(tmp_path, *args, stdin=None):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_account_and_user_commands(tmp_path):
     done = _cli(tmp_path, "account", "add", "globex", "--name", "Globex", "--event-store", "/stores/g",
                 "--database-id", "gx1", "--data-region", "EU")

@@ -150,6 +150,7 @@ def _one_time_export(d, tenant):
     return created.json()["id"]
 
 
+@pytest.mark.slow
 def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment):
     d = deployment
     requests = {account: _one_time_export(d, tenant) for account, tenant in d.tenants.items()}

@@ -252,6 +252,7 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
         assert "wrong-secret" not in answer.text
 
 
+@pytest.mark.slow
 def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
     deployment = _deployment(tmp_path, store, server)
     engine = deployment["engine"]

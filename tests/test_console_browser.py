@@ -24,6 +24,8 @@ from control.scheduler import run_due
 from devtools.local_s3 import provision_least_privilege
 from tests.support.console_deployment import ADMIN, PASSWORD, console_deployment, recent_store
 
+pytestmark = pytest.mark.slow   # Chromium driving the console
+
 CHROMIUM = "/usr/bin/chromium"   # Debian's package; .ci/run installs it
 DONE_TIMEOUT_MS = 90_000
 LONG_NAME = ("checkout_completed_with_saved_payment_method_and_gift_card_redemption_"

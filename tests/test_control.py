@@ -27,6 +27,7 @@ def test_config_shows_effective_settings_with_secrets_redacted(deployment, tmp_p
     assert shown["master_key"] == "***" and "s3cr3t-master" not in done.stdout
 
 
+@pytest.mark.slow
 def test_destination_is_saved_only_after_the_connection_test(deployment):
     done = ee(deployment, "destination", "add", "--name", "bad", "--bucket", deployment["bucket"], "--data-region",
               "EU", "--access-key-id", deployment["key"].access_key_id, "--endpoint-url",
@@ -54,6 +55,7 @@ def test_secret_is_not_in_the_database_in_plain_text(deployment):
     assert key.secret_access_key.encode() not in raw and key.access_key_id.encode() not in raw
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-09-01T00:00:00Z",
       "--to", "2026-09-02T00:00:00Z"], "The start 2026-09-01 (UTC) is more than 60 days ago; the earliest allowed is "
@@ -77,6 +79,7 @@ def test_export_rules_refuse_with_a_clear_message(deployment, args, message):
     assert message in done.stderr and done.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_one_time_profile_export_waits_for_the_recurring_one_to_stop(deployment):
     add_destination(deployment)
     recurring = create(deployment, "--type", "all_profiles", "--format", "csv", "--frequency", "recurring",
@@ -95,6 +98,7 @@ def _bucket_keys(deployment):
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
+@pytest.mark.slow
 def test_recurring_windows_are_contiguous_across_downtime(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "select_events", "--event", "Charged", "--event", "Search",
@@ -120,6 +124,7 @@ def test_recurring_windows_are_contiguous_across_downtime(deployment):
                for k in keys if "connection-test" not in k)
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_retried_with_backoff_and_never_skipped(deployment, tmp_path):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "csv", "--frequency", "recurring",
@@ -138,6 +143,7 @@ def test_a_failing_run_is_retried_with_backoff_and_never_skipped(deployment, tmp
     assert log(deployment, "--status", "Failed") == []
 
 
+@pytest.mark.slow
 def test_two_schedulers_never_run_a_window_twice(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "json", "--frequency", "recurring",
@@ -152,6 +158,7 @@ def test_two_schedulers_never_run_a_window_twice(deployment):
     assert len(ran) == 4   # between them, each window exactly once
 
 
+@pytest.mark.slow
 def test_one_time_export_runs_once_and_is_done(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "parquet", "--frequency", "once",
@@ -168,6 +175,7 @@ def test_one_time_export_runs_once_and_is_done(deployment):
     assert request in text and "Done" in text
 
 
+@pytest.mark.slow
 def test_activity_log_carries_the_reject_count(deployment, tmp_path):
     from tests.support import reliability
     from tests.support.stores import ms, write_store

@@ -79,6 +79,7 @@ def _own_lines(stderr):
     return [line for line in stderr.splitlines() if not BEAM_IMPORT_NOISE.fullmatch(line)]
 
 
+@pytest.mark.slow
 def test_cli_success_summary(cli_runs):
     tmp, results = cli_runs
     status, out, err = results["ok"]
@@ -102,6 +103,7 @@ def test_cli_success_summary(cli_runs):
                          run_timestamp=RUN_TS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_cli_bad_options_exit_2(cli_runs, case):
     tmp, results = cli_runs

@@ -22,6 +22,8 @@ from tests.support.expected import DATABASE_ID, REQUEST_ID, RUN_TS, manifest_nam
 from tests.support.exports import REPO, export, export_ok, folder_bytes, load_manifest
 from tests.support.stores import GEN_END, GEN_END_DATE, GEN_START, ms, write_store
 
+pytestmark = pytest.mark.slow   # a Dask cluster: scheduler and two worker processes
+
 STORE_PARTS = 4          # generated stores merged into one, so each day is several splits
 EVENTS_PER_PART = 1500
 BAD_FOLDER = "captured_date=2024-03-09"

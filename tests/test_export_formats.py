@@ -177,6 +177,7 @@ def test_avro_schema(hand_export):
         assert sorted(fields[name]["values"]) == sorted(["null", "boolean", "long", "double", "string"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_input_formats_give_the_same_output(hand_export, fmt):
     """The same records stored as Parquet, Avro and JSON Lines export to the same objects."""
@@ -215,6 +216,7 @@ def generated_exports(generated, tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_generated_store_every_row_exact(generated, generated_exports, fmt):
     _, rows = generated
@@ -228,6 +230,7 @@ def test_generated_store_every_row_exact(generated, generated_exports, fmt):
         assert max(len(v) for v in indices.values()) >= 3   # several shards somewhere
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_rerun_is_byte_identical(generated_exports, fmt):
     first, second = (folder_bytes(d) for d in generated_exports[fmt])

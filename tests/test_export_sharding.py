@@ -24,8 +24,8 @@ def busy_store(tmp_path_factory):
     return str(out / "events"), in_window(rows, START, END)
 
 
-@pytest.mark.parametrize("fmt,limit", [("json", 4000), ("csv", 4000), ("xml", 4000), ("avro", 4000),
-                                       ("parquet", 20000)])
+@pytest.mark.parametrize("fmt,limit", [("json", 4000), ("csv", 4000), pytest.param("xml", 4000, marks=pytest.mark.slow),
+                                       pytest.param("avro", 4000, marks=pytest.mark.slow), ("parquet", 20000)])
 def test_shards_within_limit_in_order(busy_store, tmp_path, fmt, limit):
     source, want = busy_store
     assert len(want) == 4000

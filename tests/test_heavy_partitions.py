@@ -61,7 +61,7 @@ def _partitions(store, tmp_path, batch_rows):
     return {key: SortedRows.of_pieces([read_piece(p) for p in found], EVENTS) for key, found in paths.items()}
 
 
-@pytest.mark.parametrize("fmt,limit", [("json", LIMIT), ("parquet", LIMIT // 2)])
+@pytest.mark.parametrize("fmt,limit", [pytest.param("json", LIMIT, marks=pytest.mark.slow), ("parquet", LIMIT // 2)])
 def test_ranges_depend_only_on_the_rows(heavy_store, tmp_path, fmt, limit):
     encoder = encoder_for(fmt, EVENTS, "gzip")
     plans = []
@@ -93,6 +93,7 @@ def _by_partition(objects):
     return found
 
 
+@pytest.mark.slow
 def test_a_heavy_partition_is_encoded_in_ranges_and_numbered_after(heavy_store, tmp_path, monkeypatch):
     """In-process, so the staged files can be watched: each range of a heavy partition stages its own
     files, numbered after the writer's own first file, and a range edge does not cut a file short."""
@@ -119,6 +120,7 @@ def test_a_heavy_partition_is_encoded_in_ranges_and_numbered_after(heavy_store, 
     assert not list(tmp_path.glob("out/.partial-*"))
 
 
+@pytest.mark.slow
 def test_two_workers_and_a_rerun_write_the_same_bytes(heavy_store, tmp_path):
     """CSV, read back with the csv module and a strict RFC 4180 reader."""
     source, want = heavy_store
@@ -132,6 +134,7 @@ def test_two_workers_and_a_rerun_write_the_same_bytes(heavy_store, tmp_path):
     assert sum(o["event_name"] == HEAVY for o in manifest["objects"]) >= 4
 
 
+@pytest.mark.slow
 def test_dask_writes_a_heavy_partition_from_ranges_staged_in_the_platform_bucket(
         heavy_store, dask_cluster, server, tmp_path, monkeypatch):
     source, _ = heavy_store

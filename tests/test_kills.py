@@ -25,6 +25,8 @@ from tests.support.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.support.s3_faults import FaultProxy
 from transforms.sinks import s3
 
+pytestmark = pytest.mark.slow   # exporters killed at exact points, each a child process
+
 _PATIENCE = 240  # seconds a child may take to reach its point on a loaded machine; never reached when healthy
 
 

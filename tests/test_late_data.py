@@ -66,6 +66,7 @@ def _with_store(deployment, root, **env):
     return dict(deployment, env=dict(deployment["env"], EVENTEXPORT_EVENT_STORE=str(root), **env))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_files_landing_after_the_window_are_exported_once_the_mark_passes(deployment, tmp_path):
@@ -113,6 +114,7 @@ def test_files_landing_after_the_window_are_exported_once_the_mark_passes(deploy
                         sent, reliability.exported_ids(files))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_without_a_mark_a_window_waits_the_settle_delay(deployment, tmp_path):
@@ -141,6 +143,7 @@ def test_without_a_mark_a_window_waits_the_settle_delay(deployment, tmp_path):
                         [r["event_id"] for r in on_time + late], reliability.exported_ids(files))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_one_time_export_reaching_past_the_mark_waits(deployment, tmp_path):
@@ -171,6 +174,7 @@ def test_one_time_export_reaching_past_the_mark_waits(deployment, tmp_path):
                         [r["event_id"] for r in landed + late], reliability.exported_ids(files))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_a_failed_run_retried_after_late_files_landed_writes_the_same_objects(deployment, tmp_path):

@@ -15,6 +15,8 @@ from tests.support.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
 from tests.support.s3_faults import FaultProxy
 from transforms.sinks import s3
 
+pytestmark = pytest.mark.slow   # exports through the fault-injecting proxy, retried to the end
+
 PREFIX = "faults/"
 WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
 RETRY_KINDS = {"500": "server_error", "503": "throttled", "reset": "connection", "reset-after": "connection",

@@ -24,6 +24,8 @@ from tests.support.control_deployment import (POSTGRES, add_destination, create,
 from tests.support.stores import layout_by_time, write_store
 from transforms.sources.watermark import write_watermark
 
+pytestmark = pytest.mark.slow   # schedulers killed, leases lapsing, a PostgreSQL restart
+
 BEST_DATABASE = pytest.mark.parametrize("deployment", ["postgresql" if POSTGRES else "sqlite"], indirect=True)
 EVERY = dt.timedelta(hours=4)
 DEADLINE_SECONDS = 300   # only a hung test waits this long; nothing here measures time

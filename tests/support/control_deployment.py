@@ -20,11 +20,14 @@ import sqlalchemy as sa
 from devtools.generate import generate
 from devtools.local_s3 import provision_least_privilege
 
-__all__ = ["ROOT", "POSTGRES", "STORE_END", "T0", "store", "postgres_database", "deployment", "ee", "add_destination",
+__all__ = ["ROOT", "POSTGRES", "DATABASES", "STORE_END", "T0", "store", "postgres_database", "deployment", "ee", "add_destination",
            "create", "log"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POSTGRES = os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL")
+# The databases a deployment runs on: PostgreSQL whenever it is set up, marked slow so that `make test-fast`
+# runs each such test once, on SQLite; `make test` runs both.
+DATABASES = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.slow)] if POSTGRES else [])
 STORE_END = dt.date(2026, 11, 27)
 T0 = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)
 
@@ -45,7 +48,7 @@ def postgres_database():
     return admin, name, sa.engine.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+@pytest.fixture(params=DATABASES)
 def deployment(request, tmp_path, server, store):
     """Environment of one deployment: its database, key file, stores, and a bucket with the customer key."""
     if request.param == "sqlite":
