@@ -23,6 +23,8 @@ from transforms.sinks.sharding import shard_rows
 from transforms.shuffle.sorted_rows import SortedRows
 from transforms.shuffle.spill import read_piece, write_pieces
 
+pytestmark = pytest.mark.slow   # a 60,000-event day exported several times, on two workers and on Dask
+
 STORE_PARTS, EVENTS_PER_PART = 3, 20_000   # one day; "App Launched" is ~30%: ~18,000 rows, two ranges
 DAY = dt.date(2024, 3, 10)
 START, END = "2024-03-10T00:00:00Z", "2024-03-11T00:00:00Z"
@@ -61,7 +63,7 @@ def _partitions(store, tmp_path, batch_rows):
     return {key: SortedRows.of_pieces([read_piece(p) for p in found], EVENTS) for key, found in paths.items()}
 
 
-@pytest.mark.parametrize("fmt,limit", [pytest.param("json", LIMIT, marks=pytest.mark.slow), ("parquet", LIMIT // 2)])
+@pytest.mark.parametrize("fmt,limit", [("json", LIMIT), ("parquet", LIMIT // 2)])
 def test_ranges_depend_only_on_the_rows(heavy_store, tmp_path, fmt, limit):
     encoder = encoder_for(fmt, EVENTS, "gzip")
     plans = []
@@ -93,7 +95,6 @@ def _by_partition(objects):
     return found
 
 
-@pytest.mark.slow
 def test_a_heavy_partition_is_encoded_in_ranges_and_numbered_after(heavy_store, tmp_path, monkeypatch):
     """In-process, so the staged files can be watched: each range of a heavy partition stages its own
     files, numbered after the writer's own first file, and a range edge does not cut a file short."""
@@ -120,7 +121,6 @@ def test_a_heavy_partition_is_encoded_in_ranges_and_numbered_after(heavy_store, 
     assert not list(tmp_path.glob("out/.partial-*"))
 
 
-@pytest.mark.slow
 def test_two_workers_and_a_rerun_write_the_same_bytes(heavy_store, tmp_path):
     """CSV, read back with the csv module and a strict RFC 4180 reader."""
     source, want = heavy_store
@@ -134,7 +134,6 @@ def test_two_workers_and_a_rerun_write_the_same_bytes(heavy_store, tmp_path):
     assert sum(o["event_name"] == HEAVY for o in manifest["objects"]) >= 4
 
 
-@pytest.mark.slow
 def test_dask_writes_a_heavy_partition_from_ranges_staged_in_the_platform_bucket(
         heavy_store, dask_cluster, server, tmp_path, monkeypatch):
     source, _ = heavy_store
