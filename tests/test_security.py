@@ -93,6 +93,7 @@ def test_path_like_event_names_stay_inside_a_local_destination(tmp_path):
     assert sorted(reliability.exported_ids(reliability.folder_files(dest))) == sorted(r["event_id"] for r in records)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)   # the same lines on any database
 def test_json_logs_of_a_failing_run_parse_line_by_line_and_hold_no_secret(deployment):
     """A run fails (its key was deleted after it was saved) with EVENTEXPORT_LOG_FORMAT=json: every line the

@@ -7,7 +7,8 @@
 - `reliability`: the fault cases' table, every input record exported, rejected or lost.
 - `s3_faults`: a seeded fault-injecting proxy in front of the local S3 server.
 - `kill_child`: the exporter as a child process that stops at an exact point to be killed.
-- `control_deployment`: a control-plane deployment driven through the `eventexport` CLI.
+- `control_deployment`: a control-plane deployment driven through the `eventexport` CLI; a new database.
+- `scheduler_runs`: a recurring window due now, for tests of real scheduler processes.
 - `api_deployment`, `console_deployment`: deployments behind the REST API and the web console.
 - `fault_fixtures`, `dask_fixtures`: fixtures of the fault cases and the session's Dask cluster, loaded
   by tests/conftest.py as plugins.

@@ -4,7 +4,8 @@
 Each test gets its own database: an SQLite file, and a PostgreSQL database whenever
 EVENTEXPORT_TEST_POSTGRES_URL is set (`.ci/run` sets it); a sample store (module-scoped) and a bucket
 with the customer's least-privilege key on the session's local S3 server. `ee` runs the CLI as a
-subprocess and checks the secret never shows in its output.
+subprocess and checks the secret never shows in its output. `database` is a new, empty database of each
+kind, for tests that call the control plane's functions directly (tests/test_schema.py, test_scheduler.py).
 """
 
 import datetime as dt
@@ -20,8 +21,8 @@ import sqlalchemy as sa
 from devtools.generate import generate
 from devtools.local_s3 import provision_least_privilege
 
-__all__ = ["ROOT", "POSTGRES", "DATABASES", "STORE_END", "T0", "store", "postgres_database", "deployment", "ee", "add_destination",
-           "create", "log"]
+__all__ = ["ROOT", "POSTGRES", "DATABASES", "STORE_END", "T0", "store", "postgres_database", "deployment", "ee",
+           "add_destination", "create", "log", "database"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POSTGRES = os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL")
@@ -104,3 +105,15 @@ def log(deployment, *args):
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
+
+@pytest.fixture(params=DATABASES)
+def database(request, tmp_path):
+    """The URL of a new, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/control.db"
+        return
+    admin, name, url = postgres_database()
+    yield url
+    sa.create_engine(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
