@@ -6,6 +6,7 @@
 - `exports`: the exporter run with the suite's ids; `verify_export`, the oracle most export tests end with.
 - `reliability`: the fault cases' table, every input record exported, rejected or lost.
 - `s3_faults`: a seeded fault-injecting proxy in front of the local S3 server.
+- `s3_worlds`: two S3 servers, the platform's and a customer's, for stores read from S3.
 - `kill_child`: the exporter as a child process that stops at an exact point to be killed.
 - `control_deployment`: a control-plane deployment driven through the `eventexport` CLI; a new database.
 - `scheduler_runs`: a recurring window due now, for tests of real scheduler processes.
