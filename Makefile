@@ -57,7 +57,8 @@ lock:
 test: install
 	$(BIN)/python -m pytest -q tests
 
-# The edit-test loop: everything but the tests marked slow (clusters, fault proxies, the browser, the bench harness).
+# The edit-test loop: everything but the tests marked slow (clusters, fault proxies, kills, the browser, the bench
+# harness, PostgreSQL variants, tests of more than a few seconds); `make test` runs them all.
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
@@ -68,7 +69,7 @@ reliability: install
 demo: install
 	$(BIN)/python -m devtools.demo
 
-# One export through a local Dask scheduler and two workers into the local S3 server (README: Dask cluster).
+# One export through a local Dask scheduler and two workers into the local S3 server (docs/cluster.md).
 demo-cluster: install
 	$(BIN)/python -m devtools.demo_cluster
 

@@ -34,7 +34,7 @@ setup(
     ],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
-        # Beam's DaskRunner and the dask.distributed scheduler and workers it runs on (README: Dask cluster).
+        # Beam's DaskRunner and the dask.distributed scheduler and workers it runs on (docs/cluster.md).
         "dask": [
             "apache-beam[dask]>=2.60",
             "dask>=2024.4.2",

@@ -2,7 +2,7 @@
 
 One row of two panels per results file (one store profile, one size): events/s per format and
 contender (bars), and each contender's peak RSS (bars, MiB, the largest single process). benchmarks.run
-draws the chart of its own run next to its JSON; the README shows the final runs' chart.
+draws the chart of its own run next to its JSON; docs/performance.md shows the final runs' chart.
 """
 
 import argparse

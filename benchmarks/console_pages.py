@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from control.models import destinations, requests, runs
-from tests.console_support import ADMIN, console_deployment, log_in, recent_store
+from tests.support.console_deployment import ADMIN, console_deployment, log_in, recent_store
 
 __all__ = ["main"]
 

@@ -73,7 +73,7 @@ def duckdb_export(source, destination, fmt, start_ms, end_ms, threads=1):
         options = "FORMAT json, COMPRESSION gzip"
     else:
         # The three maps' key sets and value types (json_group_structure merges them), one scan each:
-        # at 5M events the three aggregates in one query held more than 18.8 GiB and failed.
+        # the three aggregates in one query ran out of memory at 5M events (docs/performance.md).
         structures = [con.execute(f"SELECT json_group_structure({column}::JSON) FROM {src}").fetchone()[0]
                       for column in ("profile", "device_info", "event_props")]
         groups = [("profile", "profile"), ("deviceInfo", "device_info"), ("eventProps", "event_props")]

@@ -33,7 +33,7 @@ from control.secrets import Vault
 from control.settings import load_settings
 from devtools.generate import generate
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
-from tests.s3_faults import FaultProxy
+from tests.support.s3_faults import FaultProxy
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 
 __all__ = ["main"]

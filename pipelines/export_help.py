@@ -1,15 +1,19 @@
 """`python -m pipelines.export --help`: every export option with its meaning and default, then the Beam
 options that pass through to the runner, all read from the same definitions the template metadata uses.
+
+`python -m pipelines.export_help --markdown docs/options.md` writes the same options as docs/options.md's
+table (tests/test_export_help.py fails when the committed table is stale); without a file it prints it.
 """
 
 import argparse
+import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, DESTINATION_OPTION_HELP, ExportOptions
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
-__all__ = ["help_text"]
+__all__ = ["help_text", "options_table", "write_options_table"]
 
 _USAGE = "%(prog)s --source STORE --destination DEST --end INSTANT [export options] [Beam options]"
 _RUNNER_NOTE = ("Runs on Beam's in-process FnApiRunner unless --runner names another; DirectRunner also means "
@@ -40,18 +44,28 @@ Exit status: 0 done; 2 bad options, unreadable source or a record too large for 
 3 the destination refused us; 1 anything else."""
 
 
-def _annotated(name, text, settings):
+_TABLE_START = "<!-- generated from OPTION_HELP by: python -m pipelines.export_help --markdown docs/options.md -->"
+_TABLE_END = "<!-- end of the generated table -->"
+
+
+def _default(name, text, settings):
+    """The default as --help and docs/options.md show it: 'required', a value, or None when the text says it."""
     if name in REQUIRED_OPTIONS:
-        return f"{text} (required)"
+        return "required"
     if "default" in text:
-        return text
+        return None
     if settings.get("action") == "store_true":
-        return f"{text} (default: off)"
+        return "off"
     if settings.get("action") == "append":
-        return f"{text} (default: none)"
-    if "default" in settings:
-        return f"{text} (default: {settings['default']})"
-    return f"{text} (default: none)"
+        return "none"
+    return str(settings.get("default", "none"))
+
+
+def _annotated(name, text, settings):
+    default = _default(name, text, settings)
+    if default is None:
+        return text
+    return f"{text} (required)" if default == "required" else f"{text} (default: {default})"
 
 
 def _add(group, name, text, settings):
@@ -90,3 +104,33 @@ def help_text():
         group._group_actions.extend(actions)
         seen.update(a.dest for a in actions)
     return parser.format_help()
+
+
+def options_table():
+    """The export and destination options as a Markdown table: option, default, meaning."""
+    rows = [_TABLE_START, "", "| option | default | meaning |", "|---|---|---|"]
+    for name, (text, settings) in {**OPTION_HELP, **DESTINATION_OPTION_HELP}.items():
+        default = _default(name, text, settings)
+        if default is not None and "default" in settings and name not in REQUIRED_OPTIONS:
+            default = f"`{default}`"
+        meaning = text.replace("|", "\\|")
+        rows.append(f"| `--{name}` | {default or ''} | {meaning} |")
+    return "\n".join(rows + ["", _TABLE_END])
+
+
+def write_options_table(path):
+    """Replace the generated table in the Markdown file at `path` (between its two marker lines)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    start, end = text.index(_TABLE_START), text.index(_TABLE_END) + len(_TABLE_END)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text[:start] + options_table() + text[end:])
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["--markdown"] or len(sys.argv) > 3:
+        sys.exit("usage: python -m pipelines.export_help --markdown [FILE.md]")
+    if len(sys.argv) == 3:
+        write_options_table(sys.argv[2])
+    else:
+        print(options_table())

@@ -20,7 +20,7 @@ __all__ = ["ExportOptions", "OPTION_HELP", "DESTINATION_OPTION_HELP", "REQUIRED_
            "export_arguments", "destination_values", "SECRET_ENV", "KEY_ID_ENV"]
 
 
-# name -> (help, extra argparse settings); the README's option table is written from this.
+# name -> (help, extra argparse settings); docs/options.md's table is written from this.
 OPTION_HELP = {
     "source": ("event store root: a local folder or s3://bucket/path", {}),
     "destination": ("a local folder or s3://bucket[/prefix]", {}),

@@ -62,7 +62,7 @@ def pipeline_options(argv):
     if renamed:
         raise renamed_option_error(renamed[0].replace("-", "_"))
     if unknown:  # Beam would only warn and drop it; a misspelled option must not change the export
-        raise ConfigError(f"unknown option --{unknown[0]}; see the README's option table")
+        raise ConfigError(f"unknown option --{unknown[0]}; see docs/options.md or --help")
     _check_flink_job_server(options)
     standard = options.view_as(StandardOptions)
     if standard.runner in (None, "DirectRunner"):

@@ -114,6 +114,7 @@ def _cli(tmp_path, *args, stdin=None):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_account_and_user_commands(tmp_path):
     done = _cli(tmp_path, "account", "add", "globex", "--name", "Globex", "--event-store", "/stores/g",
                 "--database-id", "gx1", "--data-region", "EU")
@@ -139,6 +140,7 @@ def test_account_and_user_commands(tmp_path):
     assert refused.returncode == 2 and "no account 'initech'" in refused.stderr
 
 
+@pytest.mark.slow
 def test_user_commands_change_role_password_tokens_and_remove(tmp_path):
     engine = connect(f"sqlite:///{tmp_path}/cli.db")
     accounts.ensure_default_account(engine, load_settings({}))

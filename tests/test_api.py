@@ -1,13 +1,13 @@
 """The REST API end to end: destinations against the local S3 server, export rules, runs made by the real
 scheduler and pipeline, the activity log's filters and pages, a run's objects and its verification.
-Every account, token and bucket is real (tests/api_support.py); nothing is mocked."""
+Every account, token and bucket is real (tests/support/api_deployment.py); nothing is mocked."""
 
 import datetime as dt
 
 import pytest
 
 from control.scheduler import run_due
-from tests.api_support import bearer, deployment, destination_body, stores  # noqa: F401 (fixtures)
+from tests.support.api_deployment import bearer, deployment, destination_body, stores  # noqa: F401 (fixtures)
 
 API = "/api/v1"
 UTC = dt.timezone.utc
@@ -150,6 +150,7 @@ def _one_time_export(d, tenant):
     return created.json()["id"]
 
 
+@pytest.mark.slow
 def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment):
     d = deployment
     requests = {account: _one_time_export(d, tenant) for account, tenant in d.tenants.items()}

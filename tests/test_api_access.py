@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from control.scheduler import plan_runs
-from tests.api_support import bearer, deployment, destination_body, stores  # noqa: F401 (fixtures)
+from tests.support.api_deployment import bearer, deployment, destination_body, stores  # noqa: F401 (fixtures)
 
 API = "/api/v1"
 

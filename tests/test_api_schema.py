@@ -11,7 +11,9 @@ import schemathesis
 from schemathesis import checks
 from hypothesis import HealthCheck, given, settings
 
-from tests.api_support import bearer, running, stores  # noqa: F401 (fixture)
+from tests.support.api_deployment import bearer, running, stores  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.slow   # hundreds of generated requests per operation
 
 EXAMPLES = 25   # per operation and mode: 17 operations x 2 modes x 25 = 850 requests
 _SHAPE = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,

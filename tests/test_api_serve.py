@@ -10,6 +10,10 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
+pytestmark = pytest.mark.slow   # `eventexport serve` started as a server process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from control import accounts
 from control.models import api_tokens
-from tests.api_support import bearer, deployment, stores  # noqa: F401 (fixtures)
+from tests.support.api_deployment import bearer, deployment, stores  # noqa: F401 (fixtures)
 
 API = "/api/v1"
 

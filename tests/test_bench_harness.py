@@ -12,6 +12,8 @@ import pytest
 
 from benchmarks.measure import run_measured
 
+pytestmark = pytest.mark.slow   # the benchmark harness, every contender a child process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS = 2000
 EXPECTED = {"json": {"ours", "ours_2w", "ours_2t", "dask", "duckdb", "stock_beam"},

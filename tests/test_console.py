@@ -14,9 +14,9 @@ from console.log_pages import PAGE_SIZE
 from control import accounts, destinations, exports
 from control.models import requests, runs
 from devtools.local_s3 import provision_least_privilege
+from tests.support.console_deployment import (ADMIN, OUTSIDER, PASSWORD, VIEWER, console_deployment, csrf_of,
+                                              log_in, recent_store)
 from transforms.sinks.preflight import MARKER_NAME
-from tests.console_support import (ADMIN, OUTSIDER, PASSWORD, VIEWER, console_deployment, csrf_of, log_in,
-                                   recent_store)
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +252,7 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
         assert "wrong-secret" not in answer.text
 
 
+@pytest.mark.slow
 def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
     deployment = _deployment(tmp_path, store, server)
     engine = deployment["engine"]

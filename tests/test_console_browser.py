@@ -1,7 +1,7 @@
 """The console in a real browser (Debian's headless Chromium driven by Playwright), as a new user meets it:
 log in, add a destination against the local S3 server, create a one-time export, let the scheduler run
 it, watch the log turn Done, open the run and verify it. Every page is photographed (at 1280 px and at
-phone width) into the test's tmp folder; EVENTEXPORT_SCREENSHOTS=docs/screenshots copies them for the README.
+phone width) into the test's tmp folder; EVENTEXPORT_SCREENSHOTS=docs/screenshots copies them for the README and docs/operations.md.
 
 Every byte the server sends to the browser is recorded, and neither the secret nor the key id is in it.
 The browser logs no script error: the only console errors allowed are the 4xx answers forms get by design.
@@ -22,7 +22,9 @@ from playwright import sync_api as playwright
 from server.serve import serve_in_thread
 from control.scheduler import run_due
 from devtools.local_s3 import provision_least_privilege
-from tests.console_support import ADMIN, PASSWORD, console_deployment, recent_store
+from tests.support.console_deployment import ADMIN, PASSWORD, console_deployment, recent_store
+
+pytestmark = pytest.mark.slow   # Chromium driving the console
 
 CHROMIUM = "/usr/bin/chromium"   # Debian's package; .ci/run installs it
 DONE_TIMEOUT_MS = 90_000

@@ -1,98 +1,19 @@
 """The control plane end to end: the `eventexport` CLI on SQLite and PostgreSQL, with the local S3 server.
 
 PostgreSQL runs whenever EVENTEXPORT_TEST_POSTGRES_URL is set (`.ci/run` sets it); each test gets
-its own database there, as it gets its own SQLite file.
+its own database there, as it gets its own SQLite file (tests/support/control_deployment.py).
 """
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from devtools.generate import generate
-from devtools.local_s3 import provision_least_privilege
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-POSTGRES = os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL")
-STORE_END = dt.date(2026, 11, 27)
-T0 = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("store")
-    generate(str(root), 2000, 8, "parquet", seed=5, end=STORE_END)
-    return root
-
-
-def _postgres_database():
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a restart
-    name = f"eventexport_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return admin, name, sa.engine.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
-def deployment(request, tmp_path, server, store):
-    """Environment of one deployment: its database, key file, stores, and a bucket with the customer key."""
-    if request.param == "sqlite":
-        db, cleanup = f"sqlite:///{tmp_path}/eventexport.db", None
-    else:
-        admin, name, db = _postgres_database()
-        cleanup = (admin, name)
-    bucket = f"cust-{uuid.uuid4().hex[:10]}"
-    key = provision_least_privilege(server, bucket, region="eu-west-1")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTEXPORT_"))}
-    env.update(PYTHONPATH=ROOT, EVENTEXPORT_DB=db, EVENTEXPORT_KEY_FILE=str(tmp_path / "master.key"),
-               EVENTEXPORT_EVENT_STORE=str(store / "events"), EVENTEXPORT_PROFILE_STORE=str(store / "profiles"),
-               EVENTEXPORT_MANIFESTS=str(tmp_path / "manifests"), EVENTEXPORT_DATABASE_ID="eu1",
-               EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS="true")   # the local S3 server is on 127.0.0.1
-    yield {"env": env, "db": db, "bucket": bucket, "key": key, "server": server, "tmp": tmp_path}
-    if cleanup:
-        admin, name = cleanup
-        sa.create_engine(db).dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def ee(deployment, *args, stdin=None, secret=True, background=False):
-    env = dict(deployment["env"])
-    if secret:
-        env["EVENTEXPORT_SECRET_ACCESS_KEY"] = deployment["key"].secret_access_key
-    command = [sys.executable, "-m", "control.cli", *args]
-    if background:
-        return subprocess.Popen(command, env=env, cwd=deployment["tmp"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    done = subprocess.run(command, env=env, cwd=deployment["tmp"], capture_output=True, text=True, input=stdin,
-                          timeout=600)
-    assert deployment["key"].secret_access_key not in done.stdout + done.stderr
-    return done
-
-
-def add_destination(deployment, name="acme", *extra):
-    done = ee(deployment, "destination", "add", "--name", name, "--bucket", deployment["bucket"],
-              "--data-region", "EU", "--access-key-id", deployment["key"].access_key_id, "--prefix", "exports",
-              "--endpoint-url", deployment["server"].endpoint_url, "--path-style", *extra)
-    assert done.returncode == 0, done.stderr
-    return done
-
-
-def create(deployment, *args, now=T0):
-    done = ee(deployment, "export", "create", "--destination", "acme", *args, "--now", now.isoformat())
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def log(deployment, *args):
-    done = ee(deployment, "log", "--json", *args)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+from tests.support.control_deployment import (T0, add_destination, create, deployment, ee, log,  # noqa: F401
+                                              store)
 
 
 def test_config_shows_effective_settings_with_secrets_redacted(deployment, tmp_path):
@@ -106,6 +27,7 @@ def test_config_shows_effective_settings_with_secrets_redacted(deployment, tmp_p
     assert shown["master_key"] == "***" and "s3cr3t-master" not in done.stdout
 
 
+@pytest.mark.slow
 def test_destination_is_saved_only_after_the_connection_test(deployment):
     done = ee(deployment, "destination", "add", "--name", "bad", "--bucket", deployment["bucket"], "--data-region",
               "EU", "--access-key-id", deployment["key"].access_key_id, "--endpoint-url",
@@ -133,6 +55,7 @@ def test_secret_is_not_in_the_database_in_plain_text(deployment):
     assert key.secret_access_key.encode() not in raw and key.access_key_id.encode() not in raw
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-09-01T00:00:00Z",
       "--to", "2026-09-02T00:00:00Z"], "The start 2026-09-01 (UTC) is more than 60 days ago; the earliest allowed is "
@@ -156,6 +79,7 @@ def test_export_rules_refuse_with_a_clear_message(deployment, args, message):
     assert message in done.stderr and done.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_one_time_profile_export_waits_for_the_recurring_one_to_stop(deployment):
     add_destination(deployment)
     recurring = create(deployment, "--type", "all_profiles", "--format", "csv", "--frequency", "recurring",
@@ -174,6 +98,7 @@ def _bucket_keys(deployment):
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
+@pytest.mark.slow
 def test_recurring_windows_are_contiguous_across_downtime(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "select_events", "--event", "Charged", "--event", "Search",
@@ -199,6 +124,7 @@ def test_recurring_windows_are_contiguous_across_downtime(deployment):
                for k in keys if "connection-test" not in k)
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_retried_with_backoff_and_never_skipped(deployment, tmp_path):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "csv", "--frequency", "recurring",
@@ -217,6 +143,7 @@ def test_a_failing_run_is_retried_with_backoff_and_never_skipped(deployment, tmp
     assert log(deployment, "--status", "Failed") == []
 
 
+@pytest.mark.slow
 def test_two_schedulers_never_run_a_window_twice(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "json", "--frequency", "recurring",
@@ -231,6 +158,7 @@ def test_two_schedulers_never_run_a_window_twice(deployment):
     assert len(ran) == 4   # between them, each window exactly once
 
 
+@pytest.mark.slow
 def test_one_time_export_runs_once_and_is_done(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "parquet", "--frequency", "once",
@@ -247,9 +175,10 @@ def test_one_time_export_runs_once_and_is_done(deployment):
     assert request in text and "Done" in text
 
 
+@pytest.mark.slow
 def test_activity_log_carries_the_reject_count(deployment, tmp_path):
-    from tests import reliability
-    from tests.conftest import ms, write_store
+    from tests.support import reliability
+    from tests.support.stores import ms, write_store
     at = ms("2026-11-18T10:00:00Z")
     records = [reliability.event(f"ok-{i}", at + i) for i in range(150)]
     records.append(reliability.event("bad", at, event_props="not json"))

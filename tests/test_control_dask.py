@@ -6,7 +6,12 @@ import os
 import subprocess
 import sys
 
-from tests.test_control import T0, ROOT, add_destination, create, deployment, ee, log, store  # noqa: F401
+import pytest
+
+from tests.support.control_deployment import (ROOT, T0, add_destination, create, deployment, ee, log,  # noqa: F401
+                                              store)
+
+pytestmark = pytest.mark.slow   # scheduled runs on the Dask cluster
 
 EVERY = dt.timedelta(hours=12)
 

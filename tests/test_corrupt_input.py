@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import reliability
-from tests.conftest import export, export_ok, load_manifest, ms, write_store
+from tests.support import reliability
+from tests.support.exports import export, export_ok, load_manifest
+from tests.support.stores import ms, write_store
 
 START, END = "2024-03-05T00:00:00Z", "2024-03-06T00:00:00Z"
 FOLDER = "captured_date=2024-03-05"

@@ -12,8 +12,10 @@ import pytest
 
 from control.launcher import pipeline_command
 from control.settings import load_settings
-from tests import reliability
-from tests.conftest import DATABASE_ID, REQUEST_ID, RUN_TS, export_ok, load_manifest, ms, write_store
+from tests.support import reliability
+from tests.support.expected import DATABASE_ID, REQUEST_ID, RUN_TS
+from tests.support.exports import export_ok, load_manifest
+from tests.support.stores import ms, write_store
 from transforms.sinks.naming import MAX_BASENAME_BYTES
 
 DAY = "2026-11-20"

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from control import accounts
 from control.settings import load_settings
 from server.app import create_app
-from tests.conftest import HAND_END, HAND_START, REPO
+from tests.support.exports import REPO
+from tests.support.stores import HAND_END, HAND_START
 from transforms.errors import ConfigError, ExportError
 from transforms.sinks.endpoint_guard import (ALLOW_PRIVATE_ENV, EndpointRefusedError, GuardedHTTPConnection,
                                              check_host, private_allowed, refusal)

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from tests.conftest import (DATABASE_ID, HAND_END, HAND_RECORDS, HAND_START, REPO, REQUEST_ID, RUN_TS, in_window,
-                            verify_export)
+from tests.support.expected import DATABASE_ID, REQUEST_ID, RUN_TS
+from tests.support.exports import REPO, verify_export
+from tests.support.stores import HAND_END, HAND_RECORDS, HAND_START, in_window
 from transforms.runtime.logs import SUMMARY_ENV
 
 # Beam prints this at import time when Google's apitools is not installed; it is not ours.
@@ -78,6 +79,7 @@ def _own_lines(stderr):
     return [line for line in stderr.splitlines() if not BEAM_IMPORT_NOISE.fullmatch(line)]
 
 
+@pytest.mark.slow
 def test_cli_success_summary(cli_runs):
     tmp, results = cli_runs
     status, out, err = results["ok"]
@@ -101,6 +103,7 @@ def test_cli_success_summary(cli_runs):
                          run_timestamp=RUN_TS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_cli_bad_options_exit_2(cli_runs, case):
     tmp, results = cli_runs

@@ -18,8 +18,11 @@ from devtools.local_dask import LocalDaskCluster
 from devtools.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
 from pipelines.runners import DASK_RUNNER
-from tests.conftest import (DATABASE_ID, GEN_END, GEN_END_DATE, GEN_START, REPO, REQUEST_ID, RUN_TS, export,
-                            export_ok, folder_bytes, load_manifest, manifest_name, ms, write_store)
+from tests.support.expected import DATABASE_ID, REQUEST_ID, RUN_TS, manifest_name
+from tests.support.exports import REPO, export, export_ok, folder_bytes, load_manifest
+from tests.support.stores import GEN_END, GEN_END_DATE, GEN_START, ms, write_store
+
+pytestmark = pytest.mark.slow   # a Dask cluster: scheduler and two worker processes
 
 STORE_PARTS = 4          # generated stores merged into one, so each day is several splits
 EVENTS_PER_PART = 1500

@@ -12,10 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
-from tests.conftest import (FORMATS, GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_KEYS,
-                            HOSTILE_NAMES, HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, day8, export, export_ok, folder_bytes,
-                            in_window, layout_by_time, load_manifest, manifest_name, ms, pct, read_object,
-                            verify_export, write_store)
+from tests.support.expected import FORMATS, day8, manifest_name, pct
+from tests.support.exports import export, export_ok, folder_bytes, load_manifest, verify_export
+from tests.support.readers import read_object
+from tests.support.stores import (GEN_END, GEN_START, HAND_END, HAND_RECORDS, HAND_START, HOSTILE_KEYS, HOSTILE_NAMES,
+                                  HOSTILE_PROPS, N_CUT, N_FIT, N_JP, N_LONG, N_LONG2, in_window, layout_by_time, ms,
+                                  write_store)
 
 
 # ---------------------------------------------------------------------------------------------- the hand store
@@ -175,6 +177,7 @@ def test_avro_schema(hand_export):
         assert sorted(fields[name]["values"]) == sorted(["null", "boolean", "long", "double", "string"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_input_formats_give_the_same_output(hand_export, fmt):
     """The same records stored as Parquet, Avro and JSON Lines export to the same objects."""
@@ -213,6 +216,7 @@ def generated_exports(generated, tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_generated_store_every_row_exact(generated, generated_exports, fmt):
     _, rows = generated
@@ -226,6 +230,7 @@ def test_generated_store_every_row_exact(generated, generated_exports, fmt):
         assert max(len(v) for v in indices.values()) >= 3   # several shards somewhere
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_rerun_is_byte_identical(generated_exports, fmt):
     first, second = (folder_bytes(d) for d in generated_exports[fmt])

@@ -1,13 +1,16 @@
 """The export command line as a person meets it: `--help` lists every option with its meaning and default,
-and a destination without any credentials says where credentials come from."""
+docs/options.md's table says the same, and a destination without any credentials says where credentials
+come from."""
 
 import os
 import subprocess
 import sys
 
 from pipelines.export import run
+from pipelines.export_help import options_table, write_options_table
 from pipelines.options import OPTION_HELP, REQUIRED_OPTIONS, DESTINATION_OPTION_HELP
-from tests.conftest import HAND_END, HAND_START, REPO
+from tests.support.exports import REPO
+from tests.support.stores import HAND_END, HAND_START
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV
 
 
@@ -30,6 +33,17 @@ def test_help_lists_every_option_with_meaning_and_default():
         assert beam_option in flat
     assert "passed through to the runner" in flat
     assert KEY_ID_ENV in flat and SECRET_ENV in flat
+
+
+def test_docs_option_table_is_the_one_generated_from_the_options(tmp_path):
+    committed = (REPO / "docs" / "options.md").read_text(encoding="utf-8")
+    assert options_table() in committed, "run: python -m pipelines.export_help --markdown docs/options.md"
+    for name, (meaning, _) in {**OPTION_HELP, **DESTINATION_OPTION_HELP}.items():
+        assert f"| `--{name}` |" in committed and meaning in committed, name
+    stale = tmp_path / "options.md"
+    stale.write_text(committed.replace("| `--format` |", "| `--formats` |"), encoding="utf-8")
+    write_options_table(stale)
+    assert stale.read_text(encoding="utf-8") == committed
 
 
 def test_help_from_the_command_line_exits_zero_on_stdout():

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from tests.conftest import (REQUEST_ID, RUN_TS, export, export_ok, load_manifest, ms, rejects_regex,
-                            verify_export, write_store)
+from tests.support.expected import REQUEST_ID, RUN_TS, rejects_regex
+from tests.support.exports import export, export_ok, load_manifest, verify_export
+from tests.support.stores import ms, write_store
 
 START, END = "2024-03-05T00:00:00Z", "2024-03-06T00:00:00Z"
 FOLDER = "captured_date=2024-03-05"

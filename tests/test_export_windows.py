@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (HAND_END, HAND_RECORDS, HAND_START, RUN_TS, export, export_ok, folder_bytes,
-                            in_window, layout_by_time, load_manifest, manifest_name, ms, read_object, verify_export,
-                            write_store)
+from tests.support.expected import RUN_TS, manifest_name
+from tests.support.exports import export, export_ok, folder_bytes, load_manifest, verify_export
+from tests.support.readers import read_object
+from tests.support.stores import HAND_END, HAND_RECORDS, HAND_START, in_window, layout_by_time, ms, write_store
 from transforms.config import ExportConfig
 from transforms.errors import ConfigError
 

@@ -12,7 +12,7 @@ from control.accounts import ensure_default_account
 from control.errors import ConflictError
 from control.models import connect, destinations, requests
 from control.settings import load_settings
-from tests.test_control import POSTGRES, _postgres_database
+from tests.support.control_deployment import DATABASES, postgres_database
 from transforms.errors import ConfigError
 
 NOW = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
@@ -20,13 +20,13 @@ CREATORS = 6
 ROUNDS = 4
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+@pytest.fixture(params=DATABASES)
 def database(request, tmp_path):
     """A database URL with the default account and its destination `acme` (stored as is: no bucket needed)."""
     if request.param == "sqlite":
         url, cleanup = f"sqlite:///{tmp_path}/races.db", None
     else:
-        admin, name, url = _postgres_database()
+        admin, name, url = postgres_database()
         cleanup = (admin, name)
     engine = connect(url)
     ensure_default_account(engine, load_settings({"EVENTEXPORT_DB": url}))

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.generate import HOSTILE_NAMES, generate, main
 from devtools.store_variety import HOSTILE_KEYS, PAYLOAD_CHARS
-from tests.conftest import read_store_file
+from tests.support.stores import read_store_file
 from transforms.sources.watermark import read_watermark
 
 END = dt.date(2024, 3, 10)

@@ -1,7 +1,7 @@
 """A heavy (event, date) partition is encoded in row ranges by many workers, then numbered in one pass
 (transforms/heavy_partitions.py): its ranges are separate work items, the ranges depend only on the rows, and
 the objects and manifest are byte-identical with one worker, two worker processes, a rerun and Dask,
-with every row once, in order, read back by independent readers (conftest.verify_export)."""
+with every row once, in order, read back by independent readers (tests/support/exports.py: verify_export)."""
 
 import datetime as dt
 import glob
@@ -13,7 +13,8 @@ import pytest
 from distributed import get_task_stream
 
 from devtools.generate import generate
-from tests.conftest import export_ok, folder_bytes, in_window, read_generated_events, verify_export
+from tests.support.exports import export_ok, folder_bytes, verify_export
+from tests.support.stores import in_window, read_generated_events
 from transforms import heavy_partitions as staging
 from transforms.formats import encoder_for
 from transforms.shuffle.partition import add_time_parts, split_by_partition
@@ -21,6 +22,8 @@ from transforms.records import EVENTS
 from transforms.sinks.sharding import shard_rows
 from transforms.shuffle.sorted_rows import SortedRows
 from transforms.shuffle.spill import read_piece, write_pieces
+
+pytestmark = pytest.mark.slow   # a 60,000-event day exported several times, on two workers and on Dask
 
 STORE_PARTS, EVENTS_PER_PART = 3, 20_000   # one day; "App Launched" is ~30%: ~18,000 rows, two ranges
 DAY = dt.date(2024, 3, 10)

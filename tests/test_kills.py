@@ -1,7 +1,7 @@
 """An export killed with SIGKILL at exact points of its run, to a local folder and to S3: no torn object
 and no manifest is left, and the rerun writes exactly what an uninterrupted run writes.
 
-The exporter runs as a child process (tests/kill_child.py) that stops at the chosen point and announces
+The exporter runs as a child process (tests/support/kill_child.py) that stops at the chosen point and announces
 it; for S3 the fault proxy holds the chosen request instead, so a part upload is cut in the middle.
 """
 
@@ -18,11 +18,14 @@ import pytest
 
 from devtools.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
-from tests import reliability
-from tests.conftest import DATABASE_ID, REPO, REQUEST_ID, RUN_TS, export, manifest_name
-from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
-from tests.s3_faults import FaultProxy
+from tests.support import reliability
+from tests.support.expected import DATABASE_ID, REQUEST_ID, RUN_TS, manifest_name
+from tests.support.exports import REPO, export
+from tests.support.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
+from tests.support.s3_faults import FaultProxy
 from transforms.sinks import s3
+
+pytestmark = pytest.mark.slow   # exporters killed at exact points, each a child process
 
 _PATIENCE = 240  # seconds a child may take to reach its point on a loaded machine; never reached when healthy
 
@@ -35,8 +38,8 @@ def _export_args(source, destination, *extra):
 
 def _start_child(pause, marker, part_bytes, args, env=None):
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
-    return subprocess.Popen([sys.executable, "-m", "tests.kill_child", pause, str(marker), str(part_bytes), *args],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "tests.support.kill_child", pause, str(marker), str(part_bytes), *args]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def _kill_when(child, reached):

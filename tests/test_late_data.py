@@ -14,9 +14,10 @@ import uuid
 
 import pytest
 
-from tests import reliability
-from tests.conftest import write_store
-from tests.test_control import T0, add_destination, create, deployment, ee, log, store  # noqa: F401 (fixtures)
+from tests.support import reliability
+from tests.support.control_deployment import (T0, add_destination, create, deployment, ee, log,  # noqa: F401
+                                              store)
+from tests.support.stores import write_store
 from transforms.sources.watermark import WATERMARK_FILE, read_watermark, write_watermark
 
 SQLITE = pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
@@ -65,6 +66,7 @@ def _with_store(deployment, root, **env):
     return dict(deployment, env=dict(deployment["env"], EVENTEXPORT_EVENT_STORE=str(root), **env))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_files_landing_after_the_window_are_exported_once_the_mark_passes(deployment, tmp_path):
@@ -112,6 +114,7 @@ def test_files_landing_after_the_window_are_exported_once_the_mark_passes(deploy
                         sent, reliability.exported_ids(files))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_without_a_mark_a_window_waits_the_settle_delay(deployment, tmp_path):
@@ -140,6 +143,7 @@ def test_without_a_mark_a_window_waits_the_settle_delay(deployment, tmp_path):
                         [r["event_id"] for r in on_time + late], reliability.exported_ids(files))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_one_time_export_reaching_past_the_mark_waits(deployment, tmp_path):
@@ -170,6 +174,7 @@ def test_one_time_export_reaching_past_the_mark_waits(deployment, tmp_path):
                         [r["event_id"] for r in landed + late], reliability.exported_ids(files))
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.reliability
 def test_a_failed_run_retried_after_late_files_landed_writes_the_same_objects(deployment, tmp_path):

@@ -64,6 +64,7 @@ def test_a_failed_child_says_its_own_words(lines, message):
     assert str(_failure(-9, lines)) == message
 
 
+@pytest.mark.slow
 def test_a_failing_pipeline_s_error_line_is_the_run_s_error(tmp_path):
     settings, account, request, destination, run = _rows(tmp_path)
     destination["endpoint_url"] = "http://127.0.0.1:9"   # nothing listens there (the discard port)

@@ -9,7 +9,7 @@ import pytest
 
 from control.settings import load_settings
 from devtools.local_flink import LocalFlinkCluster
-from tests.conftest import REPO
+from tests.support.exports import REPO
 
 POM = REPO / "devtools" / "flink" / "pom.xml"
 

@@ -13,18 +13,18 @@ from control import accounts, login_throttle
 from control.errors import AuthenticationError, TooManyAttemptsError
 from control.models import connect
 from control.settings import load_settings
-from tests.test_control import POSTGRES, _postgres_database
+from tests.support.control_deployment import DATABASES, postgres_database
 
 PASSWORD = "correct horse battery staple"
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+@pytest.fixture(params=DATABASES)
 def url(request, tmp_path):
     if request.param == "sqlite":
         url, cleanup = f"sqlite:///{tmp_path}/throttle.db", None
     else:
-        admin, name, url = _postgres_database()
+        admin, name, url = postgres_database()
         cleanup = (admin, name)
     engine = connect(url)
     accounts.ensure_default_account(engine, load_settings({"EVENTEXPORT_DB": url}))
@@ -62,6 +62,7 @@ def test_five_failures_then_every_try_waits_even_the_right_password(url, caplog)
     first.dispose(), second.dispose()
 
 
+@pytest.mark.slow
 def test_the_wait_doubles_with_each_failure_after_it(url):
     engine = connect(url)
     at = dt.timedelta(0)
@@ -77,6 +78,7 @@ def test_the_wait_doubles_with_each_failure_after_it(url):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_one_address_guessing_many_emails_waits_too(url):
     engine = connect(url)
     for number in range(login_throttle.FREE_FAILURES_PER_CLIENT):

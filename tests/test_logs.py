@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.exports import REPO
 from transforms.errors import ConfigError
 from transforms.runtime import logs
 

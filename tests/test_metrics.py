@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.app import create_app
 from control.models import requests, runs
 from control.settings import load_settings
-from tests.test_control import add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
-from tests.test_scheduler_failover import BEST_DATABASE, DEADLINE_SECONDS, _due_window, _wait_for
+from tests.support.control_deployment import deployment, ee, store  # noqa: F401 (fixtures)
+from tests.support.scheduler_runs import BEST_DATABASE, DEADLINE_SECONDS, due_window, wait_for
 
 # every label our metrics may take: a bounded set of values each (no request or run ids)
 LABELS = {"account", "status", "outcome", "kind", "result", "le"}   # le: a histogram bucket's bound
@@ -88,7 +88,7 @@ def _scrape(port, path="/metrics"):
 @BEST_DATABASE
 @pytest.mark.slow
 def test_the_scheduler_s_port_is_scraped_during_and_after_a_run_and_its_json_log_parses(deployment, tmp_path):
-    live, request, *_ = _due_window(deployment, tmp_path, "scraped")
+    live, request, *_ = due_window(deployment, tmp_path, "scraped")
     live["env"].update(EVENTEXPORT_LEASE_SECONDS="1.5", EVENTEXPORT_LOG_FORMAT="json")   # a heartbeat each 0.5 s
     scheduler = ee(live, "scheduler", "--interval", "0.5", "--metrics-port", "0", background=True)
     try:
@@ -97,11 +97,11 @@ def test_the_scheduler_s_port_is_scraped_during_and_after_a_run_and_its_json_log
             first.append(json.loads(scheduler.stdout.readline())["message"])
         port = int(re.search(r":(\d+)/$", first[-1]).group(1))
 
-        _wait_for(live, request, lambda r: (r["last_progress"] or "").startswith("progress: "))
+        wait_for(live, request, lambda r: (r["last_progress"] or "").startswith("progress: "))
         during = _samples(_scrape(port))
         assert _value(during, "eventexport_runs", account="default", status="Running") == 1
         assert _value(during, "eventexport_oldest_due_window_age_seconds", account="default") >= 3600
-        assert _wait_for(live, request, lambda r: r["status"] in ("Done", "Failed"))["status"] == "Done"
+        assert wait_for(live, request, lambda r: r["status"] in ("Done", "Failed"))["status"] == "Done"
         with sa.create_engine(live["db"]).connect() as connection:
             done = connection.execute(sa.select(runs).where(runs.c.request_id == request)).one()._mapping
         after = _samples(_scrape(port))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import pct
+from tests.support.expected import pct
 from transforms.sinks.naming import MAX_BASENAME_BYTES, SHORTENED, object_key
 
 RUN_TS, DAY, SUFFIX = "20261128093000", 20261120, ".json.gz"

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ms, write_store
+from tests.support.stores import ms, write_store
 from transforms.records import EVENTS, PROFILES
 from transforms.sources.placement import EPOCH_END_MS, latest_ms
 from transforms.sources.readers import read_split

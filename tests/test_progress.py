@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from devtools.generate import generate
 from transforms.runtime.progress import ProgressCounter, ProgressReporter
 
@@ -22,6 +24,7 @@ def test_reporter_sums_the_workers_counts(tmp_path):
                                                          "bytes": 100}
 
 
+@pytest.mark.slow
 def test_a_running_export_logs_progress_when_not_on_a_terminal(tmp_path):
     generate(str(tmp_path / "store"), 30000, 2, "parquet", seed=2, end=dt.date(2026, 11, 20))
     env = dict(os.environ, PYTHONPATH=ROOT, EVENTEXPORT_PROGRESS_SECONDS="0.2")

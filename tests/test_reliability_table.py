@@ -1,8 +1,8 @@
-"""The reliability table's own accounting (tests/reliability.py): it must catch every loss and duplicate."""
+"""The reliability table's own accounting (tests/support/reliability.py): it must catch every loss and duplicate."""
 
 import pytest
 
-from tests import reliability
+from tests.support import reliability
 
 
 @pytest.fixture

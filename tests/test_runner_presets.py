@@ -27,7 +27,8 @@ from control.settings import load_settings
 from pipelines.export import build_pipeline
 from pipelines.options import config_from_options
 from pipelines.runners import DASK_RUNNER, pipeline_options
-from tests.conftest import GEN_END, GEN_START, REPO
+from tests.support.exports import REPO
+from tests.support.stores import GEN_END, GEN_START
 from transforms.sources.store_files import list_splits
 
 PRESETS = REPO / "templates" / "runners"

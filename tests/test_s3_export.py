@@ -64,7 +64,7 @@ def _local_files(folder):
     return {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)}
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", [f if f in ("json", "parquet") else pytest.param(f, marks=pytest.mark.slow) for f in FORMATS])
 def test_s3_export_matches_local_export_byte_for_byte(server, store, tmp_path, fmt, monkeypatch):
     bucket, key = _bucket(server)
     monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
@@ -87,6 +87,7 @@ def test_s3_export_matches_local_export_byte_for_byte(server, store, tmp_path, f
     assert remote_keys == {"team/exports/" + name for name in data if "-rejects-" not in name}
 
 
+@pytest.mark.slow
 def test_rerun_overwrites_the_same_keys(server, store, monkeypatch):
     bucket, key = _bucket(server)
     monkeypatch.setenv(SECRET_ENV, key.secret_access_key)
@@ -97,6 +98,7 @@ def test_rerun_overwrites_the_same_keys(server, store, monkeypatch):
     assert _download_all(server, bucket, "") == first
 
 
+@pytest.mark.slow
 def test_verify_export_by_listing_alone(server, store, tmp_path):
     bucket, key = _bucket(server)
     copies = tmp_path / "manifests"
@@ -150,6 +152,7 @@ def _check(server, bucket, key, *extra):
                 ["--destination", f"s3://{bucket}/exports"] + _s3_args(server, key) + list(extra), key)
 
 
+@pytest.mark.slow
 def test_connection_test_passes_and_leaves_a_marker(server):
     bucket, key = _bucket(server)
     done = _check(server, bucket, key, "--data_region", "US", "--destination_region", "us-east-1")
@@ -173,6 +176,7 @@ def _denied_list_policy(bucket):
     return policy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, expected", [
     ("wrong secret", "secret access key does not match"),
     ("unknown key", "does not know the access key id"),
@@ -195,6 +199,7 @@ def test_each_connection_failure_has_its_own_message(server, case, expected):
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_export_with_a_key_that_may_not_put_fails_clearly(server, store):
     bucket = f"cust-{uuid.uuid4().hex[:12]}"
     key = provision_least_privilege(server, bucket, policy=_denied_put_policy(bucket))
@@ -203,6 +208,7 @@ def test_export_with_a_key_that_may_not_put_fails_clearly(server, store):
     assert "may not put objects" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, expected", [
     ("wrong secret", "secret access key does not match"),
     ("no bucket", "does not exist"),

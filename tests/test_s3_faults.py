@@ -1,4 +1,4 @@
-"""S3 faults between the exporter and the bucket, injected by a seeded proxy (tests/s3_faults.py) in front of
+"""S3 faults between the exporter and the bucket, injected by a seeded proxy (tests/support/s3_faults.py) in front of
 the local S3 server: transient ones end in a complete export, byte for byte the one a calm run writes;
 persistent ones fail the run naming the cause, leave no manifest, and a later retry succeeds."""
 
@@ -8,11 +8,14 @@ import pytest
 
 from devtools.local_s3 import provision_least_privilege
 from pipelines.options import SECRET_ENV
-from tests import reliability
-from tests.conftest import export, manifest_name
-from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
-from tests.s3_faults import FaultProxy
+from tests.support import reliability
+from tests.support.expected import manifest_name
+from tests.support.exports import export
+from tests.support.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
+from tests.support.s3_faults import FaultProxy
 from transforms.sinks import s3
+
+pytestmark = pytest.mark.slow   # exports through the fault-injecting proxy, retried to the end
 
 PREFIX = "faults/"
 WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")

@@ -1,5 +1,5 @@
 """The event and profile store on the platform's S3, read by every runner, exported to a customer's bucket
-on another S3 server (tests/s3_worlds.py): the objects equal those of the same store in a local folder,
+on another S3 server (tests/support/s3_worlds.py): the objects equal those of the same store in a local folder,
 byte for byte, and the two S3 worlds never meet (which key signed what, which bucket each server saw)."""
 
 import os
@@ -8,10 +8,11 @@ import uuid
 import pytest
 
 from devtools.local_s3 import Credentials, platform_policy, provision_least_privilege
-from tests.conftest import GEN_END, GEN_START, REPO, export_ok, folder_bytes
-from tests.s3_worlds import (BAD_LINES, Customer, Platform, assert_worlds_apart, bucket_objects,
-                             customer_server, export_from_s3, land_store, local_store, manifest_of,  # noqa: F401
-                             new_customer, platform, without_aws_environment)
+from tests.support.exports import REPO, export_ok, folder_bytes
+from tests.support.s3_worlds import (BAD_LINES, Customer, Platform, assert_worlds_apart,  # noqa: F401 (fixtures)
+                                     bucket_objects, customer_server, export_from_s3, land_store, local_store,
+                                     manifest_of, new_customer, platform, without_aws_environment)
+from tests.support.stores import GEN_END, GEN_START
 
 TWO_PROCESSES = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
 
@@ -62,6 +63,7 @@ def _platform_environment(platform, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", platform.server.region)
 
 
+@pytest.mark.slow
 def test_multi_processing_workers_with_the_key_in_their_environment(platform, customer_server, local_export,
                                                                     monkeypatch):
     _platform_environment(platform, monkeypatch)
@@ -167,6 +169,7 @@ def test_dask_workers_with_only_the_platform_key_equal_the_local_store(dask_clus
                                                  Prefix="spill/s3-store/").get("KeyCount") == 0
 
 
+@pytest.mark.slow
 def test_a_recurring_window_driven_by_the_scheduler_from_an_s3_store(platform, customer_server, local_store,
                                                                       tmp_path):
     """The account's store is s3://; the deployment's platform S3 settings say how to reach it, the platform key is
@@ -174,7 +177,7 @@ def test_a_recurring_window_driven_by_the_scheduler_from_an_s3_store(platform, c
     equal an export of the local store with the run's own options."""
     from control.models import runs
     import sqlalchemy as sa
-    from tests.test_control import ee
+    from tests.support.control_deployment import ee
     customer_bucket = f"cust-{uuid.uuid4().hex[:12]}"
     key = provision_least_privilege(customer_server, customer_bucket, region="eu-west-1")
     db = f"sqlite:///{tmp_path}/eventexport.db"

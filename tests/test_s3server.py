@@ -187,6 +187,7 @@ def _default_ctrl_c():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 def test_demo_main_prints_exports_and_stops_on_ctrl_c():
     proc = subprocess.Popen([sys.executable, "-m", "devtools.local_s3", "--bucket", "demo-bucket"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c)

@@ -27,10 +27,11 @@ from control.secrets import Vault
 from control.settings import load_settings
 from devtools.generate import generate
 from devtools.local_s3 import provision_least_privilege
-from tests.conftest import REPO, read_generated_events
-from tests.s3_faults import FaultProxy
+from tests.support.control_deployment import database  # noqa: F401 (a fixture: a new database of each kind)
+from tests.support.exports import REPO
+from tests.support.s3_faults import FaultProxy
+from tests.support.stores import read_generated_events
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
-from tests.test_schema import database  # noqa: F401 (a fixture: a new database of each kind)
 
 STORE_END = dt.date(2026, 11, 27)
 T0 = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)     # the store's mark says complete before this
@@ -140,6 +141,7 @@ def _claim_all(db, store, tmp_path, owner, start):
     return claimed
 
 
+@pytest.mark.slow
 def test_concurrent_schedulers_never_claim_a_run_twice_nor_past_an_account_s_cap(database, tmp_path, store, bucket,
                                                                                  server):
     engine, settings = _deployment(database, tmp_path, store)
@@ -240,6 +242,7 @@ def test_the_scheduler_starts_a_new_export_while_a_long_run_goes(tmp_path, store
     assert final[slow]["status"] == "Done" and out.count(f"run {slow} ") == out.count(f"run {quick} ") == 1, out
 
 
+@pytest.mark.slow
 def test_ten_thousand_event_names_run_to_done(tmp_path, store, bucket, server):
     """The names travel in a file, not on the child's command line (control/launcher.py), and only the
     steps that read them carry them (transforms/runtime/base_dofn.py). The export is saved directly: new

@@ -3,11 +3,10 @@
 Real `eventexport scheduler` processes on the wall clock (a request created an hour and a bit ago has
 one window due), the real local S3 server, and for the restart the real PostgreSQL server, restarted
 with `pg_ctlcluster`. What the bucket holds is read back with the independent readers and every input
-record accounted for (tests/reliability.py).
+record accounted for (tests/support/reliability.py).
 """
 
 import datetime as dt
-import glob
 import os
 import shutil
 import signal
@@ -18,70 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.export import run as export
-from tests import reliability
-from tests.conftest import layout_by_time, write_store
-from tests.test_control import POSTGRES, add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
-from transforms.sources.watermark import write_watermark
+from tests.support import reliability
+from tests.support.control_deployment import POSTGRES, create, deployment, ee, store  # noqa: F401 (fixtures)
+from tests.support.scheduler_runs import (BEST_DATABASE, DEADLINE_SECONDS, children, due_window, gone, run_row,
+                                          wait_for)
 
-BEST_DATABASE = pytest.mark.parametrize("deployment", ["postgresql" if POSTGRES else "sqlite"], indirect=True)
-EVERY = dt.timedelta(hours=4)
-DEADLINE_SECONDS = 300   # only a hung test waits this long; nothing here measures time
-
-
-def _ms(moment):
-    return int(moment.timestamp() * 1000)
-
-
-def _due_window(deployment, tmp_path, name, rows=600):
-    """A store holding `rows` records captured in the window that ended an hour ago, marked complete,
-    and a recurring request whose first window that is. Returns (deployment with that store, request,
-    window start, window end, the records)."""
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    start, end = now - EVERY - dt.timedelta(hours=1), now - dt.timedelta(hours=1)
-    step = (_ms(end) - _ms(start) - 120_000) // rows
-    records = [reliability.event(f"{name}-{n}", _ms(start) + 60_000 + n * step) for n in range(rows)]
-    root = tmp_path / name / "events"
-    write_store(root, layout_by_time(records), "parquet")
-    write_watermark(str(root), _ms(now))
-    live = dict(deployment, env=dict(deployment["env"], EVENTEXPORT_EVENT_STORE=str(root),
-                                     EVENTEXPORT_PROGRESS_SECONDS="0.1", PYTHONUNBUFFERED="1"))
-    add_destination(live)
-    request = create(live, "--type", "all_events", "--format", "json", "--frequency", "recurring",
-                     "--every", "4h", now=start)
-    return live, request, start, end, records
-
-
-def _run_row(live, request):
-    with sa.create_engine(live["db"]).connect() as connection:
-        rows = [dict(r._mapping) for r in connection.execute(sa.text(
-            "SELECT status, attempts, claimed_by, last_progress, run_timestamp, window_start, window_end "
-            "FROM runs WHERE request_id = :request"), {"request": request})]
-    return rows[0] if rows else None
-
-
-def _wait_for(live, request, test):
-    """Poll the run's row until `test(row)` holds (a row that never gets there fails at the deadline)."""
-    give_up = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        row = _run_row(live, request)
-        if row and test(row):
-            return row
-        assert time.monotonic() < give_up, f"the run never got there; last seen {row}"
-        time.sleep(0.1)
-
-
-def _children(pid):
-    paths = glob.glob(f"/proc/{pid}/task/*/children")
-    return [int(child) for path in paths for child in open(path).read().split()]
-
-
-def _gone(pid):
-    """True once `pid` has exited (a zombie waiting for init to reap it counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+pytestmark = pytest.mark.slow   # schedulers killed, leases lapsing, a PostgreSQL restart
 
 
 def _stop(process):
@@ -97,23 +38,23 @@ def _request_files(live, request):
 @BEST_DATABASE
 @pytest.mark.reliability
 def test_a_killed_scheduler_s_run_is_taken_over_after_the_lease_and_done_once(deployment, tmp_path):
-    live, request, start, end, records = _due_window(deployment, tmp_path, "killed")
+    live, request, start, end, records = due_window(deployment, tmp_path, "killed")
     live["env"]["EVENTEXPORT_LEASE_SECONDS"] = "3"
     first = ee(live, "scheduler", "--interval", "0.5", background=True)
-    running = _wait_for(live, request, lambda r: (r["last_progress"] or "").startswith("progress: "))
-    pipelines = _children(first.pid)
+    running = wait_for(live, request, lambda r: (r["last_progress"] or "").startswith("progress: "))
+    pipelines = children(first.pid)
     assert running["status"] == "Running" and f":{first.pid}:" in running["claimed_by"] and pipelines
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=60)
     give_up = time.monotonic() + DEADLINE_SECONDS
-    while not all(map(_gone, pipelines)):      # the pipeline dies with its scheduler
+    while not all(map(gone, pipelines)):      # the pipeline dies with its scheduler
         assert time.monotonic() < give_up, f"pipeline {pipelines} outlived its scheduler"
         time.sleep(0.1)
-    orphaned = _run_row(live, request)
+    orphaned = run_row(live, request)
     assert (orphaned["status"], orphaned["attempts"]) == ("Running", 1)   # the dead scheduler's claim stays
 
     second = ee(live, "scheduler", "--interval", "0.5", background=True)
-    done = _wait_for(live, request, lambda r: r["status"] in ("Done", "Failed"))
+    done = wait_for(live, request, lambda r: r["status"] in ("Done", "Failed"))
     out, _ = _stop(second)
     assert (done["status"], done["attempts"]) == ("Done", 2), done
     assert f":{second.pid}:" in done["claimed_by"] and out.count(f"run {request} ") == 1
@@ -161,16 +102,16 @@ def _restart_postgres():
 @pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
 @pytest.mark.reliability
 def test_a_postgresql_restart_does_not_stop_the_scheduler(deployment, tmp_path):
-    live, request, start, end, records = _due_window(deployment, tmp_path, "restart")
+    live, request, start, end, records = due_window(deployment, tmp_path, "restart")
     scheduler = ee(live, "scheduler", "--interval", "0.5", background=True)
-    _wait_for(live, request, lambda r: r["status"] == "Running")
+    wait_for(live, request, lambda r: r["status"] == "Running")
     _restart_postgres()
-    done = _wait_for(live, request, lambda r: r["status"] in ("Done", "Failed"))
+    done = wait_for(live, request, lambda r: r["status"] in ("Done", "Failed"))
     assert (done["status"], done["attempts"]) == ("Done", 1), done
     # the same scheduler, its pooled connections broken by the restart, goes on to the next request
     later = create(live, "--type", "all_events", "--format", "json", "--frequency", "once",
                    "--from", start.isoformat(), "--to", end.isoformat(), now=end + dt.timedelta(minutes=30))
-    again = _wait_for(live, later, lambda r: r["status"] in ("Done", "Failed"))
+    again = wait_for(live, later, lambda r: r["status"] in ("Done", "Failed"))
     assert scheduler.poll() is None, _stop(scheduler)
     out, _ = _stop(scheduler)
     assert (again["status"], again["attempts"]) == ("Done", 1), again

@@ -26,26 +26,13 @@ from control import accounts, destinations, schema
 from control.models import connect, metadata
 from control.secrets import Vault
 from control.settings import load_settings
-from tests.test_control import POSTGRES, _postgres_database
+from tests.support.control_deployment import database  # noqa: F401 (a fixture: a new database of each kind)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOKEN = accounts.TOKEN_PREFIX + "made-before-migrations-0123456789abcdef"   # nosec B105  # a test token
 PASSWORD = "a password of old"   # nosec B105  # a test user's
 SECRET = "old-secret-access-key"   # nosec B105  # a test destination's
 T = dt.datetime(2026, 11, 20)
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
-def database(request, tmp_path):
-    """The URL of a new, empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/control.db"
-        return
-    admin, name, url = _postgres_database()
-    yield url
-    sa.create_engine(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _settings(url, tmp_path):
@@ -105,6 +92,7 @@ def test_the_models_and_the_migrations_agree(database):
     assert len(schema._scripts().get_heads()) == 1, "two migrations revise the same one: chain them"
 
 
+@pytest.mark.slow
 def test_a_database_made_before_migrations_is_refused_then_upgraded_and_used(database, tmp_path):
     settings = _settings(database, tmp_path)
     engine = _made_before_migrations(database, settings)

@@ -4,6 +4,8 @@ import multiprocessing
 import os
 import stat
 
+import pytest
+
 from control.secrets import Vault
 from control.settings import load_settings
 
@@ -33,6 +35,7 @@ def _round(tmp_path, number):
     assert not [name for name in os.listdir(tmp_path) if not name.startswith("master-")]   # no temporary file left
 
 
+@pytest.mark.slow
 def test_processes_starting_together_share_one_whole_key(tmp_path):
     """Before the key was linked into place whole, some of 24 starters read it empty within a few rounds."""
     for number in range(ROUNDS):

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from pipelines.options import SECRET_ENV
-from tests.conftest import REPO, export_ok, ms, write_store
-from tests.test_control import add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
+from tests.support.control_deployment import add_destination, create, deployment, ee, store  # noqa: F401 (fixtures)
+from tests.support.exports import REPO, export_ok
+from tests.support.stores import ms, write_store
 from transforms.config import ExportConfig
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 from transforms.errors import ConfigError
@@ -81,7 +82,7 @@ def test_an_event_name_is_one_encoded_file_name(name):
 
 
 def test_path_like_event_names_stay_inside_a_local_destination(tmp_path):
-    from tests import reliability
+    from tests.support import reliability
     records = [reliability.event(f"name-{i}", ms("2024-03-05T10:00:00Z") + i, name=name)
                for i, name in enumerate(PATH_LIKE_NAMES)]
     source = write_store(tmp_path / "store", {"captured_date=2024-03-05": [records]}, "jsonl")
@@ -92,6 +93,7 @@ def test_path_like_event_names_stay_inside_a_local_destination(tmp_path):
     assert sorted(reliability.exported_ids(reliability.folder_files(dest))) == sorted(r["event_id"] for r in records)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)   # the same lines on any database
 def test_json_logs_of_a_failing_run_parse_line_by_line_and_hold_no_secret(deployment):
     """A run fails (its key was deleted after it was saved) with EVENTEXPORT_LOG_FORMAT=json: every line the

@@ -10,7 +10,7 @@ from control.settings import load_settings
 from server.app import create_app
 from server.body_limit import MAX_BODY_BYTES
 from server.headers import HSTS, OTHER_POLICY, PAGE_POLICY
-from tests.conftest import REPO
+from tests.support.exports import REPO
 
 
 def _imported_packages(package):

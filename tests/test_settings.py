@@ -9,7 +9,7 @@ import platformdirs
 import pytest
 
 from control.settings import load_settings
-from tests.conftest import REPO
+from tests.support.exports import REPO
 from transforms.errors import ConfigError
 
 

@@ -13,7 +13,7 @@ import uuid
 import psutil
 import pytest
 
-from tests.conftest import REPO
+from tests.support.exports import REPO
 
 DEADLINE_SECONDS = 300   # only a hung test waits this long
 MARK = "EVENTEXPORT_TEST_PROCESS_MARK"

@@ -121,6 +121,7 @@ def test_xml_named_maps_keep_every_hostile_key(shape, column, monkeypatch):
         assert named == {key for key in value if key in ("email", "é", "_ok.name-1", "Άx", "a·b")}
 
 
+@pytest.mark.slow
 def test_slices_give_the_same_file(partitions, monkeypatch):
     """CSV (two passes: keys, then cells), XML and Avro written a few rows at a time give the bytes
     (Avro: the records) of the file written at once; partitions' slices differ in keys and types."""

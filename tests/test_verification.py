@@ -20,10 +20,10 @@ import pytest
 from devtools.local_s3 import provision_least_privilege
 from pipelines import verify_export
 from pipelines.options import SECRET_ENV
-from tests import reliability
-from tests.conftest import export
-from tests.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
-from tests.s3_faults import FaultProxy
+from tests.support import reliability
+from tests.support.exports import export
+from tests.support.fault_fixtures import FAULT_END, FAULT_START, SMALL_PART
+from tests.support.s3_faults import FaultProxy
 from transforms.sinks import s3
 from transforms.sinks.verification import CHECKS, expected_objects, verify_objects
 
@@ -122,6 +122,7 @@ def kms_bucket(small_parts_server, monkeypatch):
     return name, key, kms_key
 
 
+@pytest.mark.slow
 @pytest.mark.reliability
 @pytest.mark.parametrize("sse", ["aws:kms", "none"])
 def test_verify_under_sse_kms_and_multipart(small_parts_server, fault_store, kms_bucket, tmp_path, sse):

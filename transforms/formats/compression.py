@@ -17,8 +17,7 @@ from isal import igzip
 
 __all__ = ["Compression", "GZIP_LEVEL", "Background"]
 
-# ISA-L level 2: ~800 MB/s. DESIGN.md expects output ~14% larger than zlib level 6; on stores full of
-# random ids it is ~25% larger at every ISA-L level (benchmarks/README.md has the measurement).
+# ISA-L level 2: many times zlib's speed for somewhat larger output (docs/performance.md, benchmarks/README.md).
 GZIP_LEVEL = 2
 # Gzip chunks handed over but not yet compressed: one being compressed, one waiting. The encoders write
 # a few MB to ~25 MB at a time, so this bounds what is held to a few of them.

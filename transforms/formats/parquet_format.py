@@ -19,12 +19,11 @@ from transforms.formats.values import as_text, is_int64, parse_maps, sorted_keys
 
 __all__ = ["ParquetEncoder", "typed_struct"]
 
-# Arrow's gzip default is level 9, which on dictionary-index pages costs 3-5x level 6's time for 2% less.
-# Level 3 against 6, 200k events' Parquet files (benchmarks/README.md): on the benchmark store 0.60 of
-# the CPU for 3% more bytes; on a store of distinct long texts 0.37 of the CPU for 9% more.
+# Arrow's gzip default is level 9, slow on dictionary-index pages for little gain; level 3 costs far less
+# CPU than 6 for a few percent more bytes (docs/performance.md, benchmarks/README.md).
 _LEVELS = {"gzip": 3}
 # Past Arrow's 1 MiB default, a column of ids or emails falls back to plain encoding mid-column, which is
-# slower to compress and 2.5x bigger; 4 MiB keeps a file's worth dictionary-encoded (at most 4 MiB held
+# slower to compress and much bigger; 4 MiB keeps a file's worth dictionary-encoded (at most 4 MiB held
 # per column while writing).
 DICTIONARY_PAGE_BYTES = 4 << 20
 WHOLE_BYTES = 32 << 20     # rows whose Arrow buffers are larger are written in slices (parquet_slices)

@@ -20,15 +20,12 @@ def is_int64(value):
 
 # Rows encoded per step (JSON; CSV joins its lines so). Gzip runs a step behind on its own thread
 # (transforms/formats/compression.py), so a step of 8192 rows lets it overlap most of a file's encoding; with
-# steps of 32768 most files were one step, and compressing waited for it. 1M events, median of 5: wall
-# 5.67 -> 5.20 s at about the same CPU.
+# steps of 32768 most files were one step, and compressing waited for it (docs/performance.md).
 CHUNK_ROWS = 8192
 
 
 # What the encoders that take a file in slices (CSV, XML, Avro, Parquet) hold at once: rows of about this
-# many bytes in Arrow, and at most SLICE_ROWS. On a store of long, all-distinct texts that is ~9k rows
-# (1M events' peak RSS: CSV, XML, Avro, Parquet 550-588 MiB at 24 MiB, 630-673 with 32768 rows; Avro
-# 588 -> 550 MiB from 24 to 16 MiB, no slower).
+# many bytes in Arrow, and at most SLICE_ROWS: less held for the same speed (docs/performance.md).
 SLICE_BYTES = 16 << 20
 SLICE_ROWS = 32768
 

@@ -4,13 +4,10 @@ Besides Arrow's pool, a worker allocates through glibc's malloc: numpy arrays (t
 Avro's varints), Python bytes (compressed chunks, the in-memory spool), the JSON reader's buffers.
 glibc maps a block of 128 KiB or more on its own and unmaps it when it is freed, but then raises that
 threshold to the size of the block freed (up to 32 MiB), so from then on such blocks come from its heaps,
-whose free middle it keeps. Measured on 1M events of the distinct store, XML: through the write stage
-glibc held 113-133 MiB free against 33-53 MiB in use (`mallinfo2`), a quarter of the worker's RSS.
+whose free middle it keeps: through the write stage that free memory was a large share of a worker's RSS.
 Setting the threshold (`mallopt(M_MMAP_THRESHOLD)`) keeps it fixed, so blocks at least that big are
-always mapped and unmapped on their own; the price is the page faults of mapping them afresh. 1M events
-of the distinct store, median of 3, peak RSS: XML 583 MiB as glibc has it, 520 at 1 MiB; Avro 595 ->
-527; JSON 574 -> 525, for 4-13% more CPU time there (JSON the most) and little on the natural store
-(README, Performance).
+always mapped and unmapped on their own; the price is the page faults of mapping them afresh, which
+costs some CPU on the distinct store and little on the natural one (docs/performance.md has the figures).
 """
 
 import ctypes

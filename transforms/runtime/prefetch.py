@@ -7,9 +7,8 @@ in turn, one worker kept one core busy and the second idle until gzip started in
 `OverlappedDoFn` works on up to THREADS elements at once, on threads of its own, and hands their
 outputs on in the order the elements came, from the runner's thread (where Beam counts metrics). An
 element's outputs wait in a queue of one item, so memory grows by what the extra threads hold (a batch
-each), never by a whole file. 5M events, JSON: 18.9 -> 15.0 s (README, Performance). The write stage
-overlapped the same way (two partitions encoded at once) held ~130 MiB more again (1M events, XML:
-472 -> 599 MiB), over the 500 MiB a worker may hold, so it writes in turn.
+each), never by a whole file. The write stage overlapped the same way (two partitions encoded at once)
+held more than a worker may, so it writes in turn (docs/performance.md has the figures for both).
 
 The outputs of a bundle's last element are emitted when the bundle finishes. Beam's DaskRunner
 collects a bundle's outputs before it finishes the bundle and would lose them, so there

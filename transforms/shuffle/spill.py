@@ -84,7 +84,7 @@ def write_pieces(folder, tables):
 
     One file per read batch, not per piece: a batch splits into as many pieces as it has (event, date)
     partitions, and creating a file costs more than writing one (ext4 scans for a free inode among the
-    ones recently deleted, which after a few runs was 8% of a 5M-event export's time)."""
+    ones recently deleted, which after a few runs was a noticeable share of an export; docs/performance.md)."""
     tables = list(tables)
     if not tables:
         return []

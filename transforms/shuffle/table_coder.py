@@ -3,9 +3,9 @@
 Beam samples the elements of every PCollection to estimate their byte size for its metrics, and for
 a type it has no coder for it does so by pickling the element. Our elements are tables of tens of
 thousands of rows, nearly all of which get sampled (the first ten of each bundle always are), so each
-table was copied whole, once per step it passed, only to be measured: about 7% of a JSON export's time
-and a table's worth of passing memory. Declaring the steps' outputs as `pa.Table` (or `(kind, table)`)
-makes Beam use this coder, whose estimate is the table's buffer size.
+table was copied whole, once per step it passed, only to be measured: a noticeable share of a JSON
+export's time and a table's worth of passing memory (docs/performance.md). Declaring the steps' outputs
+as `pa.Table` (or `(kind, table)`) makes Beam use this coder, whose estimate is the table's buffer size.
 """
 
 import apache_beam as beam

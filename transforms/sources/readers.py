@@ -33,9 +33,7 @@ __all__ = ["read_split", "BATCH_ROWS"]
 BATCH_ROWS = 65536
 # And, from Parquet, about this many bytes (as Parquet counts them, uncompressed), what the encoders'
 # slices hold too: two files are read at once (transforms/runtime/prefetch.py), and 65536 rows of long texts
-# (~1 KB a row) hold three times the memory of rows of ~300 B. 5M events of ~1 KB, JSON, one run each:
-# the benchmark's peak RSS 688 MiB at 24 MiB, 573 at 16 (39.6 and 39.8 s); the kernel's maximum 613 at
-# 16 and 603 at 12 (38.8 and 40.7 s).
+# (~1 KB a row) hold several times the memory of short ones (docs/performance.md).
 BATCH_BYTES = 16 << 20
 _EPOCH, _MS = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.timedelta(milliseconds=1)
 # What the file readers raise on damaged input: fastavro lets zlib and index errors through from a broken
@@ -58,7 +56,7 @@ def _parquet_batches(path, schema):
         missing = [name for name in schema.names if name not in names]
         if missing:
             raise SourceError(f"store file {path!r} lacks column(s) {', '.join(missing)}; "
-                              "see the event store contract in the README")
+                              "see the event store contract in docs/contracts.md")
         for batch in source.iter_batches(batch_size=_batch_rows(source.metadata), columns=schema.names,
                                          use_threads=False):
             yield pa.Table.from_batches([batch])

@@ -3,7 +3,7 @@
 A test marked `@pytest.mark.reliability` breaks something (late files, a kill, an S3 fault, a corrupt
 file, bad records, records crafted as a hostile sender would, a bucket whose ETags are not MD5s), lets
 the export finish or be rerun, reads back what the destination holds with the independent readers of
-tests/conftest.py, and calls `account(...)`: it counts every input record as
+tests/support/readers.py, and calls `account(...)`: it counts every input record as
 exported (exactly once), rejected (with a reason) or lost, records the case, and fails the test on a
 loss, a duplicate or a row nobody wrote. The figures are counted from the bytes read back, never taken
 from the exporter's own summary or manifest. `pytest_terminal_summary` in tests/conftest.py prints the
@@ -45,7 +45,7 @@ _CASES = []
 
 
 def event(rid, at, captured_at=None, name="Reliable", **fields):
-    """A store record (conftest.write_store's shape) carrying `rid` ('rid:' added) as its id, happening at
+    """A store record (stores.write_store's shape) carrying `rid` ('rid:' added) as its id, happening at
     `at` (epoch ms) and captured a second later unless `captured_at` says otherwise; `fields` replace any
     of its columns (a value of ... leaves the column out, for deliberately bad records)."""
     rid = rid if rid.startswith("rid:") else f"rid:{rid}"
@@ -132,7 +132,7 @@ def bucket_files(server, bucket, prefix=""):
 
 
 def _row_ids(fmt, data):
-    from tests.conftest import read_object
+    from tests.support.readers import read_object
     _, rows = read_object(data, fmt)
     if fmt == "json":
         return [dict(row)["eventProps"][ID_PROP] for row in rows]

@@ -21,7 +21,8 @@ from devtools.generate import generate
 from devtools.local_s3 import (Credentials, LocalS3Server, platform_policy, provision_least_privilege,
                                upload_tree)
 from pipelines.options import SECRET_ENV
-from tests.conftest import GEN_END_DATE, HAND_RECORDS, export, write_store
+from tests.support.exports import export
+from tests.support.stores import GEN_END_DATE, HAND_RECORDS, write_store
 
 __all__ = ["customer_server", "local_store", "Platform", "platform", "land_store", "Customer", "new_customer",
            "credential_of", "assert_worlds_apart", "bucket_objects", "export_from_s3", "manifest_of",
@@ -144,7 +145,7 @@ def assert_worlds_apart(platform, platform_mark, customer, customer_mark):
 
 def bucket_objects(customer, prefix=""):
     """{name: bytes} of the customer's objects under `prefix`, read with the server's admin key."""
-    from tests.reliability import bucket_files
+    from tests.support.reliability import bucket_files
     return bucket_files(customer.server, customer.bucket, prefix)
 
 

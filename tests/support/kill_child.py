@@ -1,5 +1,5 @@
-"""`python -m tests.kill_child PAUSE MARKER PART_BYTES EXPORT_ARGS...`: the real exporter, which stops at one
-exact point of its run and waits there to be killed (tests/test_kills.py).
+"""`python -m tests.support.kill_child PAUSE MARKER PART_BYTES EXPORT_ARGS...`: the real exporter, which stops
+at one exact point of its run and waits there to be killed (tests/test_kills.py).
 
 A kill test must not guess the moment with a sleep: on a busy machine the run is anywhere by then. So
 the child announces the chosen point by creating MARKER and then waits; the test sees MARKER and sends

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from tests import reliability
-from tests.conftest import export_ok, layout_by_time, ms, write_store
+from tests.support import reliability
+from tests.support.exports import export_ok
+from tests.support.stores import layout_by_time, ms, write_store
 
 __all__ = ["FAULT_START", "FAULT_END", "SMALL_PART"]
 

@@ -1,7 +1,7 @@
 """The session's dask.distributed cluster (scheduler + two single-threaded workers, separate processes),
 with the platform's own S3 key in the workers' environment, as a real deployment gives them a role.
 
-A plugin of conftest.py (pytest_plugins), so that every test module shares one cluster.
+A plugin of tests/conftest.py (pytest_plugins), so that every test module shares one cluster.
 """
 
 import uuid

@@ -22,7 +22,7 @@ from control import accounts
 from control.settings import load_settings
 from devtools.generate import generate
 from devtools.local_s3 import provision_least_privilege
-from tests.test_control import POSTGRES, _postgres_database
+from tests.support.control_deployment import DATABASES, postgres_database
 
 __all__ = ["deployment", "stores", "running", "Deployment", "Tenant", "bearer", "destination_body"]
 
@@ -103,13 +103,13 @@ def running(db, tmp_path, server, stores):
         context.engine.dispose()
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+@pytest.fixture(params=DATABASES)
 def deployment(request, tmp_path, server, stores):
     if request.param == "sqlite":
         with running(f"sqlite:///{tmp_path}/eventexport.db", tmp_path, server, stores) as ready:
             yield ready
         return
-    admin, name, db = _postgres_database()
+    admin, name, db = postgres_database()
     try:
         with running(db, tmp_path, server, stores) as ready:
             yield ready
