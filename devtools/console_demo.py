@@ -7,7 +7,6 @@ seconds so exports created in the console run while you watch. Ctrl-C or SIGTERM
 in progress is handed back, and the web server and the local S3 server end with it.
 """
 
-import argparse
 import datetime as dt
 import os
 import secrets
@@ -19,12 +18,10 @@ from control import accounts, destinations, exports
 from control.ops import shutdown
 from control.scheduler import run_due
 from control.settings import load_settings
-from devtools.demo import BUCKET, PREFIX, REGION, sample_store
+from devtools.demo import BUCKET, PREFIX, REGION, demo_parser, run_demo, sample_store
 from devtools.local_s3 import LocalS3Server, provision_least_privilege
-from devtools.signals import run_stoppable
 from server.app import create_app
 from server.serve import serve_in_thread
-from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 
 __all__ = ["main"]
 
@@ -42,13 +39,9 @@ def _scheduler(engine, settings, vault):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m devtools.console_demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="console-out")
-    parser.add_argument("--events", type=int, default=50_000)
+    parser = demo_parser("devtools.console_demo", __doc__, "console-out", 50_000)
     parser.add_argument("--port", type=int, default=8000, help="0 lets the OS pick a free port")
-    args = parser.parse_args(argv)
-    os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
-    return run_stoppable(_run, args)
+    return run_demo(_run, parser.parse_args(argv))
 
 
 def _run(args):

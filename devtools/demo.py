@@ -61,13 +61,22 @@ def show_bucket(server, key, bucket, prefix, region):
     return listed
 
 
+def demo_parser(module, doc, workdir, events):
+    """The options every demo shares: where it works and how many events its sample store holds."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n")[0])
+    parser.add_argument("--workdir", default=workdir)
+    parser.add_argument("--events", type=int, default=events)
+    return parser
+
+
+def run_demo(run, args):
+    """Run a demo until it ends or is stopped; its S3 server is the local one, on 127.0.0.1, so it is allowed."""
+    os.environ[ALLOW_PRIVATE_ENV] = "true"
+    return run_stoppable(run, args)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="demo-out")
-    parser.add_argument("--events", type=int, default=50_000)
-    args = parser.parse_args(argv)
-    os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
-    return run_stoppable(_run, args)
+    return run_demo(_run, demo_parser("devtools.demo", __doc__, "demo-out", 50_000).parse_args(argv))
 
 
 def _run(args):

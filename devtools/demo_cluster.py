@@ -11,7 +11,6 @@ The platform's S3 is Beam's --s3_endpoint_url and --s3_region_name; the customer
 options: the two never share a setting or a key (docs/s3-store.md).
 """
 
-import argparse
 import datetime as dt
 import os
 import shutil
@@ -19,12 +18,10 @@ import subprocess
 import sys
 
 from devtools import generate
-from devtools.demo import SHOWN, show_bucket
+from devtools.demo import SHOWN, demo_parser, run_demo, show_bucket
 from devtools.local_dask import LocalDaskCluster
 from devtools.local_s3 import LocalS3Server, platform_policy, provision_least_privilege, upload_tree
-from devtools.signals import run_stoppable
 from pipelines.options import SECRET_ENV
-from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 
 __all__ = ["main"]
 
@@ -36,13 +33,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m devtools.demo_cluster", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="demo-cluster-out")
-    parser.add_argument("--events", type=int, default=20_000)
+    parser = demo_parser("devtools.demo_cluster", __doc__, "demo-cluster-out", 20_000)
     parser.add_argument("--format", default="json")
-    args = parser.parse_args(argv)
-    os.environ[ALLOW_PRIVATE_ENV] = "true"   # this deployment's S3 server is the local one, on 127.0.0.1
-    return run_stoppable(_run, args)
+    return run_demo(_run, parser.parse_args(argv))
 
 
 def _run(args):
