@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := constraints.txt
 EXTRAS := dev,dask
 
-.PHONY: install install-flink install-flink-cluster lock test test-fast reliability demo demo-cluster console bench clean
+.PHONY: install system-packages install-flink install-flink-cluster lock test test-fast reliability demo demo-cluster console bench clean
 
 install: $(VENV)/.installed
 
@@ -54,8 +54,13 @@ lock:
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf $(VENV)-lock
 
-test: install
-	$(BIN)/python -m pytest -q tests
+# Chromium, PostgreSQL (started, trust auth on 127.0.0.1), Maven and Java 17, from Debian when missing.
+system-packages:
+	bash .ci/system-packages
+
+test: install system-packages
+	EVENTEXPORT_TEST_POSTGRES_URL=$${EVENTEXPORT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
+	  $(BIN)/python -m pytest -q tests
 
 # The edit-test loop: everything but the tests marked slow (clusters, fault proxies, kills, the browser, the bench
 # harness, PostgreSQL variants, tests of more than a few seconds); `make test` runs them all.

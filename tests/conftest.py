@@ -76,7 +76,7 @@ def pytest_configure(config):
                                        "or one that takes more than a few seconds; `make test-fast` leaves it out")
     if os.environ.get("CI") and not os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL"):
         raise pytest.UsageError("CI runs the control plane's tests on PostgreSQL too: EVENTEXPORT_TEST_POSTGRES_URL is "
-                                "not set (.ci/run sets it after .ci/postgres installs and starts the server)")
+                                "not set (`make test` sets it after .ci/postgres installs and starts the server)")
 
 
 def pytest_terminal_summary(terminalreporter):

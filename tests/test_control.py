@@ -1,6 +1,6 @@
 """The control plane end to end: the `eventexport` CLI on SQLite and PostgreSQL, with the local S3 server.
 
-PostgreSQL runs whenever EVENTEXPORT_TEST_POSTGRES_URL is set (`.ci/run` sets it); each test gets
+PostgreSQL runs whenever EVENTEXPORT_TEST_POSTGRES_URL is set (`make test` sets it); each test gets
 its own database there, as it gets its own SQLite file (tests/support/control_deployment.py).
 """
 

@@ -78,7 +78,7 @@ def test_a_killed_scheduler_s_run_is_taken_over_after_the_lease_and_done_once(de
 
 def _restart_reason():
     if not POSTGRES:
-        return "EVENTEXPORT_TEST_POSTGRES_URL is not set: no PostgreSQL server to restart (.ci/run sets it)"
+        return "EVENTEXPORT_TEST_POSTGRES_URL is not set: no PostgreSQL server to restart (`make test` sets it)"
     if not shutil.which("pg_ctlcluster"):
         return "pg_ctlcluster is not installed: the PostgreSQL server cannot be restarted from here"
     if sa.engine.make_url(POSTGRES).host not in ("127.0.0.1", "localhost"):

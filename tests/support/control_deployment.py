@@ -2,7 +2,7 @@
 (tests/test_control.py, test_control_dask.py, test_late_data.py, test_scheduler_failover.py).
 
 Each test gets its own database: an SQLite file, and a PostgreSQL database whenever
-EVENTEXPORT_TEST_POSTGRES_URL is set (`.ci/run` sets it); a sample store (module-scoped) and a bucket
+EVENTEXPORT_TEST_POSTGRES_URL is set (`make test` sets it); a sample store (module-scoped) and a bucket
 with the customer's least-privilege key on the session's local S3 server. `ee` runs the CLI as a
 subprocess and checks the secret never shows in its output. `database` is a new, empty database of each
 kind, for tests that call the control plane's functions directly (tests/test_schema.py, test_scheduler.py).
