@@ -145,8 +145,8 @@ def test_peak_rss_is_per_command_and_tree_sum_covers_children(tmp_path):
 
 
 def test_repeated_runs_report_the_median_and_any_failure():
-    from benchmarks.run import _representative
+    from benchmarks.report import representative
     runs = [{"exit_code": 0, "wall_s": wall} for wall in (3.0, 1.0, 2.0)]
-    chosen = _representative(runs)
+    chosen = representative(runs)
     assert chosen["wall_s"] == 2.0 and chosen["wall_s_runs"] == [3.0, 1.0, 2.0]
-    assert _representative(runs + [{"exit_code": 1, "wall_s": 0.5}])["exit_code"] == 1
+    assert representative(runs + [{"exit_code": 1, "wall_s": 0.5}])["exit_code"] == 1
