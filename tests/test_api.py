@@ -8,6 +8,7 @@ import pytest
 
 from control.scheduler import run_due
 from tests.support.api_deployment import bearer, deployment, destination_body, stores  # noqa: F401 (fixtures)
+from tests.support.control_deployment import BEST_DATABASE
 
 API = "/api/v1"
 UTC = dt.timezone.utc
@@ -151,6 +152,7 @@ def _one_time_export(d, tenant):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment):
     d = deployment
     requests = {account: _one_time_export(d, tenant) for account, tenant in d.tenants.items()}

@@ -1,7 +1,9 @@
 """The control plane end to end: the `eventexport` CLI on SQLite and PostgreSQL, with the local S3 server.
 
 PostgreSQL runs whenever EVENTEXPORT_TEST_POSTGRES_URL is set (`make test` sets it); each test gets
-its own database there, as it gets its own SQLite file (tests/support/control_deployment.py).
+its own database there, as it gets its own SQLite file (tests/support/control_deployment.py). The long
+scheduler tests whose subject is not the database run once, on PostgreSQL when there is one
+(`BEST_DATABASE`); the quick ones and the race between two schedulers run on both.
 """
 
 import datetime as dt
@@ -12,8 +14,8 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from tests.support.control_deployment import (T0, add_destination, create, deployment, ee, log,  # noqa: F401
-                                              store)
+from tests.support.control_deployment import (BEST_DATABASE, T0, add_destination, create, deployment, ee,  # noqa: F401
+                                              log, store)
 
 
 def test_config_shows_effective_settings_with_secrets_redacted(deployment, tmp_path):
@@ -28,6 +30,7 @@ def test_config_shows_effective_settings_with_secrets_redacted(deployment, tmp_p
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_destination_is_saved_only_after_the_connection_test(deployment):
     done = ee(deployment, "destination", "add", "--name", "bad", "--bucket", deployment["bucket"], "--data-region",
               "EU", "--access-key-id", deployment["key"].access_key_id, "--endpoint-url",
@@ -56,6 +59,7 @@ def test_secret_is_not_in_the_database_in_plain_text(deployment):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 @pytest.mark.parametrize("args, message", [
     (["--type", "all_events", "--format", "json", "--frequency", "once", "--from", "2026-09-01T00:00:00Z",
       "--to", "2026-09-02T00:00:00Z"], "The start 2026-09-01 (UTC) is more than 60 days ago; the earliest allowed is "
@@ -80,6 +84,7 @@ def test_export_rules_refuse_with_a_clear_message(deployment, args, message):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_one_time_profile_export_waits_for_the_recurring_one_to_stop(deployment):
     add_destination(deployment)
     recurring = create(deployment, "--type", "all_profiles", "--format", "csv", "--frequency", "recurring",
@@ -99,6 +104,7 @@ def _bucket_keys(deployment):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_recurring_windows_are_contiguous_across_downtime(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "select_events", "--event", "Charged", "--event", "Search",
@@ -125,6 +131,7 @@ def test_recurring_windows_are_contiguous_across_downtime(deployment):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_a_failing_run_is_retried_with_backoff_and_never_skipped(deployment, tmp_path):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "csv", "--frequency", "recurring",
@@ -159,6 +166,7 @@ def test_two_schedulers_never_run_a_window_twice(deployment):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_one_time_export_runs_once_and_is_done(deployment):
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "parquet", "--frequency", "once",
@@ -176,6 +184,7 @@ def test_one_time_export_runs_once_and_is_done(deployment):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_activity_log_carries_the_reject_count(deployment, tmp_path):
     from tests.support import reliability
     from tests.support.stores import ms, write_store

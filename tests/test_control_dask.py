@@ -8,14 +8,15 @@ import sys
 
 import pytest
 
-from tests.support.control_deployment import (ROOT, T0, add_destination, create, deployment, ee, log,  # noqa: F401
-                                              store)
+from tests.support.control_deployment import (BEST_DATABASE, ROOT, T0, add_destination, create, deployment,  # noqa: F401
+                                              ee, log, store)
 
 pytestmark = pytest.mark.slow   # scheduled runs on the Dask cluster
 
 EVERY = dt.timedelta(hours=12)
 
 
+@BEST_DATABASE
 def test_scheduled_windows_run_on_the_dask_cluster(deployment, dask_cluster, tmp_path):  # noqa: F811
     add_destination(deployment)
     request = create(deployment, "--type", "all_events", "--format", "csv", "--frequency", "recurring",

@@ -7,17 +7,15 @@ import datetime as dt
 import glob
 import time
 
-import pytest
 import sqlalchemy as sa
 
 from tests.support import reliability
-from tests.support.control_deployment import POSTGRES, add_destination, create
+from tests.support.control_deployment import BEST_DATABASE, add_destination, create
 from tests.support.stores import layout_by_time, write_store
 from transforms.sources.watermark import write_watermark
 
 __all__ = ["BEST_DATABASE", "EVERY", "DEADLINE_SECONDS", "due_window", "run_row", "wait_for", "children", "gone"]
 
-BEST_DATABASE = pytest.mark.parametrize("deployment", ["postgresql" if POSTGRES else "sqlite"], indirect=True)
 EVERY = dt.timedelta(hours=4)
 DEADLINE_SECONDS = 300   # only a hung test waits this long; nothing here measures time
 
