@@ -58,14 +58,19 @@ lock:
 system-packages:
 	bash .ci/system-packages
 
+# Two pytest-xdist workers, a test file each at a time (its module fixtures are made once); then, alone, the tests
+# that restart a server the others share (marked serial).
+PYTEST_PARALLEL = -n 2 --dist loadfile
+TEST_POSTGRES = $${EVENTEXPORT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
+
 test: install system-packages
-	EVENTEXPORT_TEST_POSTGRES_URL=$${EVENTEXPORT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
-	  $(BIN)/python -m pytest -q tests
+	EVENTEXPORT_TEST_POSTGRES_URL=$(TEST_POSTGRES) $(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not serial" tests
+	EVENTEXPORT_TEST_POSTGRES_URL=$(TEST_POSTGRES) $(BIN)/python -m pytest -q -m serial tests
 
 # The edit-test loop: everything but the tests marked slow (clusters, fault proxies, kills, the browser, the bench
 # harness, PostgreSQL variants, tests of more than a few seconds); `make test` runs them all.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow and not serial" tests
 
 # The fault cases alone (also part of `make test`), with their table of rows exported, rejected and lost.
 reliability: install

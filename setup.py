@@ -43,6 +43,7 @@ setup(
         ],
         "dev": [
             "pytest>=8",
+            "pytest-xdist>=3.5",   # make test runs two workers
             "moto[server]>=5.0",
             "duckdb>=1.0",
             "lxml>=5",

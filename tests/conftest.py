@@ -74,9 +74,25 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "reliability: a fault case that accounts for every record (make reliability)")
     config.addinivalue_line("markers", "slow: a cluster, fault-proxy, kill, browser or harness test, a PostgreSQL variant, "
                                        "or one that takes more than a few seconds; `make test-fast` leaves it out")
+    config.addinivalue_line("markers", "serial: restarts a server other tests share; `make test` runs these alone, "
+                                       "after the rest")
     if os.environ.get("CI") and not os.environ.get("EVENTEXPORT_TEST_POSTGRES_URL"):
         raise pytest.UsageError("CI runs the control plane's tests on PostgreSQL too: EVENTEXPORT_TEST_POSTGRES_URL is "
                                 "not set (`make test` sets it after .ci/postgres installs and starts the server)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if call.when == "teardown" and hasattr(item.config, "workerinput"):   # a pytest-xdist worker
+        from tests.support import reliability
+        report.user_properties.extend(("reliability", row) for row in reliability.drain())
+
+
+def pytest_runtest_logreport(report):
+    if getattr(report, "node", None) is not None:   # on pytest-xdist's controller, a worker's report
+        from tests.support import reliability
+        reliability.receive(row for name, row in report.user_properties if name == "reliability")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -101,6 +101,7 @@ def _restart_postgres():
 @pytest.mark.skipif(_restart_reason() is not None, reason=str(_restart_reason()))
 @pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
 @pytest.mark.reliability
+@pytest.mark.serial   # the PostgreSQL server it restarts is every other test's too
 def test_a_postgresql_restart_does_not_stop_the_scheduler(deployment, tmp_path):
     live, request, start, end, records = due_window(deployment, tmp_path, "restart")
     scheduler = ee(live, "scheduler", "--interval", "0.5", background=True)

@@ -7,7 +7,8 @@ tests/support/readers.py, and calls `account(...)`: it counts every input record
 exported (exactly once), rejected (with a reason) or lost, records the case, and fails the test on a
 loss, a duplicate or a row nobody wrote. The figures are counted from the bytes read back, never taken
 from the exporter's own summary or manifest. `pytest_terminal_summary` in tests/conftest.py prints the
-table whenever a case was recorded; `make reliability` runs only these tests.
+table whenever a case was recorded; `make reliability` runs only these tests. Under pytest-xdist a
+worker's cases travel to the table on its tests' reports (`drain` there, `receive` where they arrive).
 
 Record ids: a test gives each input record an id `rid:<text>` and puts it in its `event_props` under
 `ID_PROP` (so every output format shows it) and in its `event_id`; a reject carries the record's text,
@@ -22,7 +23,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["KINDS", "ID_PROP", "RID", "event", "record", "account", "account_export", "cases", "table", "folder_files",
+__all__ = ["KINDS", "ID_PROP", "RID", "event", "record", "drain", "receive", "account", "account_export", "cases", "table", "folder_files",
            "bucket_files", "exported_ids", "rejected", "rejected_ids"]
 
 KINDS = ("late files", "kills", "S3 faults", "corrupt files", "bad records", "crafted records", "verification")
@@ -42,6 +43,7 @@ class Case:
 
 
 _CASES = []
+_DRAINED = [0]   # how many of _CASES a worker has put on reports already
 
 
 def event(rid, at, captured_at=None, name="Reliable", **fields):
@@ -61,6 +63,18 @@ def record(kind, case, exported, rejected, lost):
     if kind not in KINDS:
         raise ValueError(f"reliability kind {kind!r} is not one of {', '.join(KINDS)}")
     _CASES.append(Case(kind, case, int(exported), int(rejected), int(lost)))
+    return _CASES[-1]
+
+
+def drain():
+    """The cases recorded since the last call, as plain tuples a test report can carry."""
+    rows = [dataclasses.astuple(case) for case in _CASES[_DRAINED[0]:]]
+    _DRAINED[0] = len(_CASES)
+    return rows
+
+
+def receive(rows):
+    _CASES.extend(Case(*row) for row in rows)
 
 
 def cases():
@@ -75,13 +89,13 @@ def account(kind, case, sent, exported, rejected=()):
     assert all(n == 1 for n in sent.values()), "input ids must be unique"
     out, bad = Counter(exported), Counter(rejected)
     lost = sorted(set(sent) - set(out) - set(bad))
-    record(kind, case, sum(out.values()), sum(bad.values()), len(lost))
+    recorded = record(kind, case, sum(out.values()), sum(bad.values()), len(lost))
     doubled = sorted(i for i in set(out) | set(bad) if out[i] + bad[i] > 1)
     strangers = sorted((set(out) | set(bad)) - set(sent))
     assert not lost, f"{case}: {len(lost)} record(s) lost, e.g. {lost[:5]}"
     assert not doubled, f"{case}: {len(doubled)} record(s) written more than once, e.g. {doubled[:5]}"
     assert not strangers, f"{case}: {len(strangers)} record(s) that were never sent, e.g. {strangers[:5]}"
-    return _CASES[-1]
+    return recorded
 
 
 def account_export(kind, case, files, calm, sent, same_manifest=True):
