@@ -11,6 +11,7 @@ from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
 from control import exports, schema
+from control.auto_pause import resume_export
 from control.models import connect
 from control.ops import shutdown
 from control.ops.service import run_scheduler
@@ -114,7 +115,7 @@ def build_parser():
     create.add_argument("--every", help="recurring interval, 4h to 24h")
     create.add_argument("--now", type=_instant("--now"), help=argparse.SUPPRESS)  # tests freeze the clock
     export.add_parser("list").add_argument("--json", action="store_true")
-    for action in ("show", "stop"):
+    for action in ("show", "stop", "resume"):
         export.add_parser(action).add_argument("request_id")
 
     run = commands.add_parser("run", help="run everything due, then exit")
@@ -271,6 +272,9 @@ def _dispatch(args, settings):
                                     "status", "created_at"))
         elif args.action == "show":
             print(json.dumps(exports.get_export(engine, args.request_id, account), default=_json_default, indent=2))
+        elif args.action == "resume":
+            resume_export(engine, args.request_id, account)
+            print(f"export {args.request_id} resumed: it continues from its first window not yet Done")
         else:
             exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")

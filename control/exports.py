@@ -172,9 +172,10 @@ def get_export(engine, request_id, account=DEFAULT_ACCOUNT):
 
 
 def stop_export(engine, request_id, account=DEFAULT_ACCOUNT):
-    """Stop future windows; a run already going finishes, pending ones are marked Stopped."""
+    """Stop future windows; a run already going finishes, pending ones are marked Stopped. A paused export
+    may be stopped too (control/auto_pause.py)."""
     request = get_export(engine, request_id, account)
-    if request["status"] != "active":
+    if request["status"] not in ("active", "paused"):
         raise ConflictError(f"export {request_id} is already {request['status']}")
     with engine.begin() as connection:
         connection.execute(requests.update().where(requests.c.id == request_id).values(status="stopped"))
