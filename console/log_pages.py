@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from console.web import field_errors, now_utc, open_form, open_page, sentence
 from control import activity as log
+from control.auto_pause import paused_exports
 from control.destinations import get_destination, list_destinations, public_view
 from control.errors import NotFoundError
 from control.event_names import event_names
@@ -77,7 +78,7 @@ def _log_context(page):
 
 def _activity(page, status=200, **extra):
     context = _log_context(page)
-    context.update(dialog=_dialog(page), notice=None)
+    context.update(dialog=_dialog(page), notice=None, paused=paused_exports(page.console.engine, page.account_id))
     context.update(extra)
     return page.render("activity.html", status_code=status, **context)
 

@@ -24,7 +24,7 @@ from control.notifications import events
 from control.secrets import Vault
 from control.settings import load_settings
 
-__all__ = ["WebhookReceiver", "MailServer", "control_plane", "recurring_export", "end_attempt", "SECRET", "T0"]
+__all__ = ["WebhookReceiver", "MailServer", "control_plane", "saved_destination", "recurring_export", "end_attempt", "SECRET", "T0"]
 
 SECRET = "whsec-0123456789abcdef"   # nosec B105  # a test webhook's secret
 T0 = dt.datetime(2026, 11, 20)
@@ -125,20 +125,25 @@ def control_plane(db, tmp_path, **environ):
     accounts.add_account(engine, account_id="acme", database_id="acme1", data_region="EU",
                          event_store=str(tmp_path / "events"))
     accounts.add_user(engine, account="acme", email="admin@acme.example", role="admin")
-    with engine.begin() as connection:   # saved as add_destination would, without its connection test
-        connection.execute(destinations.insert().values(
-            account_id="acme", name="acme", bucket="acme-bucket", prefix="", data_region="EU", path_style=False,
-            sse="none", access_key_id_sealed=vault.seal("AKIAEXAMPLE"), secret_sealed=vault.seal("secret"),
-            created_at=T0))
+    saved_destination(engine, vault, "acme")
     return engine, settings, vault
 
 
-def recurring_export(engine, frequency="recurring"):
-    """An export of acme, every 4 hours from T0 (or once, over the day before T0)."""
+def saved_destination(engine, vault, account):
+    """A destination `acme` of `account`, saved as add_destination would, without its connection test."""
+    with engine.begin() as connection:
+        connection.execute(destinations.insert().values(
+            account_id=account, name="acme", bucket="acme-bucket", prefix="", data_region="EU", path_style=False,
+            sse="none", access_key_id_sealed=vault.seal("AKIAEXAMPLE"), secret_sealed=vault.seal("secret"),
+            created_at=T0))
+
+
+def recurring_export(engine, frequency="recurring", account="acme"):
+    """An export of `account`, every 4 hours from T0 (or once, over the day before T0)."""
     if frequency == "once":
-        return exports.create_export(engine, "acme", destination="acme", export_type="all_events", format="json",
+        return exports.create_export(engine, account, destination="acme", export_type="all_events", format="json",
                                      frequency="once", window_from=T0 - dt.timedelta(days=1), window_to=T0, now=T0)
-    return exports.create_export(engine, "acme", destination="acme", export_type="all_events", format="json",
+    return exports.create_export(engine, account, destination="acme", export_type="all_events", format="json",
                                  frequency="recurring", every="4h", now=T0)
 
 
