@@ -166,16 +166,24 @@ class OutboxWorker:
         self._wake.set()
 
     def stop(self):
-        """Stop looking; wait for the deliveries in flight, then give what is due now one attempt."""
+        """Stop looking; send what is due now (one attempt each, for at most twice the timeout, so a stop is
+        never held up for long), wait for what is in flight, and end."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
-        self._pool.shutdown(wait=True)
+        give_up = time.monotonic() + 2 * self.settings.notify_timeout_seconds
         try:
-            deliver_due(self.engine, self.settings, self.vault)
+            while True:
+                self._fill()
+                flying = [f for f in self._flying.values() if not f.done()]
+                left = give_up - time.monotonic()
+                if not flying or left <= 0:
+                    break
+                concurrent.futures.wait(flying, left, return_when=concurrent.futures.FIRST_COMPLETED)
         except Exception as error:  # the next scheduler sends them
             self.warn(f"notifications not sent at stop: {type(error).__name__}: {error}")
+        self._pool.shutdown(wait=True)
 
     def _loop(self):
         while not self._stop.is_set():
