@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from control import accounts, destinations, exports
+from control import accounts, cli, destinations, exports
 from control.auto_pause import resume_export
 from control.errors import ConflictError
 from control.models import connect, deliveries, requests, runs
@@ -89,6 +89,20 @@ def test_a_paused_export_plans_and_claims_nothing_until_resumed(plane):
         starts = [r.window_start for r in connection.execute(sa.select(runs.c.window_start).where(
             runs.c.request_id == request).order_by(runs.c.window_start))]
     assert starts == [dt.datetime(2026, 11, 20) + dt.timedelta(hours=4 * k) for k in range(12)]
+
+
+def test_the_cli_resumes_a_paused_export(plane, tmp_path, monkeypatch, capsys):
+    engine, settings, _ = plane
+    preferences.set_preferences(engine, "acme", pause_after=1)
+    request = recurring_export(engine)
+    end_attempt(engine, settings, request, "Failed")
+    monkeypatch.setenv("EVENTEXPORT_DB", settings.db)
+    monkeypatch.setenv("EVENTEXPORT_KEY_FILE", settings.key_file)
+    assert cli.main(["--account", "acme", "export", "resume", request]) == 0
+    assert capsys.readouterr().out == f"export {request} resumed: it continues from its first window not yet Done\n"
+    assert _request(engine, request)["status"] == "active"
+    assert cli.main(["--account", "acme", "export", "resume", request]) == 2
+    assert "is active, not paused" in capsys.readouterr().err
 
 
 def test_a_paused_export_may_be_stopped(plane):

@@ -214,8 +214,8 @@ def recent_deliveries(engine, account, webhook_id=None, limit=_SHOWN):
 
 
 def public_delivery(row):
-    """A delivery as the log shows it: what, to where, how it went; the body only for webhooks (a mail's
-    text is the same news)."""
+    """A delivery as the log shows it: what, to where, how it went (not its body: the run's own pages have
+    the same news)."""
     iso = {k: row[k].strftime("%Y-%m-%dT%H:%M:%SZ") if row[k] else None
            for k in ("created_at", "next_attempt_at", "finished_at")}
     return dict(iso, id=row["id"], event_id=row["event_id"], event=row["event"], channel=row["channel"],
