@@ -70,7 +70,7 @@ def _log_context(page):
                            offset=(number - 1) * PAGE_SIZE, newest_first=True)
     live = log.any_unfinished(engine, account)
     stoppable = {r["id"] for r in list_exports(engine, account)
-                 if r["frequency"] == "recurring" and r["status"] == "active"}
+                 if r["frequency"] == "recurring" and r["status"] in ("active", "paused")}
     return {"entries": entries, "total": total, "page_number": number, "pages": pages, "search": search,
             "status": status, "statuses": log.STATUSES, "live": live, "stoppable": stoppable,
             "type_labels": EXPORT_TYPE_LABELS}

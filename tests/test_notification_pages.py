@@ -74,6 +74,7 @@ def test_a_paused_export_shows_its_reason_and_an_admin_resumes_it(console):
     log = viewer.get("/console/activity").text
     assert f'data-paused="{request}"' in log and "paused after 5 failed runs in a row" in log
     assert f"/exports/{request}/resume" not in log
+    assert f'aria-label="Stop export {request}"' in admin.get("/console/activity").text   # stopping stays open
     assert _post(viewer, f"/console/exports/{request}/resume", page="/console/activity").status_code == 403
     resumed = _post(admin, f"/console/exports/{request}/resume", page="/console/activity")
     assert f"Export {request} resumed" in resumed.text and f'data-paused="{request}"' not in resumed.text
