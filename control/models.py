@@ -22,7 +22,8 @@ from control import schema
 from control.errors import NotFoundError
 
 __all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "login_failures", "destinations",
-           "requests", "runs", "webhooks", "deliveries", "notification_settings", "connect", "utc", "fetch_all", "fetch_one"]
+           "requests", "runs", "webhooks", "deliveries", "notification_settings", "connect", "utc", "fetch_all",
+           "fetch_one"]
 
 metadata = MetaData()
 

@@ -63,7 +63,7 @@ _NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0, "m
             "notify_retry_seconds": 0, "notify_max_attempts": 1}
 _WHOLE_NUMBERS = frozenset({"max_concurrent_runs", "max_runs_per_account", "pause_after_failures",
                             "notify_max_attempts"})
-SMTP_TLS = ("starttls", "ssl", "none")
+_SMTP_TLS = ("starttls", "ssl", "none")
 # settings that are paths: `~` expanded and made absolute once, so a child process or a later `cd` reads
 # the same place
 _PATHS = ("home", "key_file", "manifests")
@@ -186,8 +186,8 @@ def _checked(name, env, value):
         return _number(env, value, _NUMBERS[name], whole=name in _WHOLE_NUMBERS)
     if name in ("metrics_port", "smtp_port"):
         return _port(env, value)
-    if name == "smtp_tls" and value not in SMTP_TLS:
-        raise ConfigError(f"{env} {value!r} must be one of {', '.join(SMTP_TLS)}")
+    if name == "smtp_tls" and value not in _SMTP_TLS:
+        raise ConfigError(f"{env} {value!r} must be one of {', '.join(_SMTP_TLS)}")
     if name == "log_format":
         return logs.log_format(value)
     if name in _PATHS and value:

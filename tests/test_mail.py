@@ -4,6 +4,7 @@ per failure streak, not per attempt, and one when a recurring export is paused; 
 import pytest
 
 from control.notifications import preferences
+from control.settings import load_settings
 from control.notifications.outbox import deliver_due, recent_deliveries
 from tests.support.notifications import MailServer, control_plane, end_attempt, recurring_export
 from transforms.errors import ConfigError
@@ -72,3 +73,12 @@ def test_bad_notification_settings_are_refused(tmp_path, email_to, pause_after, 
     with pytest.raises(ConfigError) as refused:
         preferences.set_preferences(engine, "acme", email_to=email_to, pause_after=pause_after)
     assert refused.value.field == field
+
+
+def test_smtp_settings_are_checked_and_the_password_is_redacted():
+    with pytest.raises(ConfigError, match="EVENTEXPORT_SMTP_TLS 'tls' must be one of starttls, ssl, none"):
+        load_settings({"EVENTEXPORT_SMTP_TLS": "tls"})
+    with pytest.raises(ConfigError, match="EVENTEXPORT_SMTP_PORT"):
+        load_settings({"EVENTEXPORT_SMTP_PORT": "smtp"})
+    shown = load_settings({"EVENTEXPORT_SMTP_HOST": "mail.example", "EVENTEXPORT_SMTP_PASSWORD": "hunter2-hunter2"})
+    assert shown.smtp_password == "hunter2-hunter2" and shown.redacted()["smtp_password"] == "***"
