@@ -47,7 +47,7 @@ def _one(connection, table, key):
     return dict(connection.execute(sa.select(table).where(table.c.id == key)).one()._mapping)
 
 
-def _mail_text(request, run, streak, paused):
+def _mail_text(request, run, paused):
     window = f"{_iso(run['window_start'])} to {_iso(run['window_end'])}"
     if paused:
         return (f"eventexport: export {request['id']} is paused",
@@ -94,7 +94,7 @@ def run_ended(engine, settings, run_id, now=None):
                      webhook_id=hook["id"])
         to = recipients(connection, account) if mail_enabled(settings) else []
         if to and (paused or (failed and streak == 1)):
-            subject, text = _mail_text(request, run, streak, paused)
+            subject, text = _mail_text(request, run, paused)
             send("email", "export.paused" if paused else "run.failed", {"subject": subject, "text": text},
                  recipients=to)
     return queued
