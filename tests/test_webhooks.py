@@ -16,6 +16,7 @@ from control.errors import NotFoundError
 from control.models import deliveries
 from control.notifications import outbox, webhooks
 from control.notifications.outbox import OutboxWorker, deliver_due
+from tests.support.control_deployment import database  # noqa: F401 (a fixture: a new database of each kind)
 from tests.support.notifications import SECRET, WebhookReceiver, control_plane, end_attempt, recurring_export
 from transforms.errors import ConfigError
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
@@ -151,3 +152,36 @@ def test_a_slow_receiver_holds_up_no_other_account(plane):
     assert slow.events() == ["run.done"] and quick.events() == ["webhook.test"]
     with engine.connect() as connection:
         assert {r.status for r in connection.execute(deliveries.select())} == {"delivered"}
+
+
+def test_two_senders_never_claim_one_delivery(database, tmp_path):
+    """The outbox's claim on each database (PostgreSQL too when it is set up): eight threads claim at once,
+    and every due delivery is claimed exactly once."""
+    engine, settings, vault = control_plane(database, tmp_path)
+    for n in range(6):
+        accounts.add_account(engine, account_id=f"a{n}", database_id=f"a{n}", event_store="/nowhere")
+    with engine.begin() as connection:
+        for n in range(6):
+            for _ in range(3):
+                outbox.queue(connection, account=f"a{n}", channel="email", event="run.failed",
+                             payload={"subject": "s", "text": "t"}, now=_now(), recipients=["x@a.example"])
+    claimed, start = [], threading.Barrier(8)
+
+    def claim():
+        start.wait()
+        while True:
+            got = outbox.claim_due(engine, settings)
+            if not got:
+                return
+            claimed.extend(row["id"] for row in got)
+            with engine.begin() as connection:   # sent: the next of its account comes due
+                connection.execute(deliveries.update().where(deliveries.c.id.in_([r["id"] for r in got]))
+                                   .values(status="delivered"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    engine.dispose()
+    assert sorted(claimed) == list(range(1, 19))
