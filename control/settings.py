@@ -54,8 +54,8 @@ _SOURCES = {
     "smtp_user": ("EVENTEXPORT_SMTP_USER", "smtp_user", None),
     "smtp_password": ("EVENTEXPORT_SMTP_PASSWORD", "smtp_password", None),
     "notify_timeout_seconds": ("EVENTEXPORT_NOTIFY_TIMEOUT_SECONDS", "notify_timeout_seconds", 10),
-    "notify_retry_seconds": ("EVENTEXPORT_NOTIFY_RETRY_SECONDS", "notify_retry_seconds", 30),
-    "notify_max_attempts": ("EVENTEXPORT_NOTIFY_MAX_ATTEMPTS", "notify_max_attempts", 10),
+    "notify_retry_seconds": ("EVENTEXPORT_NOTIFY_RETRY_SECONDS", "notify_retry_seconds", 10),
+    "notify_max_attempts": ("EVENTEXPORT_NOTIFY_MAX_ATTEMPTS", "notify_max_attempts", 12),
 }
 # settings that are numbers -> the smallest value that makes sense
 _NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0, "max_concurrent_runs": 1,
