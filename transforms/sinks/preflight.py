@@ -21,12 +21,16 @@ MARKER_NAME = "eventexport-connection-test.txt"
 _MARKER_BODY = b"eventexport wrote this object to test the destination; it is safe to delete.\n"
 
 
-def least_privilege_policy(bucket):
-    """The IAM policy customers give the export key: list the bucket, put objects, nothing else."""
-    return {"Version": "2012-10-17", "Statement": [
+def least_privilege_policy(bucket, prefix="", kms_key_arn=None):
+    """The IAM policy customers give the export key or role: list the bucket, put objects under the prefix,
+    nothing else; with SSE-KMS under the customer's own key, also make data keys with that key."""
+    statements = [
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]},
-    ]}
+        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"]},
+    ]
+    if kms_key_arn:
+        statements.append({"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": [kms_key_arn]})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _bucket_region(client, bucket, configured):
@@ -51,7 +55,7 @@ def preflight(settings, bucket, prefix):
     try:
         answer = client_for(settings).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "list", bucket) from None
+        raise classify(error, "list", bucket, settings, prefix) from None
     return answer["ResponseMetadata"].get("HTTPHeaders", {})
 
 
@@ -75,7 +79,7 @@ def check_destination(settings, bucket, prefix, data_region=None):
         client_for(settings).put_object(Bucket=bucket, Key=prefix + MARKER_NAME, Body=_MARKER_BODY,
                                         **settings.encryption_args())
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "put", bucket) from None
+        raise classify(error, "put", bucket, settings, prefix) from None
     return region
 
 
@@ -87,5 +91,5 @@ def list_objects(settings, bucket, prefix):
             for item in page.get("Contents", []):
                 found[item["Key"]] = (item["Size"], item["ETag"].strip('"'))
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "list", bucket) from None
+        raise classify(error, "list", bucket, settings, prefix) from None
     return found
