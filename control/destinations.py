@@ -1,7 +1,10 @@
-"""Destinations: a customer's bucket and key, owned by one account. Saved only after the connection test passes.
+"""Destinations: a customer's bucket and key (or role), owned by one account. Saved only after the connection
+test passes.
 
-The access key id and secret are sealed (control/secrets.py) as soon as they arrive and never leave
-this module in clear except inside `S3Settings`, whose `Secret` values never print. Refusals carry the
+A destination reaches its bucket with an access key or by assuming a role of the customer's with the
+account's external id (control/roles.py); `_checked` is the one place either is validated. The access key
+id and secret are sealed (control/secrets.py) as soon as they arrive and never leave this module in clear
+except inside `S3Settings`, whose `Secret` values never print. Refusals carry the
 `field` at fault and, like control/exports.py, word it for any surface (CLI, REST API, console).
 """
 
@@ -15,6 +18,7 @@ from control.accounts import DEFAULT_ACCOUNT, get_account
 from control.errors import ConflictError
 from control.models import destinations, fetch_all, fetch_one, requests, utc
 from transforms.errors import ConfigError, ExportError
+from transforms.sinks.credentials import RoleSettings, check_role_arn, session_name
 from transforms.sinks.preflight import DATA_REGIONS, check_destination
 from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
@@ -41,8 +45,12 @@ def s3_settings_values(row):
             "path_style": row["path_style"], "sse": row["sse"], "sse_kms_key_id": row["sse_kms_key_id"]}
 
 
-def s3_settings(row, vault):
-    """The S3 settings of a stored destination, secrets unsealed (Secret values never print)."""
+def s3_settings(row, vault, account=None, request_id="connection-test"):
+    """The S3 settings of a stored destination of `account` (its row), secrets unsealed (Secret values never
+    print); a role's session names the account and `request_id`, the export it writes for (a key's needs neither)."""
+    if row.get("role_arn"):
+        return S3Settings(**s3_settings_values(row), role=RoleSettings(
+            row["role_arn"], account["external_id"], session_name(account["id"], request_id)))
     return S3Settings(**s3_settings_values(row), access_key_id=Secret(vault.open(row["access_key_id_sealed"])),
                       secret_access_key=Secret(vault.open(row["secret_sealed"])))
 
@@ -76,7 +84,7 @@ def _data_region(engine, account, data_region):
     return data_region or required
 
 
-def _validated(engine, vault, account, *, access_key_id, secret_access_key, **fields):
+def _validated(engine, vault, account, *, access_key_id=None, secret_access_key=None, **fields):
     """The row a destination would be stored as, after every check but the connection test. A key pasted
     into the wrong field would be echoed by the message naming that field's bad value: it is masked."""
     try:
@@ -92,17 +100,29 @@ def _validated(engine, vault, account, *, access_key_id, secret_access_key, **fi
         raise type(error)(message, field=error.field) from None
 
 
+def _credentials(vault, access_key_id, secret_access_key, role_arn):
+    """The stored columns of a destination's key or role: one or the other, never both."""
+    if role_arn:
+        if access_key_id or secret_access_key:
+            raise ConfigError("Give a role ARN or an access key, not both; a role is the safer choice, so clear the "
+                              "key's fields", field="access_key_id" if access_key_id else "secret_access_key")
+        return {"role_arn": check_role_arn(role_arn.strip()), "access_key_id_sealed": None, "secret_sealed": None}
+    if not access_key_id or not secret_access_key:
+        raise ConfigError("Give the role ARN to assume, or both the access key ID and its secret access key; the "
+                          + ("secret is" if access_key_id else "key ID is") + " missing",
+                          field="secret_access_key" if access_key_id else "access_key_id")
+    return {"role_arn": None, "access_key_id_sealed": vault.seal(access_key_id),
+            "secret_sealed": vault.seal(secret_access_key)}
+
+
 def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id, secret_access_key, prefix,
-             endpoint_url, region, path_style, sse, sse_kms_key_id, now):
+             endpoint_url, region, path_style, sse, sse_kms_key_id, now, role_arn=None):
     data_region = _data_region(engine, account, data_region)
     if not name or len(name) > MAX_NAME_CHARS or name != name.strip() or "/" in name:
         shown = repr(name) if name and len(name) <= MAX_NAME_CHARS else f"of {len(name or ''):,} characters"
         raise ConfigError(f"The destination name {shown} does not fit: use 1 to {MAX_NAME_CHARS} characters, "
                           "without '/' or spaces at either end", field="name")
-    if not access_key_id or not secret_access_key:
-        raise ConfigError("Give both the access key ID and its secret access key; the "
-                          + ("secret is" if access_key_id else "key ID is") + " missing",
-                          field="secret_access_key" if access_key_id else "access_key_id")
+    credentials = _credentials(vault, access_key_id, secret_access_key, role_arn)
     try:
         S3Settings(sse=sse, sse_kms_key_id=sse_kms_key_id)   # its own checks of the encryption settings
     except ConfigError:
@@ -134,33 +154,39 @@ def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id
     return {"account_id": account, "name": name, "bucket": bucket, "prefix": _prefix(prefix),
             "data_region": data_region, "region": region or None, "endpoint_url": endpoint_url or None,
             "path_style": bool(path_style), "sse": sse, "sse_kms_key_id": sse_kms_key_id or None,
-            "access_key_id_sealed": vault.seal(access_key_id), "secret_sealed": vault.seal(secret_access_key),
-            "created_at": utc(now or dt.datetime.now(dt.timezone.utc))}
+            **credentials, "created_at": utc(now or dt.datetime.now(dt.timezone.utc))}
+
+
+def _connection_test(engine, vault, account, row):
+    """The connection test of a destination row of `account`; returns the bucket's region."""
+    settings = s3_settings(row, vault, get_account(engine, account))
+    return check_destination(settings, row["bucket"], row["prefix"], row["data_region"])
 
 
 def test_connection(engine, vault, account=DEFAULT_ACCOUNT, *, name="unsaved", bucket, data_region=None,
-                    access_key_id, secret_access_key, prefix="", endpoint_url=None, region=None, path_style=False,
-                    sse="none", sse_kms_key_id=None):
+                    access_key_id=None, secret_access_key=None, role_arn=None, prefix="", endpoint_url=None,
+                    region=None, path_style=False, sse="none", sse_kms_key_id=None):
     """Run the connection test on a destination not yet saved (a form's Test button); return the bucket region."""
     row = _validated(engine, vault, account, name=name, bucket=bucket, data_region=data_region,
-                     access_key_id=access_key_id, secret_access_key=secret_access_key, prefix=prefix,
-                     endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
+                     access_key_id=access_key_id, secret_access_key=secret_access_key, role_arn=role_arn,
+                     prefix=prefix, endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
                      sse_kms_key_id=sse_kms_key_id, now=None)
-    return check_destination(s3_settings(row, vault), row["bucket"], row["prefix"], row["data_region"])
+    return _connection_test(engine, vault, account, row)
 
 
-def add_destination(engine, vault, account=DEFAULT_ACCOUNT, *, name, bucket, data_region=None, access_key_id,
-                    secret_access_key, prefix="", endpoint_url=None, region=None, path_style=False, sse="none",
-                    sse_kms_key_id=None, now=None):
-    """Check a destination, run its connection test, and save it in `account`; return its stored row."""
+def add_destination(engine, vault, account=DEFAULT_ACCOUNT, *, name, bucket, data_region=None, access_key_id=None,
+                    secret_access_key=None, role_arn=None, prefix="", endpoint_url=None, region=None, path_style=False,
+                    sse="none", sse_kms_key_id=None, now=None):
+    """Check a destination (a key, or a role to assume), run its connection test, and save it in `account`;
+    return its stored row."""
     row = _validated(engine, vault, account, name=name, bucket=bucket, data_region=data_region,
-                     access_key_id=access_key_id, secret_access_key=secret_access_key, prefix=prefix,
-                     endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
+                     access_key_id=access_key_id, secret_access_key=secret_access_key, role_arn=role_arn,
+                     prefix=prefix, endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
                      sse_kms_key_id=sse_kms_key_id, now=now)
     if _find(engine, account, name) is not None:
         raise ConflictError(f"A destination named {name!r} exists already; pick another name or remove that one "
                             "first", field="name")
-    check_destination(s3_settings(row, vault), bucket, row["prefix"], row["data_region"])
+    _connection_test(engine, vault, account, row)
     with engine.begin() as connection:
         connection.execute(destinations.insert().values(**row))
     return row
@@ -186,8 +212,7 @@ def get_destination(engine, name, account=DEFAULT_ACCOUNT):
 
 def test_destination(engine, vault, name, account=DEFAULT_ACCOUNT):
     """Run the connection test again on a saved destination; return the bucket's region."""
-    row = get_destination(engine, name, account)
-    return check_destination(s3_settings(row, vault), row["bucket"], row["prefix"], row["data_region"])
+    return _connection_test(engine, vault, account, get_destination(engine, name, account))
 
 
 def remove_destination(engine, name, account=DEFAULT_ACCOUNT):

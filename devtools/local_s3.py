@@ -306,6 +306,35 @@ def provision_least_privilege(server: LocalS3Server, bucket: str, region: str | 
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
 
+def provision_platform_identity(server: LocalS3Server, user_name: str = "eventexport-platform") -> tuple:
+    """The platform's identity that assumes customers' roles: an IAM user allowed sts:AssumeRole and nothing else.
+    Returns (its key, its ARN: the principal customers' trust policies name)."""
+    iam = server.admin_client("iam")
+    arn = iam.create_user(UserName=user_name)["User"]["Arn"]
+    iam.put_user_policy(UserName=user_name, PolicyName="assume-roles", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"]), arn
+
+
+def provision_role(server: LocalS3Server, bucket: str, trust: dict, prefix: str = "", role_name: str | None = None,
+                   region: str | None = None, create_bucket: bool = True, policy: dict | None = None) -> str:
+    """A customer's role for ``bucket`` (made here unless create_bucket=False): ``trust`` as its trust policy
+    (control/roles.py trust_policy), least_privilege_policy on the prefix as its permissions unless ``policy``
+    replaces it. Returns the role's ARN. MOTO GAP: moto does not evaluate trust policies (any caller allowed
+    sts:AssumeRole may assume any role, with or without the external id, even one that does not exist)."""
+    region = region or server.region
+    if create_bucket:
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        server.admin_client("s3", region).create_bucket(Bucket=bucket, **kwargs)
+    iam = server.admin_client("iam")
+    name = role_name or f"export-{bucket}"
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="list-and-put", PolicyDocument=json.dumps(
+        policy or least_privilege_policy(bucket, prefix)))
+    return arn
+
+
 def upload_tree(server: LocalS3Server, folder: str, bucket: str, prefix: str) -> int:
     """Copy every file under ``folder`` to ``bucket`` at ``prefix`` + its relative path (an ingester landing a
     store), with the admin key; return how many files."""

@@ -158,6 +158,7 @@ _ROLE_ERRORS = {
                     "recurs check that the role may still be assumed",
 }
 _ROLE_ERRORS["ExpiredTokenException"] = _ROLE_ERRORS["TokenRefreshRequired"] = _ROLE_ERRORS["ExpiredToken"]
+_ROLE_ERRORS["SignatureDoesNotMatch"] = _ROLE_ERRORS["InvalidClientTokenId"]
 
 
 def role_error(error, role, bucket, prefix, action):

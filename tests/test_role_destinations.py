@@ -1,0 +1,141 @@
+"""Destinations by IAM role against the local S3 server with IAM enforced: the platform's identity may only
+call sts:AssumeRole, the customer's role may only list the bucket and put under the prefix, and every
+AssumeRole goes through a real HTTP proxy (tests/support/sts_proxy.py) that shows what was sent.
+
+MOTO GAP (devtools/local_s3.py provision_role): moto does not evaluate trust policies, so a role whose
+trust policy lacks the external id condition, or that does not exist, is assumed all the same there; what
+these tests prove about the external id is that every call carries the account's own.
+"""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from control.roles import trust_policy
+from control.scheduler import run_due
+from devtools.generate import generate
+from devtools.local_s3 import provision_platform_identity, provision_role
+from tests.support.api_deployment import bearer, deployment, stores  # noqa: F401 (fixtures)
+from tests.support.sts_proxy import StsProxy
+from transforms.errors import DestinationError
+from transforms.sinks import credentials
+from transforms.sinks.credentials import RoleSettings
+from transforms.sinks.preflight import check_destination
+from transforms.sinks.s3 import S3Settings
+
+API = "/api/v1"
+UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def platform(server):
+    """The platform's identity (sts:AssumeRole only), set up as a deployment sets it, with STS behind a proxy."""
+    key, principal = provision_platform_identity(server, f"platform-{uuid.uuid4().hex[:6]}")
+    with StsProxy(server.endpoint_url) as proxy, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(credentials.PLATFORM_KEY_ID_ENV, key.access_key_id)
+        patch.setenv(credentials.PLATFORM_SECRET_ENV, key.secret_access_key)
+        patch.setenv(credentials.PLATFORM_PRINCIPAL_ENV, principal)
+        patch.setenv(credentials.STS_ENDPOINT_ENV, proxy.url)
+        yield {"key": key, "principal": principal, "proxy": proxy, "server": server}
+
+
+def _role(platform, external_id, policy=None, prefix="exports/"):
+    bucket = f"role-{uuid.uuid4().hex[:10]}"
+    arn = provision_role(platform["server"], bucket, trust_policy(external_id, platform["principal"]), prefix,
+                         region="eu-west-1", policy=policy)
+    return bucket, arn
+
+
+def _settings(platform, arn, external_id="eex-test-external-id"):
+    return S3Settings(region="eu-west-1", endpoint_url=platform["server"].endpoint_url, path_style=True,
+                      role=RoleSettings(arn, external_id, "eventexport-test-check"))
+
+
+@pytest.mark.slow
+def test_a_role_destination_saved_through_the_api_exports_with_list_and_put_only(deployment, platform):
+    d, tenant, proxy = deployment, deployment.tenants["globex"], platform["proxy"]
+    me = d.client.get(f"{API}/me", headers=bearer(tenant.viewer)).json()
+    assert me["external_id"].startswith("eex-") and me["role_principal"] == platform["principal"]
+    bucket, arn = _role(platform, me["external_id"])
+    body = {"name": "by-role", "bucket": bucket, "data_region": "EU", "role_arn": arn, "prefix": "exports",
+            "endpoint_url": d.server.endpoint_url, "path_style": True}
+    for given in ({"external_id": "mine"}, {"access_key_id": tenant.key.access_key_id}):
+        refused = d.client.post(f"{API}/destinations", json={**body, **given}, headers=bearer(tenant.admin))
+        assert refused.status_code == 422, refused.text   # the external id is ours; a key and a role never both
+    calls = len(proxy.assume_role_calls)
+    saved = d.client.post(f"{API}/destinations", json=body, headers=bearer(tenant.admin))
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["role_arn"] == arn and "external_id" not in saved.json()
+    now = dt.datetime.now(UTC)
+    created = d.client.post(f"{API}/exports", headers=bearer(tenant.admin), json={
+        "destination": "by-role", "export_type": "all_events", "format": "json", "frequency": "once",
+        "window_from": (now - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "window_to": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert created.status_code == 201, created.text
+    mark = d.server.mark()
+    assert run_due(d.engine, d.settings, d.vault, log=lambda _line: None) == 1
+    run = d.client.get(f"{API}/runs", headers=bearer(tenant.viewer)).json()["items"][0]
+    assert run["status"] == "Done" and run["rows"] > 0, run
+    # the run reached the bucket with the role's session alone, and only to list it and put objects
+    to_bucket = [r for r in d.server.recorded_since(mark) if r.path.lstrip("/").split("/")[0] == bucket]
+    assert to_bucket and all(r.headers.get("x-amz-security-token") for r in to_bucket)
+    assert {("list" if r.method == "GET" and "list-type=2" in r.query else r.method) for r in to_bucket} == \
+        {"list", "PUT"}
+    assert d.server.object_access_violations(mark, bucket) == []
+    listed = d.server.admin_client().list_objects_v2(Bucket=bucket, Prefix="exports/")["Contents"]
+    assert sum(1 for item in listed if item["Key"].endswith(".json.gz")) == run["objects"]
+    # every AssumeRole (the connection test's and the run's) carried this account's external id
+    made = proxy.assume_role_calls[calls:]
+    assert len(made) >= 2 and all(c["ExternalId"] == me["external_id"] and c["RoleArn"] == arn for c in made)
+    assert any(c["RoleSessionName"] == f"eventexport-globex-{created.json()['id']}" for c in made)
+    verified = d.client.post(f"{API}/runs/{run['id']}/verify", headers=bearer(tenant.viewer))
+    assert verified.status_code == 200 and verified.json()["ok"], verified.text
+
+
+def test_the_session_is_refreshed_within_a_run_and_each_refresh_carries_the_external_id(platform, tmp_path):
+    """A refresh margin longer than the session (STS's shortest, 900 s) makes every request need fresh
+    credentials, so one run assumes the role again and again, as a run longer than the session would."""
+    store = tmp_path / "store"
+    generate(str(store), 300, 2, "parquet", seed=7, end=dt.date(2026, 11, 27))
+    bucket, arn = _role(platform, "eex-refresh-test")
+    calls = len(platform["proxy"].assume_role_calls)
+    env = dict(os.environ, **{credentials.DURATION_ENV: "900", credentials.REFRESH_ENV: "1000"})
+    done = subprocess.run([
+        sys.executable, "-m", "pipelines.export", "--source", str(store / "events"),
+        "--destination", f"s3://{bucket}/exports/", "--end", "2026-11-27T00:00:00Z", "--start", "2026-11-25T00:00:00Z",
+        "--max_file_bytes", "20000", "--destination_role_arn", arn, "--destination_external_id", "eex-refresh-test",
+        "--destination_role_session_name", "eventexport-acme-refresh", "--destination_region", "eu-west-1",
+        "--destination_endpoint_url", platform["server"].endpoint_url, "--destination_path_style"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    keys = [o["Key"] for o in platform["server"].admin_client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert sum(key.endswith(".json.gz") for key in keys) >= 2 and any(key.endswith("manifest.json") for key in keys)
+    made = platform["proxy"].assume_role_calls[calls:]
+    assert len(made) >= len(keys)   # one session per request: refreshed, never reused once due
+    assert all(c["ExternalId"] == "eex-refresh-test" and c["DurationSeconds"] == "900" for c in made)
+    assert platform["key"].secret_access_key not in done.stderr + " ".join(done.args)
+
+
+def test_a_role_denied_put_or_not_ours_to_assume_each_get_their_own_message(platform, server):
+    denied = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::*"]}]}
+    bucket, arn = _role(platform, "eex-test-external-id", policy=denied)
+    with pytest.raises(DestinationError, match=rf"role {arn} may not put objects in bucket '{bucket}'.*"
+                                               rf"s3:PutObject on arn:aws:s3:::{bucket}/exports/\*"):
+        check_destination(_settings(platform, arn), bucket, "exports/", "EU")
+    # an identity that may not assume the role (as AWS answers a wrong role, or a trust policy not naming us)
+    stranger, _ = provision_platform_identity(server, f"stranger-{uuid.uuid4().hex[:6]}")
+    server.admin_client("iam").delete_user_policy(UserName=_.split("/")[-1], PolicyName="assume-roles")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(credentials.PLATFORM_KEY_ID_ENV, stranger.access_key_id)
+        patch.setenv(credentials.PLATFORM_SECRET_ENV, stranger.secret_access_key)
+        with pytest.raises(DestinationError, match=rf"we may not assume role {arn}: .* requires sts:ExternalId "
+                                                   "eex-other-id"):
+            check_destination(_settings(platform, arn, "eex-other-id"), bucket, "exports/", "EU")
+        patch.setenv(credentials.PLATFORM_SECRET_ENV, "not-the-secret")
+        with pytest.raises(DestinationError, match="this deployment's identity for assuming roles is not valid"):
+            check_destination(_settings(platform, arn, "eex-bad-secret"), bucket, "exports/", "EU")
