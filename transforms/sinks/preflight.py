@@ -12,11 +12,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.sinks.s3 import classify, client_for, region_name
 
-__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects"]
+__all__ = ["DATA_REGIONS", "DATA_REGION_NAMES", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
                 "SK": "ap-northeast-2"}
+# What the console says of each: the data region, and the bucket's AWS region by its console name.
+DATA_REGION_NAMES = {"EU": ("EU", "EU (Ireland) eu-west-1"), "IN": ("India", "Asia Pacific (Mumbai) ap-south-1"),
+                     "US": ("US", "US West (Oregon) us-west-2"),
+                     "SG": ("Singapore", "Asia Pacific (Singapore) ap-southeast-1"),
+                     "SK": ("South Korea", "Asia Pacific (Seoul) ap-northeast-2")}
 MARKER_NAME = "eventexport-connection-test.txt"
 _MARKER_BODY = b"eventexport wrote this object to test the destination; it is safe to delete.\n"
 
