@@ -86,11 +86,13 @@ def build_parser():
 
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
-    add = destination.add_parser("add", help="test a bucket and key, then save them")
+    add = destination.add_parser("add", help="test a bucket and key (or role), then save them")
     add.add_argument("--name", required=True)
     add.add_argument("--bucket", required=True)
     add.add_argument("--data-region", choices=sorted(DATA_REGIONS), help="default: the account's")
-    add.add_argument("--access-key-id", required=True)
+    add.add_argument("--role-arn", help="a role of the customer's to assume with the account's external id "
+                                        "(`account list` shows it), instead of a key")
+    add.add_argument("--access-key-id")
     add.add_argument("--secret-access-key-stdin", action="store_true",
                      help=f"read the secret from standard input (else ${SECRET_ENV})")
     add.add_argument("--prefix", default="")
@@ -218,8 +220,8 @@ def _dispatch(args, settings):
                                        database_id=args.database_id, data_region=args.data_region)
             print(f"account {row['id']!r} added")
         else:
-            _print_table(accounts.list_accounts(engine), ("id", "name", "data_region", "database_id", "event_store",
-                                                          "profile_store"))
+            _print_table(accounts.list_accounts(engine), ("id", "name", "data_region", "database_id", "external_id",
+                                                          "event_store", "profile_store"))
     elif args.command == "user":
         if args.action == "add":
             row = accounts.add_user(engine, account=account, email=args.email, role=args.role,
@@ -242,13 +244,14 @@ def _dispatch(args, settings):
         if args.action == "add":
             row = dests.add_destination(
                 engine, Vault(settings), account, name=args.name, bucket=args.bucket, data_region=args.data_region,
-                access_key_id=args.access_key_id, secret_access_key=_secret(args), prefix=args.prefix,
+                role_arn=args.role_arn, access_key_id=args.access_key_id,
+                secret_access_key=None if args.role_arn else _secret(args), prefix=args.prefix,
                 endpoint_url=args.endpoint_url, region=args.region, path_style=args.path_style, sse=args.sse,
                 sse_kms_key_id=args.sse_kms_key_id)
             print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
         elif args.action == "list":
             _print_table([dests.public_view(r) for r in dests.list_destinations(engine, account)],
-                         ("name", "bucket", "prefix", "data_region", "endpoint_url", "sse"))
+                         ("name", "bucket", "prefix", "data_region", "role_arn", "endpoint_url", "sse"))
         elif args.action == "show":
             print(json.dumps(dests.public_view(dests.get_destination(engine, args.name, account)), indent=2))
         elif args.action == "test":
