@@ -139,3 +139,36 @@ def test_a_role_denied_put_or_not_ours_to_assume_each_get_their_own_message(plat
         patch.setenv(credentials.PLATFORM_SECRET_ENV, "not-the-secret")
         with pytest.raises(DestinationError, match="this deployment's identity for assuming roles is not valid"):
             check_destination(_settings(platform, arn, "eex-bad-secret"), bucket, "exports/", "EU")
+
+
+@pytest.mark.slow
+def test_dask_workers_assume_the_role_with_their_own_identity(server, dask_cluster, platform, monkeypatch, tmp_path):
+    """The workers receive the role (ARN, external id, STS endpoint) with the run's settings, never an identity:
+    they assume it as the platform they are (here boto3's chain: the platform key in their environment)."""
+    from pipelines.export import run
+    user = f"export-{dask_cluster.platform_bucket}"   # the workers' platform key's user (dask_fixtures.py)
+    server.admin_client("iam").put_user_policy(UserName=user, PolicyName="assume-roles", PolicyDocument=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}'))
+    principal = server.admin_client("iam").get_user(UserName=user)["User"]["Arn"]
+    for name, value in dask_cluster.platform_env.items():   # the launcher, like the workers, is the platform
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(credentials.PLATFORM_KEY_ID_ENV)
+    monkeypatch.delenv(credentials.PLATFORM_SECRET_ENV)
+    bucket = f"role-{uuid.uuid4().hex[:10]}"
+    arn = provision_role(server, bucket, trust_policy("eex-dask-test", principal), "exports/")
+    store = tmp_path / "store"
+    generate(str(store), 600, 2, "parquet", seed=9, end=dt.date(2026, 11, 27))
+    calls, mark = len(platform["proxy"].assume_role_calls), server.mark()
+    status, text = run([
+        "--source", str(store / "events"), "--destination", f"s3://{bucket}/exports/", "--format", "csv",
+        "--start", "2026-11-25T00:00:00Z", "--end", "2026-11-27T00:00:00Z", "--destination_role_arn", arn,
+        "--destination_external_id", "eex-dask-test", "--destination_role_session_name", "eventexport-dask",
+        "--destination_endpoint_url", server.endpoint_url, "--destination_path_style",
+        "--temp_location", f"s3://{dask_cluster.platform_bucket}/spill", "--s3_endpoint_url", server.endpoint_url,
+        "--runner", "DaskRunner", "--dask_client_address", dask_cluster.address])
+    assert status == 0, text
+    puts = [r for r in server.recorded_since(mark) if r.method == "PUT" and r.path.startswith(f"/{bucket}/")]
+    assert len(puts) >= 3 and all(r.headers.get("x-amz-security-token") for r in puts)   # role sessions, not keys
+    assert server.object_access_violations(mark, bucket) == []
+    made = platform["proxy"].assume_role_calls[calls:]
+    assert made and all(c["ExternalId"] == "eex-dask-test" and c["RoleArn"] == arn for c in made)
