@@ -23,8 +23,8 @@ from transforms.sinks.preflight import DATA_REGIONS, check_destination
 from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
-__all__ = ["add_destination", "test_connection", "list_destinations", "get_destination", "test_destination",
-           "remove_destination", "s3_settings", "s3_settings_values", "public_view", "MAX_NAME_CHARS",
+__all__ = ["folder_prefix", "add_destination", "test_connection", "list_destinations", "get_destination",
+           "test_destination", "remove_destination", "s3_settings", "s3_settings_values", "public_view", "MAX_NAME_CHARS",
            "MAX_PREFIX_CHARS"]
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
@@ -34,7 +34,8 @@ _LIMITS = {"prefix": MAX_PREFIX_CHARS, "endpoint_url": 500, "sse_kms_key_id": 30
 _WORDS = {"prefix": "prefix", "endpoint_url": "endpoint URL", "sse_kms_key_id": "KMS key ID"}
 
 
-def _prefix(prefix):
+def folder_prefix(prefix):
+    """A destination's prefix as stored: no '/' at its start, one at its end ('' for the bucket's root)."""
     prefix = (prefix or "").strip("/")
     return prefix + "/" if prefix else ""
 
@@ -147,12 +148,12 @@ def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id
         raise ConfigError(f"The bucket {bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, "
                           "digits, dots or hyphens, starting and ending with a letter or digit", field="bucket")
     try:
-        parse_destination(f"s3://{bucket}/{_prefix(prefix)}")
+        parse_destination(f"s3://{bucket}/{folder_prefix(prefix)}")
     except ConfigError:
         raise ConfigError(f"The prefix {prefix!r} is not a safe folder path: no '.' or '..' folders, '//', "
                           f"backslashes or control characters, at most {MAX_PREFIX_BYTES} bytes; e.g. exports/team-a",
                           field="prefix") from None
-    return {"account_id": account, "name": name, "bucket": bucket, "prefix": _prefix(prefix),
+    return {"account_id": account, "name": name, "bucket": bucket, "prefix": folder_prefix(prefix),
             "data_region": data_region, "region": region or None, "endpoint_url": endpoint_url or None,
             "path_style": bool(path_style), "sse": sse, "sse_kms_key_id": sse_kms_key_id or None,
             **credentials, "created_at": utc(now or dt.datetime.now(dt.timezone.utc))}

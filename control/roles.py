@@ -9,6 +9,7 @@ The permission policy is the key's (list the bucket, put under the prefix, the c
 
 import json
 
+from control.destinations import folder_prefix
 from transforms.sinks.credentials import platform_principal
 from transforms.sinks.preflight import least_privilege_policy
 
@@ -28,12 +29,7 @@ def permission_policy(bucket, prefix="", sse_kms_key_id=None):
     """What the role (or the key) may do: list the bucket, put under the prefix, use the customer's KMS key.
     The KMS grant needs the key's ARN; a key id or alias alone is left out (the customer adds it by ARN)."""
     kms = sse_kms_key_id if (sse_kms_key_id or "").startswith("arn:") else None
-    return least_privilege_policy(bucket, _prefix(prefix), kms)
-
-
-def _prefix(prefix):
-    prefix = (prefix or "").strip("/")
-    return prefix + "/" if prefix else ""
+    return least_privilege_policy(bucket, folder_prefix(prefix), kms)
 
 
 def cloudformation_template(external_id, bucket, prefix="", sse_kms_key_id=None, principal=None):
@@ -41,7 +37,7 @@ def cloudformation_template(external_id, bucket, prefix="", sse_kms_key_id=None,
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"A role eventexport assumes to list s3://{bucket} and put objects under "
-                       f"{_prefix(prefix) or 'its root'}, nothing else",
+                       f"{folder_prefix(prefix) or 'its root'}, nothing else",
         "Resources": {"EventExportRole": {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": trust_policy(external_id, principal),
             "MaxSessionDuration": 3600,
