@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from control.roles import trust_policy
+from control.roles import permission_policy, trust_policy
 from control.scheduler import run_due
 from devtools.generate import generate
 from devtools.local_s3 import provision_platform_identity, provision_role
@@ -98,20 +98,26 @@ def test_a_role_destination_saved_through_the_api_exports_with_list_and_put_only
 
 def test_the_session_is_refreshed_within_a_run_and_each_refresh_carries_the_external_id(platform, tmp_path):
     """A refresh margin longer than the session (STS's shortest, 900 s) makes every request need fresh
-    credentials, so one run assumes the role again and again, as a run longer than the session would."""
+    credentials, so one run assumes the role again and again, as a run longer than the session would.
+    The customer's KMS key goes on every put, and the role's policy grants it."""
     store = tmp_path / "store"
     generate(str(store), 300, 2, "parquet", seed=7, end=dt.date(2026, 11, 27))
-    bucket, arn = _role(platform, "eex-refresh-test")
-    calls = len(platform["proxy"].assume_role_calls)
+    kms = platform["server"].admin_client("kms", "eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    bucket = f"role-{uuid.uuid4().hex[:10]}"
+    arn = provision_role(platform["server"], bucket, trust_policy("eex-refresh-test", platform["principal"]),
+                         region="eu-west-1", policy=permission_policy(bucket, "exports", kms))
+    calls, mark = len(platform["proxy"].assume_role_calls), platform["server"].mark()
     env = dict(os.environ, **{credentials.DURATION_ENV: "900", credentials.REFRESH_ENV: "1000"})
     done = subprocess.run([
         sys.executable, "-m", "pipelines.export", "--source", str(store / "events"),
         "--destination", f"s3://{bucket}/exports/", "--end", "2026-11-27T00:00:00Z", "--start", "2026-11-25T00:00:00Z",
         "--max_file_bytes", "20000", "--destination_role_arn", arn, "--destination_external_id", "eex-refresh-test",
         "--destination_role_session_name", "eventexport-acme-refresh", "--destination_region", "eu-west-1",
-        "--destination_endpoint_url", platform["server"].endpoint_url, "--destination_path_style"],
-        env=env, capture_output=True, text=True, timeout=300)
+        "--destination_endpoint_url", platform["server"].endpoint_url, "--destination_path_style",
+        "--sse", "aws:kms", "--sse_kms_key_id", kms], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    puts = [r for r in platform["server"].recorded_since(mark) if r.method == "PUT" and r.path.startswith(f"/{bucket}/")]
+    assert puts and all(r.headers.get("x-amz-server-side-encryption-aws-kms-key-id") == kms for r in puts)
     keys = [o["Key"] for o in platform["server"].admin_client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert sum(key.endswith(".json.gz") for key in keys) >= 2 and any(key.endswith("manifest.json") for key in keys)
     made = platform["proxy"].assume_role_calls[calls:]
