@@ -43,8 +43,9 @@ def _settings_page(page, status=200, values=None, errors=None, result=None):
 
 def _setup(page, values):
     """The policies and template for what the form holds so far (a placeholder for a bucket not yet typed)."""
+    kms_key = values.get("sse_kms_key_id") if values.get("sse") == "aws:kms" else None
     return role_setup(page.account["external_id"], values.get("bucket") or PLACEHOLDER_BUCKET,
-                      values.get("prefix") or "", values.get("sse_kms_key_id") if values.get("sse") == "aws:kms" else None)
+                      values.get("prefix") or "", kms_key)
 
 
 @router.get("/settings/exports/role-setup")
@@ -74,8 +75,8 @@ def _arguments(form):
     values = {k: str(form.get(k, "")).strip() for k in FIELDS if k != "path_style"}
     values["path_style"] = form.get("path_style") in ("on", "true", "1")
     values["secret_access_key"] = str(form.get("secret_access_key", ""))   # spaces may be part of a secret
-    values["auth"] = form.get("auth") or ("key" if values["access_key_id"] else "role")   # a role unless a key is typed
-    values["auth"] = "key" if values["auth"] == "key" else "role"
+    chosen = form.get("auth") or ("key" if values["access_key_id"] else "role")   # no choice sent: what was typed
+    values["auth"] = "key" if chosen == "key" else "role"
     arguments = {k: v for k, v in values.items() if k != "auth"}
     for optional in ("endpoint_url", "region", "sse_kms_key_id", "data_region", "role_arn", *_KEY_FIELDS):
         arguments[optional] = arguments[optional] or None

@@ -24,8 +24,8 @@ from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
 __all__ = ["folder_prefix", "add_destination", "test_connection", "list_destinations", "get_destination",
-           "test_destination", "remove_destination", "s3_settings", "s3_settings_values", "public_view", "MAX_NAME_CHARS",
-           "MAX_PREFIX_CHARS"]
+           "test_destination", "remove_destination", "s3_settings", "s3_settings_values", "public_view",
+           "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
 MAX_NAME_CHARS = 100    # the column's size; a name is a label, not a description

@@ -59,7 +59,8 @@ def platform_identity(server):
     key, principal = provision_platform_identity(server)
     os.environ.update({credentials.PLATFORM_KEY_ID_ENV: key.access_key_id,
                        credentials.PLATFORM_SECRET_ENV: key.secret_access_key,
-                       credentials.PLATFORM_PRINCIPAL_ENV: principal, credentials.STS_ENDPOINT_ENV: server.endpoint_url})
+                       credentials.PLATFORM_PRINCIPAL_ENV: principal,
+                       credentials.STS_ENDPOINT_ENV: server.endpoint_url})
     return principal
 
 

@@ -163,8 +163,8 @@ def s3_settings_from(values, environ=os.environ):
     secret = environ.get(SECRET_ENV) if key_id else None
     if key_id and not secret:
         raise ConfigError(f"--destination_access_key_id needs its secret in ${SECRET_ENV}")
-    return S3Settings(role=role,
-        region=values.get("destination_region"), endpoint_url=values.get("destination_endpoint_url"),
+    return S3Settings(
+        role=role, region=values.get("destination_region"), endpoint_url=values.get("destination_endpoint_url"),
         path_style=bool(values.get("destination_path_style")), access_key_id=Secret(key_id) if key_id else None,
         secret_access_key=Secret(secret) if secret else None, sse=values.get("sse") or "none",
         sse_kms_key_id=values.get("sse_kms_key_id"))
@@ -175,10 +175,11 @@ def destination_values(*, bucket, prefix="", endpoint_url=None, region=None, pat
     """A saved destination as option values for `export_arguments`: destination options and nothing else, so a
     tenant's endpoint never becomes the platform's (Beam's --s3_endpoint_url); its key goes by environment, its
     `role` (RoleSettings: no secret in it) as options."""
-    return {"destination_role_arn": role and role.role_arn, "destination_external_id": role and role.external_id,
-            "destination_role_session_name": role and role.session_name,"destination": f"s3://{bucket}/{prefix}", "destination_endpoint_url": endpoint_url,
+    return {"destination": f"s3://{bucket}/{prefix}", "destination_endpoint_url": endpoint_url,
             "destination_region": region, "destination_path_style": path_style, "sse": sse,
-            "sse_kms_key_id": sse_kms_key_id}
+            "sse_kms_key_id": sse_kms_key_id, "destination_role_arn": role and role.role_arn,
+            "destination_external_id": role and role.external_id,
+            "destination_role_session_name": role and role.session_name}
 
 
 def export_arguments(values):

@@ -226,8 +226,8 @@ def test_what_to_paste_into_aws_follows_the_form_and_names_the_accounts_external
     typed = {"bucket": "acme-exports", "prefix": "/events/", "sse": "aws:kms", "sse_kms_key_id": kms}
     texts = client.get("/console/settings/exports/role-setup", params=typed).json()
     permission = json.loads(texts["permission_policy"])["Statement"]
-    assert [s["Resource"] for s in permission] == [["arn:aws:s3:::acme-exports"], ["arn:aws:s3:::acme-exports/events/*"],
-                                                  [kms]]
+    assert [s["Resource"] for s in permission] == [
+        ["arn:aws:s3:::acme-exports"], ["arn:aws:s3:::acme-exports/events/*"], [kms]]
     assert json.loads(texts["trust_policy"])["Statement"][0]["Condition"] == {
         "StringEquals": {"sts:ExternalId": external_id}}
     template = client.get("/console/settings/exports/role-setup", params=dict(typed, download="1"))

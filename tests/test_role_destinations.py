@@ -116,7 +116,8 @@ def test_the_session_is_refreshed_within_a_run_and_each_refresh_carries_the_exte
         "--destination_endpoint_url", platform["server"].endpoint_url, "--destination_path_style",
         "--sse", "aws:kms", "--sse_kms_key_id", kms], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    puts = [r for r in platform["server"].recorded_since(mark) if r.method == "PUT" and r.path.startswith(f"/{bucket}/")]
+    recorded = platform["server"].recorded_since(mark)
+    puts = [r for r in recorded if r.method == "PUT" and r.path.startswith(f"/{bucket}/")]
     assert puts and all(r.headers.get("x-amz-server-side-encryption-aws-kms-key-id") == kms for r in puts)
     keys = [o["Key"] for o in platform["server"].admin_client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert sum(key.endswith(".json.gz") for key in keys) >= 2 and any(key.endswith("manifest.json") for key in keys)

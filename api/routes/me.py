@@ -23,7 +23,7 @@ def me(user: dict = Depends(current_user), ctx: Context = Depends(context)):
 
 
 @router.get("/me/role-setup", response_model=RoleSetup,
-            summary="What to paste into AWS for a role destination: trust and permission policies, a CloudFormation template")
+            summary="What to paste into AWS for a role destination: its policies and a CloudFormation template")
 def role_setup(bucket: Text, prefix: Text = "", sse_kms_key_id: Text | None = None,
                user: dict = Depends(current_user), ctx: Context = Depends(context)):
     external_id = accounts.get_account(ctx.engine, user["account_id"])["external_id"]

@@ -104,9 +104,9 @@ def _platform_credentials():
         return Credentials(key_id, secret)
     found = boto3.session.Session().get_credentials()
     if found is None:
-        raise ConfigError(f"this deployment has no identity to assume customers' roles with: set ${PLATFORM_KEY_ID_ENV} "
-                          f"and ${PLATFORM_SECRET_ENV} (or boto3's chain, e.g. an instance role) on every process "
-                          "that runs exports, Dask workers included")
+        raise ConfigError("this deployment has no identity to assume customers' roles with: set "
+                          f"${PLATFORM_KEY_ID_ENV} and ${PLATFORM_SECRET_ENV} (or boto3's chain, e.g. an instance "
+                          "role) on every process that runs exports, Dask workers included")
     return found
 
 

@@ -12,7 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.sinks.s3 import classify, client_for, region_name
 
-__all__ = ["DATA_REGIONS", "DATA_REGION_NAMES", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects"]
+__all__ = ["DATA_REGIONS", "DATA_REGION_NAMES", "MARKER_NAME", "least_privilege_policy", "preflight",
+           "check_destination", "list_objects"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
