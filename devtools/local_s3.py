@@ -32,6 +32,12 @@ UploadPartCopy only need s3:PutObject on the destination (the source's
 s3:GetObject is never checked, even across buckets); HeadBucket is denied to a
 key holding s3:ListBucket (moto checks a fictitious s3:HeadBucket); only
 identity policies are evaluated (no bucket policies, ACLs, conditions on S3).
+
+STS: moto's AssumeRole alone assumes any role, even one that does not exist, for
+any caller allowed sts:AssumeRole; the server runs as devtools/moto_trust.py,
+which holds AssumeRole to the role's trust policy (principal and sts:ExternalId)
+as AWS does. Temporary credentials never expire here (moto keeps no clock on
+them) and DurationSeconds is not bounded (botocore itself refuses under 900).
 """
 from __future__ import annotations
 
@@ -54,6 +60,8 @@ from botocore.exceptions import ClientError
 
 from transforms.sinks.preflight import least_privilege_policy  # the policy customers give the export key
 
+# moto's server, its AssumeRole holding to the role's trust policy as AWS's does (moto's alone does not)
+_MOTO_TRUST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_trust.py")
 _BOOTSTRAP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey (see _bootstrap_admin)
 _ACCESS_RE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
 _RUNNING_RE = re.compile(r"Running on http://[\d.]+:(\d+)")
@@ -142,7 +150,7 @@ class LocalS3Server:
         open(self.recording_path, "w").close()
         with open(self.access_log_path, "wb") as log:
             self._proc = subprocess.Popen(  # nosec B603  # our interpreter and fixed arguments, no shell
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                [sys.executable, _MOTO_TRUST, "-H", "127.0.0.1", "-p", "0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             port = self._wait_for_port()
@@ -321,8 +329,7 @@ def provision_role(server: LocalS3Server, bucket: str, trust: dict, prefix: str 
                    region: str | None = None, create_bucket: bool = True, policy: dict | None = None) -> str:
     """A customer's role for ``bucket`` (made here unless create_bucket=False): ``trust`` as its trust policy
     (control/roles.py trust_policy), least_privilege_policy on the prefix as its permissions unless ``policy``
-    replaces it. Returns the role's ARN. MOTO GAP: moto does not evaluate trust policies (any caller allowed
-    sts:AssumeRole may assume any role, with or without the external id, even one that does not exist)."""
+    replaces it. Returns the role's ARN. The server holds AssumeRole to the trust policy (devtools/moto_trust.py)."""
     region = region or server.region
     if create_bucket:
         kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}

@@ -2,9 +2,8 @@
 call sts:AssumeRole, the customer's role may only list the bucket and put under the prefix, and every
 AssumeRole goes through a real HTTP proxy (tests/support/sts_proxy.py) that shows what was sent.
 
-MOTO GAP (devtools/local_s3.py provision_role): moto does not evaluate trust policies, so a role whose
-trust policy lacks the external id condition, or that does not exist, is assumed all the same there; what
-these tests prove about the external id is that every call carries the account's own.
+The local server holds AssumeRole to the role's trust policy as AWS does (devtools/moto_trust.py): a wrong
+external id, a role that does not trust us, or none at all, is refused.
 """
 
 import datetime as dt
@@ -134,7 +133,12 @@ def test_a_role_denied_put_or_not_ours_to_assume_each_get_their_own_message(plat
     with pytest.raises(DestinationError, match=rf"role {arn} may not put objects in bucket '{bucket}'.*"
                                                rf"s3:PutObject on arn:aws:s3:::{bucket}/exports/\*"):
         check_destination(_settings(platform, arn), bucket, "exports/", "EU")
-    # an identity that may not assume the role (as AWS answers a wrong role, or a trust policy not naming us)
+    # a wrong external id, a role that does not exist, an identity the trust policy does not name: AWS's one answer
+    for wrong in (_settings(platform, arn, "eex-another-account"), _settings(platform, arn + "-gone")):
+        with pytest.raises(DestinationError, match=rf"we may not assume role {wrong.role.role_arn}: check the role "
+                                                   rf"ARN, .* names our principal {platform['principal']} and "
+                                                   rf"requires sts:ExternalId {wrong.role.external_id}"):
+            check_destination(wrong, bucket, "exports/", "EU")
     stranger, _ = provision_platform_identity(server, f"stranger-{uuid.uuid4().hex[:6]}")
     server.admin_client("iam").delete_user_policy(UserName=_.split("/")[-1], PolicyName="assume-roles")
     with pytest.MonkeyPatch.context() as patch:
