@@ -33,11 +33,12 @@ s3:GetObject is never checked, even across buckets); HeadBucket is denied to a
 key holding s3:ListBucket (moto checks a fictitious s3:HeadBucket); only
 identity policies are evaluated (no bucket policies, ACLs, conditions on S3).
 
-STS: moto's AssumeRole alone assumes any role, even one that does not exist, for
-any caller allowed sts:AssumeRole; the server runs as devtools/moto_trust.py,
-which holds AssumeRole to the role's trust policy (principal and sts:ExternalId)
-as AWS does. Temporary credentials never expire here (moto keeps no clock on
-them) and DurationSeconds is not bounded (botocore itself refuses under 900).
+STS: moto holds AssumeRole of an existing role to its trust policy (the caller's
+exact ARN or `*` as principal, not an account's root; sts:ExternalId conditions)
+but assumes a role that does not exist; the server runs as devtools/moto_trust.py,
+which refuses that as AWS does. Temporary credentials never expire here (moto
+keeps no clock on them) and DurationSeconds is not bounded (botocore refuses
+under 900).
 """
 from __future__ import annotations
 
@@ -329,7 +330,7 @@ def provision_role(server: LocalS3Server, bucket: str, trust: dict, prefix: str 
                    region: str | None = None, create_bucket: bool = True, policy: dict | None = None) -> str:
     """A customer's role for ``bucket`` (made here unless create_bucket=False): ``trust`` as its trust policy
     (control/roles.py trust_policy), least_privilege_policy on the prefix as its permissions unless ``policy``
-    replaces it. Returns the role's ARN. The server holds AssumeRole to the trust policy (devtools/moto_trust.py)."""
+    replaces it. Returns the role's ARN. The server holds AssumeRole to the trust policy (see the module's doc)."""
     region = region or server.region
     if create_bucket:
         kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}

@@ -2,8 +2,8 @@
 call sts:AssumeRole, the customer's role may only list the bucket and put under the prefix, and every
 AssumeRole goes through a real HTTP proxy (tests/support/sts_proxy.py) that shows what was sent.
 
-The local server holds AssumeRole to the role's trust policy as AWS does (devtools/moto_trust.py): a wrong
-external id, a role that does not trust us, or none at all, is refused.
+The local server holds AssumeRole to the role's trust policy as AWS does (moto itself, and
+devtools/moto_trust.py for a role that does not exist): a wrong external id, or no such role, is refused.
 """
 
 import datetime as dt
@@ -19,6 +19,7 @@ from control.scheduler import run_due
 from devtools.generate import generate
 from devtools.local_s3 import provision_platform_identity, provision_role
 from tests.support.api_deployment import bearer, deployment, stores  # noqa: F401 (fixtures)
+from tests.support.control_deployment import BEST_DATABASE
 from tests.support.sts_proxy import StsProxy
 from transforms.errors import DestinationError
 from transforms.sinks import credentials
@@ -55,6 +56,7 @@ def _settings(platform, arn, external_id="eex-test-external-id"):
 
 
 @pytest.mark.slow
+@BEST_DATABASE
 def test_a_role_destination_saved_through_the_api_exports_with_list_and_put_only(deployment, platform):
     d, tenant, proxy = deployment, deployment.tenants["globex"], platform["proxy"]
     me = d.client.get(f"{API}/me", headers=bearer(tenant.viewer)).json()
@@ -155,18 +157,20 @@ def test_a_role_denied_put_or_not_ours_to_assume_each_get_their_own_message(plat
 @pytest.mark.slow
 def test_dask_workers_assume_the_role_with_their_own_identity(server, dask_cluster, platform, monkeypatch, tmp_path):
     """The workers receive the role (ARN, external id, STS endpoint) with the run's settings, never an identity:
-    they assume it as the platform they are (here boto3's chain: the platform key in their environment)."""
+    they assume it as the platform identity their own environment gives them (the cluster's platform key through
+    boto3's chain, or the EVENTEXPORT_ASSUME_ROLE_ key if the cluster started after this module set it), so the
+    role trusts both."""
     from pipelines.export import run
     user = f"export-{dask_cluster.platform_bucket}"   # the workers' platform key's user (dask_fixtures.py)
     server.admin_client("iam").put_user_policy(UserName=user, PolicyName="assume-roles", PolicyDocument=(
         '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}'))
-    principal = server.admin_client("iam").get_user(UserName=user)["User"]["Arn"]
+    chain = server.admin_client("iam").get_user(UserName=user)["User"]["Arn"]
     for name, value in dask_cluster.platform_env.items():   # the launcher, like the workers, is the platform
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(credentials.PLATFORM_KEY_ID_ENV)
     monkeypatch.delenv(credentials.PLATFORM_SECRET_ENV)
     bucket = f"role-{uuid.uuid4().hex[:10]}"
-    arn = provision_role(server, bucket, trust_policy("eex-dask-test", principal), "exports/")
+    arn = provision_role(server, bucket, trust_policy("eex-dask-test", [chain, platform["principal"]]), "exports/")
     store = tmp_path / "store"
     generate(str(store), 600, 2, "parquet", seed=9, end=dt.date(2026, 11, 27))
     calls, mark = len(platform["proxy"].assume_role_calls), server.mark()
