@@ -20,7 +20,7 @@ from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 
 __all__ = ["Text", "Instant", "DestinationIn", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
-           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me",
+           "BackfillIn", "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me",
            "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
 
 
@@ -141,6 +141,16 @@ class Run(BaseModel):
     bytes: int | None
     error: str | None
     last_progress: str | None
+    backfill: bool = Field(False, description="made by a backfill of past windows")
+    stopped_by: str | None = Field(None, description="who cancelled the run (or stopped its export)")
+    stopped_at: str | None = None
+
+
+class BackfillIn(_In):
+    from_: Instant = Field(alias="from", description="start of the first window: on the export's window grid, "
+                                                      "within the last 60 days")
+    to: Instant = Field(description="end of the last window: on the grid, not in the future")
+    replace: bool = Field(False, description="export windows that ran already again, under the same keys")
 
 
 class _Page(BaseModel):

@@ -10,7 +10,7 @@ import sys
 from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
-from control import exports, schema
+from control import exports, run_actions, schema
 from control.models import connect
 from control.ops import shutdown
 from control.ops.service import run_scheduler
@@ -116,6 +116,18 @@ def build_parser():
     export.add_parser("list").add_argument("--json", action="store_true")
     for action in ("show", "stop"):
         export.add_parser(action).add_argument("request_id")
+    backfill = export.add_parser("backfill", help="run past windows of a recurring export (on its window grid, "
+                                                  "within 60 days) under its request id")
+    backfill.add_argument("request_id")
+    backfill.add_argument("--from", dest="window_from", required=True, type=_instant("--from"))
+    backfill.add_argument("--to", dest="window_to", required=True, type=_instant("--to"))
+    backfill.add_argument("--replace", action="store_true", help="export windows that ran already again")
+
+    runs = commands.add_parser("runs", help="one run: cancel it, or retry it now").add_subparsers(
+        dest="action", required=True)
+    runs.add_parser("cancel", help="cancel a Pending, Running or Failed run").add_argument("run_id", type=int)
+    runs.add_parser("retry", help="run a Failed or Stopped run again now (same keys)").add_argument("run_id",
+                                                                                                  type=int)
 
     run = commands.add_parser("run", help="run everything due, then exit")
     run.add_argument("--request-id")
@@ -271,9 +283,17 @@ def _dispatch(args, settings):
                                     "status", "created_at"))
         elif args.action == "show":
             print(json.dumps(exports.get_export(engine, args.request_id, account), default=_json_default, indent=2))
+        elif args.action == "backfill":
+            made = run_actions.backfill(engine, args.request_id, account, start=args.window_from,
+                                        end=args.window_to, replace=args.replace)
+            _print_table(made, ("id", "window_start", "window_end", "run_timestamp", "status"))
         else:
             exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")
+    elif args.command == "runs":
+        act = run_actions.cancel_run if args.action == "cancel" else run_actions.retry_run
+        run = act(engine, args.run_id, account)
+        print(f"run {run['id']} of {run['request_id']} is now {run['status']}")
     elif args.command == "run":
         shutdown.install(settings.stop_grace_seconds)
         # a person's command prints its runs; in JSON they are log lines like the scheduler's
