@@ -196,6 +196,7 @@ class ActivityEntry(BaseModel):
     attempts: int
     error: str | None
     progress: str | None
+    backfill: bool = Field(False, description="a run made by a backfill of past windows")
 
 
 class ActivityPage(_Page):
