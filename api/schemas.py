@@ -19,9 +19,9 @@ from transforms.formats import FORMATS
 from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 
-__all__ = ["Text", "Instant", "DestinationIn", "DestinationPatch", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
-           "BackfillIn", "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me",
-           "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
+__all__ = ["Text", "Instant", "DestinationIn", "DestinationPatch", "Destination", "ConnectionResult", "ExportIn",
+           "Export", "Run", "BackfillIn", "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding",
+           "Check", "VerifyResult", "Me", "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
 
 
 def _storable(text):

@@ -75,7 +75,8 @@ class Heartbeat:
 
     def _held(self, connection):
         """None while the claim is held, else the run's status now."""
-        row = connection.execute(sa.select(runs.c.status, runs.c.claimed_by).where(runs.c.id == self._run["id"])).first()
+        row = connection.execute(sa.select(runs.c.status, runs.c.claimed_by).where(
+            runs.c.id == self._run["id"])).first()
         if row is not None and row.status == "Running" and row.claimed_by == self._owner:
             return None
         return row.status if row is not None else "gone"
