@@ -79,7 +79,6 @@ def test_a_killed_scheduler_s_run_is_taken_over_after_the_lease_and_done_once(de
 
 
 @BEST_DATABASE
-@pytest.mark.reliability
 def test_a_stopped_export_s_running_run_ends_at_once_and_never_runs_again(deployment, tmp_path):
     """Issue 23: stopped while Running, the pipeline is ended by its own scheduler, no manifest is written,
     and after that scheduler is SIGKILLed and its lease has lapsed no other scheduler runs the window."""
