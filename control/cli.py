@@ -98,6 +98,16 @@ def build_parser():
     add.add_argument("--path-style", action="store_true")
     add.add_argument("--sse", choices=SSE_MODES, default="none")
     add.add_argument("--sse-kms-key-id")
+    edit = destination.add_parser("edit", help="change a destination's key, prefix, endpoint or encryption; saved "
+                                               "only if the connection test passes")
+    edit.add_argument("name")
+    edit.add_argument("--access-key-id", help=f"a new key (rotation); its secret from standard input with "
+                                              f"--secret-access-key-stdin, else ${SECRET_ENV}")
+    edit.add_argument("--secret-access-key-stdin", action="store_true")
+    for option in ("--prefix", "--endpoint-url", "--region", "--sse-kms-key-id"):
+        edit.add_argument(option)
+    edit.add_argument("--path-style", action=argparse.BooleanOptionalAction)
+    edit.add_argument("--sse", choices=SSE_MODES)
     destination.add_parser("list")
     for action in ("show", "test", "remove"):
         destination.add_parser(action).add_argument("name")
@@ -256,6 +266,12 @@ def _dispatch(args, settings):
                 access_key_id=args.access_key_id, secret_access_key=_secret(args), prefix=args.prefix,
                 endpoint_url=args.endpoint_url, region=args.region, path_style=args.path_style, sse=args.sse,
                 sse_kms_key_id=args.sse_kms_key_id)
+            print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
+        elif args.action == "edit":
+            changes = {k: getattr(args, k) for k in dests.EDITABLE if getattr(args, k, None) is not None}
+            if args.access_key_id:
+                changes["secret_access_key"] = _secret(args)
+            row = dests.edit_destination(engine, Vault(settings), args.name, account, **changes)
             print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
         elif args.action == "list":
             _print_table([dests.public_view(r) for r in dests.list_destinations(engine, account)],

@@ -3,7 +3,7 @@ runs are never claimed or retried again, a cancel ends a Running run's pipeline 
 keeps the run's keys, a backfill stays on the export's window grid.
 
 On SQLite with the control plane's own functions (the real scheduler, killed mid-run, is in
-tests/test_scheduler_failover.py); the destination row is stored directly, since no run here reaches S3.
+tests/test_scheduler_failover.py); the destination row is stored directly, since nothing here reaches S3.
 """
 
 import datetime as dt
@@ -13,11 +13,12 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from control import accounts, exports, run_actions
+from control import accounts, cli, exports, run_actions
 from control.claims import Heartbeat, finish
 from control.errors import ConflictError, NotFoundError
 from control.models import connect, destinations, runs
 from control.scheduler import Turns, claim_next, plan_runs
+from control.secrets import Vault
 from control.settings import load_settings
 from transforms.errors import ConfigError
 
@@ -32,14 +33,15 @@ def plane(tmp_path):
     db = f"sqlite:///{tmp_path}/control.db"
     settings = load_settings({"EVENTEXPORT_DB": db, "EVENTEXPORT_HOME": str(tmp_path / "home"),
                               "EVENTEXPORT_EVENT_STORE": str(tmp_path / "store"), "EVENTEXPORT_DATABASE_ID": "eu1"})
-    engine = connect(db)
+    engine, vault = connect(db), Vault(settings)
     for account in ("acme", "other"):
         accounts.add_account(engine, account_id=account, event_store=str(tmp_path / "store"), database_id=account,
                              data_region="EU")
         with engine.begin() as connection:
             connection.execute(destinations.insert().values(
                 account_id=account, name="bucket", bucket="acme-exports", prefix="", data_region="EU",
-                path_style=False, sse="none", access_key_id_sealed="x", secret_sealed="x", created_at=CREATED))
+                path_style=False, sse="none", access_key_id_sealed=vault.seal("AKIAOLD"),
+                secret_sealed=vault.seal("old secret"), created_at=CREATED))
     request = exports.create_export(engine, "acme", destination="bucket", export_type="all_events", format="json",
                                     frequency="recurring", every="4h", now=CREATED)
     plan_runs(engine, NOW)
@@ -148,3 +150,23 @@ def test_backfill_makes_runs_of_past_windows_on_the_grid(plane):
                                  frequency="once", window_from=CREATED, window_to=NOW, now=now)
     with pytest.raises(ConflictError, match="one-time"):
         run_actions.backfill(engine, once, "acme", **window)
+
+
+def test_the_cli_cancels_retries_and_backfills(plane, tmp_path, monkeypatch, capsys):
+    engine, settings, request = plane
+    for name, value in (("EVENTEXPORT_DB", settings.db), ("EVENTEXPORT_HOME", str(tmp_path / "home")),
+                        ("EVENTEXPORT_DATABASE_ID", "eu1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("EVENTEXPORT_SECRET_ACCESS_KEY", raising=False)
+    run = _runs(engine, request)[0]
+    assert cli.main(["--account", "acme", "runs", "cancel", str(run["id"])]) == 0
+    assert cli.main(["--account", "acme", "runs", "retry", str(run["id"])]) == 0
+    assert cli.main(["--account", "other", "runs", "cancel", str(run["id"])]) != 0   # not that account's
+    assert cli.main(["--account", "acme", "export", "backfill", request, "--from", "2026-11-19T17:00:00Z",
+                     "--to", "2026-11-20T00:00:00Z"]) != 0   # off the grid (before any check of the clock)
+    assert cli.main(["--account", "acme", "destination", "edit", "bucket", "--access-key-id", "AKIANEW"]) != 0
+    out, err = capsys.readouterr()
+    assert f"run {run['id']} of {request} is now Stopped" in out and f"run {run['id']} of {request} is now Pending" in out
+    assert "no run" in err and "nearest are 2026-11-19 16:00:00 and 2026-11-19 20:00:00" in err
+    assert "secret is missing" in err
+    assert _runs(engine, request)[0]["status"] == "Pending"
