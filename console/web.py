@@ -179,8 +179,8 @@ async def open_form(request, admin=False):
     the visitor is not logged in (the log-in page), is a viewer and `admin` is asked (403, the form unread),
     or the form's CSRF token is not this session's."""
     page = open_page(request)
-    if not page.user:
-        return page, None, page.to_login()
+    if not page.user:   # a form's address is no page to come back to
+        return page, None, page.redirect("/login")
     if admin:
         try:
             require_admin(page.user)
