@@ -55,6 +55,7 @@ setup(
             "httpx>=0.27",
             "schemathesis>=4.0",
             "hypothesis>=6.100",   # property tests (tests/test_naming.py)
+            "aiosmtpd>=1.4",       # a real SMTP server for the notification tests
         ],
     },
 )

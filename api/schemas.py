@@ -132,8 +132,11 @@ class Export(BaseModel):
     window_from: str | None
     window_to: str | None
     every_hours: int | None
-    status: str
+    status: str = Field(description="active | paused | stopped | done")
     created_at: str
+    failure_streak: int = Field(0, description="failed attempts in a row since its last Done run")
+    paused_reason: str | None = Field(None, description="why it is paused (resume: POST .../resume)")
+    paused_at: str | None = None
 
 
 class Run(BaseModel):

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from console.web import field_errors, local_path, now_utc, open_form, open_page, sentence
 from control import activity as log
+from control.auto_pause import paused_exports
 from control.destinations import get_destination, list_destinations, public_view
 from control.errors import NotFoundError
 from control.event_names import event_names
@@ -68,7 +69,7 @@ def _log_context(page):
     entries = log.activity(engine, account, request_id=search or None, status=status, limit=PAGE_SIZE,
                            offset=(number - 1) * PAGE_SIZE, newest_first=True)
     live = log.any_unfinished(engine, account)
-    stoppable = {r["id"] for r in list_exports(engine, account) if r["status"] == "active"}
+    stoppable = {r["id"] for r in list_exports(engine, account) if r["status"] in ("active", "paused")}
     return {"entries": entries, "total": total, "page_number": number, "pages": pages, "search": search,
             "status": status, "statuses": log.STATUSES, "live": live, "stoppable": stoppable,
             "type_labels": EXPORT_TYPE_LABELS}
@@ -76,7 +77,7 @@ def _log_context(page):
 
 def _activity(page, status=200, **extra):
     context = _log_context(page)
-    context.update(dialog=_dialog(page), notice=None)
+    context.update(dialog=_dialog(page), notice=None, paused=paused_exports(page.console.engine, page.account_id))
     context.update(extra)
     return page.render("activity.html", status_code=status, **context)
 

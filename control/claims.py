@@ -149,19 +149,22 @@ def _record(engine, run, owner, values, request_done):
 
 
 def finish(engine, run, owner, as_of, totals=None, error=None):
-    """Record the run Done with its totals, or Failed with `error` and its next attempt; True if recorded.
-    A run whose export was stopped meanwhile ends Stopped instead of Failed: it is never tried again."""
+    """Record the run Done with its totals, or Failed with `error` and its next attempt; the status recorded,
+    or None if the claim was no longer held. A run whose export was stopped meanwhile ends Stopped instead of
+    Failed: it is never tried again."""
     now = utc(dt.datetime.now(dt.timezone.utc))
     if error is None:
-        return _record(engine, run, owner, dict(
+        return "Done" if _record(engine, run, owner, dict(
             status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
             objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
-            bytes=totals["bytes"]), request_done=True)
-    active = sa.exists().where((requests.c.id == runs.c.request_id) & (requests.c.status == "active"))
-    return _record(engine, run, owner, dict(
-        status=sa.case((active, "Failed"), else_="Stopped"), finished_at=now, lease_until=None, error=error[:2000],
-        next_attempt_at=sa.case((active, as_of + retry_delay(run["attempts"] + 1)), else_=None)),
-        request_done=False)
+            bytes=totals["bytes"]), request_done=True) else None
+    with engine.connect() as connection:
+        stopped = connection.execute(sa.select(requests.c.status).where(
+            requests.c.id == run["request_id"])).scalar() == "stopped"
+    status = "Stopped" if stopped else "Failed"
+    return status if _record(engine, run, owner, dict(
+        status=status, finished_at=now, lease_until=None, error=error[:2000],
+        next_attempt_at=None if stopped else as_of + retry_delay(run["attempts"] + 1)), request_done=False) else None
 
 
 def hand_back(engine, run, owner):

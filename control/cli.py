@@ -11,6 +11,7 @@ from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
 from control import exports, run_actions, schema
+from control.auto_pause import resume_export
 from control.models import connect
 from control.ops import shutdown
 from control.ops.service import run_scheduler
@@ -124,7 +125,7 @@ def build_parser():
     create.add_argument("--every", help="recurring interval, 4h to 24h")
     create.add_argument("--now", type=_instant("--now"), help=argparse.SUPPRESS)  # tests freeze the clock
     export.add_parser("list").add_argument("--json", action="store_true")
-    for action in ("show", "stop"):
+    for action in ("show", "stop", "resume"):
         export.add_parser(action).add_argument("request_id")
     backfill = export.add_parser("backfill", help="run past windows of a recurring export (on its window grid, "
                                                   "within 60 days) under its request id")
@@ -303,6 +304,9 @@ def _dispatch(args, settings):
             made = run_actions.backfill(engine, args.request_id, account, start=args.window_from,
                                         end=args.window_to, replace=args.replace)
             _print_table(made, ("id", "window_start", "window_end", "run_timestamp", "status"))
+        elif args.action == "resume":
+            resume_export(engine, args.request_id, account)
+            print(f"export {args.request_id} resumed: it continues from its first window not yet Done")
         else:
             exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")

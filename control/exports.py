@@ -173,10 +173,11 @@ def get_export(engine, request_id, account=DEFAULT_ACCOUNT):
 
 
 def stop_export(engine, request_id, account=DEFAULT_ACCOUNT, by=CLI_USER, now=None):
-    """Stop an export: no new windows, and its Pending, Failed and Running runs end Stopped (a Running run's
-    pipeline is ended by its scheduler within seconds, without a manifest). Never claimed again."""
+    """Stop an export (active, or paused: control/auto_pause.py): no new windows, and its Pending, Failed and
+    Running runs end Stopped (a Running run's pipeline is ended by its scheduler within seconds, without a
+    manifest). Never claimed again."""
     request = get_export(engine, request_id, account)
-    if request["status"] != "active":
+    if request["status"] not in ("active", "paused"):
         raise ConflictError(f"export {request_id} is already {request['status']}")
     now = utc(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     with engine.begin() as connection:

@@ -22,7 +22,8 @@ from control import schema
 from control.errors import NotFoundError
 
 __all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "login_failures", "destinations",
-           "requests", "runs", "connect", "utc", "fetch_all", "fetch_one"]
+           "requests", "runs", "webhooks", "deliveries", "notification_settings", "connect", "utc", "fetch_all",
+           "fetch_one"]
 
 metadata = MetaData()
 
@@ -100,8 +101,12 @@ requests = Table(
     Column("window_from", DateTime),                         # once: event-time range
     Column("window_to", DateTime),
     Column("every_hours", Integer),                          # recurring: window length
-    Column("status", String(10), nullable=False),            # active | stopped | done
+    Column("status", String(10), nullable=False),            # active | paused | stopped | done
     Column("created_at", DateTime, nullable=False),
+    # failed attempts since its last Done run (control/auto_pause.py): paused at the account's limit
+    Column("failure_streak", Integer, nullable=False, default=0, server_default="0"),
+    Column("paused_reason", Text),                           # why it was paused, until it is resumed
+    Column("paused_at", DateTime),
     ForeignKeyConstraint(["account_id", "destination"], ["destinations.account_id", "destinations.name"]),
     # the activity log pages newest first: read in this order, a page needs no sort of the whole log
     sa.Index("export_requests_by_account_time", "account_id", "created_at", "id"),
@@ -143,6 +148,45 @@ runs = Table(
     Column("stopped_at", DateTime),
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
     sa.Index("runs_by_account_status", "account_id", "status"),   # "is anything still running?" at a glance
+)
+
+webhooks = Table(
+    "webhooks", metadata,                                    # control/notifications/webhooks.py
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret_sealed", Text, nullable=False),           # signs every payload; never shown back
+    Column("reject_threshold", Integer),                     # run.rejects when a run rejects more; None: never
+    Column("created_at", DateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries", metadata,                                  # the notification outbox (control/notifications/outbox.py)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("channel", String(10), nullable=False),           # webhook | email
+    Column("webhook_id", Integer, ForeignKey("webhooks.id")),
+    Column("recipients", JSON),                              # email: the addresses
+    Column("event_id", String(32), nullable=False),          # the payload's id: a receiver's idempotency key
+    Column("event", String(40), nullable=False),             # run.done | run.failed | run.rejects | export.paused ...
+    Column("body", Text, nullable=False),                    # fixed when queued: every attempt sends the same bytes
+    Column("status", String(10), nullable=False),            # pending | sending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime),
+    Column("lease_until", DateTime),                         # a sender that died: its claim lapses
+    Column("answer", Integer),                               # the receiver's last HTTP status
+    Column("error", Text),                                   # the last attempt's failure
+    Column("created_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    sa.Index("deliveries_due", "status", "next_attempt_at"),
+    sa.Index("deliveries_by_webhook", "webhook_id", "id"),
+)
+
+notification_settings = Table(
+    "notification_settings", metadata,                       # an account's; no row: the deployment's defaults
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("email_to", JSON),                                # None: the account's admins
+    Column("pause_after", Integer),                          # None: the deployment's pause_after_failures
 )
 
 

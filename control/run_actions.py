@@ -84,8 +84,9 @@ def backfill(engine, request_id, account=DEFAULT_ACCOUNT, *, start, end, replace
         raise ConflictError(f"Export {request_id} is one-time: it has one window, so there is nothing to backfill; "
                             "retry its run, or create a new one-time export for another range")
     if request["status"] != "active":
-        raise ConflictError(f"Export {request_id} is {request['status']}, and a stopped export's runs never run "
-                            "again; create a new export instead")
+        raise ConflictError(f"Export {request_id} is {request['status']}: " + (
+            "resume it first, then backfill" if request["status"] == "paused" else
+            "a stopped export's runs never run again; create a new export instead"))
     start, end = _grid(request, utc(start), "start"), _grid(request, utc(end), "end")
     if start >= end:
         raise ConfigError(f"The end {end:%Y-%m-%d %H:%M} UTC is not after the start {start:%Y-%m-%d %H:%M} UTC",

@@ -34,6 +34,7 @@ from control.claims import Heartbeat, RunStopped, finish, hand_back, report_prog
 from control.destinations import get_destination, s3_settings
 from control.launcher import run_export
 from control.models import accounts, fetch_one, requests, runs, utc
+from control.notifications import Notifier
 from control.ops import metrics, shutdown
 from control.readiness import StoreMarks, use_store_options
 from transforms.runtime import logs
@@ -230,13 +231,16 @@ class Scheduler:
         self._going = set()
         self._turns = Turns()
         self._pool = concurrent.futures.ThreadPoolExecutor(self.places, thread_name_prefix="run")
+        self.notifier = Notifier(engine, settings, vault, warn=log)   # webhooks, mail, auto-pause
         use_store_options(settings)
 
     def __enter__(self):
+        self.notifier.start()
         return self
 
     def __exit__(self, *_):
         self._pool.shutdown(wait=True)
+        self.notifier.stop()
 
     @property
     def going(self):
@@ -277,12 +281,15 @@ class Scheduler:
                 kept, status, outcome = hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
             else:
                 kept = finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
-                status, outcome = "Failed", f"Failed: {error}"
+                status = kept or "Failed"   # Stopped when its export was stopped meanwhile
+                outcome = f"{status}: {error}"
         else:
             kept, status = finish(engine, claimed, owner, as_of, totals=totals), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
                        f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
         metrics.run_ended(claimed, status if kept else "lapsed", totals if kept else None)
+        if kept and status in ("Done", "Failed"):
+            self.notifier.run_ended(claimed["id"])
         with logs.bind(account=claimed["account_id"], request_id=claimed["request_id"], run_id=claimed["id"]):
             self.log(f"run {claimed['request_id']} {window}: {outcome}" + (
                 "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))

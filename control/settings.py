@@ -45,15 +45,29 @@ _SOURCES = {
     "metrics_port": ("EVENTEXPORT_METRICS_PORT", "metrics_port", None),
     "metrics_host": ("EVENTEXPORT_METRICS_HOST", "metrics_host", "127.0.0.1"),
     "stop_grace_seconds": ("EVENTEXPORT_STOP_GRACE_SECONDS", "stop_grace_seconds", 60),
+    # notifications and auto-pause (docs/notifications.md)
+    "pause_after_failures": ("EVENTEXPORT_PAUSE_AFTER_FAILURES", "pause_after_failures", 5),
+    "smtp_host": ("EVENTEXPORT_SMTP_HOST", "smtp_host", None),   # None: no e-mail
+    "smtp_port": ("EVENTEXPORT_SMTP_PORT", "smtp_port", 587),
+    "smtp_tls": ("EVENTEXPORT_SMTP_TLS", "smtp_tls", "starttls"),
+    "smtp_from": ("EVENTEXPORT_SMTP_FROM", "smtp_from", "eventexport@localhost"),
+    "smtp_user": ("EVENTEXPORT_SMTP_USER", "smtp_user", None),
+    "smtp_password": ("EVENTEXPORT_SMTP_PASSWORD", "smtp_password", None),
+    "notify_timeout_seconds": ("EVENTEXPORT_NOTIFY_TIMEOUT_SECONDS", "notify_timeout_seconds", 10),
+    "notify_retry_seconds": ("EVENTEXPORT_NOTIFY_RETRY_SECONDS", "notify_retry_seconds", 10),
+    "notify_max_attempts": ("EVENTEXPORT_NOTIFY_MAX_ATTEMPTS", "notify_max_attempts", 12),
 }
 # settings that are numbers -> the smallest value that makes sense
 _NUMBERS = {"settle_minutes": 0, "lease_seconds": 1, "stop_grace_seconds": 0, "max_concurrent_runs": 1,
-            "max_runs_per_account": 1}
-_WHOLE_NUMBERS = frozenset({"max_concurrent_runs", "max_runs_per_account"})
+            "max_runs_per_account": 1, "pause_after_failures": 1, "notify_timeout_seconds": 0.1,
+            "notify_retry_seconds": 0, "notify_max_attempts": 1}
+_WHOLE_NUMBERS = frozenset({"max_concurrent_runs", "max_runs_per_account", "pause_after_failures",
+                            "notify_max_attempts"})
+_SMTP_TLS = ("starttls", "ssl", "none")
 # settings that are paths: `~` expanded and made absolute once, so a child process or a later `cd` reads
 # the same place
 _PATHS = ("home", "key_file", "manifests")
-_SECRET_SETTINGS = frozenset({"master_key"})
+_SECRET_SETTINGS = frozenset({"master_key", "smtp_password"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +96,16 @@ class Settings:
     metrics_port: int      # the scheduler serves /metrics, /healthz and /readyz here; None: not at all
     metrics_host: str      # the address that port binds (this machine only unless told)
     stop_grace_seconds: float  # on SIGTERM, how long the scheduler lets its run finish before handing it back
+    pause_after_failures: int  # a recurring export whose attempts fail this often in a row is paused
+    smtp_host: str         # the SMTP server notification mails go through; None: no mail is sent
+    smtp_port: int
+    smtp_tls: str          # starttls | ssl (TLS from the first byte) | none
+    smtp_from: str
+    smtp_user: str         # None: no log-in
+    smtp_password: str
+    notify_timeout_seconds: float  # one webhook POST or SMTP conversation at most this long
+    notify_retry_seconds: float    # first retry of a failed delivery after this; doubling, at most an hour
+    notify_max_attempts: int       # a delivery is given up (status failed) after this many attempts
 
     def pipeline_argv(self):
         """The deployment's options for every run: the platform's S3, then the runner options."""
@@ -160,8 +184,10 @@ def _checked(name, env, value):
     """`value` of setting `name` (from `env` or TOML) as the Settings hold it; ConfigError if it is bad."""
     if name in _NUMBERS:
         return _number(env, value, _NUMBERS[name], whole=name in _WHOLE_NUMBERS)
-    if name == "metrics_port":
+    if name in ("metrics_port", "smtp_port"):
         return _port(env, value)
+    if name == "smtp_tls" and value not in _SMTP_TLS:
+        raise ConfigError(f"{env} {value!r} must be one of {', '.join(_SMTP_TLS)}")
     if name == "log_format":
         return logs.log_format(value)
     if name in _PATHS and value:

@@ -23,6 +23,8 @@ from server.serve import serve_in_thread
 from control.scheduler import run_due
 from devtools.local_s3 import provision_least_privilege
 from tests.support.console_deployment import ADMIN, PASSWORD, console_deployment, recent_store
+from tests.support.notifications import SECRET as WEBHOOK_SECRET
+from tests.support.notifications import WebhookReceiver
 
 pytestmark = pytest.mark.slow   # Chromium driving the console
 
@@ -222,10 +224,22 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     visitor.wait_for_url(run_url)
     fresh.close()
 
+    with WebhookReceiver() as receiver:   # Settings > Notifications: a webhook, a test sent to it
+        page.get_by_role("link", name="Notifications").click()
+        page.get_by_label("URL").fill(receiver.url)
+        page.get_by_label("Secret").fill(WEBHOOK_SECRET)
+        page.get_by_role("button", name="Add webhook").click()
+        page.get_by_text("Webhook added.").wait_for()
+        page.get_by_role("button", name="Send a test to webhook 1").click()
+        page.get_by_text("Test delivered: the webhook answered HTTP 200.").wait_for()
+        assert "webhook.test" in page.locator("#deliveries").inner_text() and receiver.events() == ["webhook.test"]
+        shot("settings-notifications")
+
     phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state())
     small = phone.new_page()
     for name, path in (("activity-log-phone", "/console/activity"), ("run-phone", run_url),
-                       ("settings-exports-phone", "/console/settings/exports")):
+                       ("settings-exports-phone", "/console/settings/exports"),
+                       ("settings-notifications-phone", "/console/settings/notifications")):
         small.goto(path if path.startswith("http") else f"{console['url']}{path}")
         assert small.evaluate("document.documentElement.scrollWidth") <= 390, name   # nothing wider than a phone
         small.screenshot(path=str(shots / f"{name}.png"), full_page=True)
@@ -236,6 +250,7 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     sent = bytes(console["recorder"].sent)
     for secret in (key.secret_access_key, key.access_key_id, new_key["SecretAccessKey"], new_key["AccessKeyId"]):
         assert secret.encode() not in sent
+    assert WEBHOOK_SECRET.encode() not in sent
     target = os.environ.get("EVENTEXPORT_SCREENSHOTS")
     if target:
         os.makedirs(target, exist_ok=True)

@@ -26,7 +26,8 @@ from urllib3.util.connection import create_connection
 
 from transforms.errors import ConfigError
 
-__all__ = ["ALLOW_PRIVATE_ENV", "EndpointRefusedError", "private_allowed", "refusal", "check_host", "guard_client"]
+__all__ = ["ALLOW_PRIVATE_ENV", "EndpointRefusedError", "private_allowed", "refusal", "check_host", "guard_client",
+           "GuardedConnection"]
 
 ALLOW_PRIVATE_ENV = "EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS"
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
@@ -86,8 +87,8 @@ def refusal(address):
 
 def _message(host, address, reason):
     shown = host if host == address else f"{host} ({address})"
-    return (f"could not connect to the endpoint {shown}: it is {reason}, and an S3 endpoint must be a public "
-            f"address (a deployment that reaches its own S3 server sets {ALLOW_PRIVATE_ENV}=true)")
+    return (f"could not connect to the endpoint {shown}: it is {reason}, and an endpoint (S3 or webhook) must be a "
+            f"public address (a deployment that reaches its own servers sets {ALLOW_PRIVATE_ENV}=true)")
 
 
 def _addresses(host, port):
@@ -119,9 +120,10 @@ def _check_request(request, **_):
     _checked_before(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
 
 
-class _Guarded:
-    """A connection that resolves its host once, refuses a non-public address, and connects to the address
-    it checked (urllib3 would resolve again inside create_connection)."""
+class GuardedConnection:
+    """A urllib3 connection mixin that resolves its host once, refuses a non-public address, and connects to
+    the address it checked (urllib3 would resolve again inside create_connection). botocore's connections
+    below use it, and so do webhook deliveries (control/notifications/http.py)."""
 
     def _new_conn(self):
         try:
@@ -146,11 +148,11 @@ class _Guarded:
         raise failure
 
 
-class GuardedHTTPConnection(_Guarded, AWSHTTPConnection):
+class GuardedHTTPConnection(GuardedConnection, AWSHTTPConnection):
     pass
 
 
-class GuardedHTTPSConnection(_Guarded, AWSHTTPSConnection):
+class GuardedHTTPSConnection(GuardedConnection, AWSHTTPSConnection):
     pass
 
 
