@@ -3,14 +3,14 @@
 Existing runs are not backfills and were never cancelled, so the new columns start false and empty.
 
 Revision ID: 0003_run_control
-Revises: 0002_tenancy
+Revises: 0006_notifications
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_run_control"
-down_revision = "0002_tenancy"
+down_revision = "0006_notifications"
 branch_labels = None
 depends_on = None
 
