@@ -166,7 +166,8 @@ def test_the_cli_cancels_retries_and_backfills(plane, tmp_path, monkeypatch, cap
                      "--to", "2026-11-20T00:00:00Z"]) != 0   # off the grid (before any check of the clock)
     assert cli.main(["--account", "acme", "destination", "edit", "bucket", "--access-key-id", "AKIANEW"]) != 0
     out, err = capsys.readouterr()
-    assert f"run {run['id']} of {request} is now Stopped" in out and f"run {run['id']} of {request} is now Pending" in out
+    assert f"run {run['id']} of {request} is now Stopped" in out
+    assert f"run {run['id']} of {request} is now Pending" in out
     assert "no run" in err and "nearest are 2026-11-19 16:00:00 and 2026-11-19 20:00:00" in err
     assert "secret is missing" in err
     assert _runs(engine, request)[0]["status"] == "Pending"
