@@ -4,7 +4,7 @@ The cookie is HttpOnly (page scripts cannot read it), SameSite=Lax (other sites 
 form post), Secure when the console is served over HTTPS, and signed with a key derived from the
 deployment's master key, so it cannot be forged. It expires after `SESSION_AGE`, or when its user logs
 out: its random id is then recorded as ended (control/sessions.py), so a copy of the cookie is refused
-too. Every form carries the session's CSRF token and every POST must return it; a visitor who is not
+too; or when the user's password is set again (the session's stamp no longer matches the user's). Every form carries the session's CSRF token and every POST must return it; a visitor who is not
 logged in gets a session with a token but no user, so the log-in form is protected too.
 """
 
@@ -26,8 +26,10 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(key, salt="eventexport-console-session")
 
     @staticmethod
-    def new(email=None):
-        return {"id": secrets.token_urlsafe(24), "email": email, "csrf": secrets.token_urlsafe(32)}
+    def new(email=None, stamp=None):
+        """A session for `email` (None: nobody logged in); `stamp` is the user's credential stamp, so a
+        password change ends every session made before it (control/accounts.py `session_user`)."""
+        return {"id": secrets.token_urlsafe(24), "email": email, "stamp": stamp, "csrf": secrets.token_urlsafe(32)}
 
     def read(self, request):
         """(session, True) from the request's cookie, or (a fresh anonymous session, False) when there is

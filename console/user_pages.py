@@ -89,4 +89,5 @@ async def change_own_password(request: Request):
         field, message = field_errors(error, ("current_password",)).popitem()
         return _password_page(page, status=error.http_status,
                               errors={"current_password" if field == "current_password" else "new_password": message})
+    page.log_in(page.user)   # this session goes on; every other session of the user ends
     return page.redirect("/account/password", flash="Your password is changed.")

@@ -10,6 +10,7 @@ to the next page in the session (`flash`).
 
 import dataclasses
 import datetime as dt
+import hmac
 import os
 import urllib.parse
 
@@ -17,8 +18,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from console.session import CSRF_FIELD, CSRF_HEADER, SESSION_AGE, SessionCodec
-from control.accounts import get_account, get_user, require_admin
-from control.errors import PermissionDeniedError
+from control.accounts import get_account, require_admin, session_user
+from control.errors import NotFoundError, PermissionDeniedError
 from control.sessions import end_session, session_ended
 from transforms.errors import ExportError
 
@@ -102,7 +103,10 @@ class Page:
         return self._finish(response)
 
     def log_in(self, user):
-        self.session = self.console.codec.new(user["email"])
+        """A new session for `user` (also after they changed their own password: it stays logged in, every
+        other session of theirs is refused)."""
+        _, stamp = session_user(self.console.engine, user["email"])
+        self.session = self.console.codec.new(user["email"], stamp)
         self.fresh_session = True
 
     def log_out(self):
@@ -133,9 +137,11 @@ def open_page(request):
         page.session, page.fresh_session = console.codec.new(), True   # logged out: a copy of its cookie
     elif session.get("email"):
         try:
-            page.user = get_user(console.engine, session["email"])
-            page.account = get_account(console.engine, page.user["account_id"])
-        except ExportError:   # the user was removed: log out
+            user, stamp = session_user(console.engine, session["email"])
+            if not hmac.compare_digest(stamp, str(session.get("stamp"))):
+                raise NotFoundError("the password was set again since this session began")
+            page.user, page.account = user, get_account(console.engine, user["account_id"])
+        except ExportError:   # the user was removed, or their password set again: log out
             page.user = None
             page.log_out()
     return page

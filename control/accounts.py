@@ -32,7 +32,8 @@ from transforms.sinks.preflight import DATA_REGIONS
 __all__ = ["DEFAULT_ACCOUNT", "ROLES", "TOKEN_PREFIX", "TOKEN_DAYS", "MAX_TOKEN_DAYS", "ensure_default_account",
            "add_account", "list_accounts", "get_account", "add_user", "list_users", "get_user", "remove_user",
            "set_role", "reset_password", "change_password", "authenticate", "issue_token", "list_tokens",
-           "revoke_token", "revoke_tokens", "user_for_token", "require_admin", "public_user", "shown_user"]
+           "revoke_token", "revoke_tokens", "user_for_token", "require_admin", "public_user", "shown_user",
+           "session_user"]
 
 DEFAULT_ACCOUNT = "default"
 ROLES = ("admin", "viewer")
@@ -155,11 +156,23 @@ def get_user(engine, email, account=None):
                                  "`eventexport user list`", *where))
 
 
+def session_user(engine, email):
+    """(user, stamp) for a console session naming `email`: the stamp changes whenever the user's password is
+    set, so a session made before a password change (or for a removed user re-added under the same e-mail) is
+    told apart from one made after. NotFoundError if there is no such user."""
+    row = fetch_one(engine, users.c.email, _email(email), f"no user {email!r}")
+    stamp = hashlib.sha256(f"{row['id']}:{row['password_hash'] or ''}".encode()).hexdigest()[:24]
+    return public_user(row), stamp
+
+
 def _keeps_an_admin(connection, account, email):
-    """ConflictError if `email` is the account's last admin (an account without one could never be managed)."""
-    others = connection.execute(sa.select(sa.func.count()).select_from(users).where(
-        (users.c.account_id == account) & (users.c.role == "admin") & (users.c.email != email))).scalar()
-    if not others:
+    """ConflictError if `email` is the account's last admin (an account without one could never be managed).
+    It first takes the account's row for update, so two such changes at once (two admins demoting each
+    other) run one after the other and the second counts what the first left."""
+    connection.execute(accounts.update().where(accounts.c.id == account).values(id=accounts.c.id))
+    admins = set(connection.execute(sa.select(users.c.email).where(
+        (users.c.account_id == account) & (users.c.role == "admin"))).scalars())
+    if admins == {email}:
         raise ConflictError(f"{email!r} is the last admin of account {account!r}; make another user an admin first",
                             field="email")
 
@@ -168,8 +181,7 @@ def remove_user(engine, account, email):
     """Remove a user of `account` and their API tokens; their console sessions end at their next page."""
     user = get_user(engine, email, account)
     with engine.begin() as connection:
-        if user["role"] == "admin":
-            _keeps_an_admin(connection, account, user["email"])
+        _keeps_an_admin(connection, account, user["email"])
         connection.execute(api_tokens.delete().where(api_tokens.c.user_id == user["id"]))
         connection.execute(users.delete().where(users.c.id == user["id"]))
 
@@ -179,7 +191,7 @@ def set_role(engine, account, email, role):
     _check_role(role)
     user = get_user(engine, email, account)
     with engine.begin() as connection:
-        if user["role"] == "admin" and role != "admin":
+        if role != "admin":
             _keeps_an_admin(connection, account, user["email"])
         connection.execute(users.update().where(users.c.id == user["id"]).values(role=role))
     return dict(user, role=role)

@@ -74,13 +74,17 @@ def pipeline_command(settings, account, request, destination, run, scratch):
     return [sys.executable, "-m", "pipelines.export", *export_arguments(values), *beam]
 
 
-def _failure(returncode, lines):
-    """The child's own error line when it printed one, else its last words, else its exit status."""
+def _failure(returncode, lines, store=None):
+    """The child's own error line when it printed one, else its last words, else its exit status. The run's
+    error is shown to its account, which must not learn where the platform keeps its store: a file in
+    `store` is named relative to it, as a reject names its file, and the store itself is "the store"."""
     errors = [line for line in lines if line.startswith(_ERROR)]
-    if errors:
-        return RunFailed(errors[-1][len(_ERROR):])
     said = [line for line in lines if line.strip()]
-    return RunFailed(said[-1] if said else f"exit status {returncode}")
+    message = errors[-1][len(_ERROR):] if errors else said[-1] if said else f"exit status {returncode}"
+    if store:
+        root = store.rstrip("/")
+        message = message.replace(root + "/", "").replace(root, "the store")
+    return RunFailed(message)
 
 
 def _summary(path):
@@ -123,7 +127,7 @@ def run_export(settings, account, request, destination, run, credentials, on_pro
                     other.append(line.rstrip("\n"))
         facts = _summary(summary)
     if child.returncode:
-        raise _failure(child.returncode, other)
+        raise _failure(child.returncode, other, store_root(account, request["export_type"]))
     path = os.path.join(settings.manifests, manifest_key("", request["id"], run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
         manifest = json.load(handle)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from control import accounts
 from control.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from control.models import connect
 from control.settings import load_settings
+from tests.support.control_deployment import DATABASES, postgres_database
 from transforms.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -178,3 +180,54 @@ def test_tokens_expire(engine):
     for days in (0, 366, "30"):
         with pytest.raises(ConfigError, match="a token lives 1 to 365 days"):
             accounts.issue_token(engine, "v@example.com", days=days)
+
+
+@pytest.fixture(params=DATABASES)
+def shared_engine(request, tmp_path):
+    """An engine on SQLite or PostgreSQL, with the default account, for changes racing in threads."""
+    if request.param == "sqlite":
+        url, cleanup = f"sqlite:///{tmp_path}/eventexport.db", None
+    else:
+        admin, name, url = postgres_database()
+        cleanup = (admin, name)
+    engine = connect(url)
+    accounts.ensure_default_account(engine, load_settings({"EVENTEXPORT_EVENT_STORE": "/stores/a",
+                                                           "EVENTEXPORT_DATABASE_ID": "eu1"}))
+    yield engine
+    engine.dispose()
+    if cleanup:
+        with cleanup[0].connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE "{cleanup[1]}"'))
+        cleanup[0].dispose()
+
+
+@pytest.mark.parametrize("change", ["demote", "remove"])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(shared_engine, change):
+    for round_ in range(5):
+        pair = [f"admin{side}-{change}-{round_}@acme.example" for side in "ab"]
+        for email in pair:
+            accounts.add_user(shared_engine, account="default", email=email, role="admin")
+        for email in accounts.list_users(shared_engine, "default"):   # only the pair are admins
+            if email["email"] not in pair and email["role"] == "admin":
+                accounts.set_role(shared_engine, "default", email["email"], "viewer")
+        barrier, outcomes = threading.Barrier(2), []
+
+        def act(email):
+            barrier.wait()
+            try:
+                if change == "demote":
+                    accounts.set_role(shared_engine, "default", email, "viewer")
+                else:
+                    accounts.remove_user(shared_engine, "default", email)
+                outcomes.append("done")
+            except ConflictError:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=act, args=(email,)) for email in pair]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(outcomes) == ["done", "refused"]
+        left = [u["email"] for u in accounts.list_users(shared_engine, "default") if u["role"] == "admin"]
+        assert len(left) == 1 and left[0] in pair

@@ -356,6 +356,25 @@ def test_an_admin_manages_users_and_anyone_changes_their_own_password(deployment
     assert last.status_code == 409 and "last admin" in last.text
 
 
+def test_setting_a_password_ends_the_users_other_sessions(deployment):
+    engine, member = deployment["engine"], f"member-{uuid.uuid4().hex[:6]}@acme.example"
+    accounts.add_user(engine, account="default", email=member, role="viewer", password=PASSWORD)
+    here, elsewhere, stolen = (_client(deployment, member) for _ in range(3))
+    changed = _post(here, "/console/account/password", "/console/account/password",
+                    {"current_password": PASSWORD, "new_password": "quiet harbour lantern 42"})
+    assert changed.status_code == 303
+    assert here.get("/console/activity", follow_redirects=False).status_code == 200   # the changer goes on
+    for other in (elsewhere, stolen):
+        assert other.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
+    again = _client(deployment, email=None)
+    assert log_in(again, member, "quiet harbour lantern 42").status_code == 303
+    reset = _post(_client(deployment), f"/console/settings/users/{member}/password", "/console/settings/users",
+                  {"password": "plum tractor window ferry"})
+    assert reset.status_code == 303   # an admin's reset ends the user's sessions too
+    for other in (here, again):
+        assert other.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
+
+
 def test_every_console_refusal_carries_its_status(deployment):
     client = _client(deployment)
     assert client.get("/console/runs/999999").status_code == 404

@@ -64,6 +64,16 @@ def test_a_failed_child_says_its_own_words(lines, message):
     assert str(_failure(-9, lines)) == message
 
 
+@pytest.mark.parametrize("store", ["/srv/platform/stores/acme/events", "s3://platform-store/acme/events/"])
+def test_a_run_s_error_names_store_files_relative_to_the_store(store):
+    root = store.rstrip("/")
+    lines = [f"eventexport: error: store file '{root}/2026/01/01/00/part-3.parquet' cannot be read, it is damaged",
+             f"eventexport: error: --source '{root}' does not exist"]
+    assert str(_failure(1, lines[:1], store)) == "store file '2026/01/01/00/part-3.parquet' cannot be read, it is damaged"
+    assert str(_failure(1, lines[1:], store)) == "--source 'the store' does not exist"
+    assert "platform" not in str(_failure(1, lines, store))
+
+
 @pytest.mark.slow
 def test_a_failing_pipeline_s_error_line_is_the_run_s_error(tmp_path):
     settings, account, request, destination, run = _rows(tmp_path)
