@@ -42,7 +42,7 @@ def _settings_page(page, status=200, values=None, errors=None, result=None):
 async def settings_exports(request: Request):
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     return _settings_page(page, values=(page.session.get("flash") or {}).get("values"))
 
 
