@@ -19,10 +19,9 @@ from transforms.formats import FORMATS
 from transforms.sinks.s3 import SSE_MODES
 from transforms.sinks.preflight import DATA_REGIONS
 
-__all__ = ["Text", "Instant", "DestinationIn", "Destination", "ConnectionResult", "ExportIn", "Export", "Run",
-           "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding", "Check", "VerifyResult", "Me",
-           "RoleSetup",
-           "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
+__all__ = ["Text", "Instant", "DestinationIn", "DestinationPatch", "Destination", "ConnectionResult", "ExportIn",
+           "Export", "Run", "BackfillIn", "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding",
+           "Check", "VerifyResult", "Me", "RoleSetup", "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
 
 
 def _storable(text):
@@ -80,6 +79,20 @@ class DestinationIn(_In):
     path_style: bool = False
     sse: Text = Field("none", description=_one_of(SSE_MODES))
     sse_kms_key_id: Text | None = Field(None, description="for sse aws:kms: your KMS key's ARN (passed on every put)")
+
+
+class DestinationPatch(_In):
+    """A saved destination's new settings: only the fields given change (control.destinations.EDITABLE)."""
+    role_arn: Text = Field(None, description="a role to assume from now on, in place of the key or role before")
+    access_key_id: Text = Field(None, description="a new key (rotation, or in place of a role): give its secret too")
+    secret_access_key: Text = Field(None, description="write-only: stored encrypted, never returned",
+                                    json_schema_extra={"writeOnly": True, "format": "password"})
+    prefix: Text = None
+    endpoint_url: Text | None = Field(None, description="an S3-compatible endpoint; null: AWS S3")
+    region: Text | None = None
+    path_style: bool = None
+    sse: Text = Field(None, description=_one_of(SSE_MODES))
+    sse_kms_key_id: Text | None = None
 
 
 class Destination(BaseModel):
@@ -148,6 +161,16 @@ class Run(BaseModel):
     bytes: int | None
     error: str | None
     last_progress: str | None
+    backfill: bool = Field(False, description="made by a backfill of past windows")
+    stopped_by: str | None = Field(None, description="who cancelled the run (or stopped its export)")
+    stopped_at: str | None = None
+
+
+class BackfillIn(_In):
+    from_: Instant = Field(alias="from", description="start of the first window: on the export's window grid, "
+                                                      "within the last 60 days")
+    to: Instant = Field(description="end of the last window: on the grid, not in the future")
+    replace: bool = Field(False, description="export windows that ran already again, under the same keys")
 
 
 class _Page(BaseModel):
@@ -180,6 +203,7 @@ class ActivityEntry(BaseModel):
     attempts: int
     error: str | None
     progress: str | None
+    backfill: bool = Field(False, description="a run made by a backfill of past windows")
 
 
 class ActivityPage(_Page):

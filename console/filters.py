@@ -1,6 +1,12 @@
 """How the console's templates show numbers, sizes and times."""
 
+import re
+
 __all__ = ["FILTERS"]
+
+# the pipeline's progress line (transforms/runtime/progress.py)
+_PROGRESS = re.compile(r"progress: ([\d,]+) rows read \(([\d,]+)/s\), ([\d,]+) written \(([\d,]+)/s\) in "
+                       r"([\d,]+) objects, ([\d,.]+) MB")
 
 
 def human_bytes(value):
@@ -30,4 +36,14 @@ def progress(value):
     return (value or "").removeprefix("progress: ")
 
 
-FILTERS = {"human_bytes": human_bytes, "count": count, "when": when, "progress": progress}
+def progress_facts(value):
+    """A progress line's figures ({rows_read, read_rate, rows_written, write_rate, objects, mb}), or None."""
+    found = _PROGRESS.match(value or "")
+    if not found:
+        return None
+    names = ("rows_read", "read_rate", "rows_written", "write_rate", "objects", "mb")
+    return dict(zip(names, found.groups()))
+
+
+FILTERS = {"human_bytes": human_bytes, "count": count, "when": when, "progress": progress,
+           "progress_facts": progress_facts}

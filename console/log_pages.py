@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from console.web import field_errors, now_utc, open_form, open_page, sentence
+from console.web import field_errors, local_path, now_utc, open_form, open_page, sentence
 from control import activity as log
 from control.auto_pause import paused_exports
 from control.destinations import get_destination, list_destinations, public_view
@@ -69,8 +69,7 @@ def _log_context(page):
     entries = log.activity(engine, account, request_id=search or None, status=status, limit=PAGE_SIZE,
                            offset=(number - 1) * PAGE_SIZE, newest_first=True)
     live = log.any_unfinished(engine, account)
-    stoppable = {r["id"] for r in list_exports(engine, account)
-                 if r["frequency"] == "recurring" and r["status"] in ("active", "paused")}
+    stoppable = {r["id"] for r in list_exports(engine, account) if r["status"] in ("active", "paused")}
     return {"entries": entries, "total": total, "page_number": number, "pages": pages, "search": search,
             "status": status, "statuses": log.STATUSES, "live": live, "stoppable": stoppable,
             "type_labels": EXPORT_TYPE_LABELS}
@@ -87,7 +86,7 @@ def _activity(page, status=200, **extra):
 async def activity_page(request: Request):
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     if request.query_params.get("fragment") == "log":
         return page.render("_log.html", **_log_context(page))
     return _activity(page, notice=request.query_params.get("created") and
@@ -152,14 +151,15 @@ async def create(request: Request):
 
 @router.post("/exports/{request_id}/stop")
 async def stop(request: Request, request_id: str):
-    page, _, answer = await open_form(request, admin=True)
+    page, form, answer = await open_form(request, admin=True)
     if answer:
         return answer
     try:
-        stop_export(page.console.engine, request_id, page.account_id)
+        stop_export(page.console.engine, request_id, page.account_id, by=page.user["email"])
     except ExportError as error:
         return _activity(page, status=error.http_status, problem=sentence(error))
-    return page.redirect("/activity", flash=f"Export {request_id} stopped: no further runs will start.")
+    return page.redirect(local_path(form.get("back")), flash=f"Export {request_id} stopped: its queued and running "
+                                                            "runs end Stopped, and no further runs will start.")
 
 
 def _run_context(page, run_id):
@@ -210,7 +210,7 @@ async def run_page(request: Request, run_id: str):
     """A run's page; `?verify=1` (where Verify's post lands) also checks its objects against the manifest."""
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     try:
         context = _run_context(page, _run_id(run_id))
     except NotFoundError:
@@ -224,7 +224,7 @@ async def run_page(request: Request, run_id: str):
 async def manifest_download(request: Request, run_id: str):
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     try:
         manifest = run_manifest(page.console.engine, page.console.settings, _run_id(run_id), page.account_id)
     except NotFoundError:

@@ -4,7 +4,7 @@ with Retry-After, whatever the password."""
 
 from fastapi import APIRouter, Request
 
-from console.web import open_page, sentence
+from console.web import local_path, open_page, sentence
 from control.accounts import authenticate
 from control.errors import AuthenticationError, TooManyAttemptsError
 
@@ -22,9 +22,10 @@ async def home(request: Request):
 @router.get("/login")
 async def login_form(request: Request):
     page = open_page(request)
+    target = local_path(request.query_params.get("next"))
     if page.user:
-        return page.redirect("/activity")
-    return page.render("login.html", email="", error=None)
+        return page.redirect(target)
+    return page.render("login.html", email="", error=None, next=target)
 
 
 @router.post("/login")
@@ -34,19 +35,19 @@ async def login(request: Request):
     if form is None:
         page.log_out()   # a fresh token for the next try
         return page.render("login.html", status_code=403, email="",
-                           error="The log-in form had expired. Please try again.")
-    email = str(form.get("email", ""))
+                           error="The log-in form had expired. Please try again.", next=local_path(None))
+    email, target = str(form.get("email", "")), local_path(form.get("next"))
     client = request.client.host if request.client else None
     try:
         user = authenticate(page.console.engine, email, str(form.get("password", "")), client)
     except TooManyAttemptsError as error:
-        answer = page.render("login.html", status_code=429, email=email, error=f"{sentence(error)}.")
+        answer = page.render("login.html", status_code=429, email=email, error=f"{sentence(error)}.", next=target)
         answer.headers["Retry-After"] = str(error.retry_after)
         return answer
     except AuthenticationError as error:
-        return page.render("login.html", status_code=401, email=email, error=f"{sentence(error)}.")
+        return page.render("login.html", status_code=401, email=email, error=f"{sentence(error)}.", next=target)
     page.log_in(user)
-    return page.redirect("/activity")
+    return page.redirect(target)
 
 
 @router.post("/logout")

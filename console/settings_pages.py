@@ -67,7 +67,7 @@ async def role_setup_texts(request: Request):
 async def settings_exports(request: Request):
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     return _settings_page(page, values=(page.session.get("flash") or {}).get("values"))
 
 

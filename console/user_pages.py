@@ -26,7 +26,7 @@ def _users_page(page, status=200, problem=None):
 async def users_page(request: Request):
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     return _users_page(page)
 
 
@@ -69,7 +69,7 @@ def _password_page(page, status=200, errors=None):
 async def password_page(request: Request):
     page = open_page(request)
     if not page.user:
-        return page.redirect("/login")
+        return page.to_login()
     return _password_page(page)
 
 

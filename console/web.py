@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hmac
 import os
+import urllib.parse
 
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -22,12 +23,14 @@ from control.errors import NotFoundError, PermissionDeniedError
 from control.sessions import end_session, session_ended
 from transforms.errors import ExportError
 
-__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "now_utc", "TEMPLATES"]
+__all__ = ["Console", "Page", "open_page", "open_form", "field_errors", "sentence", "now_utc", "local_path",
+           "TEMPLATES"]
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 # Starlette's parser refuses a form of over 1,000 fields with a bare 400; an export's own rule should say
 # what is over its limit (1,000 event names) instead. The body limit (server/body_limit.py) bounds the work.
 _MAX_FORM_FIELDS = 100_000
+_HOME = "/activity"   # where a log-in lands unless it came from a link
 
 
 @dataclasses.dataclass
@@ -86,6 +89,15 @@ class Page:
             self.session["flash"] = {"message": flash, "values": values}
             self.fresh_session = True
         return self._finish(RedirectResponse(self.url(path), status_code=303))
+
+    def to_login(self):
+        """To the log-in page, which comes back to this page (its path and query) once logged in."""
+        here = self.request.url.path.removeprefix(self.console.prefix) or "/"
+        if self.request.url.query:
+            here += "?" + self.request.url.query
+        if here in ("/", _HOME):   # where a log-in lands anyway
+            return self.redirect("/login")
+        return self.redirect("/login?" + urllib.parse.urlencode({"next": here}))
 
     def respond(self, response):
         return self._finish(response)
@@ -148,6 +160,17 @@ def field_errors(error, known):
     return {field if field in known else "_form": sentence(error)}
 
 
+def local_path(text, default=_HOME):
+    """`text` if it is a path of this console (a `next` or `back` a form carries), else `default`: never another
+    site ("//evil.example", "https://...", "/\\evil.example"), so a link cannot send a user elsewhere."""
+    text = str(text or "")
+    parsed = urllib.parse.urlsplit(text)
+    if (not text.startswith("/") or text.startswith("//") or "\\" in text or parsed.scheme or parsed.netloc
+            or any(ord(c) < 32 for c in text)):
+        return default
+    return text
+
+
 def now_utc():
     return dt.datetime.now(dt.timezone.utc)
 
@@ -162,7 +185,7 @@ async def open_form(request, admin=False):
     the visitor is not logged in (the log-in page), is a viewer and `admin` is asked (403, the form unread),
     or the form's CSRF token is not this session's."""
     page = open_page(request)
-    if not page.user:
+    if not page.user:   # a form's address is no page to come back to
         return page, None, page.redirect("/login")
     if admin:
         try:

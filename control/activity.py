@@ -16,8 +16,8 @@ from transforms.errors import ConfigError
 __all__ = ["activity", "count_activity", "any_unfinished", "STATUSES", "COLUMNS", "MAX_PAGE"]
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
-COLUMNS = ("request_id", "type", "frequency", "format", "window_start", "window_end", "status", "objects", "rows",
-           "rejected", "bytes", "started", "finished", "attempts", "error", "progress")
+COLUMNS = ("request_id", "run_id", "type", "frequency", "format", "window_start", "window_end", "status", "backfill",
+           "objects", "rows", "rejected", "bytes", "started", "finished", "attempts", "error", "progress")
 MAX_PAGE = 500   # one page of the log; a screen never shows more
 
 
@@ -78,7 +78,7 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
     query = _filtered(sa.select(requests, _STATE.label("state"), runs.c.id.label("run_id"), runs.c.window_start,
                                 runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes,
                                 runs.c.started_at, runs.c.finished_at, runs.c.attempts, runs.c.error,
-                                runs.c.last_progress),
+                                runs.c.last_progress, runs.c.backfill),
                       account, request_id, status, since, until)
     query = query.order_by(*(c.desc() if newest_first else c for c in order)).offset(offset)
     if limit is not None:
@@ -96,5 +96,6 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
                 "objects": row["objects"], "rows": row["rows"], "rejected": row["rejected"], "bytes": row["bytes"],
                 "started": _iso(row["started_at"]), "finished": _iso(row["finished_at"]),
                 "attempts": row["attempts"] or 0, "error": row["error"], "progress": row["last_progress"],
+                "backfill": bool(row["backfill"]),
             })
     return entries

@@ -10,7 +10,7 @@ import sys
 from control import accounts
 from control import activity as activity_log
 from control import destinations as dests
-from control import exports, schema
+from control import exports, run_actions, schema
 from control.auto_pause import resume_export
 from control.models import connect
 from control.ops import shutdown
@@ -101,6 +101,17 @@ def build_parser():
     add.add_argument("--path-style", action="store_true")
     add.add_argument("--sse", choices=SSE_MODES, default="none")
     add.add_argument("--sse-kms-key-id")
+    edit = destination.add_parser("edit", help="change a destination's key, prefix, endpoint or encryption; saved "
+                                               "only if the connection test passes")
+    edit.add_argument("name")
+    edit.add_argument("--role-arn", help="a role to assume with the account's external id, in place of the key")
+    edit.add_argument("--access-key-id", help=f"a new key (rotation); its secret from standard input with "
+                                              f"--secret-access-key-stdin, else ${SECRET_ENV}")
+    edit.add_argument("--secret-access-key-stdin", action="store_true")
+    for option in ("--prefix", "--endpoint-url", "--region", "--sse-kms-key-id"):
+        edit.add_argument(option)
+    edit.add_argument("--path-style", action=argparse.BooleanOptionalAction)
+    edit.add_argument("--sse", choices=SSE_MODES)
     destination.add_parser("list")
     for action in ("show", "test", "remove"):
         destination.add_parser(action).add_argument("name")
@@ -119,6 +130,18 @@ def build_parser():
     export.add_parser("list").add_argument("--json", action="store_true")
     for action in ("show", "stop", "resume"):
         export.add_parser(action).add_argument("request_id")
+    backfill = export.add_parser("backfill", help="run past windows of a recurring export (on its window grid, "
+                                                  "within 60 days) under its request id")
+    backfill.add_argument("request_id")
+    backfill.add_argument("--from", dest="window_from", required=True, type=_instant("--from"))
+    backfill.add_argument("--to", dest="window_to", required=True, type=_instant("--to"))
+    backfill.add_argument("--replace", action="store_true", help="export windows that ran already again")
+
+    runs = commands.add_parser("runs", help="one run: cancel it, or retry it now").add_subparsers(
+        dest="action", required=True)
+    runs.add_parser("cancel", help="cancel a Pending, Running or Failed run").add_argument("run_id", type=int)
+    runs.add_parser("retry", help="run a Failed or Stopped run again now (same keys)").add_argument("run_id",
+                                                                                                  type=int)
 
     run = commands.add_parser("run", help="run everything due, then exit")
     run.add_argument("--request-id")
@@ -249,6 +272,12 @@ def _dispatch(args, settings):
                 endpoint_url=args.endpoint_url, region=args.region, path_style=args.path_style, sse=args.sse,
                 sse_kms_key_id=args.sse_kms_key_id)
             print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
+        elif args.action == "edit":
+            changes = {k: getattr(args, k) for k in dests.EDITABLE if getattr(args, k, None) is not None}
+            if args.access_key_id:
+                changes["secret_access_key"] = _secret(args)
+            row = dests.edit_destination(engine, Vault(settings), args.name, account, **changes)
+            print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
         elif args.action == "list":
             _print_table([dests.public_view(r) for r in dests.list_destinations(engine, account)],
                          ("name", "bucket", "prefix", "data_region", "role_arn", "endpoint_url", "sse"))
@@ -275,12 +304,20 @@ def _dispatch(args, settings):
                                     "status", "created_at"))
         elif args.action == "show":
             print(json.dumps(exports.get_export(engine, args.request_id, account), default=_json_default, indent=2))
+        elif args.action == "backfill":
+            made = run_actions.backfill(engine, args.request_id, account, start=args.window_from,
+                                        end=args.window_to, replace=args.replace)
+            _print_table(made, ("id", "window_start", "window_end", "run_timestamp", "status"))
         elif args.action == "resume":
             resume_export(engine, args.request_id, account)
             print(f"export {args.request_id} resumed: it continues from its first window not yet Done")
         else:
             exports.stop_export(engine, args.request_id, account)
             print(f"export {args.request_id} stopped")
+    elif args.command == "runs":
+        act = run_actions.cancel_run if args.action == "cancel" else run_actions.retry_run
+        run = act(engine, args.run_id, account)
+        print(f"run {run['id']} of {run['request_id']} is now {run['status']}")
     elif args.command == "run":
         shutdown.install(settings.stop_grace_seconds)
         # a person's command prints its runs; in JSON they are log lines like the scheduler's

@@ -23,15 +23,21 @@ from transforms.sinks.preflight import DATA_REGIONS, check_destination
 from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
-__all__ = ["folder_prefix", "add_destination", "test_connection", "list_destinations", "get_destination",
-           "test_destination", "remove_destination", "s3_settings", "s3_settings_values", "public_view",
-           "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
+__all__ = ["folder_prefix", "add_destination", "edit_destination", "EDITABLE", "test_connection",
+           "list_destinations", "get_destination", "test_destination", "remove_destination", "s3_settings",
+           "s3_settings_values", "public_view", "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
 MAX_NAME_CHARS = 100    # the column's size; a name is a label, not a description
 MAX_PREFIX_CHARS = 500  # the column's size; the pipeline also holds it to MAX_PREFIX_BYTES of UTF-8
 _LIMITS = {"prefix": MAX_PREFIX_CHARS, "endpoint_url": 500, "sse_kms_key_id": 300}   # the columns' sizes
 _WORDS = {"prefix": "prefix", "endpoint_url": "endpoint URL", "sse_kms_key_id": "KMS key ID"}
+# What an edit may change (the bucket, data region and name make another destination: add that instead)
+EDITABLE = ("role_arn", "access_key_id", "secret_access_key", "prefix", "endpoint_url", "region", "path_style",
+            "sse", "sse_kms_key_id")
+_KEY = {"access_key_id": "access_key_id_sealed",  # nosec B105  # field: its sealed column, names not secrets
+        "secret_access_key": "secret_sealed"}
+_WAY_IN = ("role_arn", *_KEY)   # a destination's role, or its key
 
 
 def folder_prefix(prefix):
@@ -181,16 +187,47 @@ def add_destination(engine, vault, account=DEFAULT_ACCOUNT, *, name, bucket, dat
                     sse="none", sse_kms_key_id=None, now=None):
     """Check a destination (a key, or a role to assume), run its connection test, and save it in `account`;
     return its stored row."""
-    row = _validated(engine, vault, account, name=name, bucket=bucket, data_region=data_region,
-                     access_key_id=access_key_id, secret_access_key=secret_access_key, role_arn=role_arn,
-                     prefix=prefix, endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
-                     sse_kms_key_id=sse_kms_key_id, now=now)
-    if _find(engine, account, name) is not None:
-        raise ConflictError(f"A destination named {name!r} exists already; pick another name or remove that one "
-                            "first", field="name")
+    return _save(engine, vault, account, dict(
+        name=name, bucket=bucket, data_region=data_region, access_key_id=access_key_id,
+        secret_access_key=secret_access_key, role_arn=role_arn, prefix=prefix, endpoint_url=endpoint_url,
+        region=region, path_style=path_style, sse=sse, sse_kms_key_id=sse_kms_key_id), now)
+
+
+def edit_destination(engine, vault, name, account=DEFAULT_ACCOUNT, now=None, **changes):
+    """Change a saved destination's EDITABLE settings (a new key id and secret go together: a rotation; a role
+    ARN or a key pair replaces whichever way in it had), run the connection test on the result, and only then
+    save it; return its stored row. Its exports keep their request ids and their next run uses the new
+    settings, read when the run starts."""
+    current = get_destination(engine, name, account)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ConfigError(f"The {unknown[0]} of a destination cannot be changed; remove it and add a new one "
+                          f"instead. What can be changed: {', '.join(EDITABLE)}", field=unknown[0])
+    if ("access_key_id" in changes) != ("secret_access_key" in changes):
+        raise ConfigError("A new access key comes as a pair: give both its key ID and its secret access key",
+                          field="secret_access_key" if "access_key_id" in changes else "access_key_id")
+    fields = {k: current[k] for k in ("name", "bucket", "data_region", *(set(EDITABLE) - set(_WAY_IN)))}
+    if not set(_WAY_IN) & set(changes):   # the way in stays as it was
+        fields.update({field: vault.open(current[column]) for field, column in _KEY.items() if current[column]},
+                      role_arn=current["role_arn"])
+    fields.update(changes)
+    return _save(engine, vault, account, fields, now, created_at=current["created_at"])
+
+
+def _save(engine, vault, account, fields, now, created_at=None):
+    """The one place a destination's settings are validated, connection-tested and saved: a new one's
+    (`created_at` None) or a saved one's new settings."""
+    row = _validated(engine, vault, account, now=created_at or now, **fields)
+    if created_at is None and _find(engine, account, row["name"]) is not None:
+        raise ConflictError(f"A destination named {row['name']!r} exists already; pick another name or remove that "
+                            "one first", field="name")
     _connection_test(engine, vault, account, row)
     with engine.begin() as connection:
-        connection.execute(destinations.insert().values(**row))
+        if created_at is None:
+            connection.execute(destinations.insert().values(**row))
+        else:
+            connection.execute(destinations.update().where(
+                (destinations.c.account_id == account) & (destinations.c.name == row["name"])).values(**row))
     return row
 
 
@@ -222,13 +259,15 @@ def remove_destination(engine, name, account=DEFAULT_ACCOUNT):
     get_destination(engine, name, account)
     mine = (requests.c.account_id == account) & (requests.c.destination == name)
     with engine.begin() as connection:
-        active = connection.execute(sa.select(requests.c.id).where(mine & (requests.c.status == "active"))).first()
+        named = connection.execute(sa.select(requests.c.id, requests.c.status).where(mine).order_by(
+            requests.c.created_at, requests.c.id)).all()
+        active = [r.id for r in named if r.status == "active"]
         if active:
-            raise ConflictError(f"Destination {name!r} is used by active export {active.id}; stop that export "
-                                "first")
-        used = connection.execute(sa.select(requests.c.id).where(mine)).first()
-        if used:
-            raise ConflictError(f"Destination {name!r} is named by past exports (e.g. {used.id}) in the activity "
-                                "log; it is kept so their history stays whole")
+            raise ConflictError(f"Destination {name!r} is used by active export{'s' if len(active) > 1 else ''} "
+                                f"{', '.join(active)}; stop {'them' if len(active) > 1 else 'it'} first, or edit the "
+                                "destination instead")
+        if named:
+            raise ConflictError(f"Destination {name!r} is named by past exports in the activity log "
+                                f"({', '.join(r.id for r in named)}); it is kept so their history stays whole")
         connection.execute(destinations.delete().where(
             (destinations.c.account_id == account) & (destinations.c.name == name)))

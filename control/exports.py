@@ -18,6 +18,7 @@ from control.accounts import DEFAULT_ACCOUNT
 from control.destinations import get_destination
 from control.errors import ConflictError, NotFoundError
 from control.models import fetch_all, fetch_one, requests, runs, utc
+from control.runs import CLI_USER, stop_runs
 from transforms.config import EXPORT_TYPES
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
@@ -171,13 +172,14 @@ def get_export(engine, request_id, account=DEFAULT_ACCOUNT):
                      "export list`", requests.c.account_id == account)
 
 
-def stop_export(engine, request_id, account=DEFAULT_ACCOUNT):
-    """Stop future windows; a run already going finishes, pending ones are marked Stopped. A paused export
-    may be stopped too (control/auto_pause.py)."""
+def stop_export(engine, request_id, account=DEFAULT_ACCOUNT, by=CLI_USER, now=None):
+    """Stop an export (active, or paused: control/auto_pause.py): no new windows, and its Pending, Failed and
+    Running runs end Stopped (a Running run's pipeline is ended by its scheduler within seconds, without a
+    manifest). Never claimed again."""
     request = get_export(engine, request_id, account)
     if request["status"] not in ("active", "paused"):
         raise ConflictError(f"export {request_id} is already {request['status']}")
+    now = utc(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     with engine.begin() as connection:
         connection.execute(requests.update().where(requests.c.id == request_id).values(status="stopped"))
-        connection.execute(runs.update().where((runs.c.request_id == request_id) & runs.c.status.in_(
-            ["Pending", "Failed"])).values(status="Stopped", next_attempt_at=None))
+        stop_runs(connection, runs.c.request_id == request_id, by, now)

@@ -98,11 +98,12 @@ def _summary(path):
         return {}
 
 
-def run_export(settings, account, request, destination, run, credentials, on_progress):
+def run_export(settings, account, request, destination, run, credentials, on_progress, on_start=None):
     """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected, s3_retries)
     from the manifest, or raise RunFailed. `credentials` are the destination's S3 settings (the key, which goes by
     environment, or the role, whose ARN and external id go as options; the platform's identity that assumes it is
-    the child's own environment); each progress line of the pipeline goes to `on_progress` as it comes."""
+    the child's own environment); each progress line of the pipeline goes to `on_progress` as it comes;
+    `on_start` gets the pipeline's process as soon as it starts (a cancel ends it: control/claims.py)."""
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _PRCTL else None
     other = []
@@ -120,6 +121,8 @@ def run_export(settings, account, request, destination, run, credentials, on_pro
         child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell
                                  stderr=subprocess.PIPE, preexec_fn=guard, start_new_session=True)
         shutdown.track(child)
+        if on_start:
+            on_start(child)
         with child:
             for line in child.stderr:
                 if line.startswith(_PROGRESS):

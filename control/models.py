@@ -146,6 +146,10 @@ runs = Table(
     Column("error", Text),
     Column("last_progress", Text),                           # the pipeline's latest progress line, or why
                                                              # a Pending run waits
+    Column("backfill", Boolean, nullable=False, default=False, server_default=sa.false()),  # asked for by a
+                                                             # person for a past window (control/run_actions.py)
+    Column("stopped_by", String(254)),                       # who cancelled the run (an e-mail, or the CLI)
+    Column("stopped_at", DateTime),
     UniqueConstraint("request_id", "window_start", name="one_run_per_window"),
     sa.Index("runs_by_account_status", "account_id", "status"),   # "is anything still running?" at a glance
 )

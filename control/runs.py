@@ -20,11 +20,15 @@ from transforms.sinks.naming import manifest_key
 from transforms.sinks.preflight import list_objects
 from transforms.sinks.verification import CHECKS, expected_objects, verify_objects
 
-__all__ = ["list_runs", "count_runs", "get_run", "run_manifest", "run_objects", "verify_run", "public_run"]
+__all__ = ["list_runs", "count_runs", "get_run", "run_manifest", "run_objects", "verify_run", "public_run",
+           "stop_runs", "CANCELLABLE", "CLI_USER"]
+
+CANCELLABLE = ("Pending", "Running", "Failed")   # Failed: waiting for its automatic retry
+CLI_USER = "eventexport CLI"   # who stopped a run when an operator did it on the command line
 
 _SHOWN = ("id", "request_id", "window_start", "window_end", "time_basis", "run_timestamp", "status", "attempts",
           "next_attempt_at", "started_at", "finished_at", "objects", "rows", "rejected", "bytes", "error",
-          "last_progress")
+          "last_progress", "backfill", "stopped_by", "stopped_at")
 
 
 def _iso(moment):
@@ -70,6 +74,14 @@ def list_runs(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sin
     query = query.order_by(runs.c.window_start.desc(), runs.c.id.desc()).limit(limit).offset(offset)
     with engine.connect() as connection:
         return [public_run(r._mapping) for r in connection.execute(query)]
+
+
+def stop_runs(connection, where, by, now):
+    """Mark the runs matching `where` that may still run Stopped, by `by` at `now`; return how many. A
+    Running one's pipeline is ended by its scheduler's heartbeat (control/claims.py)."""
+    return connection.execute(runs.update().where(where & runs.c.status.in_(CANCELLABLE)).values(
+        status="Stopped", stopped_by=by, stopped_at=now, finished_at=now, next_attempt_at=None,
+        lease_until=None)).rowcount
 
 
 def get_run(engine, run_id, account=DEFAULT_ACCOUNT):

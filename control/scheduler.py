@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from control.accounts import get_account
-from control.claims import Heartbeat, finish, hand_back, report_progress, retry_delay
+from control.claims import Heartbeat, RunStopped, finish, hand_back, report_progress, retry_delay
 from control.destinations import get_destination, s3_settings
 from control.launcher import run_export
 from control.models import accounts, fetch_one, requests, runs, utc
@@ -39,7 +39,8 @@ from control.ops import metrics, shutdown
 from control.readiness import StoreMarks, use_store_options
 from transforms.runtime import logs
 
-__all__ = ["plan_runs", "run_due", "run_forever", "claim_order", "claim_next", "Turns", "Scheduler", "retry_delay"]
+__all__ = ["plan_runs", "insert_run", "run_due", "run_forever", "claim_order", "claim_next", "Turns", "Scheduler",
+           "retry_delay"]
 
 _STAMP = "%Y%m%d%H%M%S"
 
@@ -56,13 +57,15 @@ def _windows(request, as_of):
         start += every
 
 
-def _insert_run(connection, request, start, end, basis, as_of):
+def insert_run(connection, request, start, end, basis, as_of, backfill=False):
+    """Create the run of one window, Pending, unless it exists (its run timestamp: the window's end, or for a
+    one-time export the moment it was planned)."""
     stamp = (as_of if request["frequency"] == "once" else end).strftime(_STAMP)
     try:
         with connection.begin_nested():
             connection.execute(runs.insert().values(
                 request_id=request["id"], account_id=request["account_id"], window_start=start, window_end=end,
-                time_basis=basis, run_timestamp=stamp, status="Pending", attempts=0))
+                time_basis=basis, run_timestamp=stamp, status="Pending", attempts=0, backfill=backfill))
     except IntegrityError:
         pass  # another scheduler created this window's run first; that is the point of the constraint
 
@@ -79,7 +82,7 @@ def plan_runs(engine, as_of, request_id=None):
                 sa.select(runs.c.window_start).where(runs.c.request_id == request["id"]))}
             for start, end, basis in _windows(request, as_of):
                 if start not in known:
-                    _insert_run(connection, request, start, end, basis, as_of)
+                    insert_run(connection, request, start, end, basis, as_of)
 
 
 def _claimable(as_of, now):
@@ -168,9 +171,14 @@ def _execute(engine, settings, vault, run, owner, lease):
     account = get_account(engine, request["account_id"])
     destination = get_destination(engine, request["destination"], account["id"])
     credentials = s3_settings(destination, vault, account, request_id)
-    with Heartbeat(engine, run, owner, lease):
-        return run_export(settings, account, request, destination, run, credentials,
-                          lambda line: report_progress(engine, run, owner, line))
+    with Heartbeat(engine, run, owner, lease) as beat:
+        try:
+            return run_export(settings, account, request, destination, run, credentials,
+                              lambda line: report_progress(engine, run, owner, line), on_start=beat.watch)
+        except Exception:
+            if beat.lost == "Stopped":   # cancelled: we ended its pipeline
+                raise RunStopped("cancelled while it ran; its pipeline was ended and wrote no manifest") from None
+            raise
 
 
 class Turns(dict):
@@ -266,12 +274,15 @@ class Scheduler:
         engine, owner, totals = self.engine, self.owner, None
         try:
             totals = _execute(engine, self.settings, self.vault, claimed, owner, self.lease)
+        except RunStopped as error:   # already recorded Stopped by whoever cancelled it
+            kept, status, outcome = True, "Stopped", f"Stopped: {error}"
         except Exception as error:  # every failure is recorded on the run and retried later
             if shutdown.ended_runs():   # we ended its pipeline: not the run's fault
                 kept, status, outcome = hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
             else:
                 kept = finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
-                status, outcome = "Failed", f"Failed: {error}"
+                status = kept or "Failed"   # Stopped when its export was stopped meanwhile
+                outcome = f"{status}: {error}"
         else:
             kept, status = finish(engine, claimed, owner, as_of, totals=totals), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "

@@ -181,6 +181,42 @@ def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment
         assert log["total"] == 1 and log["items"][0]["run_id"] == run["id"] and log["items"][0]["status"] == "Done"
 
 
+@pytest.mark.slow
+def test_a_failed_run_is_retried_after_its_destination_s_key_is_rotated(deployment):
+    """Issue 23: the key is revoked, the run fails; a new key that fails the connection test is not saved;
+    the one that passes is, under the same export; the retried run uses it and keeps its run timestamp."""
+    d, acme = deployment, deployment.tenants["default"]
+    request = _one_time_export(d, acme)
+    iam, user = d.server.admin_client("iam"), f"export-{acme.bucket}"
+    iam.delete_access_key(UserName=user, AccessKeyId=acme.key.access_key_id)
+    run_due(d.engine, d.settings, d.vault, log=lambda _line: None)
+    failed = _get(d, acme, "/runs").json()["items"][0]
+    assert failed["status"] == "Failed", failed
+    new = iam.create_access_key(UserName=user)["AccessKey"]
+    rotation = {"access_key_id": new["AccessKeyId"], "secret_access_key": new["SecretAccessKey"], "prefix": "rotated"}
+
+    def patch(body):
+        response = d.client.patch(f"{API}/destinations/acme", json=body, headers=bearer(acme.admin))
+        assert new["SecretAccessKey"] not in response.text
+        return response
+
+    _error(patch({"access_key_id": new["AccessKeyId"]}), 422, "invalid", "secret_access_key")
+    _error(patch({"bucket": "elsewhere"}), 422, "invalid")
+    _error(patch(dict(rotation, secret_access_key="not-the-secret")), 422, "destination_refused")
+    assert _get(d, acme, "/destinations/acme").json()["prefix"] == "exports/"      # refused: nothing saved
+    edited = patch(rotation)
+    assert edited.status_code == 200 and edited.json()["prefix"] == "rotated/", edited.text
+    retried = _post(d, acme, f"/runs/{failed['id']}/retry")
+    assert retried.status_code == 200 and retried.json()["status"] == "Pending", retried.text
+    run_due(d.engine, d.settings, d.vault, log=lambda _line: None)
+    done = _get(d, acme, f"/runs/{failed['id']}").json()
+    assert (done["status"], done["attempts"], done["run_timestamp"]) == ("Done", 2, failed["run_timestamp"]), done
+    objects = _get(d, acme, f"/runs/{failed['id']}/objects").json()
+    assert objects and all(o["key"].startswith(f"rotated/{request}-{failed['run_timestamp']}-") for o in objects)
+    refusal = d.client.delete(f"{API}/destinations/acme", headers=bearer(acme.admin))
+    assert request in _error(refusal, 409, "conflict")
+
+
 def test_log_filters_by_prefix_status_and_time_and_pages(deployment):
     d, acme = deployment, deployment.tenants["default"]
     once = _one_time_export(d, acme)

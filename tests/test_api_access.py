@@ -21,6 +21,8 @@ RESOURCES = [
     ("DELETE", "/destinations/{dest}", True), ("GET", "/exports/{request}", False),
     ("POST", "/exports/{request}/stop", True), ("GET", "/runs/{run}", False), ("GET", "/runs/{run}/objects", False),
     ("GET", "/runs/{run}/manifest", False), ("POST", "/runs/{run}/verify", False),
+    ("PATCH", "/destinations/{dest}", True), ("POST", "/runs/{run}/cancel", True), ("POST", "/runs/{run}/retry", True),
+    ("POST", "/exports/{request}/backfill", True),
 ]
 COLLECTIONS = [("GET", "/me", False), ("GET", "/destinations", False), ("POST", "/destinations", True),
                ("POST", "/connection-tests", True), ("GET", "/exports", False), ("POST", "/exports", True),
@@ -53,11 +55,15 @@ def _body(d, path):
     if path == "/exports":
         return {"destination": "acme", "export_type": "all_events", "format": "csv", "frequency": "recurring",
                 "every": "6h"}
+    if path == "/destinations/{dest}":
+        return {"prefix": "elsewhere"}
+    if path == "/exports/{request}/backfill":
+        return {"from": "2026-11-20T00:00:00Z", "to": "2026-11-21T00:00:00Z"}
     return None
 
 
 def _call(d, responses, method, path, ids, headers):
-    kwargs = {"json": _body(d, path)} if method == "POST" else {}
+    kwargs = {"json": _body(d, path)} if method in ("POST", "PATCH") else {}
     response = d.client.request(method, API + path.format(**ids), headers=headers, **kwargs)
     responses.append(response)
     return response
@@ -118,9 +124,14 @@ def test_what_default_owns_is_untouched_by_the_others(deployment, owned):
                 _call(d, responses, method, path, ids, bearer(token))
     assert [r["name"] for r in _call(d, responses, "GET", "/destinations", ids, bearer(acme.viewer)).json()] == ["acme"]
     assert _call(d, responses, "GET", "/exports/{request}", ids, bearer(acme.viewer)).json()["status"] == "active"
+    assert _call(d, responses, "GET", "/runs/{run}", ids, bearer(acme.viewer)).json()["status"] == "Pending"
+    assert _call(d, responses, "GET", "/destinations/{dest}", ids, bearer(acme.viewer)).json()["prefix"] == "exports/"
     assert [e["id"] for e in _call(d, responses, "GET", "/exports", ids, bearer(acme.viewer)).json()] == [
         ids["request"]]
     # the admin's own writes do work, so the refusals above were not for some other reason
+    cancelled = _call(d, responses, "POST", "/runs/{run}/cancel", ids, bearer(acme.admin))
+    assert (cancelled.status_code, cancelled.json()["stopped_by"]) == (200, "admin@default.example"), cancelled.text
+    assert _call(d, responses, "POST", "/runs/{run}/retry", ids, bearer(acme.admin)).json()["status"] == "Pending"
     assert _call(d, responses, "POST", "/exports/{request}/stop", ids, bearer(acme.admin)).status_code == 200
 
 

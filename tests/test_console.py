@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from console.log_pages import PAGE_SIZE
 from control import accounts, destinations, exports
 from control.models import requests, runs
+from control.scheduler import plan_runs
 from devtools.local_s3 import provision_least_privilege
 from tests.support.console_deployment import (ADMIN, OUTSIDER, PASSWORD, VIEWER, console_deployment, csrf_of,
                                               log_in, recent_store)
@@ -58,11 +59,20 @@ def _post(client, path, page, data):
 
 def test_pages_need_a_log_in_and_a_wrong_password_says_so(deployment):
     client = _client(deployment, email=None)
-    for path in ("/console/activity", "/console/settings/exports", "/console/runs/1"):
+    assert client.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
+    for path in ("/console/settings/exports", "/console/runs/1?verify=1"):   # a link survives the log-in
         answer = client.get(path, follow_redirects=False)
-        assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/login?" + urllib.parse.urlencode(
+            {"next": path.removeprefix("/console")})
     refused = log_in(client, ADMIN, "not the password")
     assert refused.status_code == 401 and "Wrong email or password." in refused.text
+    token = csrf_of(client.get("/console/login?next=%2Fruns%2F1").text)
+    for sent, lands in (("/runs/1", "/console/runs/1"), ("//evil.example/x", "/console/activity"),
+                        ("https://evil.example/", "/console/activity"), ("/\\evil.example", "/console/activity")):
+        answer = client.post("/console/login", data={"csrf_token": token, "email": ADMIN, "password": PASSWORD,
+                                                     "next": sent}, follow_redirects=False)
+        assert answer.headers["location"] == lands, sent
+        token = csrf_of(client.get("/console/activity").text)   # logged in: a new session, a new token
     assert log_in(client, ADMIN).headers["location"] == "/console/activity"
     assert client.get("/console/activity").status_code == 200
 
@@ -84,7 +94,7 @@ def test_a_logged_out_sessions_cookie_is_refused_and_the_users_other_sessions_ar
     assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
     replayed = TestClient(deployment["app"], cookies={"eventexport_session": copy})
     for path in ("/console/activity", "/console/settings/exports"):
-        assert replayed.get(path, follow_redirects=False).headers["location"] == "/console/login"
+        assert replayed.get(path, follow_redirects=False).headers["location"].startswith("/console/login")
     assert replayed.post("/console/logout", data={}, follow_redirects=False).headers["location"] == "/console/login"
     assert other.get("/console/activity", follow_redirects=False).status_code == 200
     assert log_in(client, ADMIN).status_code == 303   # and the user can log in again
@@ -150,7 +160,7 @@ def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
         "every": "6"}).headers["location"].split("created=")[1]
     page = client.get("/console/activity").text
     assert request_id in page and recurring in page and 'data-live="1"' in page   # refreshes while Pending
-    assert f"/console/exports/{recurring}/stop" in page and f"/console/exports/{request_id}/stop" not in page
+    assert f"/console/exports/{recurring}/stop" in page and f"/console/exports/{request_id}/stop" in page
     assert client.get(f"/console/activity?q={recurring[:6]}").text.count('class="badge badge-') == 1
     stopped = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
     assert stopped.status_code == 303 and stopped.headers["location"] == "/console/activity"   # a reload posts nothing
@@ -322,7 +332,7 @@ def test_the_log_shows_progress_of_a_running_run_and_the_error_of_a_failed_one(d
     assert "grant s3:PutObject on arn:aws:s3:::x/*" in log and "attempt 2" in log
     assert client.get(f"/console/activity?q={request_id}&status=Failed").text.count('class="badge badge-') == 1
     run_page = client.get(f"/console/runs/{failed}").text
-    assert "grant s3:PutObject" in run_page and "Next attempt" in run_page and ">Verify<" not in run_page
+    assert "grant s3:PutObject" in run_page and "Next automatic retry" in run_page and ">Verify<" not in run_page
 
 
 def test_thirty_wrong_log_ins_then_the_right_one_waits(deployment):
@@ -411,3 +421,41 @@ def test_an_export_over_the_limits_is_refused_naming_them(deployment):
         refused = client.post("/console/exports", content=body, follow_redirects=False,
                               headers={"content-type": "application/x-www-form-urlencoded"})
         assert refused.status_code == 422 and message in refused.text
+
+
+def test_an_export_s_page_cancels_retries_and_backfills_its_runs(deployment):
+    engine, now = deployment["engine"], dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    request_id = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
+                                       frequency="recurring", every="12h", now=now - dt.timedelta(hours=13))
+    plan_runs(engine, now)
+    run = run_rows(engine, request_id)[0]
+    client, page = _client(deployment), f"/console/exports/{request_id}"
+    shown = client.get(page).text
+    assert "Next run at" in shown and f'data-copy-text="{request_id}"' in shown and ">Backfill<" in shown
+    assert f'href="/console/exports/{request_id}"' in client.get("/console/activity").text   # ids link to it
+    cancelled = _post(client, f"/console/runs/{run['id']}/cancel", page, {"back": f"/exports/{request_id}"})
+    assert cancelled.headers["location"] == page
+    assert (run_rows(engine, request_id)[0]["status"], run_rows(engine, request_id)[0]["stopped_by"]) == \
+           ("Stopped", ADMIN)
+    assert _post(client, f"/console/runs/{run['id']}/retry", page, {"back": "//evil.example"}).headers[
+        "location"] == f"/console/runs/{run['id']}"   # only ever back to a page of this console
+    assert run_rows(engine, request_id)[0]["status"] == "Pending"
+    first = exports.get_export(engine, request_id)["created_at"]
+    local = "%Y-%m-%dT%H:%M:%S"   # a datetime-local input's value
+    off = _post(client, f"{page}/backfill", page, {"from": (first - dt.timedelta(hours=23)).strftime(local),
+                                                   "to": first.strftime(local)})
+    assert off.status_code == 422 and "nearest are" in off.text
+    made = _post(client, f"{page}/backfill", page, {"from": (first - dt.timedelta(hours=24)).strftime(local),
+                                                    "to": first.strftime(local)})
+    assert made.status_code == 303 and "2 window(s) queued" in client.get(made.headers["location"]).text
+    assert [r["backfill"] for r in run_rows(engine, request_id)][:2] == [True, True]
+    viewer = _client(deployment, VIEWER)
+    assert "/cancel" not in viewer.get(page).text
+    assert _post(viewer, f"/console/runs/{run['id']}/cancel", page, {}).status_code == 403
+    assert _client(deployment, OUTSIDER).get(page).status_code == 404
+
+
+def run_rows(engine, request_id):
+    with engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(
+            sa.select(runs).where(runs.c.request_id == request_id).order_by(runs.c.window_start))]

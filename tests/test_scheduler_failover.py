@@ -16,6 +16,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from control.exports import stop_export
+from control.models import connect
 from pipelines.export import run as export
 from tests.support import reliability
 from tests.support.control_deployment import POSTGRES, create, deployment, ee, store  # noqa: F401 (fixtures)
@@ -74,6 +76,35 @@ def test_a_killed_scheduler_s_run_is_taken_over_after_the_lease_and_done_once(de
            {k: v for k, v in expected.items() if k not in manifests}      # byte-identical objects
     reliability.account("kills", "scheduler SIGKILLed mid-run, another takes over after a 3 s lease",
                         [r["event_id"] for r in records], reliability.exported_ids(files))
+
+
+@BEST_DATABASE
+def test_a_stopped_export_s_running_run_ends_at_once_and_never_runs_again(deployment, tmp_path):
+    """Issue 23: stopped while Running, the pipeline is ended by its own scheduler, no manifest is written,
+    and after that scheduler is SIGKILLed and its lease has lapsed no other scheduler runs the window."""
+    live, request, _, _, _ = due_window(deployment, tmp_path, "stopped", rows=3000)
+    lease = 3
+    live["env"]["EVENTEXPORT_LEASE_SECONDS"] = str(lease)
+    first = ee(live, "scheduler", "--interval", "0.5", background=True)
+    wait_for(live, request, lambda r: r["status"] == "Running" and children(first.pid))
+    pipelines = children(first.pid)
+    stop_export(connect(live["db"]), request, by="ann@acme.example")   # at once: the pipeline is still starting
+    give_up = time.monotonic() + DEADLINE_SECONDS
+    while not all(map(gone, pipelines)):      # ended by the scheduler's heartbeat, the scheduler still up
+        assert time.monotonic() < give_up, f"pipeline {pipelines} outlived the stop"
+        time.sleep(0.1)
+    assert first.poll() is None
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=60)
+    time.sleep(lease + 1)                     # the dead scheduler's lease would have lapsed by now
+    again = ee(live, "run")
+    assert again.returncode == 0 and "0 run(s) attempted" in again.stdout, again.stdout + again.stderr
+    with sa.create_engine(live["db"]).connect() as connection:
+        stopped = dict(connection.execute(sa.text("SELECT status, attempts, stopped_by, stopped_at, error FROM runs "
+                                                  "WHERE request_id = :r"), {"r": request}).one()._mapping)
+    assert (stopped["status"], stopped["attempts"], stopped["stopped_by"]) == ("Stopped", 1, "ann@acme.example")
+    assert stopped["stopped_at"] is not None and stopped["error"] is None
+    assert not [key for key in _request_files(live, request) if key.endswith("-manifest.json")]
 
 
 def _restart_reason():

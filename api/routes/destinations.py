@@ -1,10 +1,10 @@
-"""/api/v1/destinations: a customer's buckets. Adding one runs the connection test first."""
+"""/api/v1/destinations: a customer's buckets. Adding or editing one runs the connection test first."""
 
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import admin_user, current_user
 from api.context import Context, context
-from api.schemas import ConnectionResult, Destination, DestinationIn, Text
+from api.schemas import ConnectionResult, Destination, DestinationIn, DestinationPatch, Text
 from control import destinations as service
 
 __all__ = ["router"]
@@ -37,6 +37,15 @@ def test_connection(body: DestinationIn, user: dict = Depends(admin_user), ctx: 
 @router.get("/destinations/{name}", response_model=Destination, summary="One destination")
 def show_destination(name: Text, user: dict = Depends(current_user), ctx: Context = Depends(context)):
     return service.public_view(service.get_destination(ctx.engine, name, user["account_id"]))
+
+
+@router.patch("/destinations/{name}", response_model=Destination,
+              summary="Change a destination's key, prefix, endpoint or encryption; saved only if the connection "
+                      "test passes")
+def edit_destination(name: Text, body: DestinationPatch, user: dict = Depends(admin_user),
+                     ctx: Context = Depends(context)):
+    changes = body.model_dump(exclude_unset=True)
+    return service.public_view(service.edit_destination(ctx.engine, ctx.vault, name, user["account_id"], **changes))
 
 
 @router.post("/destinations/{name}/test", response_model=ConnectionResult,

@@ -29,7 +29,7 @@ def show_export(request_id: Text, user: dict = Depends(current_user), ctx: Conte
 
 
 @router.post("/exports/{request_id}/stop", response_model=Export,
-             summary="Stop a request: no new windows; pending runs become Stopped")
+             summary="Stop a request: no new windows; its Pending, Failed and Running runs end Stopped")
 def stop_export(request_id: Text, user: dict = Depends(admin_user), ctx: Context = Depends(context)):
-    service.stop_export(ctx.engine, request_id, user["account_id"])
+    service.stop_export(ctx.engine, request_id, user["account_id"], by=user["email"])
     return service.public_export(service.get_export(ctx.engine, request_id, user["account_id"]))

@@ -126,6 +126,21 @@
     setTimeout(() => { button.textContent = label; }, 1500);
   }));
 
+  // A request ID's Copy button (in the log too, whose rows are redrawn: so one listener for the page).
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy-text]");
+    if (!button) return;
+    try { await navigator.clipboard.writeText(button.dataset.copyText); } catch (error) { return; }
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+
+  // A page of a run still going (or queued) reloads itself until it has ended.
+  const reload = $("[data-reload-seconds]");
+  if (reload) setTimeout(() => { if (!document.querySelector("dialog[open]")) window.location.reload(); },
+    Number(reload.dataset.reloadSeconds) * 1000);
+
   // The S3 form posts in the background, so the typed secret stays in its field between Test and Save.
   const s3Form = $("#s3-form");
   if (s3Form) {

@@ -73,7 +73,7 @@ def run_claimed(run, took_over):
 
 
 def run_ended(run, outcome, totals=None):
-    """A claimed run ended as `outcome` (Done, Failed, handed_back, lapsed); `totals` of a Done run as
+    """A claimed run ended as `outcome` (Done, Failed, Stopped, handed_back, lapsed); `totals` of a Done run as
     recorded."""
     account = run["account_id"]
     RUNS_FINISHED.labels(account, outcome).inc()
