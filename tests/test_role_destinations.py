@@ -21,7 +21,7 @@ from devtools.local_s3 import provision_platform_identity, provision_role
 from tests.support.api_deployment import bearer, deployment, stores  # noqa: F401 (fixtures)
 from tests.support.control_deployment import BEST_DATABASE
 from tests.support.sts_proxy import StsProxy
-from transforms.errors import DestinationError
+from transforms.errors import ConfigError, DestinationError
 from transforms.sinks import credentials
 from transforms.sinks.credentials import RoleSettings
 from transforms.sinks.preflight import check_destination
@@ -187,3 +187,31 @@ def test_dask_workers_assume_the_role_with_their_own_identity(server, dask_clust
     assert server.object_access_violations(mark, bucket) == []
     made = platform["proxy"].assume_role_calls[calls:]
     assert made and all(c["ExternalId"] == "eex-dask-test" and c["RoleArn"] == arn for c in made)
+
+
+def test_an_edit_moves_a_destination_from_its_key_to_a_role_and_back(platform, server, tmp_path):
+    from control import accounts, destinations
+    from control.models import connect
+    from control.secrets import Vault
+    from control.settings import load_settings
+    from devtools.local_s3 import provision_least_privilege
+    settings = load_settings({"EVENTEXPORT_DB": f"sqlite:///{tmp_path}/control.db",
+                              "EVENTEXPORT_KEY_FILE": str(tmp_path / "master.key"), "EVENTEXPORT_EVENT_STORE": "/x"})
+    engine, vault = connect(settings.db), Vault(settings)
+    external_id = accounts.ensure_default_account(engine, settings)["external_id"]
+    bucket, arn = _role(platform, external_id)
+    key = provision_least_privilege(server, bucket, region="eu-west-1", create_bucket=False)
+    where = {"endpoint_url": server.endpoint_url, "path_style": True}
+    destinations.add_destination(engine, vault, name="acme", bucket=bucket, data_region="EU", prefix="exports",
+                                 access_key_id=key.access_key_id, secret_access_key=key.secret_access_key, **where)
+    calls = len(platform["proxy"].assume_role_calls)
+    by_role = destinations.edit_destination(engine, vault, "acme", role_arn=arn)
+    assert by_role["role_arn"] == arn and by_role["access_key_id_sealed"] is None is by_role["secret_sealed"]
+    assert platform["proxy"].assume_role_calls[calls]["ExternalId"] == external_id   # tested before it was saved
+    with pytest.raises(ConfigError, match="not an IAM role's ARN"):
+        destinations.edit_destination(engine, vault, "acme", role_arn="arn:aws:iam::1:user/x")
+    kept = destinations.edit_destination(engine, vault, "acme", sse="AES256")   # the role stays
+    assert kept["role_arn"] == arn and kept["sse"] == "AES256"
+    by_key = destinations.edit_destination(engine, vault, "acme", access_key_id=key.access_key_id,
+                                           secret_access_key=key.secret_access_key)
+    assert by_key["role_arn"] is None and vault.open(by_key["secret_sealed"]) == key.secret_access_key
