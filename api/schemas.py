@@ -139,6 +139,17 @@ class Export(BaseModel):
     paused_at: str | None = None
 
 
+class Reconciliation(BaseModel):
+    read: int = Field(description="records read from the store for the run's window (docs/contracts.md)")
+    exported: int = Field(description="rows in the run's data objects")
+    rejected: int = Field(description="records set aside in the rejects objects")
+    rejected_by_reason: dict[str, int] = Field(description="rejected records per reason code")
+    later: int = Field(description="records in the window captured at or after the capture ceiling, left to "
+                                   "later runs")
+    superseded: int = Field(description="older versions of a profile (profile exports; 0 for events): "
+                                        "read = exported + rejected + later + superseded")
+
+
 class Run(BaseModel):
     id: int
     request_id: str
@@ -160,6 +171,7 @@ class Run(BaseModel):
     backfill: bool = Field(False, description="made by a backfill of past windows")
     stopped_by: str | None = Field(None, description="who cancelled the run (or stopped its export)")
     stopped_at: str | None = None
+    reconciliation: Reconciliation | None = Field(None, description="a Done run's counts, which add up")
 
 
 class BackfillIn(_In):
@@ -167,6 +179,20 @@ class BackfillIn(_In):
                                                       "within the last 60 days")
     to: Instant = Field(description="end of the last window: on the grid, not in the future")
     replace: bool = Field(False, description="export windows that ran already again, under the same keys")
+
+
+class Day(BaseModel):
+    date: str = Field(description="UTC day (YYYY-MM-DD) the runs' windows start on")
+    runs: int = Field(description="Done runs whose window starts this day (0: a gap)")
+    exported: int
+    rejected: int
+    later: int
+
+
+class DailyCounts(BaseModel):
+    request_id: str
+    frequency: str
+    days: list[Day] = Field(description="oldest first, every day from the first Done run's to the last's")
 
 
 class _Page(BaseModel):
@@ -193,6 +219,8 @@ class ActivityEntry(BaseModel):
     objects: int | None
     rows: int | None
     rejected: int | None
+    read: int | None = Field(None, description="records read for the window: rows + rejected + later")
+    later: int | None = Field(None, description="records captured at or after the ceiling, left to later runs")
     bytes: int | None
     started: str | None
     finished: str | None
