@@ -122,6 +122,40 @@ class ExportIn(_In):
     every: Text | int | None = Field(None, description="recurring: 4h to 24h (or a number of hours)")
 
 
+class EstimateIn(_In):
+    export_type: Text = Field(description=_one_of(EXPORT_TYPES))
+    format: Text = Field(description=_one_of(FORMATS))
+    frequency: Text = Field(description="once or recurring")
+    events: list[Text] = Field([], description="for export_type select_events: the event names")
+    window_from: Instant | None = Field(None, description="once: start of the event-time range")
+    window_to: Instant | None = Field(None, description="once: end of the range")
+    every: Text | int | None = Field(None, description="recurring: 4h to 24h (or a number of hours)")
+
+
+class EventEstimate(BaseModel):
+    event_name: str
+    rows: int
+    bytes: int = Field(description="compressed, as stored in the bucket")
+    objects: int
+    rows_error: float = Field(description="relative error bar of rows (0.01: within 1%)")
+    bytes_error: float = Field(description="relative error bar of bytes, wider for names the sample held few of")
+
+
+class Estimate(BaseModel):
+    format: str
+    window: dict = Field(description="start, end and time_basis of what was counted")
+    per: str = Field(description="export (one-time) or run (recurring: one window of its interval)")
+    rows: int
+    bytes: int
+    objects: int
+    rows_error: float
+    bytes_error: float
+    events: list[EventEstimate]
+    missing_events: list[str] = Field(description="selected event names the store has none of in the window")
+    basis: dict = Field(description="files listed, counted from their Parquet footers and columns, scaled from "
+                                    "a sample; rows sampled to learn bytes per row")
+
+
 class Export(BaseModel):
     id: str
     destination: str
