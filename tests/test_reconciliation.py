@@ -13,7 +13,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pytest
 
-from tests.support.exports import export_ok, load_manifest, verify_export
+from tests.support.exports import export_ok, verify_export
 from tests.support.reliability import event
 from tests.support.stores import layout_by_time, ms, write_store
 from transforms.config import ExportConfig

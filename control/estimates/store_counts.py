@@ -1,12 +1,12 @@
 """How many records of a store fall in a window, per (event name, day), without reading the records.
 
 A Parquet file is judged by its footer first: a row group whose time statistics lie wholly outside the
-window (or at or after the capture ceiling) is skipped unread. Of the others only the name column
-(dictionary-encoded: a few bits a row) and the time columns are read, which is a few percent of the
-file's bytes, so the counts are exact for every record in the window; records the export would reject
-(about none in a healthy store) are counted too. A file in another store format (Avro, JSON Lines) has no
-footer: one sampled file per format is read whole to learn its records per stored byte and how they
-spread over names and days, and the other files of that format are scaled by their size.
+window is skipped unread; of one wholly inside it only the name column is read (dictionary-encoded: a
+few bits a row); of one across an edge the name and time columns. That is a few percent of the file's
+bytes, and the counts are exact for every record in the window; records the export would reject (about
+none in a healthy store) are counted too. A file in another store format (Avro, JSON Lines) has no
+footer: one sampled file per suffix is read whole to learn its records per stored byte and its mix of
+names, and the files of that suffix are scaled by their size.
 
 On s3:// a file is read in ranged GETs of what the reader asks for (its footer, then the column chunks),
 never whole (transforms/runtime/platform_s3.py's read_range).
