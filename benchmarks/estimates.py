@@ -73,10 +73,13 @@ def timing(store, formats, days=60):
     settings = dict(export_type="all_events", frequency="once", window_from=start, window_to=end)
     estimate(store, format=formats[0], **settings)   # imports and the page cache, as a serving process has them
     for fmt in formats:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         guess = estimate(store, format=fmt, **settings)
-        print(json.dumps({"store": store, "format": fmt, "window_days": days, "seconds": round(time.perf_counter() - began, 3),
-                          "rows": guess["rows"], "files": guess["basis"]["files"]}), flush=True)
+        print(json.dumps({"store": store, "format": fmt, "window_days": days,
+                          "seconds": round(time.perf_counter() - began, 3),
+                          "cpu_seconds": round(time.process_time() - cpu, 3), "rows": guess["rows"],
+                          "files": guess["basis"]["files"], "sampled_rows": guess["basis"]["sampled_rows"]}),
+              flush=True)
 
 
 def main(argv=None):

@@ -188,6 +188,7 @@ def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment
         assert sum(day["exported"] for day in daily["days"]) == run["rows"] and daily["frequency"] == "once"
 
 
+@BEST_DATABASE
 def test_estimates_count_each_accounts_own_store(deployment, stores):
     d = deployment
     start, end = _now() - dt.timedelta(days=2), _now()
