@@ -218,6 +218,7 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     assert counted["read"] == counted["exported"] + counted["rejected"] + counted["later"] and counted["exported"] > 0
     shot("run")
     _draw_daily_chart(page, console, request_id, counted["exported"])
+    page.locator("[data-export-chart]").screenshot(path=str(shots / "export-chart.png"))
 
     assert page.evaluate("document.querySelector('.table-wrap table').scrollWidth <= "
                          "document.querySelector('.table-wrap').clientWidth")   # the long event name wraps
