@@ -6,6 +6,7 @@ bar, which the real export must fall within. The same store on the platform's S3
 """
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from apache_beam.io.filesystems import FileSystems
@@ -73,3 +74,13 @@ def test_a_recurring_export_is_estimated_per_run(generated):
     captured = sum(1 for r in records if r["captured_at"] < now.timestamp() * 1000)
     assert guess["per"] == "run (every 6h)" and guess["window"]["time_basis"] == "capture"
     assert guess["rows"] == pytest.approx(captured * 6 / (7 * 24), abs=len({r["event_name"] for r in records}))
+
+
+def test_a_profile_export_is_estimated_one_row_per_identity(generated, tmp_path):
+    profiles = str(Path(generated[0]).parent / "profiles")
+    manifest = load_manifest(export_ok(profiles, tmp_path, "json", GEN_START, GEN_END, "--export_type", "all_profiles",
+                                       "--time_basis", "capture"))
+    guess = estimate(profiles, export_type="all_profiles", format="json", frequency="once", **WINDOW)
+    assert manifest["reconciliation"]["superseded"] > 0   # older versions, which the estimate does not count
+    assert (guess["rows"], guess["objects"]) == (manifest["totals"]["rows"], manifest["totals"]["objects"])
+    assert abs(guess["bytes"] / manifest["totals"]["bytes"] - 1) <= guess["bytes_error"]
