@@ -17,7 +17,7 @@ import math
 from control.estimates.sizing import Sizer, sample_rows
 from control.estimates.store_counts import count_file, profile_counts, scaled_counts
 from control.exports import parse_every
-from transforms.config import DEFAULT_MAX_FILE_BYTES
+from transforms.config import DEFAULT_MAX_FILE_BYTES, EXPORT_TYPES
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
 from transforms.records import EVENTS, PROFILES
@@ -32,17 +32,15 @@ STORE_DAYS = 7   # a recurring export's window is estimated from this many days 
 # for the records an export rejects; rows scaled from another format's sample, and bytes, are measured.
 ROW_ERROR = {"counted": 0.01, "scaled": 0.25}
 BYTE_ERROR = {"json": 0.1, "csv": 0.1, "xml": 0.1, "parquet": 0.15, "avro": 0.1}
-_DAY_MS = 86_400_000
 
 
 class CountWindow:
     """What store_counts.py needs: the time `column` the window is on, the `day_column` that dates an
-    object, [start_ms, end_ms), and the selected `names` (a pa.Array) or None for all."""
+    object, [start_ms, end_ms), and the selected event names, `wanted` (None: all)."""
 
     def __init__(self, column, day_column, start_ms, end_ms, names=None):
         self.column, self.day_column, self.start_ms, self.end_ms = column, day_column, start_ms, end_ms
-        self.names = sorted(names) if names else None
-        self.wanted = frozenset(names or ())
+        self.wanted = frozenset(names) if names else None
 
 
 def _ms(moment):
@@ -95,6 +93,9 @@ def estimate(store_root, *, export_type, format, frequency, events=(), window_fr
     Estimate schema)."""
     if format not in FORMATS:
         raise ConfigError(f"The format {format!r} is not one of {', '.join(FORMATS)}", field="format")
+    if export_type not in EXPORT_TYPES:
+        raise ConfigError(f"The export type {export_type!r} is not one of {', '.join(EXPORT_TYPES)}",
+                          field="export_type")
     if not store_root:
         raise ConfigError("This account has no store to estimate from", field="export_type")
     shape = PROFILES if export_type == "all_profiles" else EVENTS

@@ -45,18 +45,28 @@ class _Piece:
         pass
 
 
-def _first_rows(path, size, shape, window_column):
-    """The first SAMPLE_ROWS good rows of a store file, canonical: of a Parquet file only its first batch
-    is decoded; another format goes through the pipeline's reader until it has them."""
-    if store_format(path) == "parquet":
-        with open_store_file(path, size) as raw:
-            source = pq.ParquetFile(raw)
-            batch = next(source.iter_batches(batch_size=SAMPLE_ROWS, columns=shape.store_schema.names,
-                                             use_threads=False), None)
-        if batch is None:
+def _first_parquet_rows(path, size, shape):
+    """The first SAMPLE_ROWS rows of a Parquet file in the canonical types (only its first batch is
+    decoded), or None when the file types its columns otherwise (the pipeline's reader then decides)."""
+    with open_store_file(path, size) as raw:
+        source = pq.ParquetFile(raw)
+        schema = source.schema_arrow
+        if not all(name in schema.names and schema.field(name).type == kind
+                   for name, kind in zip(shape.store_schema.names, shape.store_schema.types)):
             return None
-        table = pa.Table.from_batches([batch]).select(shape.store_schema.names).cast(shape.store_schema)
-        return validate(path, table, shape, [])
+        batch = next(source.iter_batches(batch_size=SAMPLE_ROWS, columns=shape.store_schema.names,
+                                         use_threads=False), None)
+    return pa.Table.from_batches([batch]).select(shape.store_schema.names) if batch is not None else None
+
+
+def _first_rows(path, size, shape, window_column):
+    """The first SAMPLE_ROWS good rows of a store file, canonical and checked: of a Parquet file with the
+    canonical types only its first batch is decoded; any other file goes through the pipeline's reader
+    until it has them."""
+    if store_format(path) == "parquet":
+        table = _first_parquet_rows(path, size, shape)
+        if table is not None:
+            return validate(path, table, shape, [])
     for table in read_split(path, shape, window_column, None, 2 ** 62, rejects=[]):
         return table.slice(0, SAMPLE_ROWS)
     return None

@@ -123,7 +123,7 @@ def _group_counts(table, window, name_column, day=None):
     for key, count in zip(keys.tolist(), counts.tolist()):
         code, day = divmod(key, span)
         name = dictionary[code - 1] if code else None
-        if window.names is None or name in window.wanted:
+        if window.wanted is None or name in window.wanted:
             found[(name, int(low) + day)] += count
     return found
 
@@ -187,7 +187,7 @@ def scaled_counts(paths_and_sizes, window, shape):
             names[shape.fixed_name] += table.num_rows
     total = sum(names.values())
     per_byte = total / sample_size
-    mix = {name: n / total for name, n in names.items() if window.names is None or name in window.wanted}
+    mix = {name: n / total for name, n in names.items() if window.wanted is None or name in window.wanted}
     counts = collections.Counter()
     for path, size in paths_and_sizes:
         located = locate(path, shape)
