@@ -12,6 +12,7 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from control import estimates
 from control.estimates import estimate
 from tests.support.exports import export_ok, load_manifest
 from tests.support.s3_worlds import local_store, platform  # noqa: F401 (fixtures)
@@ -47,14 +48,18 @@ def test_selected_names_the_store_lacks_are_named(generated):
     assert guess["missing_events"] == ["No Such Event"]
 
 
-def test_a_store_without_footers_is_scaled_from_a_sample(generated, tmp_path):
-    """The same records as JSON Lines: counted from one file read whole, the rest scaled by size."""
+def test_a_store_without_footers_is_read_whole_when_small_and_scaled_when_large(generated, tmp_path,
+                                                                                monkeypatch):
+    """The same records as JSON Lines: read whole; then, as if large, scaled by size from one file per suffix."""
     _, records = generated
     store = write_store(tmp_path / "jsonl", layout_by_time(records), "jsonl")
-    guess = _estimate(store)
-    assert guess["basis"]["files_scaled"] == guess["basis"]["files"] > 1
     exact = len(in_window(records, GEN_START, GEN_END))
-    assert abs(guess["rows"] / exact - 1) <= guess["rows_error"]
+    small = _estimate(store)
+    assert small["rows"] == exact and small["basis"]["files_scaled"] == 0 and small["rows_error"] == 0.01
+    monkeypatch.setattr(estimates, "READ_WHOLE_BYTES", 0)
+    large = _estimate(store)
+    assert large["basis"]["files_scaled"] == large["basis"]["files"] > 1
+    assert abs(large["rows"] / exact - 1) <= large["rows_error"]
 
 
 def test_a_store_on_the_platforms_s3_gives_the_same_estimate(platform, local_store):  # noqa: F811

@@ -1,7 +1,8 @@
 """Estimates before an export: the rows, compressed bytes and objects it would give, per event name.
 
 Rows come from the store's files without reading their records (store_counts.py: Parquet footers and the
-name and time columns alone; other store formats scaled from one sampled file). Bytes come from a small
+name and time columns alone; other store formats read whole when they are small, else scaled from one
+sampled file). Bytes come from a small
 sample encoded by the export's own encoder (sizing.py). Objects are one per (event name, day) and more
 where a day's bytes pass --max_file_bytes. The error bars are what docs/performance.md measured against
 real exports, widened for a name whose bytes were learned from few sampled rows.
@@ -15,7 +16,7 @@ import datetime as dt
 import math
 
 from control.estimates.sizing import Sizer, sample_rows
-from control.estimates.store_counts import count_file, profile_counts, scaled_counts
+from control.estimates.store_counts import count_file, profile_counts, read_counts, scaled_counts
 from control.exports import parse_every
 from transforms.config import DEFAULT_MAX_FILE_BYTES, EXPORT_TYPES
 from transforms.errors import ConfigError
@@ -25,9 +26,13 @@ from transforms.sinks.sharding import FILL
 from transforms.sources.store_files import STORE_SUFFIXES, list_split_sizes, store_format
 from transforms.sources.window import Window as ReadWindow
 
-__all__ = ["estimate", "estimate_for_account", "CountWindow", "ROW_ERROR", "BYTE_ERROR", "STORE_DAYS"]
+__all__ = ["estimate", "estimate_for_account", "CountWindow", "ROW_ERROR", "BYTE_ERROR", "STORE_DAYS",
+           "READ_WHOLE_BYTES"]
 
 STORE_DAYS = 7   # a recurring export's window is estimated from this many days of captures
+# Avro and JSON Lines files up to this many bytes in all are read whole (exact counts, ~0.3 s); more are
+# scaled from a sample (a large store's such files would take seconds a GB to parse).
+READ_WHOLE_BYTES = 16 << 20
 # Error bars, as fractions (docs/performance.md, "Estimates"): rows counted in Parquet files are exact but
 # for the records an export rejects; rows scaled from another format's sample, and bytes, are measured.
 ROW_ERROR = {"counted": 0.01, "scaled": 0.25}
@@ -67,24 +72,32 @@ def _window(shape, frequency, window_from, window_to, every, now, events):
 
 
 def _count(files, window, shape):
-    """(Counter {(name, day): rows}, Parquet files counted, other files scaled)."""
+    """(Counter {(name, day): rows}, files counted exactly, files scaled from a sample)."""
     parquet = [(path, size) for path, size in files if store_format(path) == "parquet"]
-    others = collections.defaultdict(list)   # by suffix: a .jsonl.gz file holds more records a byte than a .jsonl
-    for path, size in files:
-        if store_format(path) != "parquet":
-            others[next(suffix for suffix in STORE_SUFFIXES if path.endswith(suffix))].append((path, size))
-    counts, tables = collections.Counter(), []
+    others = [(path, size) for path, size in files if store_format(path) != "parquet"]
+    counts, tables, scaled = collections.Counter(), [], []
     for path, size in parquet:
         found = count_file(path, size, window, shape)
         if shape.name_column:
             counts += found
         else:
             tables.extend(found)
+    if sum(size for _, size in others) <= READ_WHOLE_BYTES:
+        found = read_counts(others, window, shape)
+        if shape.name_column:
+            counts += found
+        else:
+            tables.extend(found)
+    else:
+        scaled = others
     if not shape.name_column:
         counts = profile_counts(tables, shape.fixed_name)
-    for group in others.values():
+    by_suffix = collections.defaultdict(list)   # a .jsonl.gz file holds more records a byte than a .jsonl
+    for path, size in scaled:
+        by_suffix[next(suffix for suffix in STORE_SUFFIXES if path.endswith(suffix))].append((path, size))
+    for group in by_suffix.values():
         counts += scaled_counts(group, window, shape)
-    return counts, len(parquet), sum(map(len, others.values()))
+    return counts, len(files) - len(scaled), len(scaled)
 
 
 def estimate(store_root, *, export_type, format, frequency, events=(), window_from=None, window_to=None,

@@ -5,8 +5,8 @@ window is skipped unread; of one wholly inside it only the name column is read (
 few bits a row); of one across an edge the name and time columns. That is a few percent of the file's
 bytes, and the counts are exact for every record in the window; records the export would reject (about
 none in a healthy store) are counted too. A file in another store format (Avro, JSON Lines) has no
-footer: one sampled file per suffix is read whole to learn its records per stored byte and its mix of
-names, and the files of that suffix are scaled by their size.
+footer: a small store's are read whole (exact), a large store's are scaled by their size from one file
+per suffix read whole for its records per stored byte and its mix of names.
 
 On s3:// a file is read in ranged GETs of what the reader asks for (its footer, then the column chunks),
 never whole (transforms/runtime/platform_s3.py's read_range).
@@ -24,7 +24,7 @@ from transforms.runtime.platform_s3 import is_s3, read_range
 from transforms.sources.readers import read_split
 from transforms.sources.store_files import locate
 
-__all__ = ["count_file", "profile_counts", "scaled_counts", "open_store_file"]
+__all__ = ["count_file", "read_counts", "profile_counts", "scaled_counts", "open_store_file"]
 
 _DAY_MS = 86_400_000
 NONE, SOME, ALL = "none", "some", "all"
@@ -170,6 +170,21 @@ def profile_counts(tables, fixed_name):
     days = pc.divide(latest["latest_max_max"], _DAY_MS).value_counts()
     return collections.Counter({(fixed_name, day): n for day, n in zip(days.field("values").to_pylist(),
                                                                        days.field("counts").to_pylist())})
+
+
+def read_counts(paths_and_sizes, window, shape):
+    """count_file's answer for files without footers, read whole through the pipeline's reader (a small
+    store's Avro or JSON Lines: exact, and its bad records left out as the export leaves them)."""
+    name_column = shape.name_column or shape.id_column
+    counts, tables = collections.Counter(), []
+    for path, _ in paths_and_sizes:
+        for table in read_split(path, shape, window.column, window.start_ms, window.end_ms, rejects=[],
+                                event_names=sorted(window.wanted or ())):
+            if shape.name_column:
+                counts += _group_counts(table, window, name_column)
+            else:
+                tables.append(_latest(table, window, name_column))
+    return counts if shape.name_column else tables
 
 
 def scaled_counts(paths_and_sizes, window, shape):
