@@ -75,7 +75,8 @@ def console(tmp_path, server):
 
 def _draw_daily_chart(page, console, request_id, exported):
     """The export page's chart partial (_export_chart.html), rendered by the console's own templates and put
-    in the page as the export page will hold it, draws the export's daily numbers as an SVG."""
+    in the page as the export page holds it, draws the export's daily numbers as an SVG (here the one-time
+    export's, which has a Done run; the export page shows the chart for recurring exports only)."""
     templates = console["app"].state.console.templates
     html = templates.get_template("_export_chart.html").render(
         export={"id": request_id, "frequency": "recurring"}, prefix="/console")
@@ -300,6 +301,7 @@ def _backfill_cancel_retry(page, request_id, shot):
     page.get_by_role("link", name=request_id).first.click()
     page.wait_for_url(f"**/console/exports/{request_id}")
     page.get_by_text("Next run at").wait_for()
+    page.locator("[data-export-chart]").get_by_text("No run of this export is Done yet").wait_for()   # its chart
     page.get_by_role("button", name="Backfill").click()
     dialog = page.get_by_role("dialog", name="Backfill")
     start = dialog.get_by_label("From (UTC)").input_value()   # suggested: the window before the export began

@@ -68,6 +68,7 @@
       note.textContent = `${count(total("exported"))} rows exported and ${count(total("rejected"))} rejected over ` +
         `${answer.days.length} day${answer.days.length === 1 ? "" : "s"} (UTC, by the day each window starts).`;
       draw(section.querySelector("[data-chart-plot]"), answer.days);
+      section.querySelector("[data-chart-legend]").hidden = false;
     } catch (error) {
       note.textContent = `The chart could not be loaded: ${error.message}`;
     }
