@@ -181,7 +181,8 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=2)))   # LONG_NAME's day left out
     warning = dialog.locator("[data-estimate-warnings] li", has_text=LONG_NAME)
     warning.wait_for()
-    assert warning.inner_text() == f"The store has no “{LONG_NAME}” events in this window: this export would write none."
+    assert warning.inner_text() == (f"The store has no “{LONG_NAME}” events in this window: this export would "
+                                    "write none.")
     dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=1)))
     dialog.locator("[data-estimate-warnings]").wait_for(state="hidden")
     shot("create-export", full_page=False)
