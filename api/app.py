@@ -7,7 +7,7 @@ handlers reach the database, settings and vault through `app.state.context` (api
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.routes import destinations, exports, me, notifications, run_actions, runs, users
+from api.routes import destinations, estimates, export_daily, exports, me, notifications, run_actions, runs, users
 from transforms.errors import ConfigError
 
 __all__ = ["add_api", "API_PREFIX", "API_DESCRIPTION"]
@@ -38,7 +38,7 @@ def add_api(app: FastAPI):
     """Serve the REST API on `app`, whose `state.context` holds the deployment's engine, settings and vault."""
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, dependencies=[Depends(_known_query_only)])
-    for module in (me, users, destinations, exports, runs, run_actions, notifications):
+    for module in (me, users, destinations, exports, export_daily, estimates, runs, run_actions, notifications):
         api.include_router(module.router)
     app.include_router(api)
     return app

@@ -126,6 +126,40 @@ class ExportIn(_In):
     every: Text | int | None = Field(None, description="recurring: 4h to 24h (or a number of hours)")
 
 
+class EstimateIn(_In):
+    export_type: Text = Field(description=_one_of(EXPORT_TYPES))
+    format: Text = Field(description=_one_of(FORMATS))
+    frequency: Text = Field(description="once or recurring")
+    events: list[Text] = Field([], description="for export_type select_events: the event names")
+    window_from: Instant | None = Field(None, description="once: start of the event-time range")
+    window_to: Instant | None = Field(None, description="once: end of the range")
+    every: Text | int | None = Field(None, description="recurring: 4h to 24h (or a number of hours)")
+
+
+class EventEstimate(BaseModel):
+    event_name: str
+    rows: int
+    bytes: int = Field(description="compressed, as stored in the bucket")
+    objects: int
+    rows_error: float = Field(description="relative error bar of rows (0.01: within 1%)")
+    bytes_error: float = Field(description="relative error bar of bytes, wider for names the sample held few of")
+
+
+class Estimate(BaseModel):
+    format: str
+    window: dict = Field(description="start, end and time_basis of what was counted")
+    per: str = Field(description="export (one-time) or run (recurring: one window of its interval)")
+    rows: int
+    bytes: int
+    objects: int
+    rows_error: float
+    bytes_error: float
+    events: list[EventEstimate]
+    missing_events: list[str] = Field(description="selected event names the store has none of in the window")
+    basis: dict = Field(description="files listed, counted from their Parquet footers and columns, scaled from "
+                                    "a sample; rows sampled to learn bytes per row")
+
+
 class Export(BaseModel):
     id: str
     destination: str
@@ -141,6 +175,17 @@ class Export(BaseModel):
     failure_streak: int = Field(0, description="failed attempts in a row since its last Done run")
     paused_reason: str | None = Field(None, description="why it is paused (resume: POST .../resume)")
     paused_at: str | None = None
+
+
+class Reconciliation(BaseModel):
+    read: int = Field(description="records read from the store for the run's window (docs/contracts.md)")
+    exported: int = Field(description="rows in the run's data objects")
+    rejected: int = Field(description="records set aside in the rejects objects")
+    rejected_by_reason: dict[str, int] = Field(description="rejected records per reason code")
+    later: int = Field(description="records in the window captured at or after the capture ceiling, left to "
+                                   "later runs")
+    superseded: int = Field(description="older versions of a profile (profile exports; 0 for events): "
+                                        "read = exported + rejected + later + superseded")
 
 
 class Run(BaseModel):
@@ -164,6 +209,7 @@ class Run(BaseModel):
     backfill: bool = Field(False, description="made by a backfill of past windows")
     stopped_by: str | None = Field(None, description="who cancelled the run (or stopped its export)")
     stopped_at: str | None = None
+    reconciliation: Reconciliation | None = Field(None, description="a Done run's counts, which add up")
 
 
 class BackfillIn(_In):
@@ -171,6 +217,20 @@ class BackfillIn(_In):
                                                       "within the last 60 days")
     to: Instant = Field(description="end of the last window: on the grid, not in the future")
     replace: bool = Field(False, description="export windows that ran already again, under the same keys")
+
+
+class Day(BaseModel):
+    date: str = Field(description="UTC day (YYYY-MM-DD) the runs' windows start on")
+    runs: int = Field(description="Done runs whose window starts this day (0: a gap)")
+    exported: int
+    rejected: int
+    later: int
+
+
+class DailyCounts(BaseModel):
+    request_id: str
+    frequency: str
+    days: list[Day] = Field(description="oldest first, every day from the first Done run's to the last's")
 
 
 class _Page(BaseModel):
@@ -197,6 +257,8 @@ class ActivityEntry(BaseModel):
     objects: int | None
     rows: int | None
     rejected: int | None
+    read: int | None = Field(None, description="records read for the window: rows + rejected + later")
+    later: int | None = Field(None, description="records captured at or after the ceiling, left to later runs")
     bytes: int | None
     started: str | None
     finished: str | None

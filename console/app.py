@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from console import (destination_pages, export_pages, log_pages, login_pages, notification_pages, settings_pages,
-                     user_pages)
+from console import (destination_pages, estimate_pages, export_pages, log_pages, login_pages, notification_pages,
+                     settings_pages, user_pages)
 from console.filters import FILTERS
 from console.session import SessionCodec
 from console.web import TEMPLATES, Console, open_page
@@ -35,8 +35,8 @@ def mount_console(app, settings, engine, vault, prefix=CONSOLE_PREFIX):
     app.state.console = Console(settings, engine, vault, SessionCodec(vault.derive("console-session")), templates,
                                 prefix)
     app.mount(f"{prefix}/static", StaticFiles(directory=STATIC), name="console-static")
-    for module in (login_pages, log_pages, export_pages, settings_pages, destination_pages, user_pages,
-                   notification_pages):
+    for module in (login_pages, log_pages, export_pages, estimate_pages, settings_pages, destination_pages,
+                   user_pages, notification_pages):
         app.include_router(module.router, prefix=prefix)
     if prefix:   # a person who opens the server's address lands in the console
         app.add_api_route("/", lambda: RedirectResponse(f"{prefix}/", status_code=307), include_in_schema=False)

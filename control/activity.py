@@ -17,7 +17,8 @@ __all__ = ["activity", "count_activity", "any_unfinished", "STATUSES", "COLUMNS"
 
 STATUSES = ("Pending", "Running", "Done", "Failed", "Stopped")
 COLUMNS = ("request_id", "run_id", "type", "frequency", "format", "window_start", "window_end", "status", "backfill",
-           "objects", "rows", "rejected", "bytes", "started", "finished", "attempts", "error", "progress")
+           "objects", "rows", "rejected", "later", "read", "bytes", "started", "finished", "attempts", "error",
+           "progress")
 MAX_PAGE = 500   # one page of the log; a screen never shows more
 
 
@@ -77,6 +78,7 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
     order = (requests.c.created_at, requests.c.id, runs.c.window_start)
     query = _filtered(sa.select(requests, _STATE.label("state"), runs.c.id.label("run_id"), runs.c.window_start,
                                 runs.c.window_end, runs.c.objects, runs.c.rows, runs.c.rejected, runs.c.bytes,
+                                runs.c.read_rows, runs.c.later_rows,
                                 runs.c.started_at, runs.c.finished_at, runs.c.attempts, runs.c.error,
                                 runs.c.last_progress, runs.c.backfill),
                       account, request_id, status, since, until)
@@ -94,6 +96,7 @@ def activity(engine, account=DEFAULT_ACCOUNT, request_id=None, status=None, sinc
                 "events": row["events"], "window_start": _iso(row["window_start"] or row["window_from"]),
                 "window_end": _iso(row["window_end"] or row["window_to"]), "status": row["state"],
                 "objects": row["objects"], "rows": row["rows"], "rejected": row["rejected"], "bytes": row["bytes"],
+                "read": row["read_rows"], "later": row["later_rows"],
                 "started": _iso(row["started_at"]), "finished": _iso(row["finished_at"]),
                 "attempts": row["attempts"] or 0, "error": row["error"], "progress": row["last_progress"],
                 "backfill": bool(row["backfill"]),

@@ -157,7 +157,8 @@ def finish(engine, run, owner, as_of, totals=None, error=None):
         return "Done" if _record(engine, run, owner, dict(
             status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
             objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
-            bytes=totals["bytes"]), request_done=True) else None
+            bytes=totals["bytes"], read_rows=totals["read"], later_rows=totals["later"],
+            rejects_by_reason=totals["rejected_by_reason"]), request_done=True) else None
     with engine.connect() as connection:
         stopped = connection.execute(sa.select(requests.c.status).where(
             requests.c.id == run["request_id"])).scalar() == "stopped"

@@ -99,11 +99,12 @@ def _summary(path):
 
 
 def run_export(settings, account, request, destination, run, credentials, on_progress, on_start=None):
-    """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected, s3_retries)
-    from the manifest, or raise RunFailed. `credentials` are the destination's S3 settings (the key, which goes by
-    environment, or the role, whose ARN and external id go as options; the platform's identity that assumes it is
-    the child's own environment); each progress line of the pipeline goes to `on_progress` as it comes;
-    `on_start` gets the pipeline's process as soon as it starts (a cancel ends it: control/claims.py)."""
+    """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected, s3_retries,
+    and the reconciliation's read, later, rejected_by_reason) from the manifest, or raise RunFailed.
+    `credentials` are the destination's S3 settings (the key, which goes by environment, or the role, whose
+    ARN and external id go as options; the platform's identity that assumes it is the child's own
+    environment); each progress line of the pipeline goes to `on_progress` as it comes; `on_start` gets the
+    pipeline's process as soon as it starts (a cancel ends it: control/claims.py)."""
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _PRCTL else None
     other = []
@@ -135,4 +136,6 @@ def run_export(settings, account, request, destination, run, credentials, on_pro
     path = os.path.join(settings.manifests, manifest_key("", request["id"], run["run_timestamp"]))
     with open(path, encoding="utf-8") as handle:
         manifest = json.load(handle)
-    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"], s3_retries=facts.get("s3_retries"))
+    counts = manifest["reconciliation"]
+    return dict(manifest["totals"], rejected=manifest["rejects"]["rows"], s3_retries=facts.get("s3_retries"),
+                read=counts["read"], later=counts["later"], rejected_by_reason=counts["rejected_by_reason"])

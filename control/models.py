@@ -143,6 +143,9 @@ runs = Table(
     Column("rows", Integer),
     Column("bytes", Integer),
     Column("rejected", Integer),                             # bad records set aside, from the manifest
+    Column("read_rows", Integer),                            # the manifest's reconciliation: records read for
+    Column("later_rows", Integer),                           # the window, those left to later runs (captured
+    Column("rejects_by_reason", JSON),                       # at or after the ceiling), rejects per reason code
     Column("error", Text),
     Column("last_progress", Text),                           # the pipeline's latest progress line, or why
                                                              # a Pending run waits

@@ -35,9 +35,21 @@ def _iso(moment):
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def reconciliation(row):
+    """A Done run's reconciliation (docs/contracts.md): read = exported + rejected + later (+ superseded
+    profile versions, the rest); None before the run is Done or for runs done before it was recorded."""
+    if row["status"] != "Done" or row["read_rows"] is None:
+        return None
+    counts = {"read": row["read_rows"], "exported": row["rows"], "rejected": row["rejected"],
+              "rejected_by_reason": row["rejects_by_reason"] or {}, "later": row["later_rows"]}
+    counts["superseded"] = counts["read"] - counts["exported"] - counts["rejected"] - counts["later"]
+    return counts
+
+
 def public_run(row):
     """A run as it may be shown: times as ISO-8601 UTC, the scheduler's claim details left out."""
-    return {k: (_iso(row[k]) if k.endswith(("_at", "_start", "_end")) else row[k]) for k in _SHOWN}
+    shown = {k: (_iso(row[k]) if k.endswith(("_at", "_start", "_end")) else row[k]) for k in _SHOWN}
+    return dict(shown, reconciliation=reconciliation(row))
 
 
 def _filtered(query, account, request_id, status, since, until):

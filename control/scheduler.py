@@ -286,7 +286,8 @@ class Scheduler:
         else:
             kept, status = finish(engine, claimed, owner, as_of, totals=totals), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
-                       f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes")
+                       f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes; {totals['read']:,} read for "
+                       f"the window, {totals['later']:,} left to later runs")
         metrics.run_ended(claimed, status if kept else "lapsed", totals if kept else None)
         if kept and status in ("Done", "Failed"):
             self.notifier.run_ended(claimed["id"])

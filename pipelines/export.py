@@ -47,7 +47,7 @@ def build_pipeline(pipeline, config, splits):
         rows = rows | "LatestProfiles" >> LatestProfiles(config)
     objects = rows | "Partition" >> PartitionRows(config) | "WriteObjects" >> WriteObjects(config)
     rejects = read["rejects"] | "WriteRejects" >> WriteRejects(config)
-    return (objects, rejects) | "WriteManifest" >> WriteManifest(config)
+    return (objects, rejects, read["counts"]) | "WriteManifest" >> WriteManifest(config)
 
 
 def _count(counter):

@@ -9,6 +9,7 @@ import pytest
 from control.scheduler import run_due
 from tests.support.api_deployment import bearer, deployment, destination_body, stores  # noqa: F401 (fixtures)
 from tests.support.control_deployment import BEST_DATABASE
+from tests.support.stores import read_generated_events
 
 API = "/api/v1"
 UTC = dt.timezone.utc
@@ -179,6 +180,29 @@ def test_runs_log_and_objects_of_each_account_come_from_its_own_store(deployment
         assert {c["key"] for c in verified.json()["checks"]} > {o["key"] for o in objects}   # and the manifest
         log = _get(d, tenant, "/activity", request_id=requests[account][:5]).json()
         assert log["total"] == 1 and log["items"][0]["run_id"] == run["id"] and log["items"][0]["status"] == "Done"
+        counts = run["reconciliation"]   # the manifest's, kept on the run
+        assert counts == dict(manifest["reconciliation"], superseded=0)
+        assert counts["read"] == counts["exported"] + counts["rejected"] + counts["later"] == run["rows"]
+        assert (log["items"][0]["read"], log["items"][0]["later"]) == (counts["read"], 0)
+        daily = _get(d, tenant, f"/exports/{requests[account]}/daily").json()
+        assert sum(day["exported"] for day in daily["days"]) == run["rows"] and daily["frequency"] == "once"
+
+
+@BEST_DATABASE
+def test_estimates_count_each_accounts_own_store(deployment, stores):
+    d = deployment
+    start, end = _now() - dt.timedelta(days=2), _now()
+    body = {"export_type": "all_events", "format": "parquet", "frequency": "once", "window_from": _iso(start),
+            "window_to": _iso(end)}
+    for account, store in (("default", "a"), ("globex", "b")):
+        tenant = d.tenants[account]
+        answer = _post(d, tenant, "/estimates", body, token=tenant.viewer)   # a viewer may ask
+        assert answer.status_code == 200, answer.text
+        records = read_generated_events(stores[store] / "events")
+        window = [r for r in records if start.timestamp() * 1000 <= r["event_time"] < end.timestamp() * 1000]
+        assert answer.json()["rows"] == len(window) > 0
+        assert {e["event_name"] for e in answer.json()["events"]} == {r["event_name"] for r in window}
+    _error(_post(d, tenant, "/estimates", dict(body, format="yaml")), 422, "invalid", "format")
 
 
 @pytest.mark.slow

@@ -69,8 +69,29 @@ def console(tmp_path, server):
     bucket = f"browser-{uuid.uuid4().hex[:10]}"
     key = provision_least_privilege(server, bucket, region="eu-west-1")
     yield {"url": url, "settings": settings, "engine": engine, "vault": vault, "bucket": bucket, "key": key,
-           "server": server, "recorder": recorder}
+           "server": server, "recorder": recorder, "app": app}
     http.should_exit = True
+
+
+def _draw_daily_chart(page, console, request_id, exported):
+    """The export page's chart partial (_export_chart.html), rendered by the console's own templates and put
+    in the page as the export page holds it, draws the export's daily numbers as an SVG (here the one-time
+    export's, which has a Done run; the export page shows the chart for recurring exports only)."""
+    templates = console["app"].state.console.templates
+    html = templates.get_template("_export_chart.html").render(
+        export={"id": request_id, "frequency": "recurring"}, prefix="/console")
+    page.evaluate("""html => {
+        const holder = document.createElement('div');
+        holder.innerHTML = html;
+        document.querySelector('main').append(holder);
+        const script = document.createElement('script');
+        script.src = holder.querySelector('script').getAttribute('src');
+        document.body.append(script);
+    }""", html)
+    bar = page.locator("[data-export-chart] svg g.day").first
+    bar.wait_for()
+    assert int(bar.get_attribute("data-exported")) == exported and bar.get_attribute("data-rejected") == "0"
+    assert page.locator("[data-export-chart] rect.bar-exported").first.bounding_box()["height"] > 0
 
 
 @pytest.fixture
@@ -157,6 +178,18 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     today = dt.datetime.now(dt.timezone.utc).date()
     dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=1)))
     dialog.get_by_label("From (UTC)").fill(str(today - dt.timedelta(days=2)))
+    estimate = dialog.locator("[data-estimate-text]")   # the estimate, before Create, from the store itself
+    playwright.expect(estimate).to_have_text(re.compile(r"^About "))
+    assert re.fullmatch(r"About [\d,]+ rows \(±1%\), [\d.]+ [KMG]?B compressed \(±\d+%\) in \d+ objects\.",
+                        estimate.inner_text()), estimate.inner_text()
+    assert dialog.locator("[data-estimate-warnings]").is_hidden()
+    dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=2)))   # LONG_NAME's day left out
+    warning = dialog.locator("[data-estimate-warnings] li", has_text=LONG_NAME)
+    warning.wait_for()
+    assert warning.inner_text() == (f"The store has no “{LONG_NAME}” events in this window: this export would "
+                                    "write none.")
+    dialog.get_by_label("To (UTC, included)").fill(str(today - dt.timedelta(days=1)))
+    dialog.locator("[data-estimate-warnings]").wait_for(state="hidden")
     shot("create-export", full_page=False)
     dialog.get_by_label("From (UTC)").fill(str(today - dt.timedelta(days=100)))
     dialog.get_by_role("button", name="Create Export").click()
@@ -187,7 +220,12 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     run_url = page.url
     page.get_by_role("button", name="Verify").click()
     page.get_by_text("Verified.").wait_for()
+    counted = {name: int(page.locator(f"[data-count={name}]").inner_text().split()[0].replace(",", ""))
+               for name in ("read", "exported", "rejected", "later")}
+    assert counted["read"] == counted["exported"] + counted["rejected"] + counted["later"] and counted["exported"] > 0
     shot("run")
+    _draw_daily_chart(page, console, request_id, counted["exported"])
+    page.locator("[data-export-chart]").screenshot(path=str(shots / "export-chart.png"))
 
     assert page.evaluate("document.querySelector('.table-wrap table').scrollWidth <= "
                          "document.querySelector('.table-wrap').clientWidth")   # the long event name wraps
@@ -269,6 +307,7 @@ def _backfill_cancel_retry(page, request_id, shot):
     page.get_by_role("link", name=request_id).first.click()
     page.wait_for_url(f"**/console/exports/{request_id}")
     page.get_by_text("Next run at").wait_for()
+    page.locator("[data-export-chart]").get_by_text("No run of this export is Done yet").wait_for()   # its chart
     page.get_by_role("button", name="Backfill").click()
     dialog = page.get_by_role("dialog", name="Backfill")
     start = dialog.get_by_label("From (UTC)").input_value()   # suggested: the window before the export began

@@ -77,5 +77,6 @@ def test_the_manifest_step_fails_the_run_and_writes_no_manifest(tmp_path):
         with beam.Pipeline(runner="FnApiRunner") as pipeline:
             objects = pipeline | "Objects" >> beam.Create(split)
             rejects = pipeline | "Rejects" >> beam.Create([])
-            _ = (objects, rejects) | WriteManifest(config)
+            counts = pipeline | "Counts" >> beam.Create([])
+            _ = (objects, rejects, counts) | WriteManifest(config)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*-manifest.json"))

@@ -179,7 +179,8 @@ def test_one_time_export_reaching_past_the_mark_waits(deployment, tmp_path):
 @pytest.mark.reliability
 def test_a_failed_run_retried_after_late_files_landed_writes_the_same_objects(deployment, tmp_path):
     """The first claim fixes the run's capture ceiling at the store's mark; the retry passes the same one,
-    so captures that landed in between (in a folder the run reads) are later data, not this run's."""
+    so captures that landed in between (in a folder the run reads) are later data, not this run's: the
+    same objects, and a manifest that differs only in its count of later data."""
     root = tmp_path / "retried" / "events"
     root.mkdir(parents=True)
     live = _with_store(deployment, root)
@@ -208,8 +209,13 @@ def test_a_failed_run_retried_after_late_files_landed_writes_the_same_objects(de
     (entry,) = log(live, "--request-id", request)
     assert (entry["status"], entry["attempts"]) == ("Done", 2), entry
     files, manifests = _exported(live, request)
-    assert files == first and len(manifests) == 1
-    assert json.loads(files[manifests[0]])["window"]["captured_before"] == _iso(mark)
+    assert len(manifests) == 1 and files.keys() == first.keys()
+    assert all(files[key] == first[key] for key in files if key not in manifests)   # every object the same
+    retried, failed = (json.loads(found[manifests[0]]) for found in (files, first))
+    counts = [manifest.pop("reconciliation") for manifest in (retried, failed)]
+    assert retried == failed and retried["window"]["captured_before"] == _iso(mark)
+    assert counts[1] == {"read": 20, "exported": 20, "rejected": 0, "rejected_by_reason": {}, "later": 0}
+    assert counts[0] == dict(counts[1], read=25, later=5)   # only the late captures' count grew
     reliability.account("late files", "one-time export failed, retried after late captures landed: the same "
                         "objects, the ceiling fixed at first claim", [r["event_id"] for r in landed + early],
                         reliability.exported_ids(files))

@@ -37,7 +37,7 @@ STORE_END = dt.date(2026, 11, 27)
 T0 = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)     # the store's mark says complete before this
 DAY = dt.datetime(2026, 11, 26)                               # the store holds this day and the one after
 DEADLINE_SECONDS = 300   # only a hung test waits this long; nothing here measures time
-DONE = {"objects": 0, "rows": 0, "bytes": 0, "rejected": 0}
+DONE = {"objects": 0, "rows": 0, "bytes": 0, "rejected": 0, "read": 0, "later": 0, "rejected_by_reason": {}}
 
 
 @pytest.fixture(scope="module")

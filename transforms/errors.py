@@ -8,7 +8,7 @@ found, conflict, authentication, permission) are in control/errors.py.
 """
 
 __all__ = ["ExportError", "ConfigError", "SourceError", "TooManyRejectsError", "RowTooLargeError", "DestinationError",
-           "TransientDestinationError", "GroupingError", "RunnerFailedError"]
+           "TransientDestinationError", "GroupingError", "ReconciliationError", "RunnerFailedError"]
 
 
 class ExportError(Exception):
@@ -72,6 +72,14 @@ class GroupingError(ExportError):
     GroupByKey key is a stable integer); a rerun with the same --run_timestamp rewrites every object."""
 
     code = "grouping_failed"
+
+
+class ReconciliationError(ExportError):
+    """The run's own counts do not add up (read != exported + rejected + later): records went missing or
+    were counted twice between the store and the manifest, so the run writes no manifest and is not Done.
+    Every write is idempotent: a rerun with the same --run_timestamp rewrites the same objects."""
+
+    code = "counts_disagree"
 
 
 class RunnerFailedError(ExportError):

@@ -24,6 +24,7 @@ from transforms.errors import TooManyRejectsError
 from transforms.formats import Encoder, encoder_for
 from transforms.shuffle.grouping import SINGLE_GROUP, partition_key
 from transforms.sinks.manifest import build_manifest, check_objects
+from transforms.sinks.reconciliation import reconcile
 from transforms.sinks.naming import manifest_key, object_key, rejects_key
 from transforms.runtime.prefetch import OverlappedDoFn
 from transforms.shuffle.partition import add_time_parts, split_by_partition
@@ -38,8 +39,11 @@ from transforms.shuffle.table_coder import KindAndTable
 __all__ = ["ReadStore", "PartitionRows", "LatestProfiles", "WriteObjects", "WriteRejects", "WriteManifest",
            "METRIC_NAMESPACES"]
 
-ROWS, REJECTS, OBJECT, RANGE = "rows", "rejects", "object", "range"
-REJECT_SCHEMA = pa.schema([("source", pa.string()), ("reason", pa.string()), ("record", pa.string())])
+ROWS, REJECTS, COUNTS, OBJECT, RANGE = "rows", "rejects", "counts", "object", "range"
+REJECT_SCHEMA = pa.schema([("source", pa.string()), ("reason", pa.string()), ("record", pa.string()),
+                           ("code", pa.string())])
+SHOWN_REJECT = ("source", "reason", "record")   # what a rejects object holds of a reject
+COUNT_NAMES = ("read", "later", "rows")         # a store file's counts (transforms/sinks/reconciliation.py)
 PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
 
 
@@ -59,20 +63,23 @@ class _ReadSplit(OverlappedDoFn):
     uses_event_names = True
 
     def produce(self, path):
-        config, rejects = self.config, []
+        config, rejects, counts = self.config, [], {"rows": 0}
         shape, window = config.shape, config.window
         for table in read_split(path, shape, shape.window_column(window.basis), window.start_ms, window.end_ms,
                                 rejects, config.events, window.captured_before_ms, window.series_start_ms,
-                                latest_ms(config.timezone)):
+                                latest_ms(config.timezone), counts):
+            counts["rows"] += table.num_rows
             yield ROWS, table
         if rejects:
             yield REJECTS, pa.Table.from_pylist(rejects, REJECT_SCHEMA)
+        # A table, as every output of this step is (KindAndTable); the manifest step sums them.
+        yield COUNTS, pa.table({name: [counts[name]] for name in COUNT_NAMES})
 
     def emitted(self, item):
         kind, table = item
         if kind == ROWS:
             self.progress.add(rows_read=table.num_rows)
-        else:
+        elif kind == REJECTS:
             Metrics.counter("eventexport", "rejected_rows").inc(table.num_rows)
         return item
 
@@ -85,7 +92,8 @@ def _of_kind(kind):
 
 
 class ReadStore(beam.PTransform):
-    """Store file paths -> {"rows": canonical tables, "rejects": tables of rejects (REJECT_SCHEMA)}."""
+    """Store file paths -> {"rows": canonical tables, "rejects": tables of rejects (REJECT_SCHEMA), "counts":
+    one-row tables of a file's counts (COUNT_NAMES)}."""
 
     def __init__(self, config, splits):
         super().__init__()
@@ -95,7 +103,7 @@ class ReadStore(beam.PTransform):
         read = (pbegin | "Splits" >> beam.Create(self.splits)
                 | "Read" >> beam.ParDo(_ReadSplit(self.config)).with_output_types(KindAndTable))
         return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)).with_output_types(pa.Table)
-                for kind in (ROWS, REJECTS)}
+                for kind in (ROWS, REJECTS, COUNTS)}
 
 
 def _latest_per_identity(table):
@@ -190,7 +198,7 @@ class _RejectsEncoder(Encoder):
     extension = ".jsonl"
 
     def write_file(self, rows, name, out):
-        for record in rows.to_pylist():
+        for record in rows.select(SHOWN_REJECT).to_pylist():
             out.write(orjson.dumps(record) + b"\n")
 
 
@@ -204,9 +212,13 @@ class _WriteRejectGroup(ConfiguredDoFn):
             return rejects_key(config.destination.prefix, config.request_id, config.run_timestamp, index)
 
         sample = {name: rows[name][0].as_py() for name in ("source", "reason")}
+        counted = rows["code"].value_counts()
+        reasons = dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
         for index, key, count, digest in _put_shards(config, _RejectsEncoder(config.shape), rows, "rejects", key_for):
+            first = index == 0
             yield {"key": key, "index": index, "rows": count, "bytes": digest.bytes, "sha256": digest.sha256,
-                   "etag": digest.etag, "etag_kind": digest.etag_kind, "sample": sample if index == 0 else None}
+                   "etag": digest.etag, "etag_kind": digest.etag_kind, "sample": sample if first else None,
+                   "reasons": reasons if first else None}
 
 
 class WriteRejects(ConfiguredTransform):
@@ -239,9 +251,11 @@ class _PutManifest(ConfiguredDoFn):
         items = [item for item in element[1] if item is not None]
         objects = [value for kind, value in items if kind == "object"]
         rejects = [value for kind, value in items if kind == REJECTS]
+        counts = [value for kind, value in items if kind == COUNTS]
         check_objects(objects)
         _check_reject_share(config, objects, rejects)
-        document = build_manifest(config.run_description(), objects, rejects)
+        reconciliation = reconcile(config.shape.kind, counts, objects, rejects)
+        document = build_manifest(config.run_description(), objects, rejects, reconciliation)
         key = manifest_key(config.destination.prefix, config.request_id, config.run_timestamp)
         config.destination.put(key, io.BytesIO(document))
         if config.manifest_copy:
@@ -251,13 +265,15 @@ class _PutManifest(ConfiguredDoFn):
 
 
 class WriteManifest(ConfiguredTransform):
-    """After every object is written: one manifest. It runs even when the window held no rows."""
+    """After every object is written: one manifest, once the run's counts add up (reconciliation.py). It
+    runs even when the window held no rows. Takes (objects, rejects descriptors, readers' count tables)."""
 
     def expand(self, pcolls):
-        objects, rejects = pcolls
+        objects, rejects, counts = pcolls
         start = objects.pipeline | "Always" >> beam.Create([None])
         return ((objects | "TagObjects" >> beam.Map(lambda o: ("object", o)),
                  rejects | "TagRejects" >> beam.Map(lambda o: (REJECTS, o)),
+                 counts | "TagCounts" >> beam.Map(lambda t: (COUNTS, {k: v[0] for k, v in t.to_pydict().items()})),
                  start)
                 | "Everything" >> beam.Flatten()
                 | "KeyAll" >> beam.Map(lambda item: (SINGLE_GROUP, item))

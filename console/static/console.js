@@ -205,6 +205,69 @@
   }
   if (log) setTimeout(refreshLog, REFRESH_MS);
 
+  // Create Export: the estimate of what the dialog describes, asked again (debounced) when a setting changes.
+  const estimate = $("[data-estimate]");
+  if (estimate) {
+    const form = estimate.closest("form");
+    const count = (n) => Number(n).toLocaleString("en-US");
+    const percent = (f) => `±${Math.round(f * 100)}%`;
+    const size = (b) => {
+      const units = ["B", "KB", "MB", "GB", "TB"];
+      let i = 0;
+      while (b >= 1000 && i < units.length - 1) { b /= 1000; i += 1; }
+      return `${b >= 100 || i === 0 ? Math.round(b) : b.toFixed(1)} ${units[i]}`;
+    };
+    let timer = null;
+    let asked = 0;
+    async function refreshEstimate() {
+      const mine = ++asked;
+      const text = $("[data-estimate-text]", estimate);
+      const warnings = $("[data-estimate-warnings]", estimate);
+      const perEvent = $("[data-estimate-events]", estimate);
+      estimate.setAttribute("aria-busy", "true");
+      try {
+        const response = await fetch(estimate.dataset.url, { method: "POST", body: new FormData(form),
+          headers: { Accept: "application/json" }, credentials: "same-origin" });
+        const answer = await response.json();
+        if (mine !== asked) return;
+        if (!response.ok) {
+          text.textContent = `No estimate yet: ${Object.values(answer.errors || {})[0] || "check the settings"}`;
+          warnings.hidden = true;
+          perEvent.hidden = true;
+          return;
+        }
+        text.textContent = `About ${count(answer.rows)} rows (${percent(answer.rows_error)}), ${size(answer.bytes)} ` +
+          `compressed (${percent(answer.bytes_error)}) in ${count(answer.objects)} objects` +
+          (answer.per === "export" ? "." : ` ${answer.per.replace("run", "per run")}.`);
+        warnings.replaceChildren(...answer.missing_events.map((name) => {
+          const item = document.createElement("li");
+          item.textContent = `The store has no “${name}” events in this window: this export would write none.`;
+          return item;
+        }));
+        warnings.hidden = answer.missing_events.length === 0;
+        $("tbody", perEvent).replaceChildren(...answer.events.map((e) => {
+          const row = document.createElement("tr");
+          [e.event_name, count(e.rows), size(e.bytes), count(e.objects)].forEach((value, i) => {
+            const cell = document.createElement("td");
+            cell.textContent = value;
+            if (i) cell.className = "num";
+            row.append(cell);
+          });
+          return row;
+        }));
+        perEvent.hidden = answer.events.length === 0;
+      } catch (error) {
+        if (mine === asked) text.textContent = "The estimate could not be fetched; it is not needed to create the export.";
+      } finally {
+        if (mine === asked) estimate.removeAttribute("aria-busy");
+      }
+    }
+    const soon = () => { clearTimeout(timer); timer = setTimeout(refreshEstimate, 300); };
+    form.addEventListener("change", soon);
+    $$("[data-open-dialog=create-export]").forEach((button) => button.addEventListener("click", soon));
+    if (form.closest("dialog[data-open-on-load]")) soon();
+  }
+
   // Last, once the inputs the dialog shows are settled: a refused dialog opens again at its first refusal.
   $$("dialog[data-open-on-load]").forEach(openDialog);
 })();

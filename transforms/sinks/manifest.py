@@ -1,8 +1,10 @@
 """The run's manifest: written last, from what the writers reported, so its presence means "complete".
 
 It lists every object (key, raw event name, date, index, rows, bytes, SHA-256, ETag and the ETag's kind),
-the rejects (their count, objects and the first reason, as a sample), per-event and run totals and the
-window. Its bytes depend only on the run, never on a clock or on arrival order.
+the rejects (their count, objects and the first reason, as a sample), per-event and run totals, the
+window and the run's reconciliation (reconciliation.py). Its bytes depend only on the run and the store
+it read, never on a clock or on arrival order: only the count of later data can grow when a retry finds
+more records captured after the ceiling in the folders it reads.
 """
 
 import collections
@@ -49,12 +51,13 @@ def summarize(objects):
     return dict(sorted(per_event.items()))
 
 
-def build_manifest(run, objects, rejects):
-    """`run`: request/run ids, format, window...; `objects`, `rejects`: dicts the writers yielded."""
+def build_manifest(run, objects, rejects, reconciliation):
+    """`run`: request/run ids, format, window...; `objects`, `rejects`: dicts the writers yielded;
+    `reconciliation`: what reconciliation.reconcile made of them."""
     objects = sorted(objects, key=lambda o: (o["event_name"], o["date"], o["index"]))
     rejects = sorted(rejects, key=lambda o: o["index"])
     sample = rejects[0]["sample"] if rejects else None
-    rejects = [{k: v for k, v in o.items() if k != "sample"} for o in rejects]
+    rejects = [{k: v for k, v in o.items() if k not in ("sample", "reasons")} for o in rejects]
     document = dict(run)
     document["objects"] = objects
     document["event_totals"] = summarize(objects)
@@ -64,4 +67,5 @@ def build_manifest(run, objects, rejects):
         "bytes": sum(o["bytes"] for o in objects),
     }
     document["rejects"] = {"rows": sum(o["rows"] for o in rejects), "objects": rejects, "sample": sample}
+    document["reconciliation"] = reconciliation
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

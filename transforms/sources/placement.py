@@ -34,9 +34,10 @@ import pyarrow.compute as pc
 
 from transforms.sources.validation import reject
 
-__all__ = ["Placement", "latest_ms", "EPOCH_END_MS"]
+__all__ = ["Placement", "latest_ms", "EPOCH_END_MS", "JUDGED", "LATER"]
 
 EPOCH_END_MS = 253_402_300_800_000   # 10000-01-01T00:00:00Z
+JUDGED, LATER = "judged", "later"
 _UTC = dt.timezone.utc
 _UNIT_MS = {"s": None, "ms": 1, "us": 1000, "ns": 1_000_000}
 
@@ -99,6 +100,8 @@ class Placement:
     latest: int = EPOCH_END_MS
 
     def __post_init__(self):
+        self.read = 0    # records this run judges, the later ones included (see verdict)
+        self.later = 0   # ... of them captured at or after the ceiling, so left to later runs
         self.event_column = self.shape.event_time_column()
         self.capture_column = self.shape.window_column("capture")
         folder = self.located.start_ms
@@ -120,25 +123,37 @@ class Placement:
 
     # ---------------------------------------------------------------------------------------- one record
 
-    def judges(self, record):
-        """Does this run judge `record` (a dict, {} when it could not even be parsed)? For records rejected
-        before they are table rows: not JSON, a value of the wrong type."""
+    def verdict(self, record):
+        """JUDGED if this run judges `record` (a dict, {} when it could not even be parsed), LATER if it
+        would but for the capture ceiling, else None. For records rejected before they are table rows: not
+        JSON, a value of the wrong type."""
         name = record.get("event_name")
         if self.wanted and isinstance(name, str) and name not in self.wanted:
-            return False
+            return None
         moment, event, captured = (record.get(c) for c in (self.window_column, self.event_column,
                                                              self.capture_column))
         event_bad = event is not None and not (_is_ms(event) and 0 <= event < self.latest)
         capture_bad = captured is not None and not (_is_ms(captured) and self._in_folder(captured))
         moment_bad = event_bad if self.window_column == self.event_column else capture_bad
         if moment is not None and not moment_bad and not capture_bad:
-            return self._in_window(moment) and not (captured is not None and self._later(captured))
-        return self.judges_unplaced and (capture_bad or captured is None or not self._later(captured))
+            if not self._in_window(moment):
+                return None
+        elif not self.judges_unplaced:
+            return None
+        elif capture_bad:
+            return JUDGED   # a misfiled capture time says nothing true about the ceiling either
+        return LATER if captured is not None and self._later(captured) else JUDGED
 
-    def add(self, reason, shown, record=None):
-        """Reject a record met before it is a table row, if this run judges it; `shown`: its text or dict."""
-        if self.judges(record or {}):
-            self.rejects.append(reject(self.located.name, reason, shown))
+    def add(self, reason, shown, record=None, code="not_json"):
+        """Reject a record met before it is a table row, if this run judges it; `shown`: its text or dict;
+        `code`: the reason's kind (validation.REASON_CODES)."""
+        verdict = self.verdict(record or {})
+        if verdict:
+            self.read += 1
+        if verdict == LATER:
+            self.later += 1
+        elif verdict == JUDGED:
+            self.rejects.append(reject(self.located.name, reason, shown, code))
 
     # ---------------------------------------------------------------------------------------- a batch
 
@@ -162,7 +177,10 @@ class Placement:
             event_bad = pc.or_(event_bad, unwhole[self.event_column])
         if self.capture_column in unwhole:
             capture_bad = pc.or_(capture_bad, unwhole[self.capture_column])
-        keep, faulty = self._keep(table, event_bad, capture_bad), pc.or_(event_bad, capture_bad)
+        (keep, later), faulty = self._keep(table, event_bad, capture_bad), pc.or_(event_bad, capture_bad)
+        later_rows = 0 if later is None else pc.sum(pc.cast(later, pa.int64())).as_py() or 0
+        self.later += later_rows
+        self.read += later_rows + (pc.sum(pc.cast(keep, pa.int64())).as_py() or 0)
         bad = pc.and_(keep, faulty)
         if pc.any(bad).as_py():
             self._reject_faults(table.filter(bad), {name: column.filter(bad) for name, column in raw.items()},
@@ -171,22 +189,28 @@ class Placement:
         return table if pc.all(keep).as_py() else table.filter(keep)
 
     def _keep(self, table, event_bad, capture_bad):
-        """Placed rows in the window and before the ceiling, and, if this run judges them, the rest."""
+        """(placed rows in the window and before the ceiling, and, if this run judges them, the rest;
+        the rows that only the ceiling keeps out of the first, or None without a ceiling)."""
         moment, captured = table[self.window_column], table[self.capture_column]
         moment_bad = event_bad if self.window_column == self.event_column else capture_bad
         placed = pc.and_(pc.is_valid(moment), pc.invert(pc.or_(moment_bad, capture_bad)))
         in_window = pc.less(moment, self.end_ms)
         if self.start_ms is not None:
             in_window = pc.and_(in_window, pc.greater_equal(moment, self.start_ms))
-        on_time = (pa.scalar(True) if self.captured_before is None
-                   else pc.fill_null(pc.less(captured, self.captured_before), True))
-        keep = _false(pc.and_(placed, pc.and_(in_window, on_time)))
-        if self.judges_unplaced:
-            keep = pc.or_(keep, pc.and_(pc.invert(placed), pc.or_(capture_bad, on_time)))
+        in_window = _false(pc.and_(placed, in_window))
+        unplaced = pc.invert(placed) if self.judges_unplaced else pa.scalar(False)
+        if self.captured_before is None:
+            keep, later = pc.or_(in_window, unplaced), None
+        else:
+            on_time = pc.fill_null(pc.less(captured, self.captured_before), True)
+            keep = pc.or_(pc.and_(in_window, on_time), pc.and_(unplaced, pc.or_(capture_bad, on_time)))
+            later = pc.and_(pc.or_(in_window, pc.and_(unplaced, pc.invert(capture_bad))), pc.invert(on_time))
         if self.wanted_names is not None:
             name = table["event_name"]
-            keep = pc.and_(keep, pc.or_(pc.is_in(name, value_set=self.wanted_names), pc.is_null(name)))
-        return keep
+            wanted = pc.or_(pc.is_in(name, value_set=self.wanted_names), pc.is_null(name))
+            keep = pc.and_(keep, wanted)
+            later = None if later is None else pc.and_(later, wanted)
+        return keep, later
 
     def _reject_faults(self, rows, raw, unwhole):
         """Python over the rejected rows alone, to say for each what is wrong with which value."""
@@ -196,9 +220,9 @@ class Placement:
             fraction = next((name for name in (self.event_column, self.capture_column)
                              if name in unwhole and unwhole[name][index]), None)
             shown = dict(record, **{name: values[index] for name, values in raw.items()})
-            reason = (f"{fraction} {shown[fraction]} is not a whole number of milliseconds" if fraction
-                      else self._reason(record))
-            self.rejects.append(reject(self.located.name, reason, shown))
+            reason, code = ((f"{fraction} {shown[fraction]} is not a whole number of milliseconds",
+                             "time_not_whole_ms") if fraction else self._reason(record))
+            self.rejects.append(reject(self.located.name, reason, shown, code))
 
     def _reason(self, record):
         event, captured = self.event_column, self.capture_column
@@ -207,11 +231,11 @@ class Placement:
             end = ("10000-01-01T00:00:00Z" if self.latest == EPOCH_END_MS
                    else f"{_iso(self.latest)} (10000-01-01 in the export's time zone)")
             return (f"{event} {value} ({_iso(value)}) is not between 1970-01-01T00:00:00Z and {end}: an event time "
-                    "is epoch milliseconds (is this one in seconds or microseconds?)")
+                    "is epoch milliseconds (is this one in seconds or microseconds?)", "event_time_out_of_range")
         value = record[captured]
         return (f"{captured} {value} ({_iso(value)}) is outside its folder {self.located.folder}/, which holds "
                 f"{_iso(self.located.start_ms)} to {_iso(self.located.end_ms)}: the record was filed under the "
-                "wrong date")
+                "wrong date", "misfiled")
 
 
 def _shown(column):

@@ -101,7 +101,8 @@ def _records_to_tables(records, schema, rejects):
         fraction = next((name for name, value in zip(times, stamps) if isinstance(value, float)), None)
         if fraction:
             row = {name: _as_text(record.get(name)) for name in texts} | dict(zip(times, stamps))
-            rejects.add(f"{fraction} {row[fraction]!r} is not a whole number of milliseconds", row, row)
+            rejects.add(f"{fraction} {row[fraction]!r} is not a whole number of milliseconds", row, row,
+                        "time_not_whole_ms")
             continue
         for name in texts:
             columns[name].append(_as_text(record.get(name)))
@@ -127,7 +128,7 @@ def _python_batches(path, records, schema, rejects):
                         pa.array([value], schema.field(name).type)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
                     record = dict(zip(schema.names, row))
-                    rejects.add(f"wrong type: {error}", record, record)
+                    rejects.add(f"wrong type: {error}", record, record, "wrong_type")
                     continue
                 for name, value in zip(schema.names, row):
                     good[name].append(value)
@@ -149,20 +150,23 @@ def _jsonl_records(path, rejects):
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as error:
-                rejects.add(_not_json(number, line, error), line.decode("utf-8", "backslashreplace"))
+                reason, code = _not_json(number, line, error)
+                rejects.add(reason, line.decode("utf-8", "backslashreplace"), code=code)
                 continue
             if not isinstance(record, dict):
-                rejects.add(f"line {number} is not a JSON object", line.decode("utf-8", "backslashreplace"))
+                rejects.add(f"line {number} is not a JSON object", line.decode("utf-8", "backslashreplace"),
+                            code="not_object")
                 continue
             yield record
 
 
 def _not_json(number, line, error):
+    """(reason, code) of a line that does not parse."""
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return f"line {number} is not valid UTF-8: byte {bad.start} is {line[bad.start]:#04x}"
-    return f"line {number} is not JSON: {error}"
+        return f"line {number} is not valid UTF-8: byte {bad.start} is {line[bad.start]:#04x}", "not_utf8"
+    return f"line {number} is not JSON: {error}", "not_json"
 
 
 def _cast(path, table, schema):
@@ -174,13 +178,15 @@ def _cast(path, table, schema):
 
 
 def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_names=(), captured_before=None,
-               series_start=None, latest=EPOCH_END_MS):
+               series_start=None, latest=EPOCH_END_MS, counts=None):
     """Yield canonical tables of the rows of `path` with start_ms <= window_column < end_ms (and, when
     `event_names` is given, one of those names; when `captured_before` is, a capture time before it),
     checked before they are yielded. `series_start`, `latest`: see placement.py.
 
-    Bad records go to the `rejects` list (dicts with source, reason, record) as they are met, the ones that
-    cannot be placed in time by the rules of placement.py.
+    Bad records go to the `rejects` list (dicts with source, reason, code, record) as they are met, the ones
+    that cannot be placed in time by the rules of placement.py. When the file is read to its end, `counts`
+    (a dict) gains "read", the records the run judges (placement.py), and "later", those of them the
+    capture ceiling leaves to later runs: read = rows yielded + rejects + later.
     """
     schema = shape.store_schema
     fmt = store_format(path)
@@ -199,6 +205,9 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
                 table = validate(placement.located.name, table, shape, rejects)
             if table.num_rows:
                 yield table
+        if counts is not None:
+            counts["read"] = counts.get("read", 0) + placement.read
+            counts["later"] = counts.get("later", 0) + placement.later
     except SourceError:
         raise
     except PermissionError as error:

@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.errors import SourceError
 
-__all__ = ["list_splits", "store_format", "locate", "Located", "STORE_SUFFIXES"]
+__all__ = ["list_splits", "list_split_sizes", "store_format", "locate", "Located", "STORE_SUFFIXES"]
 
 STORE_SUFFIXES = {".parquet": "parquet", ".avro": "avro", ".jsonl": "jsonl", ".jsonl.gz": "jsonl"}
 _HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
@@ -76,6 +76,11 @@ def _check_root(root):
 
 def list_splits(root, shape, may_hold):
     """Sorted paths of the store files whose folders pass `may_hold(date_text, hour_or_None)`."""
+    return [path for path, _ in list_split_sizes(root, shape, may_hold)]
+
+
+def list_split_sizes(root, shape, may_hold):
+    """list_splits' files as sorted (path, size in bytes) pairs, the sizes from the listing itself."""
     _check_root(root)
     root = root.rstrip("/")
     folder = re.compile(_folder_pattern(shape))
@@ -110,5 +115,5 @@ def list_splits(root, shape, may_hold):
             raise SourceError(f"store file {path!r} is empty (0 bytes): a "
                               "writer that died or is still writing leaves such files; complete, replace or remove "
                               "it, then run the export again")
-        splits.append(path)
+        splits.append((path, metadata.size_in_bytes))
     return sorted(splits)

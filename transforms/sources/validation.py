@@ -18,7 +18,11 @@ import pyarrow.json as pa_json
 
 from transforms.arrow_text import holds_any, json_lines
 
-__all__ = ["validate", "reject"]
+__all__ = ["validate", "reject", "REASON_CODES"]
+
+# The kinds of reason a record is rejected for, as the manifest's reconciliation counts them.
+REASON_CODES = ("not_utf8", "not_json", "not_object", "wrong_type", "missing_field", "map_not_json",
+                "map_not_object", "time_not_whole_ms", "event_time_out_of_range", "misfiled")
 
 # NaN and Inf(inity) are numbers to Arrow's parser, not to JSON. Only as a value: the pattern reads the
 # text from its start as characters and whole strings (escapes included), so `"a,NaN"` is no NaN, and
@@ -31,8 +35,10 @@ _PARSE = pa_json.ParseOptions(explicit_schema=pa.schema([]), unexpected_field_be
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
 
 
-def reject(path, reason, record):
-    return {"source": path, "reason": reason,
+def reject(path, reason, record, code):
+    """A reject as the rejects objects show it (source, reason, record), plus `code`, the reason's kind
+    (one of REASON_CODES), which the manifest counts rejects by and the objects leave out."""
+    return {"source": path, "reason": reason, "code": code,
             "record": record if isinstance(record, str) else orjson.dumps(record, default=str).decode()}
 
 
@@ -69,6 +75,7 @@ def _validate_rows(path, table, required, map_columns, rejects):
     fixed = {name: list(values) for name, values in texts.items()}
     for row in range(table.num_rows):
         reason = next((f"{name} is missing" for name in required if missing[name][row]), None)
+        code = "missing_field"
         for name in map_columns:
             if reason:
                 break
@@ -79,16 +86,16 @@ def _validate_rows(path, table, required, map_columns, rejects):
             try:
                 value = orjson.loads(text)
             except orjson.JSONDecodeError as error:
-                reason = f"{name} is not valid JSON: {error}"
+                reason, code = f"{name} is not valid JSON: {error}", "map_not_json"
                 break
             if not isinstance(value, dict):
-                reason = f"{name} is not a JSON object"
+                reason, code = f"{name} is not a JSON object", "map_not_object"
             elif not value:
                 fixed[name][row] = "{}"
             elif "\n" in text or "\r" in text:  # pretty-printed: re-emit on one line for JSON Lines output
                 fixed[name][row] = orjson.dumps(value).decode()
         if reason:
-            rejects.append(reject(path, reason, {n: table[n][row].as_py() for n in table.column_names}))
+            rejects.append(reject(path, reason, {n: table[n][row].as_py() for n in table.column_names}, code))
         keep.append(reason is None)
     good = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
     for name in map_columns:

@@ -5,7 +5,7 @@ Every existing account gets its own external id here (192 random bits, control/m
 and the key's columns become optional because a role destination has none.
 
 Revision ID: 0005_role_destinations
-Revises: 0003_run_control
+Revises: 0004_reconciliation
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from control.models import new_external_id
 
 revision = "0005_role_destinations"
-down_revision = "0003_run_control"
+down_revision = "0004_reconciliation"
 branch_labels = None
 depends_on = None
 
