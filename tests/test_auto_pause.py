@@ -7,6 +7,7 @@ with the destination fixed and finds every window exported, none skipped.
 """
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -179,4 +180,6 @@ def test_a_recurring_export_failing_five_times_is_paused_then_resumed_with_nothi
         window = in_window(records, run["window_start"].isoformat(), run["window_end"].isoformat(), "captured_at")
         assert run["rows"] == len(window) > 0
     assert receiver.events()[6:] == ["run.done", "run.done"]
+    told = [json.loads(body)["run"]["reconciliation"] for _, _, body, _ in receiver.received[6:]]
+    assert [(t["read"], t["exported"]) for t in told] == [(r["rows"], r["rows"]) for r in done]   # a clean store
     assert len(mail.mails) == 2

@@ -19,6 +19,7 @@ from control.notifications import outbox
 from control.notifications.mail import mail_enabled
 from control.notifications.preferences import recipients
 from control.notifications.webhooks import get_webhook, webhooks_of
+from control.runs import reconciliation
 
 __all__ = ["run_ended", "send_test", "EVENTS"]
 
@@ -40,7 +41,7 @@ def _run_view(run):
     view = {k: run[k] for k in ("id", "run_timestamp", "status", "attempts", "objects", "rows", "rejected",
                                 "bytes", "error")}
     return dict(view, window_start=_iso(run["window_start"]), window_end=_iso(run["window_end"]),
-                next_attempt_at=_iso(run["next_attempt_at"]))
+                next_attempt_at=_iso(run["next_attempt_at"]), reconciliation=reconciliation(run))
 
 
 def _one(connection, table, key):
