@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import bytes_below, holds_any, joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, null_members, typed_columns
+from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, typed_with_nulls
 from transforms.formats.values import as_text, parse_maps, slices
 from transforms.formats.xml_names import is_element_name
 
@@ -84,14 +84,13 @@ def _map_element(name, value, named):
 
 def _map_elements(name, texts, named):
     """One fragment per distinct map text (an Arrow string array)."""
-    typed = typed_columns(texts)
-    if typed is None:
+    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)    # may also match inside a string
+    parsed = typed_with_nulls(texts, with_nulls)
+    if parsed is None:
         return pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())
+    typed, nulls = parsed
     if not typed:   # no text has a key
         return pa.array([_element(name, "")] * len(texts), pa.string())
-    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)    # may also match inside a string
-    nulls = null_members(pc.filter(texts, with_nulls), typed) if pc.any(with_nulls).as_py() else {}
-    none = pa.array(np.zeros(len(texts), dtype=bool))
     parts = [f"<{name}>"]
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = _child_tags(key, named)
@@ -101,7 +100,7 @@ def _map_elements(name, texts, named):
             parts += [head, cells, tail]
             continue
         if nulls and key in nulls:
-            cells = pc.if_else(pc.replace_with_mask(none, with_nulls, nulls[key]), "", cells)
+            cells = pc.if_else(nulls[key], "", cells)
         parts.append(pc.binary_join_element_wise(head, cells, tail, ""))     # null where absent
     fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "", null_handling="replace")
     if nulls is not None:
