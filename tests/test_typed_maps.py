@@ -174,7 +174,8 @@ def test_null_members_read_each_key_as_arrow_decodes_it():
 
 def _null_masks(maps):
     keys = {key for m in maps for key in m}
-    return {key: [key in m and m[key] is None for m in maps] for key in keys if any(m.get(key, 0) is None for m in maps)}
+    return {key: [key in m and m[key] is None for m in maps]
+            for key in keys if any(m.get(key, 0) is None for m in maps)}
 
 
 @pytest.mark.parametrize("nul_key", [False, True])

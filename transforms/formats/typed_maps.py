@@ -15,8 +15,8 @@ import pyarrow.json as pa_json
 from transforms.arrow_text import holds_any, json_lines
 from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "null_members", "typed_with_nulls", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
-           "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
+__all__ = ["typed_columns", "null_members", "typed_with_nulls", "Distinct", "as_strings", "cell_texts",
+           "member_pattern", "NULL_MEMBER", "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
 # What typed columns cannot say, for the encoders that build output from them (XML, Avro): a text with
@@ -151,7 +151,8 @@ def typed_with_nulls(texts, with_nulls):
     marked = typed_columns(pc.replace_with_mask(texts, with_nulls, renamed))
     if marked is None:
         return None
-    nulls = {name[:-len(_NULL_MARK)]: pc.is_valid(values) for name, values in marked.items() if name.endswith(_NULL_MARK)}
+    nulls = {name[:-len(_NULL_MARK)]: pc.is_valid(values)
+             for name, values in marked.items() if name.endswith(_NULL_MARK)}
     typed = {name: values for name, values in marked.items() if not name.endswith(_NULL_MARK)}
     for key, mask in nulls.items():
         if key not in typed:    # null wherever it occurs: typed_columns types it string, all null

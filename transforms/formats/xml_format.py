@@ -9,14 +9,15 @@ controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U
 are written as `&#13;` so parsers do not fold them into newlines.
 
 A file is written a slice of rows at a time (a row's XML depends on that row alone), so memory
-follows the slice, not the file. Within a slice, each field's fragment (`<profile>...</profile>`) is
-built once per distinct text and spread to the rows with a `take`. For maps Arrow can type
-(typed_maps), fragments are built by kernels, key column by key column, escaping included; which
-members are null (typed columns cannot tell null from absent) comes from one more parse
-(typed_maps.null_members). Arrow's JSON reader refuses lone surrogates and decodes surrogate pairs
-and every other escape as Python does, so typed texts need no Python; a map Arrow cannot type (and,
-should null_members fail, its texts with a null) gets its fragments from Python. Both give the same
-bytes.
+follows the slice, not the file. Within a slice, a field whose values repeat has its fragment
+(`<profile>...</profile>`) built once per distinct text and spread to the rows with a `take`; the
+parts of the others (tags, cell columns) go straight into the record's one join. For maps Arrow can
+type (typed_maps), fragments are built by kernels, key column by key column, escaping included; which
+members are null (typed columns cannot tell null from absent) comes from the same parse, of the texts
+with their null members renamed (typed_maps.typed_with_nulls). Arrow's JSON reader refuses lone
+surrogates and decodes surrogate pairs and every other escape as Python does, so typed texts need no
+Python; a map Arrow cannot type (and, should Arrow not say which members are null, its texts with a
+null) gets its fragments from Python. Both give the same bytes.
 """
 
 import re
