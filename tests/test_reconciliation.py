@@ -23,7 +23,8 @@ from transforms.config import ExportConfig
 from transforms.errors import ReconciliationError
 from transforms.records import EVENTS
 from transforms.sinks.reconciliation import check_counts
-from transforms.sources.later_data import count_later
+from transforms.sources.later_data import count_later, list_store
+from transforms.sources.store_files import list_splits
 from transforms.steps import WriteManifest
 
 START, END, CEILING = "2024-03-05T00:00:00Z", "2024-03-06T00:00:00Z", "2024-03-06T12:00:00Z"
@@ -160,6 +161,22 @@ def test_later_data_in_folders_after_the_ceiling_is_counted(beyond_store, tmp_pa
     assert manifest["reconciliation"] == {"read": expected["exported"] + expected["later"],
                                           "exported": expected["exported"], "rejected": 0,
                                           "rejected_by_reason": {}, "later": expected["later"]}
+
+
+@pytest.mark.parametrize("beyond_store", ["jsonl"], indirect=True)
+@pytest.mark.parametrize("settings, later", [
+    ({"captured_before": END}, ["captured_date=2024-03-06", "captured_date=2024-03-08/captured_hour=07",
+                                "captured_date=2024-03-09"]),
+    ({}, []),                                                                  # no ceiling: nothing changes
+    ({"captured_before": END, "time_basis": "capture"}, []),                  # nor on capture time
+    ({"captured_before": "2024-03-09T12:00:00Z", "time_basis": "capture"}, []),
+])
+def test_which_folders_are_only_counted(beyond_store, settings, later):
+    _, root, _ = beyond_store
+    config = ExportConfig.build(source=root, destination=root, start=START, end=END, **settings)
+    reads, counted = list_store(root, EVENTS, config.window)
+    assert reads == list_splits(root, EVENTS, config.window.partition_filter(EVENTS))
+    assert sorted({path[len(root) + 1:].rsplit("/", 1)[0] for path in counted}) == later
 
 
 def test_parquet_row_groups_outside_the_window_are_skipped(tmp_path, monkeypatch):
