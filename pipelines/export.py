@@ -30,7 +30,7 @@ from transforms.runtime.progress import ProgressReporter
 from transforms.sinks.preflight import preflight
 from transforms.sinks.s3 import S3_RETRY_NAMESPACE
 from transforms.shuffle.spill import make_spill_dir, remove_spill_dir
-from transforms.sources.store_files import list_splits
+from transforms.sources.later_data import list_store
 from transforms.runtime.worker_filesystems import filesystem_flags
 
 __all__ = ["build_pipeline", "run", "main"]
@@ -39,9 +39,9 @@ _LOG = logging.getLogger("eventexport")
 ERROR_PREFIX = "eventexport: error: "
 
 
-def build_pipeline(pipeline, config, splits):
-    """The graph, top to bottom as DESIGN.md draws it."""
-    read = pipeline | "ReadStore" >> ReadStore(config, splits)
+def build_pipeline(pipeline, config, splits, later_splits=()):
+    """The graph, top to bottom as DESIGN.md draws it; `later_splits` are only counted (later_data.py)."""
+    read = pipeline | "ReadStore" >> ReadStore(config, splits, later_splits)
     rows = read["rows"]
     if config.export_type == "all_profiles":
         rows = rows | "LatestProfiles" >> LatestProfiles(config)
@@ -123,13 +123,13 @@ def _run(argv):
         config = config_from_options(options)
         if config.destination.is_s3:
             preflight(config.destination.s3, config.destination.bucket, config.destination.prefix)
-        splits = list_splits(config.source, config.shape, config.window.partition_filter(config.shape))
+        splits, later_splits = list_store(config.source, config.shape, config.window)
         temp_location = options.view_as(GoogleCloudOptions).temp_location
         config = dataclasses.replace(config, filesystem_flags=filesystem_flags(options), spill_dir=make_spill_dir(
             temp_location, f"eventexport-{config.request_id}-{config.run_timestamp}"), overlap=not is_dask(options))
         try:
             pipeline = beam.Pipeline(options=options)
-            build_pipeline(pipeline, config, splits)
+            build_pipeline(pipeline, config, splits, later_splits)
             with ProgressReporter(config.spill_dir):
                 result = pipeline.run()
                 try:

@@ -79,5 +79,4 @@ def test_parquet_batches_hold_about_batch_bytes(tmp_path, monkeypatch, width, ro
     path = str(tmp_path / "part.parquet")
     texts = pa.array([f"{i:0{width}d}" for i in range(rows)], pa.string())
     pq.write_table(pa.table({"text": texts}), path, compression="none", use_dictionary=False)
-    schema = pa.schema([("text", pa.string())])
-    assert [table.num_rows for table in readers._parquet_batches(path, schema)] == expected
+    assert [table.num_rows for table in readers.parquet_tables(path, ["text"])] == expected

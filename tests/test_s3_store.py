@@ -40,18 +40,22 @@ def _export(platform, customer, kind, fmt, *extra):
     return status, text, marks
 
 
-@pytest.mark.parametrize("fmt", ["json", "parquet"])
+@pytest.mark.parametrize("fmt, extra", [("json", ()), ("parquet", ()),
+                                        ("json", ("--captured_before", "2024-03-09T00:00:00Z"))])
 def test_in_process_with_beams_key_options_equals_the_local_store(platform, customer_server, local_export,
-                                                                 monkeypatch, fmt):
-    """The platform key as Beam's --s3_access_key_id: nothing of AWS's in the environment."""
+                                                                 monkeypatch, fmt, extra):
+    """The platform key as Beam's --s3_access_key_id: nothing of AWS's in the environment. With a capture
+    ceiling at midnight, all later data is in the folders from the ceiling on (the bad lines' among them),
+    which are only counted, in every store format, alike on S3."""
     without_aws_environment(monkeypatch)
     customer = new_customer(customer_server, monkeypatch)
-    status, text, marks = _export(platform, customer, "events", fmt, *platform.beam_options())
+    status, text, marks = _export(platform, customer, "events", fmt, *platform.beam_options(), *extra)
     assert status == 0, text
     assert_worlds_apart(platform, marks[0], customer, marks[1])   # before anything reads the buckets
-    assert bucket_objects(customer) == local_export("events", fmt)
+    assert bucket_objects(customer) == local_export("events", fmt, *extra)
     manifest = manifest_of(bucket_objects(customer))
-    assert manifest["rejects"]["rows"] == len(BAD_LINES)
+    assert (manifest["reconciliation"]["later"] > 0) == bool(extra)
+    assert manifest["rejects"]["rows"] == (0 if extra else len(BAD_LINES))
     assert len({o["event_name"] for o in manifest["objects"]}) > 10
 
 

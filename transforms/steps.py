@@ -28,6 +28,7 @@ from transforms.sinks.reconciliation import reconcile
 from transforms.sinks.naming import manifest_key, object_key, rejects_key
 from transforms.runtime.prefetch import OverlappedDoFn
 from transforms.shuffle.partition import add_time_parts, split_by_partition
+from transforms.sources.later_data import count_later
 from transforms.sources.placement import latest_ms
 from transforms.sources.readers import read_split
 from transforms.sinks.sharding import shard_rows
@@ -91,19 +92,37 @@ def _of_kind(kind):
     return pick
 
 
+class _CountLater(ConfiguredDoFn):
+    """A store file in a folder the capture ceiling keeps the run from reading -> its counts: the records of
+    the window in it, all later data (transforms/sources/later_data.py)."""
+
+    uses_event_names = True
+
+    def process(self, path):
+        config = self.config
+        later = count_later(path, config.shape, config.window, config.events, latest_ms(config.timezone))
+        yield pa.table({"read": [later], "later": [later], "rows": [0]})
+
+
 class ReadStore(beam.PTransform):
     """Store file paths -> {"rows": canonical tables, "rejects": tables of rejects (REJECT_SCHEMA), "counts":
-    one-row tables of a file's counts (COUNT_NAMES)}."""
+    one-row tables of a file's counts (COUNT_NAMES)}. `later_splits`: files whose folders start at or after
+    the capture ceiling, only counted (their records of the window are later data)."""
 
-    def __init__(self, config, splits):
+    def __init__(self, config, splits, later_splits=()):
         super().__init__()
-        self.config, self.splits = config, splits
+        self.config, self.splits, self.later_splits = config, splits, later_splits
 
     def expand(self, pbegin):
         read = (pbegin | "Splits" >> beam.Create(self.splits)
                 | "Read" >> beam.ParDo(_ReadSplit(self.config)).with_output_types(KindAndTable))
-        return {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)).with_output_types(pa.Table)
-                for kind in (ROWS, REJECTS, COUNTS)}
+        outputs = {kind: read | f"Pick {kind}" >> beam.FlatMap(_of_kind(kind)).with_output_types(pa.Table)
+                   for kind in (ROWS, REJECTS, COUNTS)}
+        if self.later_splits:
+            later = (pbegin | "LaterSplits" >> beam.Create(self.later_splits)
+                     | "CountLater" >> beam.ParDo(_CountLater(self.config)).with_output_types(pa.Table))
+            outputs[COUNTS] = (outputs[COUNTS], later) | "AllCounts" >> beam.Flatten()
+        return outputs
 
 
 def _latest_per_identity(table):

@@ -9,14 +9,15 @@ controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U
 are written as `&#13;` so parsers do not fold them into newlines.
 
 A file is written a slice of rows at a time (a row's XML depends on that row alone), so memory
-follows the slice, not the file. Within a slice, each field's fragment (`<profile>...</profile>`) is
-built once per distinct text and spread to the rows with a `take`. For maps Arrow can type
-(typed_maps), fragments are built by kernels, key column by key column, escaping included; which
-members are null (typed columns cannot tell null from absent) comes from one more parse
-(typed_maps.null_members). Arrow's JSON reader refuses lone surrogates and decodes surrogate pairs
-and every other escape as Python does, so typed texts need no Python; a map Arrow cannot type (and,
-should null_members fail, its texts with a null) gets its fragments from Python. Both give the same
-bytes.
+follows the slice, not the file. Within a slice, a field whose values repeat has its fragment
+(`<profile>...</profile>`) built once per distinct text and spread to the rows with a `take`; the
+parts of the others (tags, cell columns) go straight into the record's one join. For maps Arrow can
+type (typed_maps), fragments are built by kernels, key column by key column, escaping included; which
+members are null (typed columns cannot tell null from absent) comes from the same parse, of the texts
+with their null members renamed (typed_maps.typed_with_nulls). Arrow's JSON reader refuses lone
+surrogates and decodes surrogate pairs and every other escape as Python does, so typed texts need no
+Python; a map Arrow cannot type (and, should Arrow not say which members are null, its texts with a
+null) gets its fragments from Python. Both give the same bytes.
 """
 
 import re
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 
 from transforms.arrow_text import bytes_below, holds_any, joined_bytes
 from transforms.formats import Encoder
-from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, null_members, typed_columns
+from transforms.formats.typed_maps import NULL_MEMBER, Distinct, cell_texts, typed_with_nulls
 from transforms.formats.values import as_text, parse_maps, slices
 from transforms.formats.xml_names import is_element_name
 
@@ -82,47 +83,67 @@ def _map_element(name, value, named):
     return _element(name, "".join(children))
 
 
-def _map_elements(name, texts, named):
-    """One fragment per distinct map text (an Arrow string array)."""
-    typed = typed_columns(texts)
-    if typed is None:
-        return pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())
+def _map_parts(name, texts, named):
+    """The parts whose element-wise join (a null part adding nothing) is each map text's fragment."""
+    with_nulls = _may_hold_nulls(texts)
+    parsed = typed_with_nulls(texts, with_nulls)
+    if parsed is None:
+        return [pa.array([_map_element(name, value, named) for value in parse_maps(texts)], pa.string())]
+    typed, nulls = parsed
     if not typed:   # no text has a key
-        return pa.array([_element(name, "")] * len(texts), pa.string())
-    with_nulls = pc.match_substring_regex(texts, NULL_MEMBER)    # may also match inside a string
-    nulls = null_members(pc.filter(texts, with_nulls), typed) if pc.any(with_nulls).as_py() else {}
-    none = pa.array(np.zeros(len(texts), dtype=bool))
+        return [pa.array([_element(name, "")] * len(texts), pa.string())]
     parts = [f"<{name}>"]
     for key, cells in zip(typed, cell_texts(texts, typed)):
         head, tail = _child_tags(key, named)
         if typed[key].type == pa.string():
             cells = _escaped(cells)
-        if not cells.null_count:      # in every text: its parts go straight into the one join below
+        if not cells.null_count:      # in every text: its parts go straight into the one join
             parts += [head, cells, tail]
             continue
         if nulls and key in nulls:
-            cells = pc.if_else(pc.replace_with_mask(none, with_nulls, nulls[key]), "", cells)
+            cells = pc.if_else(nulls[key], "", cells)
         parts.append(pc.binary_join_element_wise(head, cells, tail, ""))     # null where absent
-    fragments = pc.binary_join_element_wise(*parts, f"</{name}>", "", null_handling="replace")
+    parts.append(f"</{name}>")
     if nulls is not None:
-        return fragments
+        return parts
     python = pc.filter(texts, with_nulls)     # Arrow could not say which members are null
     replacements = pa.array([_map_element(name, value, named) for value in parse_maps(python)], pa.string())
-    return pc.replace_with_mask(fragments, with_nulls, replacements)
+    return [pc.replace_with_mask(_joined(parts), with_nulls, replacements)]
 
 
-def _fragments(field, column):
-    """`<name>value</name>` for each row of `column`, each distinct value's fragment built once where
-    values repeat (where they do not, finding the distinct ones and spreading them back is wasted)."""
+def _may_hold_nulls(texts):
+    """Which texts may hold a null member (NULL_MEMBER may also match inside a string); a search of
+    the texts' bytes first, as most maps (profiles, devices) hold no `null` at all."""
+    if not holds_any(texts, (b"null",)):
+        return pa.array(np.zeros(len(texts), dtype=bool))
+    return pc.match_substring_regex(texts, NULL_MEMBER)
+
+
+def _joined(parts):
+    """The element-wise join of `parts` (strings and string arrays), a null part adding nothing.
+    Adjacent strings are joined first: each part costs the join a step per row."""
+    merged = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return pc.binary_join_element_wise(*merged, "", null_handling="replace")
+
+
+def _field_parts(field, column):
+    """The parts of `<name>value</name>` for each row of `column`. Where values repeat, each distinct
+    value's fragment is built once and spread to the rows (where they do not, finding the distinct
+    ones and spreading them back is wasted, and the parts go straight into the record's one join)."""
     if field.kind == "int":
-        return pc.binary_join_element_wise(f"<{field.name}>", pc.cast(column, pa.string()), f"</{field.name}>", "")
+        return [f"<{field.name}>", pc.cast(column, pa.string()), f"</{field.name}>"]
     distinct = Distinct(column) if _repeats(column) else None
     values = column if distinct is None else distinct.values
     if field.kind == "map":
-        fragments = _map_elements(field.name, values, field.xml_named)
+        parts = _map_parts(field.name, values, field.xml_named)
     else:
-        fragments = pc.binary_join_element_wise(f"<{field.name}>", _escaped(values), f"</{field.name}>", "")
-    return fragments if distinct is None else distinct.per_row(fragments)
+        parts = [f"<{field.name}>", _escaped(values), f"</{field.name}>"]
+    return parts if distinct is None else [distinct.per_row(_joined(parts))]
 
 
 _SAMPLE_ROWS = 1024
@@ -142,7 +163,6 @@ class XmlEncoder(Encoder):
     def write_file(self, rows, name, out):
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.shape.root}>\n'.encode())
         for piece in slices(rows):
-            parts = [_fragments(f, piece[f.column].combine_chunks()) for f in self.shape.fields]
-            out.write(joined_bytes(pc.binary_join_element_wise(
-                f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n", "")))
+            parts = [part for f in self.shape.fields for part in _field_parts(f, piece[f.column].combine_chunks())]
+            out.write(joined_bytes(_joined([f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n"])))
         out.write(f"</{self.shape.root}>\n".encode())

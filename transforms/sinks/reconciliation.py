@@ -2,8 +2,10 @@
 
 The counts travel with the data, never through Beam metrics (which some runners drop, and others count
 once per attempt of a retried bundle): each store file's reader sends what it judged ("read") and what
-the capture ceiling left out ("later") as an element, beside the descriptors of the objects and rejects
-objects, whose rows are what the writers wrote. The manifest step, which sees all of them, checks
+the capture ceiling left out ("later") as an element, and so does each file of a folder that starts at
+or after the ceiling, only counted (its records of the window are read and later alike:
+transforms/sources/later_data.py), beside the descriptors of the objects and rejects objects, whose rows
+are what the writers wrote. The manifest step, which sees all of them, checks
 
     read = exported + rejected + later (+ superseded, for profiles)
 

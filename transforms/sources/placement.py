@@ -86,7 +86,10 @@ class Placement:
     """The judging of one store file by one run. `located`: the file's name and folder
     (store_files.locate); `window_column`, [`start_ms`, `end_ms`), `captured_before`: the run's window;
     `series_start`: None for a run that stands alone; `latest`: latest_ms of the export's time zone;
-    `wanted`: the selected event names (empty: all). Rejects are appended to `rejects`."""
+    `wanted`: the selected event names (empty: all). Rejects are appended to `rejects`. `beyond_ceiling`:
+    the file's folder starts at or after the capture ceiling, so the run only counts its later data
+    (later_data.py) and judges none of its records that cannot be placed in time: the runs that read
+    the folder do."""
 
     shape: object
     located: object
@@ -98,6 +101,7 @@ class Placement:
     captured_before: object = None
     series_start: object = None
     latest: int = EPOCH_END_MS
+    beyond_ceiling: bool = False
 
     def __post_init__(self):
         self.read = 0    # records this run judges, the later ones included (see verdict)
@@ -105,7 +109,9 @@ class Placement:
         self.event_column = self.shape.event_time_column()
         self.capture_column = self.shape.window_column("capture")
         folder = self.located.start_ms
-        if folder is None or self.series_start is None:
+        if self.beyond_ceiling:
+            self.judges_unplaced = False
+        elif folder is None or self.series_start is None:
             self.judges_unplaced = True
         else:
             owner = max(folder, self.series_start)

@@ -10,6 +10,7 @@ the listing) fails the run with its name and the fault: its records cannot be to
 neither setting it aside nor going on without it could show that nothing was lost.
 """
 
+import contextlib
 import datetime as dt
 import gzip
 import io
@@ -27,7 +28,7 @@ from transforms.sources.placement import EPOCH_END_MS, Placement
 from transforms.sources.store_files import locate, store_format
 from transforms.sources.validation import validate
 
-__all__ = ["read_split", "BATCH_ROWS"]
+__all__ = ["read_split", "reading", "parquet_tables", "record_tables", "cast_batch", "BATCH_ROWS"]
 
 # Rows per Arrow batch: big enough that per-batch overhead vanishes, small enough to keep memory flat.
 BATCH_ROWS = 65536
@@ -49,15 +50,20 @@ def _open(path):
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def _parquet_batches(path, schema):
+def parquet_tables(path, names, row_groups=lambda source: None):
+    """The columns `names` of Parquet store file `path` as tables; `row_groups`(pq.ParquetFile) picks the
+    row groups to read (None: all)."""
     with _open(path) as raw:
         source = pq.ParquetFile(raw)
-        names = set(source.schema_arrow.names)
-        missing = [name for name in schema.names if name not in names]
+        present = set(source.schema_arrow.names)
+        missing = [name for name in names if name not in present]
         if missing:
             raise SourceError(f"store file {path!r} lacks column(s) {', '.join(missing)}; "
                               "see the event store contract in docs/contracts.md")
-        for batch in source.iter_batches(batch_size=_batch_rows(source.metadata), columns=schema.names,
+        groups = row_groups(source)
+        if groups == []:
+            return
+        for batch in source.iter_batches(batch_size=_batch_rows(source.metadata), row_groups=groups, columns=names,
                                          use_threads=False):
             yield pa.Table.from_batches([batch])
 
@@ -169,7 +175,15 @@ def _not_json(number, line, error):
     return f"line {number} is not JSON: {error}", "not_json"
 
 
-def _cast(path, table, schema):
+def record_tables(path, schema, placement):
+    """An Avro or JSON Lines store file's records as tables of `schema`; a record that cannot be a row
+    goes to `placement.add`."""
+    if store_format(path) == "avro":
+        return _python_batches(path, _avro_records(path), schema, placement)
+    return _python_batches(path, _jsonl_records(path, placement), schema, placement)
+
+
+def cast_batch(path, table, schema):
     """A Parquet batch in the canonical types (its times already epoch ms: placement.py)."""
     try:
         return table.select(schema.names).cast(schema)
@@ -189,18 +203,15 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
     capture ceiling leaves to later runs: read = rows yielded + rejects + later.
     """
     schema = shape.store_schema
-    fmt = store_format(path)
     placement = Placement(shape, locate(path, shape), window_column, start_ms, end_ms, rejects, tuple(event_names),
                           captured_before, series_start, latest)
-    try:
-        if fmt == "parquet":
-            tables = _parquet_batches(path, schema)
-        elif fmt == "avro":
-            tables = _python_batches(path, _avro_records(path), schema, placement)
+    with reading(path):
+        if store_format(path) == "parquet":
+            tables = parquet_tables(path, schema.names)
         else:
-            tables = _python_batches(path, _jsonl_records(path, placement), schema, placement)
+            tables = record_tables(path, schema, placement)
         for table in tables:
-            table = placement.judge(table, lambda raw: _cast(path, raw, schema))
+            table = placement.judge(table, lambda raw: cast_batch(path, raw, schema))
             if table.num_rows:
                 table = validate(placement.located.name, table, shape, rejects)
             if table.num_rows:
@@ -208,6 +219,13 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
         if counts is not None:
             counts["read"] = counts.get("read", 0) + placement.read
             counts["later"] = counts.get("later", 0) + placement.later
+
+
+@contextlib.contextmanager
+def reading(path):
+    """Reading store file `path`: a failure becomes a SourceError that names the file and what to do."""
+    try:
+        yield
     except SourceError:
         raise
     except PermissionError as error:
@@ -218,6 +236,6 @@ def read_split(path, shape, window_column, start_ms, end_ms, rejects, event_name
         if isinstance(error, FileNotFoundError) or not FileSystems.exists(path):
             raise SourceError(f"store file {path!r} disappeared after the store was listed (moved or deleted "
                               "while the export ran); run the export again") from None
-        raise SourceError(f"store file {path!r} cannot be read, it is damaged or not {fmt}: {type(error).__name__}: "
-                          f"{error}; replace or repair the file, or move it out of the store, then run the export "
-                          "again") from None
+        raise SourceError(f"store file {path!r} cannot be read, it is damaged or not {store_format(path)}: "
+                          f"{type(error).__name__}: {error}; replace or repair the file, or move it out of the "
+                          "store, then run the export again") from None

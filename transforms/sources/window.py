@@ -9,7 +9,9 @@ reads `clock_skew` before its start.
 A capture ceiling (`captured_before_ms`) bounds what an event-time window reads: without one, a window
 read again after more late captures landed (a failed run retried) would export more rows than the first
 attempt. With it, captures at or after the ceiling belong to later data, not to this run, and store
-folders that start at or after it are not even listed.
+folders that start at or after it are not read for rows: an event-time window only counts, in them, its
+records captured at or after the ceiling (transforms/sources/later_data.py), so that its reconciliation
+accounts for all of its later data wherever it was filed.
 """
 
 import dataclasses
@@ -51,6 +53,15 @@ def to_ms(instant):
     return int(instant.timestamp() * 1000)
 
 
+def _folder_span(date_text, hour):
+    """[first, last) epoch ms of the store folder of a date 'YYYY-MM-DD' (UTC) and hour (None: the day)."""
+    first = dt.datetime.strptime(date_text, "%Y-%m-%d").replace(tzinfo=_UTC)
+    if hour is not None:
+        first += dt.timedelta(hours=hour)
+    last = first + (dt.timedelta(days=1) if hour is None else dt.timedelta(hours=1))
+    return to_ms(first), to_ms(last)
+
+
 @dataclasses.dataclass(frozen=True)
 class Window:
     """[start, end) in epoch ms on `basis` time; `start` None means "everything before end".
@@ -83,12 +94,23 @@ class Window:
             high = self.captured_before_ms if high is None else min(high, self.captured_before_ms)
 
         def may_hold(date_text, hour):
-            day = dt.datetime.strptime(date_text, "%Y-%m-%d").replace(tzinfo=_UTC)
-            first = day if hour is None else day + dt.timedelta(hours=hour)
-            last = first + (dt.timedelta(days=1) if hour is None else dt.timedelta(hours=1))
-            if low is not None and to_ms(last) <= low:
-                return False
-            return high is None or to_ms(first) < high
+            first, last = _folder_span(date_text, hour)
+            return (low is None or last > low) and (high is None or first < high)
+
+        return may_hold
+
+    def later_filter(self, shape):
+        """A predicate like partition_filter's for the folders the capture ceiling keeps this window from
+        reading that may still hold records of it, all captured at or after the ceiling: later data, which
+        the run counts there. None when there are none: without a ceiling, and on capture time (profiles
+        too), whose ceiling is never before the window's end."""
+        if self.captured_before_ms is None or shape.kind == "profiles" or self.basis == "capture":
+            return None
+        low = None if self.start_ms is None else self.start_ms - self.clock_skew_ms
+
+        def may_hold(date_text, hour):
+            first, last = _folder_span(date_text, hour)
+            return first >= self.captured_before_ms and (low is None or last > low)
 
         return may_hold
 
