@@ -26,12 +26,16 @@ def _query_names(dependant):
 
 
 def _known_query_only(request: Request):
-    """A misspelt filter (`?stat=Done`) would otherwise be ignored and answer everything: refuse it."""
+    """A misspelt filter (`?stat=Done`) would otherwise be ignored and answer everything: refuse it. A parameter
+    given twice would be read as its last value alone: refuse that too (every parameter here takes one value)."""
     known = _query_names(request.scope["route"].dependant)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise ConfigError(f"unknown query parameter {unknown[0]!r}; this endpoint takes "
                           f"{', '.join(sorted(known)) or 'none'}", field=unknown[0])
+    twice = sorted(name for name in set(request.query_params) if len(request.query_params.getlist(name)) > 1)
+    if twice:
+        raise ConfigError(f"query parameter {twice[0]!r} is given more than once; give it once", field=twice[0])
 
 
 def add_api(app: FastAPI):

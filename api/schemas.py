@@ -21,7 +21,7 @@ from transforms.sinks.preflight import DATA_REGIONS
 
 __all__ = ["Text", "Instant", "DestinationIn", "DestinationPatch", "Destination", "ConnectionResult", "ExportIn",
            "Export", "Run", "BackfillIn", "RunPage", "ActivityEntry", "ActivityPage", "ManifestObject", "Finding",
-           "Check", "VerifyResult", "Me", "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
+           "Check", "VerifyResult", "Me", "RoleSetup", "User", "RoleIn", "PasswordIn", "PasswordChangeIn", "Token"]
 
 
 def _storable(text):
@@ -68,20 +68,23 @@ class DestinationIn(_In):
     name: Text = Field(description="unique within the account, 1 to 100 characters")
     bucket: Text
     data_region: Text | None = Field(None, description=f"{_one_of(DATA_REGIONS)}; default: the account's")
-    access_key_id: Text
-    secret_access_key: Text = Field(description="write-only: stored encrypted, never returned",
-                                    json_schema_extra={"writeOnly": True, "format": "password"})
+    role_arn: Text | None = Field(None, description="an IAM role of yours we assume with your account's external id "
+                                  "(GET /api/v1/me); instead of a key, and the recommended way")
+    access_key_id: Text | None = Field(None, description="with secret_access_key, instead of role_arn")
+    secret_access_key: Text | None = Field(None, description="write-only: stored encrypted, never returned",
+                                           json_schema_extra={"writeOnly": True, "format": "password"})
     prefix: Text = ""
     endpoint_url: Text | None = Field(None, description="an S3-compatible endpoint (http:// or https://)")
     region: Text | None = Field(None, description="the bucket's region, if not the data region's")
     path_style: bool = False
     sse: Text = Field("none", description=_one_of(SSE_MODES))
-    sse_kms_key_id: Text | None = None
+    sse_kms_key_id: Text | None = Field(None, description="for sse aws:kms: your KMS key's ARN (passed on every put)")
 
 
 class DestinationPatch(_In):
     """A saved destination's new settings: only the fields given change (control.destinations.EDITABLE)."""
-    access_key_id: Text = Field(None, description="a new key (rotation): give its secret too")
+    role_arn: Text = Field(None, description="a role to assume from now on, in place of the key or role before")
+    access_key_id: Text = Field(None, description="a new key (rotation, or in place of a role): give its secret too")
     secret_access_key: Text = Field(None, description="write-only: stored encrypted, never returned",
                                     json_schema_extra={"writeOnly": True, "format": "password"})
     prefix: Text = None
@@ -102,6 +105,7 @@ class Destination(BaseModel):
     path_style: bool
     sse: str
     sse_kms_key_id: str | None
+    role_arn: str | None = Field(description="the role we assume, or null for a key")
     created_at: str
 
 
@@ -306,6 +310,14 @@ class Me(BaseModel):
     account_name: str
     data_region: str | None
     database_id: str
+    external_id: str = Field(description="what your roles' trust policies require as sts:ExternalId; made by us")
+    role_principal: str | None = Field(description="the AWS principal your roles' trust policies name")
+
+
+class RoleSetup(BaseModel):
+    trust_policy: dict
+    permission_policy: dict
+    cloudformation: dict = Field(description="a template that makes the role with both policies")
 
 
 class User(BaseModel):

@@ -1,8 +1,10 @@
-"""Settings > Partners > Exports > Edit: a saved destination's key (rotation), prefix, endpoint and encryption.
+"""Settings > Partners > Exports > Edit: a saved destination's role or key (rotation), prefix, endpoint and
+encryption.
 
 The destinations service runs the connection test on the new settings and saves them only if it passes
 (control/destinations.py, `edit_destination`), so a refused edit leaves the destination as it was. The
-stored key is never shown: the key fields start empty, and left empty they keep the key.
+stored key is never shown: the key fields start empty, and left empty they keep the key. The role ARN is
+shown; a role ARN or a new key typed replaces whichever of the two the destination had.
 """
 
 from fastapi import APIRouter, Request
@@ -17,7 +19,7 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-_SHOWN = tuple(f for f in EDITABLE if f not in ("access_key_id", "secret_access_key"))
+_SHOWN = tuple(f for f in EDITABLE if f not in ("role_arn", "access_key_id", "secret_access_key"))
 
 
 def _edit_page(page, name, status=200, values=None, errors=None):
@@ -26,7 +28,7 @@ def _edit_page(page, name, status=200, values=None, errors=None):
     except NotFoundError:
         return page.render("message.html", status_code=404, title="No such destination",
                            message="This account has no destination by that name.")
-    values = values or {k: current[k] or "" for k in _SHOWN}
+    values = values or {k: current[k] or "" for k in (*_SHOWN, "role_arn")}
     return page.render("destination_edit.html", status_code=status, destination=current, values=values,
                        errors=errors or {}, sse_modes=SSE_MODES)
 
@@ -44,9 +46,12 @@ def _changes(form):
     values = {k: str(form.get(k, "")).strip() for k in _SHOWN if k != "path_style"}
     values["path_style"] = form.get("path_style") in ("on", "true", "1")
     changes = dict(values, **{k: values[k] or None for k in ("endpoint_url", "region", "sse_kms_key_id")})
+    values["role_arn"] = str(form.get("role_arn", "")).strip()
     key_id = str(form.get("access_key_id", "")).strip()
     if key_id:
         changes.update(access_key_id=key_id, secret_access_key=str(form.get("secret_access_key", "")))
+    elif values["role_arn"]:
+        changes["role_arn"] = values["role_arn"]
     return values, changes
 
 

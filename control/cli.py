@@ -86,11 +86,13 @@ def build_parser():
 
     destination = commands.add_parser("destination", help="customer buckets").add_subparsers(dest="action",
                                                                                               required=True)
-    add = destination.add_parser("add", help="test a bucket and key, then save them")
+    add = destination.add_parser("add", help="test a bucket and key (or role), then save them")
     add.add_argument("--name", required=True)
     add.add_argument("--bucket", required=True)
     add.add_argument("--data-region", choices=sorted(DATA_REGIONS), help="default: the account's")
-    add.add_argument("--access-key-id", required=True)
+    add.add_argument("--role-arn", help="a role of the customer's to assume with the account's external id "
+                                        "(`account list` shows it), instead of a key")
+    add.add_argument("--access-key-id")
     add.add_argument("--secret-access-key-stdin", action="store_true",
                      help=f"read the secret from standard input (else ${SECRET_ENV})")
     add.add_argument("--prefix", default="")
@@ -102,6 +104,7 @@ def build_parser():
     edit = destination.add_parser("edit", help="change a destination's key, prefix, endpoint or encryption; saved "
                                                "only if the connection test passes")
     edit.add_argument("name")
+    edit.add_argument("--role-arn", help="a role to assume with the account's external id, in place of the key")
     edit.add_argument("--access-key-id", help=f"a new key (rotation); its secret from standard input with "
                                               f"--secret-access-key-stdin, else ${SECRET_ENV}")
     edit.add_argument("--secret-access-key-stdin", action="store_true")
@@ -240,8 +243,8 @@ def _dispatch(args, settings):
                                        database_id=args.database_id, data_region=args.data_region)
             print(f"account {row['id']!r} added")
         else:
-            _print_table(accounts.list_accounts(engine), ("id", "name", "data_region", "database_id", "event_store",
-                                                          "profile_store"))
+            _print_table(accounts.list_accounts(engine), ("id", "name", "data_region", "database_id", "external_id",
+                                                          "event_store", "profile_store"))
     elif args.command == "user":
         if args.action == "add":
             row = accounts.add_user(engine, account=account, email=args.email, role=args.role,
@@ -264,7 +267,8 @@ def _dispatch(args, settings):
         if args.action == "add":
             row = dests.add_destination(
                 engine, Vault(settings), account, name=args.name, bucket=args.bucket, data_region=args.data_region,
-                access_key_id=args.access_key_id, secret_access_key=_secret(args), prefix=args.prefix,
+                role_arn=args.role_arn, access_key_id=args.access_key_id,
+                secret_access_key=None if args.role_arn else _secret(args), prefix=args.prefix,
                 endpoint_url=args.endpoint_url, region=args.region, path_style=args.path_style, sse=args.sse,
                 sse_kms_key_id=args.sse_kms_key_id)
             print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
@@ -276,7 +280,7 @@ def _dispatch(args, settings):
             print(f"destination {row['name']!r} saved: connection test passed for s3://{row['bucket']}/{row['prefix']}")
         elif args.action == "list":
             _print_table([dests.public_view(r) for r in dests.list_destinations(engine, account)],
-                         ("name", "bucket", "prefix", "data_region", "endpoint_url", "sse"))
+                         ("name", "bucket", "prefix", "data_region", "role_arn", "endpoint_url", "sse"))
         elif args.action == "show":
             print(json.dumps(dests.public_view(dests.get_destination(engine, args.name, account)), indent=2))
         elif args.action == "test":

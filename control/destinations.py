@@ -1,7 +1,10 @@
-"""Destinations: a customer's bucket and key, owned by one account. Saved only after the connection test passes.
+"""Destinations: a customer's bucket and key (or role), owned by one account. Saved only after the connection
+test passes.
 
-The access key id and secret are sealed (control/secrets.py) as soon as they arrive and never leave
-this module in clear except inside `S3Settings`, whose `Secret` values never print. Refusals carry the
+A destination reaches its bucket with an access key or by assuming a role of the customer's with the
+account's external id (control/roles.py); `_checked` is the one place either is validated. The access key
+id and secret are sealed (control/secrets.py) as soon as they arrive and never leave this module in clear
+except inside `S3Settings`, whose `Secret` values never print. Refusals carry the
 `field` at fault and, like control/exports.py, word it for any surface (CLI, REST API, console).
 """
 
@@ -15,13 +18,14 @@ from control.accounts import DEFAULT_ACCOUNT, get_account
 from control.errors import ConflictError
 from control.models import destinations, fetch_all, fetch_one, requests, utc
 from transforms.errors import ConfigError, ExportError
+from transforms.sinks.credentials import RoleSettings, check_role_arn, session_name
 from transforms.sinks.preflight import DATA_REGIONS, check_destination
 from transforms.sinks.s3 import SSE_MODES, S3Settings, Secret
 from transforms.sinks.target import MAX_PREFIX_BYTES, parse_destination
 
-__all__ = ["add_destination", "edit_destination", "EDITABLE", "test_connection", "list_destinations",
-           "get_destination", "test_destination", "remove_destination", "s3_settings", "s3_settings_values",
-           "public_view", "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
+__all__ = ["folder_prefix", "add_destination", "edit_destination", "EDITABLE", "test_connection",
+           "list_destinations", "get_destination", "test_destination", "remove_destination", "s3_settings",
+           "s3_settings_values", "public_view", "MAX_NAME_CHARS", "MAX_PREFIX_CHARS"]
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")   # an AWS region name such as eu-west-1
 MAX_NAME_CHARS = 100    # the column's size; a name is a label, not a description
@@ -29,13 +33,15 @@ MAX_PREFIX_CHARS = 500  # the column's size; the pipeline also holds it to MAX_P
 _LIMITS = {"prefix": MAX_PREFIX_CHARS, "endpoint_url": 500, "sse_kms_key_id": 300}   # the columns' sizes
 _WORDS = {"prefix": "prefix", "endpoint_url": "endpoint URL", "sse_kms_key_id": "KMS key ID"}
 # What an edit may change (the bucket, data region and name make another destination: add that instead)
-EDITABLE = ("access_key_id", "secret_access_key", "prefix", "endpoint_url", "region", "path_style", "sse",
-            "sse_kms_key_id")
+EDITABLE = ("role_arn", "access_key_id", "secret_access_key", "prefix", "endpoint_url", "region", "path_style",
+            "sse", "sse_kms_key_id")
 _KEY = {"access_key_id": "access_key_id_sealed",  # nosec B105  # field: its sealed column, names not secrets
         "secret_access_key": "secret_sealed"}
+_WAY_IN = ("role_arn", *_KEY)   # a destination's role, or its key
 
 
-def _prefix(prefix):
+def folder_prefix(prefix):
+    """A destination's prefix as stored: no '/' at its start, one at its end ('' for the bucket's root)."""
     prefix = (prefix or "").strip("/")
     return prefix + "/" if prefix else ""
 
@@ -46,8 +52,12 @@ def s3_settings_values(row):
             "path_style": row["path_style"], "sse": row["sse"], "sse_kms_key_id": row["sse_kms_key_id"]}
 
 
-def s3_settings(row, vault):
-    """The S3 settings of a stored destination, secrets unsealed (Secret values never print)."""
+def s3_settings(row, vault, account=None, request_id="connection-test"):
+    """The S3 settings of a stored destination of `account` (its row), secrets unsealed (Secret values never
+    print); a role's session names the account and `request_id`, the export it writes for (a key's needs neither)."""
+    if row.get("role_arn"):
+        return S3Settings(**s3_settings_values(row), role=RoleSettings(
+            row["role_arn"], account["external_id"], session_name(account["id"], request_id)))
     return S3Settings(**s3_settings_values(row), access_key_id=Secret(vault.open(row["access_key_id_sealed"])),
                       secret_access_key=Secret(vault.open(row["secret_sealed"])))
 
@@ -81,7 +91,7 @@ def _data_region(engine, account, data_region):
     return data_region or required
 
 
-def _validated(engine, vault, account, *, access_key_id, secret_access_key, **fields):
+def _validated(engine, vault, account, *, access_key_id=None, secret_access_key=None, **fields):
     """The row a destination would be stored as, after every check but the connection test. A key pasted
     into the wrong field would be echoed by the message naming that field's bad value: it is masked."""
     try:
@@ -97,17 +107,30 @@ def _validated(engine, vault, account, *, access_key_id, secret_access_key, **fi
         raise type(error)(message, field=error.field) from None
 
 
+def _credentials(vault, access_key_id, secret_access_key, role_arn):
+    """The stored columns of a destination's key or role: one or the other, never both."""
+    if role_arn:
+        if access_key_id or secret_access_key:
+            raise ConfigError("Give a role ARN or an access key, not both; a role is the safer choice, so clear the "
+                              "key's fields", field="access_key_id" if access_key_id else "secret_access_key")
+        return {"role_arn": check_role_arn(role_arn.strip()), "access_key_id_sealed": None,
+                "secret_sealed": None}  # nosec B105  # a role has no secret: the column is empty
+    if not access_key_id or not secret_access_key:
+        raise ConfigError("Give the role ARN to assume, or both the access key ID and its secret access key; the "
+                          + ("secret is" if access_key_id else "key ID is") + " missing",
+                          field="secret_access_key" if access_key_id else "access_key_id")
+    return {"role_arn": None, "access_key_id_sealed": vault.seal(access_key_id),
+            "secret_sealed": vault.seal(secret_access_key)}
+
+
 def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id, secret_access_key, prefix,
-             endpoint_url, region, path_style, sse, sse_kms_key_id, now):
+             endpoint_url, region, path_style, sse, sse_kms_key_id, now, role_arn=None):
     data_region = _data_region(engine, account, data_region)
     if not name or len(name) > MAX_NAME_CHARS or name != name.strip() or "/" in name:
         shown = repr(name) if name and len(name) <= MAX_NAME_CHARS else f"of {len(name or ''):,} characters"
         raise ConfigError(f"The destination name {shown} does not fit: use 1 to {MAX_NAME_CHARS} characters, "
                           "without '/' or spaces at either end", field="name")
-    if not access_key_id or not secret_access_key:
-        raise ConfigError("Give both the access key ID and its secret access key; the "
-                          + ("secret is" if access_key_id else "key ID is") + " missing",
-                          field="secret_access_key" if access_key_id else "access_key_id")
+    credentials = _credentials(vault, access_key_id, secret_access_key, role_arn)
     try:
         S3Settings(sse=sse, sse_kms_key_id=sse_kms_key_id)   # its own checks of the encryption settings
     except ConfigError:
@@ -131,43 +154,50 @@ def _checked(engine, vault, account, *, name, bucket, data_region, access_key_id
         raise ConfigError(f"The bucket {bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, "
                           "digits, dots or hyphens, starting and ending with a letter or digit", field="bucket")
     try:
-        parse_destination(f"s3://{bucket}/{_prefix(prefix)}")
+        parse_destination(f"s3://{bucket}/{folder_prefix(prefix)}")
     except ConfigError:
         raise ConfigError(f"The prefix {prefix!r} is not a safe folder path: no '.' or '..' folders, '//', "
                           f"backslashes or control characters, at most {MAX_PREFIX_BYTES} bytes; e.g. exports/team-a",
                           field="prefix") from None
-    return {"account_id": account, "name": name, "bucket": bucket, "prefix": _prefix(prefix),
+    return {"account_id": account, "name": name, "bucket": bucket, "prefix": folder_prefix(prefix),
             "data_region": data_region, "region": region or None, "endpoint_url": endpoint_url or None,
             "path_style": bool(path_style), "sse": sse, "sse_kms_key_id": sse_kms_key_id or None,
-            "access_key_id_sealed": vault.seal(access_key_id), "secret_sealed": vault.seal(secret_access_key),
-            "created_at": utc(now or dt.datetime.now(dt.timezone.utc))}
+            **credentials, "created_at": utc(now or dt.datetime.now(dt.timezone.utc))}
+
+
+def _connection_test(engine, vault, account, row):
+    """The connection test of a destination row of `account`; returns the bucket's region."""
+    settings = s3_settings(row, vault, get_account(engine, account))
+    return check_destination(settings, row["bucket"], row["prefix"], row["data_region"])
 
 
 def test_connection(engine, vault, account=DEFAULT_ACCOUNT, *, name="unsaved", bucket, data_region=None,
-                    access_key_id, secret_access_key, prefix="", endpoint_url=None, region=None, path_style=False,
-                    sse="none", sse_kms_key_id=None):
+                    access_key_id=None, secret_access_key=None, role_arn=None, prefix="", endpoint_url=None,
+                    region=None, path_style=False, sse="none", sse_kms_key_id=None):
     """Run the connection test on a destination not yet saved (a form's Test button); return the bucket region."""
     row = _validated(engine, vault, account, name=name, bucket=bucket, data_region=data_region,
-                     access_key_id=access_key_id, secret_access_key=secret_access_key, prefix=prefix,
-                     endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
+                     access_key_id=access_key_id, secret_access_key=secret_access_key, role_arn=role_arn,
+                     prefix=prefix, endpoint_url=endpoint_url, region=region, path_style=path_style, sse=sse,
                      sse_kms_key_id=sse_kms_key_id, now=None)
-    return check_destination(s3_settings(row, vault), row["bucket"], row["prefix"], row["data_region"])
+    return _connection_test(engine, vault, account, row)
 
 
-def add_destination(engine, vault, account=DEFAULT_ACCOUNT, *, name, bucket, data_region=None, access_key_id,
-                    secret_access_key, prefix="", endpoint_url=None, region=None, path_style=False, sse="none",
-                    sse_kms_key_id=None, now=None):
-    """Check a destination, run its connection test, and save it in `account`; return its stored row."""
+def add_destination(engine, vault, account=DEFAULT_ACCOUNT, *, name, bucket, data_region=None, access_key_id=None,
+                    secret_access_key=None, role_arn=None, prefix="", endpoint_url=None, region=None, path_style=False,
+                    sse="none", sse_kms_key_id=None, now=None):
+    """Check a destination (a key, or a role to assume), run its connection test, and save it in `account`;
+    return its stored row."""
     return _save(engine, vault, account, dict(
         name=name, bucket=bucket, data_region=data_region, access_key_id=access_key_id,
-        secret_access_key=secret_access_key, prefix=prefix, endpoint_url=endpoint_url, region=region,
-        path_style=path_style, sse=sse, sse_kms_key_id=sse_kms_key_id), now)
+        secret_access_key=secret_access_key, role_arn=role_arn, prefix=prefix, endpoint_url=endpoint_url,
+        region=region, path_style=path_style, sse=sse, sse_kms_key_id=sse_kms_key_id), now)
 
 
 def edit_destination(engine, vault, name, account=DEFAULT_ACCOUNT, now=None, **changes):
-    """Change a saved destination's EDITABLE settings (a new key id and secret go together: a rotation), run
-    the connection test on the result, and only then save it; return its stored row. Its exports keep their
-    request ids and their next run uses the new settings, read when the run starts."""
+    """Change a saved destination's EDITABLE settings (a new key id and secret go together: a rotation; a role
+    ARN or a key pair replaces whichever way in it had), run the connection test on the result, and only then
+    save it; return its stored row. Its exports keep their request ids and their next run uses the new
+    settings, read when the run starts."""
     current = get_destination(engine, name, account)
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
@@ -176,8 +206,11 @@ def edit_destination(engine, vault, name, account=DEFAULT_ACCOUNT, now=None, **c
     if ("access_key_id" in changes) != ("secret_access_key" in changes):
         raise ConfigError("A new access key comes as a pair: give both its key ID and its secret access key",
                           field="secret_access_key" if "access_key_id" in changes else "access_key_id")
-    fields = {k: current[k] for k in ("name", "bucket", "data_region", *(set(EDITABLE) - set(_KEY)))}
-    fields.update({field: vault.open(current[column]) for field, column in _KEY.items()}, **changes)
+    fields = {k: current[k] for k in ("name", "bucket", "data_region", *(set(EDITABLE) - set(_WAY_IN)))}
+    if not set(_WAY_IN) & set(changes):   # the way in stays as it was
+        fields.update({field: vault.open(current[column]) for field, column in _KEY.items() if current[column]},
+                      role_arn=current["role_arn"])
+    fields.update(changes)
     return _save(engine, vault, account, fields, now, created_at=current["created_at"])
 
 
@@ -188,7 +221,7 @@ def _save(engine, vault, account, fields, now, created_at=None):
     if created_at is None and _find(engine, account, row["name"]) is not None:
         raise ConflictError(f"A destination named {row['name']!r} exists already; pick another name or remove that "
                             "one first", field="name")
-    check_destination(s3_settings(row, vault), row["bucket"], row["prefix"], row["data_region"])
+    _connection_test(engine, vault, account, row)
     with engine.begin() as connection:
         if created_at is None:
             connection.execute(destinations.insert().values(**row))
@@ -218,8 +251,7 @@ def get_destination(engine, name, account=DEFAULT_ACCOUNT):
 
 def test_destination(engine, vault, name, account=DEFAULT_ACCOUNT):
     """Run the connection test again on a saved destination; return the bucket's region."""
-    row = get_destination(engine, name, account)
-    return check_destination(s3_settings(row, vault), row["bucket"], row["prefix"], row["data_region"])
+    return _connection_test(engine, vault, account, get_destination(engine, name, account))
 
 
 def remove_destination(engine, name, account=DEFAULT_ACCOUNT):

@@ -48,9 +48,10 @@ def _stamp(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pipeline_command(settings, account, request, destination, run, scratch):
-    """The export's command line: the account's store and database id, the deployment's runner. The event
-    names go in a file in the run's `scratch` folder, so the line stays short however many there are."""
+def pipeline_command(settings, account, request, destination, run, scratch, role=None):
+    """The export's command line: the account's store and database id, the deployment's runner, the
+    destination's `role` if it has one (its ARN and the external id: no secret). The event names go in a file
+    in the run's `scratch` folder, so the line stays short however many there are."""
     events_file = None
     if request["events"]:
         events_file = os.path.join(scratch, "events.json")
@@ -66,7 +67,7 @@ def pipeline_command(settings, account, request, destination, run, scratch):
         "series_start": None if request["frequency"] == "once" else _stamp(request["created_at"]),
         "manifest_copy": os.path.abspath(settings.manifests),
         # the tenant's settings, as destination options and nothing else (the region as the connection test had it)
-        **destination_values(bucket=destination["bucket"], prefix=destination["prefix"],
+        **destination_values(bucket=destination["bucket"], prefix=destination["prefix"], role=role,
                              **s3_settings_values(destination)),
     }
     # the deployment's: the platform's S3 (Beam's options) and the runner's, never a destination option
@@ -100,19 +101,22 @@ def _summary(path):
 def run_export(settings, account, request, destination, run, credentials, on_progress, on_start=None):
     """Run the export of `run` to its end; return its totals (objects, rows, bytes, rejected, s3_retries,
     and the reconciliation's read, later, rejected_by_reason) from the manifest, or raise RunFailed.
-    `credentials` are the destination's S3 settings (the key); each progress line of the pipeline goes to
-    `on_progress` as it comes; `on_start` gets the pipeline's process as soon as it starts (a cancel ends
-    it: control/claims.py)."""
+    `credentials` are the destination's S3 settings (the key, which goes by environment, or the role, whose
+    ARN and external id go as options; the platform's identity that assumes it is the child's own
+    environment); each progress line of the pipeline goes to `on_progress` as it comes; `on_start` gets the
+    pipeline's process as soon as it starts (a cancel ends it: control/claims.py)."""
     parent = os.getpid()
     guard = (lambda: _die_with_parent(parent)) if _PRCTL else None
     other = []
     with tempfile.TemporaryDirectory(prefix=f"eventexport-run-{request['id']}-") as scratch:
         summary = os.path.join(scratch, "summary.json")
         # The child's lines are read below, so they are human whatever the deployment's log format.
-        env = dict(os.environ, **{KEY_ID_ENV: str(credentials.access_key_id),
-                                  SECRET_ENV: str(credentials.secret_access_key),
-                                  logs.LOG_FORMAT_ENV: "human", logs.SUMMARY_ENV: summary})
-        command = pipeline_command(settings, account, request, destination, run, scratch)
+        env = dict(os.environ, **{logs.LOG_FORMAT_ENV: "human", logs.SUMMARY_ENV: summary})
+        env.pop(KEY_ID_ENV, None)   # this destination's key or none: a role's run uses the role alone
+        env.pop(SECRET_ENV, None)
+        if credentials.access_key_id:
+            env.update({KEY_ID_ENV: str(credentials.access_key_id), SECRET_ENV: str(credentials.secret_access_key)})
+        command = pipeline_command(settings, account, request, destination, run, scratch, credentials.role)
         # A session of its own: a stop ends the pipeline and its workers together (control/ops/shutdown.py),
         # and Ctrl-C reaches it only so.
         child = subprocess.Popen(command, env=env, text=True, stdout=subprocess.DEVNULL,  # nosec B603  # no shell

@@ -13,6 +13,7 @@ another account's bucket. Runs carry the account too, so listing an account's ru
 
 import datetime as dt
 import os
+import secrets
 
 import sqlalchemy as sa
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData,
@@ -22,8 +23,8 @@ from control import schema
 from control.errors import NotFoundError
 
 __all__ = ["metadata", "accounts", "users", "api_tokens", "ended_sessions", "login_failures", "destinations",
-           "requests", "runs", "webhooks", "deliveries", "notification_settings", "connect", "utc", "fetch_all",
-           "fetch_one"]
+           "requests", "runs", "webhooks", "deliveries", "notification_settings", "new_external_id", "connect", "utc",
+           "fetch_all", "fetch_one"]
 
 metadata = MetaData()
 
@@ -36,6 +37,8 @@ accounts = Table(
     Column("database_id", String(64), nullable=False),       # ends every object name of the account's runs
     Column("data_region", String(2)),                        # None: destinations may name any data region
     Column("created_at", DateTime, nullable=False),
+    # what its destinations' roles require of our AssumeRole calls (control/roles.py); made here, never typed
+    Column("external_id", String(64), nullable=False, default=lambda: new_external_id()),
 )
 
 users = Table(
@@ -84,8 +87,9 @@ destinations = Table(
     Column("path_style", Boolean, nullable=False, default=False),
     Column("sse", String(10), nullable=False, default="none"),
     Column("sse_kms_key_id", String(300)),
-    Column("access_key_id_sealed", Text, nullable=False),
-    Column("secret_sealed", Text, nullable=False),
+    Column("access_key_id_sealed", Text),                    # a key, or else
+    Column("secret_sealed", Text),
+    Column("role_arn", String(300)),                         # a role of the customer's that we assume
     Column("created_at", DateTime, nullable=False),
 )
 
@@ -213,6 +217,12 @@ def fetch_one(engine, column, value, missing, *where):
     if row is None:
         raise NotFoundError(missing)
     return dict(row._mapping)
+
+
+def new_external_id():
+    """An account's external id: 192 random bits, so no one can guess another account's (STS allows 2 to 1,224
+    characters of letters, digits and `+=,.@:/-_`)."""
+    return "eex-" + secrets.token_urlsafe(24)
 
 
 def connect(url, prepare=True):

@@ -10,7 +10,7 @@ import os
 
 import sqlalchemy as sa
 
-from control.accounts import DEFAULT_ACCOUNT
+from control.accounts import DEFAULT_ACCOUNT, get_account
 from control.activity import MAX_PAGE, STATUSES
 from control.destinations import get_destination, s3_settings
 from control.errors import ConflictError, NotFoundError
@@ -136,7 +136,8 @@ def verify_run(engine, settings, vault, run_id, account=DEFAULT_ACCOUNT):
             requests.c.id == run["request_id"])).scalar()
     destination = get_destination(engine, destination_name, account)
     run_prefix = f"{destination['prefix']}{run['request_id']}-{run['run_timestamp']}-"
-    listed = list_objects(s3_settings(destination, vault), destination["bucket"], run_prefix)
+    credentials = s3_settings(destination, vault, get_account(engine, account), run["request_id"])
+    listed = list_objects(credentials, destination["bucket"], run_prefix)
     verification = verify_objects(expected_objects(manifest, data, destination["prefix"]), listed)
     return {"findings": [{"problem": f.problem, "key": f.key, "detail": f.detail} for f in verification.findings],
             "checks": [{"key": key, "check": CHECKS[check]} for key, check in verification.checked.items()],

@@ -170,7 +170,7 @@ def _execute(engine, settings, vault, run, owner, lease):
     request = fetch_one(engine, requests.c.id, request_id, f"export request {request_id} has gone")
     account = get_account(engine, request["account_id"])
     destination = get_destination(engine, request["destination"], account["id"])
-    credentials = s3_settings(destination, vault)
+    credentials = s3_settings(destination, vault, account, request_id)
     with Heartbeat(engine, run, owner, lease) as beat:
         try:
             return run_export(settings, account, request, destination, run, credentials,

@@ -122,7 +122,19 @@ def _locked(connection):
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
     elif connection.dialect.name == "sqlite":
+        # SQLite alters a table by copying it and dropping the old one, which other tables' foreign keys would
+        # refuse: they are off while migrating (only outside a transaction can they be) and checked at the end
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.exec_driver_sql("BEGIN IMMEDIATE")   # the write lock; a second upgrader waits (busy_timeout)
+
+
+def _foreign_keys_kept(connection):
+    """On SQLite: every reference still holds after migrating, and foreign keys are on again once committed."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise SchemaError(f"the upgrade would break {len(broken)} references between tables (e.g. {broken[0]})")
 
 
 def upgrade(engine, only_if_empty=False):
@@ -130,17 +142,23 @@ def upgrade(engine, only_if_empty=False):
     database with the baseline schema is stamped first. With `only_if_empty`, a database that is not
     empty (another process may have just migrated it) is left as it is."""
     with engine.connect() as connection:
-        _locked(connection)
-        before = state(connection)
-        if before.status in ("current", "ahead") or (only_if_empty and before.status != "empty"):
-            return before, before
-        if before.status == "unversioned":
-            if before.missing:
-                raise SchemaError(before.problem())
-            command.stamp(_config(connection), BASELINE)
-        command.upgrade(_config(connection), "head")
-        after = state(connection)
-        connection.commit()
+        try:
+            _locked(connection)
+            before = state(connection)
+            if before.status in ("current", "ahead") or (only_if_empty and before.status != "empty"):
+                return before, before
+            if before.status == "unversioned":
+                if before.missing:
+                    raise SchemaError(before.problem())
+                command.stamp(_config(connection), BASELINE)
+            command.upgrade(_config(connection), "head")
+            after = state(connection)
+            _foreign_keys_kept(connection)
+            connection.commit()
+        finally:
+            if connection.dialect.name == "sqlite":
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")   # the pool's connections keep them on
     return before, after
 
 

@@ -1,9 +1,11 @@
 """`make demo`: the whole product on embedded defaults, offline, in about a minute.
 
 It generates a sample event store, starts a local S3 server (moto, IAM enforced) with a bucket and a
-key holding exactly the least-privilege policy customers give us, then drives the `eventexport` CLI as
-a user would: adds the destination (which runs the connection test), creates a one-time export and a
-recurring one, runs what is due, prints the activity log, and lists the bucket with the customer's key.
+key holding exactly the least-privilege policy customers give us, and a second bucket behind a role of
+the customer's that trusts the platform's identity with the account's external id (STS on the same
+server), then drives the `eventexport` CLI as a user would: adds both destinations (each runs the
+connection test), creates a one-time export to each and a recurring one, runs what is due, prints the
+activity log, and lists the buckets with the customer's key and through the role.
 """
 
 import argparse
@@ -14,16 +16,21 @@ import shutil
 import subprocess
 import sys
 
+from control.accounts import DEFAULT_ACCOUNT, get_account
+from control.models import connect
+from control.roles import trust_policy
 from devtools import generate
-from devtools.local_s3 import LocalS3Server, provision_least_privilege
+from devtools.local_s3 import LocalS3Server, provision_least_privilege, provision_platform_identity, provision_role
 from devtools.signals import run_stoppable
+from transforms.sinks import credentials
 from transforms.sinks.endpoint_guard import ALLOW_PRIVATE_ENV
 from transforms.sinks.preflight import list_objects
 from transforms.sinks.s3 import S3Settings
 
-__all__ = ["main", "sample_store", "BUCKET", "PREFIX", "REGION"]
+__all__ = ["main", "sample_store", "platform_identity", "customer_role", "BUCKET", "ROLE_BUCKET", "PREFIX", "REGION"]
 
 BUCKET = "acme-analytics-exports"
+ROLE_BUCKET = "acme-role-exports"   # reached by role
 PREFIX = "eventexport"
 REGION = "eu-west-1"   # the EU data region's
 
@@ -46,15 +53,34 @@ def sample_store(workdir, events, today):
                                     hostile=True)
 
 
+def platform_identity(server):
+    """The deployment's identity for assuming customers' roles (sts:AssumeRole only) on the local server, set in
+    this process's environment, which runs and their workers inherit; returns its principal's ARN."""
+    key, principal = provision_platform_identity(server)
+    os.environ.update({credentials.PLATFORM_KEY_ID_ENV: key.access_key_id,
+                       credentials.PLATFORM_SECRET_ENV: key.secret_access_key,
+                       credentials.PLATFORM_PRINCIPAL_ENV: principal,
+                       credentials.STS_ENDPOINT_ENV: server.endpoint_url})
+    return principal
+
+
+def customer_role(server, principal, external_id):
+    """ROLE_BUCKET and the customer's role for it, made as the console tells them (trust: our principal with the
+    account's external id; permissions: list the bucket, put under the prefix); returns the role's ARN."""
+    return provision_role(server, ROLE_BUCKET, trust_policy(external_id, principal), PREFIX + "/",
+                          role_name="acme-eventexport", region=REGION)
+
+
 SHOWN = 8   # objects listed by name; the rest are counted
 
 
-def show_bucket(server, key, bucket, prefix, region):
-    """List `bucket` with the customer's own key, as they would, print its first objects; return the listing."""
-    settings = S3Settings(region=region, endpoint_url=server.endpoint_url, path_style=True,
-                          access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
+def show_bucket(server, key, bucket, prefix, region, role=None):
+    """List `bucket` with the customer's own key (or through their `role`), as they would, print its first
+    objects; return the listing."""
+    settings = S3Settings(region=region, endpoint_url=server.endpoint_url, path_style=True, role=role,
+                          access_key_id=key and key.access_key_id, secret_access_key=key and key.secret_access_key)
     listed = list_objects(settings, bucket, prefix + "/")
-    print(f"\nthe bucket, listed with the customer's key: {len(listed)} objects, "
+    print(f"\nbucket {bucket}, listed {'through the role' if role else 'with the key'}: {len(listed)} objects, "
           f"{sum(size for size, _ in listed.values()):,} bytes")
     for name in sorted(listed)[:SHOWN]:
         print(f"  {listed[name][0]:>9,}  s3://{bucket}/{name}")
@@ -97,9 +123,20 @@ def _run(args):
         _eventexport(env, "destination", "add", "--name", "acme", "--bucket", BUCKET, "--data-region", "EU",
                      "--access-key-id", key.access_key_id, "--prefix", PREFIX, "--endpoint-url",
                      server.endpoint_url, "--path-style")
-        _eventexport(env, "export", "create", "--destination", "acme", "--type", "all_events", "--format", "json",
-                     "--frequency", "once", "--from", f"{today - dt.timedelta(days=2)}T00:00:00Z",
-                     "--to", f"{today}T00:00:00Z")
+        principal = platform_identity(server)
+        env.update({k: v for k, v in os.environ.items() if k.startswith("EVENTEXPORT_ASSUME_ROLE_")},
+                   **{credentials.STS_ENDPOINT_ENV: server.endpoint_url})
+        _eventexport(env, "account", "list")   # shows the account's external id
+        external_id = get_account(connect(env["EVENTEXPORT_DB"]), DEFAULT_ACCOUNT)["external_id"]
+        role_arn = customer_role(server, principal, external_id)
+        print(f"\nthe customer made role {role_arn} for bucket {ROLE_BUCKET}: it trusts {principal} "
+              f"with external id {external_id}, and may only list the bucket and put under {PREFIX}/")
+        _eventexport(env, "destination", "add", "--name", "acme-role", "--bucket", ROLE_BUCKET, "--data-region", "EU",
+                     "--role-arn", role_arn, "--prefix", PREFIX, "--endpoint-url", server.endpoint_url, "--path-style")
+        for destination in ("acme", "acme-role"):
+            _eventexport(env, "export", "create", "--destination", destination, "--type", "all_events", "--format",
+                         "json", "--frequency", "once", "--from", f"{today - dt.timedelta(days=2)}T00:00:00Z",
+                         "--to", f"{today}T00:00:00Z")
         _eventexport(env, "export", "create", "--destination", "acme", "--type", "select_events",
                      "--event", "Charged", "--event", "Items, Bought", "--format", "csv", "--frequency", "recurring",
                      "--every", "4h")
@@ -107,6 +144,8 @@ def _run(args):
         _eventexport(env, "log")
         listed = show_bucket(server, key, BUCKET, PREFIX, REGION)
         print(f"  ... {max(0, len(listed) - SHOWN)} more; our manifest copies are in {workdir}/manifests")
+        role = credentials.RoleSettings(role_arn, external_id, "eventexport-demo-listing")
+        show_bucket(server, None, ROLE_BUCKET, PREFIX, REGION, role=role)
     print("\nTo do all this in a browser: `make console` starts the web console on this same sample data,\n"
           "with the scheduler beside it, and prints the address and an admin's password.")
     return 0

@@ -32,6 +32,13 @@ UploadPartCopy only need s3:PutObject on the destination (the source's
 s3:GetObject is never checked, even across buckets); HeadBucket is denied to a
 key holding s3:ListBucket (moto checks a fictitious s3:HeadBucket); only
 identity policies are evaluated (no bucket policies, ACLs, conditions on S3).
+
+STS: moto holds AssumeRole of an existing role to its trust policy (the caller's
+exact ARN or `*` as principal, not an account's root; sts:ExternalId conditions)
+but assumes a role that does not exist; the server runs as devtools/moto_trust.py,
+which refuses that as AWS does. Temporary credentials never expire here (moto
+keeps no clock on them) and DurationSeconds is not bounded (botocore refuses
+under 900).
 """
 from __future__ import annotations
 
@@ -54,6 +61,8 @@ from botocore.exceptions import ClientError
 
 from transforms.sinks.preflight import least_privilege_policy  # the policy customers give the export key
 
+# moto's server, its AssumeRole holding to the role's trust policy as AWS's does (moto's alone does not)
+_MOTO_TRUST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_trust.py")
 _BOOTSTRAP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey (see _bootstrap_admin)
 _ACCESS_RE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
 _RUNNING_RE = re.compile(r"Running on http://[\d.]+:(\d+)")
@@ -142,7 +151,7 @@ class LocalS3Server:
         open(self.recording_path, "w").close()
         with open(self.access_log_path, "wb") as log:
             self._proc = subprocess.Popen(  # nosec B603  # our interpreter and fixed arguments, no shell
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                [sys.executable, _MOTO_TRUST, "-H", "127.0.0.1", "-p", "0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             port = self._wait_for_port()
@@ -304,6 +313,34 @@ def provision_least_privilege(server: LocalS3Server, bucket: str, region: str | 
     iam.attach_user_policy(UserName=user, PolicyArn=arn)
     key = iam.create_access_key(UserName=user)["AccessKey"]
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def provision_platform_identity(server: LocalS3Server, user_name: str = "eventexport-platform") -> tuple:
+    """The platform's identity that assumes customers' roles: an IAM user allowed sts:AssumeRole and nothing else.
+    Returns (its key, its ARN: the principal customers' trust policies name)."""
+    iam = server.admin_client("iam")
+    arn = iam.create_user(UserName=user_name)["User"]["Arn"]
+    iam.put_user_policy(UserName=user_name, PolicyName="assume-roles", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"]), arn
+
+
+def provision_role(server: LocalS3Server, bucket: str, trust: dict, prefix: str = "", role_name: str | None = None,
+                   region: str | None = None, create_bucket: bool = True, policy: dict | None = None) -> str:
+    """A customer's role for ``bucket`` (made here unless create_bucket=False): ``trust`` as its trust policy
+    (control/roles.py trust_policy), least_privilege_policy on the prefix as its permissions unless ``policy``
+    replaces it. Returns the role's ARN. The server holds AssumeRole to the trust policy (see the module's doc)."""
+    region = region or server.region
+    if create_bucket:
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        server.admin_client("s3", region).create_bucket(Bucket=bucket, **kwargs)
+    iam = server.admin_client("iam")
+    name = role_name or f"export-{bucket}"
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="list-and-put", PolicyDocument=json.dumps(
+        policy or least_privilege_policy(bucket, prefix)))
+    return arn
 
 
 def upload_tree(server: LocalS3Server, folder: str, bucket: str, prefix: str) -> int:

@@ -12,6 +12,7 @@ from transforms.config import (DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_REJECT_FRACTI
                                TIME_BASES, ExportConfig)
 from transforms.errors import ConfigError
 from transforms.formats import FORMATS
+from transforms.sinks.credentials import PLATFORM_KEY_ID_ENV, PLATFORM_SECRET_ENV, STS_ENDPOINT_ENV, RoleSettings
 from transforms.sinks.s3 import KEY_ID_ENV, SECRET_ENV, SSE_MODES, S3Settings, Secret
 from transforms.sources.window import DEFAULT_CLOCK_SKEW
 
@@ -69,6 +70,11 @@ DESTINATION_OPTION_HELP = {
                                {"action": "store_true"}),
     "destination_access_key_id": (f"the destination key id (or ${KEY_ID_ENV}); its secret from ${SECRET_ENV}. "
                                   "Without it: boto3's standard chain (AWS_ACCESS_KEY_ID, profile, role)", {}),
+    "destination_role_arn": ("an IAM role of the customer's to assume instead of a key: STS AssumeRole with "
+                             f"--destination_external_id, as the deployment's identity (${PLATFORM_KEY_ID_ENV} and "
+                             f"${PLATFORM_SECRET_ENV}, else boto3's chain; STS at ${STS_ENDPOINT_ENV} if set)", {}),
+    "destination_external_id": ("the account's external id, which the role's trust policy requires", {}),
+    "destination_role_session_name": ("the AssumeRole session's name (the account and the export)", {}),
     "sse": (f"server-side encryption: {', '.join(SSE_MODES)}", {"default": "none"}),
     "sse_kms_key_id": ("KMS key id or ARN for --sse aws:kms", {}),
 }
@@ -149,24 +155,31 @@ def add_destination_arguments(parser):
 def s3_settings_from(values, environ=os.environ):
     """Destination S3 settings from parsed option values (a dict), the secret from the environment; nothing of
     Beam's S3 options (the platform's) enters them."""
-    key_id = values.get("destination_access_key_id") or environ.get(KEY_ID_ENV)
+    role = None
+    if values.get("destination_role_arn"):
+        role = RoleSettings(values["destination_role_arn"], values.get("destination_external_id") or "",
+                            values.get("destination_role_session_name") or "eventexport")
+    key_id = None if role else values.get("destination_access_key_id") or environ.get(KEY_ID_ENV)
     secret = environ.get(SECRET_ENV) if key_id else None
     if key_id and not secret:
         raise ConfigError(f"--destination_access_key_id needs its secret in ${SECRET_ENV}")
     return S3Settings(
-        region=values.get("destination_region"), endpoint_url=values.get("destination_endpoint_url"),
+        role=role, region=values.get("destination_region"), endpoint_url=values.get("destination_endpoint_url"),
         path_style=bool(values.get("destination_path_style")), access_key_id=Secret(key_id) if key_id else None,
         secret_access_key=Secret(secret) if secret else None, sse=values.get("sse") or "none",
         sse_kms_key_id=values.get("sse_kms_key_id"))
 
 
 def destination_values(*, bucket, prefix="", endpoint_url=None, region=None, path_style=False, sse="none",
-                       sse_kms_key_id=None):
+                       sse_kms_key_id=None, role=None):
     """A saved destination as option values for `export_arguments`: destination options and nothing else, so a
-    tenant's endpoint never becomes the platform's (Beam's --s3_endpoint_url); its key goes by environment."""
+    tenant's endpoint never becomes the platform's (Beam's --s3_endpoint_url); its key goes by environment, its
+    `role` (RoleSettings: no secret in it) as options."""
     return {"destination": f"s3://{bucket}/{prefix}", "destination_endpoint_url": endpoint_url,
             "destination_region": region, "destination_path_style": path_style, "sse": sse,
-            "sse_kms_key_id": sse_kms_key_id}
+            "sse_kms_key_id": sse_kms_key_id, "destination_role_arn": role and role.role_arn,
+            "destination_external_id": role and role.external_id,
+            "destination_role_session_name": role and role.session_name}
 
 
 def export_arguments(values):

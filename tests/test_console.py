@@ -2,6 +2,8 @@
 fields, account isolation, viewers, the log's paging, and that no secret ever reaches a page."""
 
 import datetime as dt
+import html
+import json
 import re
 import urllib.parse
 import uuid
@@ -225,6 +227,28 @@ def test_a_viewer_reads_but_cannot_change_anything(deployment):
     assert accounts.get_user(deployment["engine"], ADMIN)["role"] == "admin"
 
 
+def test_what_to_paste_into_aws_follows_the_form_and_names_the_accounts_external_id(deployment):
+    client = _client(deployment)
+    external_id = accounts.get_account(deployment["engine"], "default")["external_id"]
+    page = html.unescape(client.get("/console/settings/exports").text)
+    assert f'"sts:ExternalId": "{external_id}"' in page
+    kms = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    typed = {"bucket": "acme-exports", "prefix": "/events/", "sse": "aws:kms", "sse_kms_key_id": kms}
+    texts = client.get("/console/settings/exports/role-setup", params=typed).json()
+    permission = json.loads(texts["permission_policy"])["Statement"]
+    assert [s["Resource"] for s in permission] == [
+        ["arn:aws:s3:::acme-exports"], ["arn:aws:s3:::acme-exports/events/*"], [kms]]
+    assert json.loads(texts["trust_policy"])["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": external_id}}
+    template = client.get("/console/settings/exports/role-setup", params=dict(typed, download="1"))
+    assert "attachment" in template.headers["content-disposition"]
+    role = template.json()["Resources"]["EventExportRole"]["Properties"]
+    assert role["Policies"][0]["PolicyDocument"]["Statement"] == permission
+    assert role["AssumeRolePolicyDocument"] == json.loads(texts["trust_policy"])
+    without_kms = client.get("/console/settings/exports/role-setup", params=dict(typed, sse="AES256")).json()
+    assert "kms:" not in without_kms["permission_policy"]
+
+
 def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
     client = _client(deployment)
     key = deployment["key"]
@@ -232,14 +256,14 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
             "access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "prefix": "raw",
             "endpoint_url": deployment["server"].endpoint_url, "path_style": "on", "sse": "none"}
     page = client.get("/console/settings/exports").text
-    assert "arn:aws:s3:::YOUR-BUCKET-NAME/*" in page and "ap-south-1" in page
+    assert "arn:aws:s3:::YOUR-BUCKET-NAME/*" in page and "Asia Pacific (Mumbai) ap-south-1" in page
     answers = []
     tested = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="test"))
     assert tested.status_code == 303
     tested = client.get(tested.headers["location"])   # the outcome and the form's values, on the next page
     answers.append(tested)
     assert tested.status_code == 200 and "Connection test passed" in tested.text
-    assert f"arn:aws:s3:::{deployment['bucket']}/*" in tested.text   # the policy names the bucket typed
+    assert f"arn:aws:s3:::{deployment['bucket']}/raw/*" in tested.text   # the policy names the bucket and prefix
     as_json = client.post("/console/settings/exports", headers={"Accept": "application/json"}, data=dict(
         form, action="test", secret_access_key="wrong-secret", csrf_token=csrf_of(page)))
     answers.append(as_json)

@@ -140,10 +140,15 @@ def test_a_new_user_exports_and_verifies_in_the_browser(console, browser, tmp_pa
     key, bucket = console["key"], console["bucket"]
     page.get_by_label("Destination name").fill("warehouse")
     page.get_by_label("Bucket").fill(bucket)
-    assert f"arn:aws:s3:::{bucket}/*" in page.locator("#policy").inner_text()   # the policy follows the bucket
+    follows = "([id, text]) => document.getElementById(id).textContent.includes(text)"
+    page.wait_for_function(follows, arg=["policy", f"arn:aws:s3:::{bucket}/*"])   # the policy follows the bucket
+    assert '"sts:ExternalId": "eex-' in page.locator("#trust-policy").inner_text()   # a role is the default way
+    page.get_by_label("An access key").check()
+    assert page.locator("#trust-policy").is_hidden() and page.get_by_label("Role ARN").is_hidden()
     page.get_by_label("Access key ID").fill(key.access_key_id)
     page.get_by_label("Secret access key").fill("not-the-secret")
     page.get_by_label("Prefix").fill("events")
+    page.wait_for_function(follows, arg=["policy", f"arn:aws:s3:::{bucket}/events/*"])   # and the prefix
     page.get_by_text("Endpoint and encryption").click()
     page.get_by_label("Endpoint URL").fill(console["server"].endpoint_url)
     page.get_by_label("Path-style addressing").check()

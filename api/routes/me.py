@@ -4,8 +4,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import current_user
 from api.context import Context, context
-from api.schemas import Me, PasswordChangeIn, Token
-from control import accounts
+from api.schemas import Me, PasswordChangeIn, RoleSetup, Text, Token
+from control import accounts, roles
+from transforms.sinks.credentials import platform_principal
 
 __all__ = ["router"]
 
@@ -17,7 +18,18 @@ def me(user: dict = Depends(current_user), ctx: Context = Depends(context)):
     account = accounts.get_account(ctx.engine, user["account_id"])
     return {"email": user["email"], "role": user["role"], "account_id": account["id"],
             "account_name": account["name"], "data_region": account["data_region"],
-            "database_id": account["database_id"]}
+            "database_id": account["database_id"], "external_id": account["external_id"],
+            "role_principal": platform_principal()}
+
+
+@router.get("/me/role-setup", response_model=RoleSetup,
+            summary="What to paste into AWS for a role destination: its policies and a CloudFormation template")
+def role_setup(bucket: Text, prefix: Text = "", sse_kms_key_id: Text | None = None,
+               user: dict = Depends(current_user), ctx: Context = Depends(context)):
+    external_id = accounts.get_account(ctx.engine, user["account_id"])["external_id"]
+    return {"trust_policy": roles.trust_policy(external_id),
+            "permission_policy": roles.permission_policy(bucket, prefix, sse_kms_key_id),
+            "cloudformation": roles.cloudformation_template(external_id, bucket, prefix, sse_kms_key_id)}
 
 
 @router.put("/me/password", status_code=204, response_class=Response,

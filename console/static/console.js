@@ -76,16 +76,39 @@
   }
   bindConfirms(document);
 
-  // The policy JSON follows the bucket name as it is typed; Copy puts it on the clipboard.
-  const policy = $("#policy");
-  const bucket = $("[data-policy-bucket]");
-  if (policy && bucket) {
-    bucket.addEventListener("input", () => {
-      const next = bucket.value.trim() || policy.dataset.placeholder;
-      policy.textContent = policy.textContent.split(`arn:aws:s3:::${policy.dataset.bucket}`).join(`arn:aws:s3:::${next}`);
-      policy.dataset.bucket = next;
+  // What to paste into AWS follows the bucket, prefix and KMS key as they are typed: the page asks the console
+  // for it (control/roles.py writes it, so the policies are made in one place). Copy puts one on the clipboard.
+  const setup = $("[data-role-setup]");
+  const s3Fields = $("#s3-form");
+  if (setup && s3Fields) {
+    let timer = null;
+    async function refreshSetup() {
+      const params = new URLSearchParams();
+      ["bucket", "prefix", "sse", "sse_kms_key_id"].forEach((name) => params.set(name, s3Fields.elements[name].value.trim()));
+      const link = $("#cloudformation");
+      if (link) link.href = `${setup.dataset.roleSetup}?download=1&${params}`;
+      try {
+        const response = await fetch(`${setup.dataset.roleSetup}?${params}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (!response.ok || response.redirected) return;
+        const texts = await response.json();
+        $("#policy").textContent = texts.permission_policy;
+        const trust = $("#trust-policy");
+        if (trust) trust.textContent = texts.trust_policy;
+      } catch (error) { /* the next keystroke asks again */ }
+    }
+    $$("[data-policy-input]", s3Fields).forEach((input) => {
+      input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refreshSetup, 150); });
+      input.addEventListener("change", refreshSetup);
     });
   }
+
+  // A role or a key: show the chosen way's fields (and the trust policy only for a role).
+  function syncAuth() {
+    const auth = ($("input[name=auth]:checked") || {}).value;
+    $$("[data-show-when-auth]").forEach((el) => { el.hidden = Boolean(auth) && el.dataset.showWhenAuth !== auth; });
+  }
+  $$("input[name=auth]").forEach((radio) => radio.addEventListener("change", syncAuth));
+  syncAuth();
   $$("[data-copy]").forEach((button) => button.addEventListener("click", async () => {
     const text = document.getElementById(button.dataset.copy).textContent;
     try {

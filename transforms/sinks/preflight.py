@@ -12,21 +12,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transforms.errors import ConfigError, DestinationError
 from transforms.sinks.s3 import classify, client_for, region_name
 
-__all__ = ["DATA_REGIONS", "MARKER_NAME", "least_privilege_policy", "preflight", "check_destination", "list_objects"]
+__all__ = ["DATA_REGIONS", "DATA_REGION_NAMES", "MARKER_NAME", "least_privilege_policy", "preflight",
+           "check_destination", "list_objects"]
 
 # The platform keeps each account's data in one region; its exports go to a bucket in the same region.
 DATA_REGIONS = {"EU": "eu-west-1", "IN": "ap-south-1", "US": "us-west-2", "SG": "ap-southeast-1",
                 "SK": "ap-northeast-2"}
+# What the console says of each: the data region, and the bucket's AWS region by its console name.
+DATA_REGION_NAMES = {"EU": ("EU", "EU (Ireland) eu-west-1"), "IN": ("India", "Asia Pacific (Mumbai) ap-south-1"),
+                     "US": ("US", "US West (Oregon) us-west-2"),
+                     "SG": ("Singapore", "Asia Pacific (Singapore) ap-southeast-1"),
+                     "SK": ("South Korea", "Asia Pacific (Seoul) ap-northeast-2")}
 MARKER_NAME = "eventexport-connection-test.txt"
 _MARKER_BODY = b"eventexport wrote this object to test the destination; it is safe to delete.\n"
 
 
-def least_privilege_policy(bucket):
-    """The IAM policy customers give the export key: list the bucket, put objects, nothing else."""
-    return {"Version": "2012-10-17", "Statement": [
+def least_privilege_policy(bucket, prefix="", kms_key_arn=None):
+    """The IAM policy customers give the export key or role: list the bucket, put objects under the prefix,
+    nothing else; with SSE-KMS under the customer's own key, also make data keys with that key."""
+    statements = [
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]},
-    ]}
+        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"]},
+    ]
+    if kms_key_arn:
+        statements.append({"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": [kms_key_arn]})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _bucket_region(client, bucket, configured):
@@ -51,7 +61,7 @@ def preflight(settings, bucket, prefix):
     try:
         answer = client_for(settings).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "list", bucket) from None
+        raise classify(error, "list", bucket, settings, prefix) from None
     return answer["ResponseMetadata"].get("HTTPHeaders", {})
 
 
@@ -75,7 +85,7 @@ def check_destination(settings, bucket, prefix, data_region=None):
         client_for(settings).put_object(Bucket=bucket, Key=prefix + MARKER_NAME, Body=_MARKER_BODY,
                                         **settings.encryption_args())
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "put", bucket) from None
+        raise classify(error, "put", bucket, settings, prefix) from None
     return region
 
 
@@ -87,5 +97,5 @@ def list_objects(settings, bucket, prefix):
             for item in page.get("Contents", []):
                 found[item["Key"]] = (item["Size"], item["ETag"].strip('"'))
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "list", bucket) from None
+        raise classify(error, "list", bucket, settings, prefix) from None
     return found

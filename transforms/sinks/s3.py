@@ -23,6 +23,7 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
                                  ConnectTimeoutError, NoCredentialsError, ReadTimeoutError)
 
 from transforms.errors import ConfigError, DestinationError, TransientDestinationError
+from transforms.sinks.credentials import RoleSettings, role_error, role_session
 from transforms.sinks.endpoint_guard import guard_client, private_allowed
 
 __all__ = ["SECRET_ENV", "KEY_ID_ENV", "Secret", "S3Settings", "client_for", "put_object", "classify", "region_name",
@@ -61,7 +62,8 @@ class Secret(str):
 
 @dataclasses.dataclass(frozen=True)
 class S3Settings:
-    """How to reach the bucket. No key given: boto3's standard chain (environment, profile, role).
+    """How to reach the bucket: the customer's key, or the customer's `role` (transforms/sinks/credentials.py);
+    neither: boto3's standard chain (environment, profile, instance role).
     `allow_private_endpoints` is the deployment's EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS where the settings are
     made (transforms/sinks/endpoint_guard.py); it travels with them to every worker."""
 
@@ -73,6 +75,7 @@ class S3Settings:
     session_token: Secret = None
     sse: str = "none"
     sse_kms_key_id: str = None
+    role: RoleSettings = None
     allow_private_endpoints: bool = dataclasses.field(default_factory=private_allowed)
 
     def __post_init__(self):
@@ -82,6 +85,8 @@ class S3Settings:
             raise ConfigError("--sse_kms_key_id needs --sse aws:kms")
         if bool(self.access_key_id) != bool(self.secret_access_key):
             raise ConfigError("give both an access key id and its secret, or neither to use the standard chain")
+        if self.role and self.access_key_id:
+            raise ConfigError("give the destination a key or a role to assume, not both")
 
     def encryption_args(self):
         if self.sse == "none":
@@ -132,7 +137,8 @@ def client_for(settings):
                     read_timeout=READ_TIMEOUT, s3={"addressing_style": "path" if settings.path_style else "auto"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required",
                     ignore_configured_endpoint_urls=True)
-    client = boto3.session.Session().client(
+    session = role_session(settings.role, settings.region) if settings.role else boto3.session.Session()
+    client = session.client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config,
         aws_access_key_id=settings.access_key_id or None, aws_secret_access_key=settings.secret_access_key or None,
         aws_session_token=settings.session_token or None)
@@ -167,15 +173,19 @@ _NO_CREDENTIALS = ("no credentials for bucket {bucket!r}: give the destination k
                    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)")
 
 
-def classify(error, action, bucket):
+def classify(error, action, bucket, settings=None, prefix=""):
     """botocore error -> DestinationError (give up) or TransientDestinationError (retry later). A message
     names only codes we know: an endpoint's own words (an unknown code, a connection's failure) never reach
-    it, so an endpoint cannot be made to talk through our errors."""
+    it, so an endpoint cannot be made to talk through our errors. A role's refusals have their own words."""
     if isinstance(error, NoCredentialsError):
         return ConfigError(_NO_CREDENTIALS.format(bucket=bucket))
     if isinstance(error, (BotoConnectionError, BotoCoreError)) and not isinstance(error, ClientError):
         return TransientDestinationError(f"could not connect to S3 for bucket {bucket!r}; check the endpoint, or "
                                          "retry later")
+    role = settings.role if settings is not None else None
+    said = role and role_error(error, role, bucket, prefix, action)
+    if said:
+        return said
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _REGION_CODES:
@@ -258,7 +268,7 @@ def put_object(settings, bucket, key, stream, size, md5=None):
         answer = _complete(client, bucket, key, upload["UploadId"], parts, etag, kms_size)
         return _etag(answer, etag, "multipart")
     except (ClientError, BotoCoreError) as error:
-        raise classify(error, "put", bucket) from None
+        raise classify(error, "put", bucket, settings, key.rpartition("/")[0] + "/" if "/" in key else "") from None
 
 
 def _complete(client, bucket, key, upload_id, parts, etag, kms_size=None):
