@@ -4,8 +4,8 @@ Every existing account gets its own external id here (192 random bits, control/m
 `new_external_id`), so destinations made later by role find one; key destinations keep their key,
 and the key's columns become optional because a role destination has none.
 
-Revision ID: 0005_role_destinations
-Revises: 0004_reconciliation
+Revision ID: 0006_role_destinations
+Revises: 0005_reconciliation
 """
 
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from alembic import op
 
 from control.models import new_external_id
 
-revision = "0005_role_destinations"
-down_revision = "0004_reconciliation"
+revision = "0006_role_destinations"
+down_revision = "0005_reconciliation"
 branch_labels = None
 depends_on = None
 

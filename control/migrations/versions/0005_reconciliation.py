@@ -4,15 +4,15 @@
 `rejects_by_reason` ({reason code: rows}); exported and rejected rows are the existing `rows` and
 `rejected`. Runs done before this upgrade keep them empty: their manifests had no reconciliation.
 
-Revision ID: 0004_reconciliation
-Revises: 0003_run_control
+Revision ID: 0005_reconciliation
+Revises: 0004_run_control
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_reconciliation"
-down_revision = "0003_run_control"
+revision = "0005_reconciliation"
+down_revision = "0004_run_control"
 branch_labels = None
 depends_on = None
 

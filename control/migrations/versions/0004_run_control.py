@@ -2,15 +2,15 @@
 
 Existing runs are not backfills and were never cancelled, so the new columns start false and empty.
 
-Revision ID: 0003_run_control
-Revises: 0006_notifications
+Revision ID: 0004_run_control
+Revises: 0003_notifications
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_run_control"
-down_revision = "0006_notifications"
+revision = "0004_run_control"
+down_revision = "0003_notifications"
 branch_labels = None
 depends_on = None
 

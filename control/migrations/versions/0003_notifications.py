@@ -3,14 +3,14 @@ settings, and an export's failure streak and pause.
 
 `failure_streak` starts at 0 for every existing export (a server default, so rows already there get it).
 
-Revision ID: 0006_notifications
+Revision ID: 0003_notifications
 Revises: 0002_tenancy
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_notifications"
+revision = "0003_notifications"
 down_revision = "0002_tenancy"
 branch_labels = None
 depends_on = None
