@@ -42,8 +42,12 @@ def test_destination_is_saved_only_after_the_connection_test_and_its_secret_neve
     assert "secret access key does not match" in _error(_post(d, acme, "/destinations", wrong), 422,
                                                          "destination_refused")
     assert _get(d, acme, "/destinations").json() == []
+    mark = d.server.mark()
     added = _post(d, acme, "/destinations", destination_body(d, acme))
     assert added.status_code == 201, added.text
+    seen = [r for r in d.server.requests_since(mark) if r.path.lstrip("/").split("/")[0] == acme.bucket]
+    assert {("list" if r.method == "GET" and "list-type=2" in r.query else r.method) for r in seen} == {"list", "PUT"}
+    assert all(r.status == 200 for r in seen)   # the key may list and put, and is asked nothing else
     assert added.json()["bucket"] == acme.bucket and added.json()["prefix"] == "exports/"
     assert _error(_post(d, acme, "/destinations", destination_body(d, acme)), 409, "conflict", "name")
     listed, shown = _get(d, acme, "/destinations"), _get(d, acme, "/destinations/acme")

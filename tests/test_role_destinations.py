@@ -67,7 +67,7 @@ def test_a_role_destination_saved_through_the_api_exports_with_list_and_put_only
     for given in ({"external_id": "mine"}, {"access_key_id": tenant.key.access_key_id}):
         refused = d.client.post(f"{API}/destinations", json={**body, **given}, headers=bearer(tenant.admin))
         assert refused.status_code == 422, refused.text   # the external id is ours; a key and a role never both
-    calls = len(proxy.assume_role_calls)
+    calls, mark = len(proxy.assume_role_calls), d.server.mark()
     saved = d.client.post(f"{API}/destinations", json=body, headers=bearer(tenant.admin))
     assert saved.status_code == 201, saved.text
     assert saved.json()["role_arn"] == arn and "external_id" not in saved.json()
@@ -77,11 +77,11 @@ def test_a_role_destination_saved_through_the_api_exports_with_list_and_put_only
         "window_from": (now - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "window_to": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert created.status_code == 201, created.text
-    mark = d.server.mark()
     assert run_due(d.engine, d.settings, d.vault, log=lambda _line: None) == 1
     run = d.client.get(f"{API}/runs", headers=bearer(tenant.viewer)).json()["items"][0]
     assert run["status"] == "Done" and run["rows"] > 0, run
-    # the run reached the bucket with the role's session alone, and only to list it and put objects
+    # the connection test and the run reached the bucket with the role's session alone, and only to list it and
+    # put objects
     to_bucket = [r for r in d.server.recorded_since(mark) if r.path.lstrip("/").split("/")[0] == bucket]
     assert to_bucket and all(r.headers.get("x-amz-security-token") for r in to_bucket)
     assert {("list" if r.method == "GET" and "list-type=2" in r.query else r.method) for r in to_bucket} == \

@@ -39,20 +39,19 @@ def least_privilege_policy(bucket, prefix="", kms_key_arn=None):
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _bucket_region(client, bucket, configured):
-    """The bucket's region from S3 itself where the key may ask (HeadBucket needs only s3:ListBucket
-    on AWS; GetBucketLocation works where the key happens to hold it), otherwise the configured one."""
+def _bucket_region(client, bucket, settings):
+    """The bucket's region, as AWS gives it to a key that may only list and put: HeadBucket is authorised by
+    s3:ListBucket there (GetBucketLocation is not, so it is never asked). An S3-compatible server
+    (`endpoint_url`) has its own regions, and not every one authorises HeadBucket so (moto checks an
+    action that does not exist): there the configured region stands and the bucket sees list and put alone."""
+    configured = settings.region or client.meta.region_name
+    if settings.endpoint_url:
+        return configured
     try:
         headers = client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
     except ClientError as error:
         headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    if region_name(headers.get("x-amz-bucket-region")):
-        return headers["x-amz-bucket-region"]
-    try:
-        return region_name(client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1") \
-            or configured
-    except ClientError:
-        return configured
+    return headers["x-amz-bucket-region"] if region_name(headers.get("x-amz-bucket-region")) else configured
 
 
 def preflight(settings, bucket, prefix):
@@ -76,7 +75,7 @@ def check_destination(settings, bucket, prefix, data_region=None):
         settings = dataclasses.replace(settings, region=expected)
     preflight(settings, bucket, prefix)
     client = client_for(settings)
-    region = _bucket_region(client, bucket, settings.region or client.meta.region_name)
+    region = _bucket_region(client, bucket, settings)
     if expected and region != expected:
         raise DestinationError(
             f"bucket {bucket!r} is in region {region}, but data region {data_region} keeps its data in "
