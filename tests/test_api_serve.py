@@ -55,9 +55,11 @@ def test_serve_binds_localhost_by_default_and_answers_over_http(tmp_path):
         base = f"http://{host}:{port}"
         status, schema = _get(f"{base}/openapi.json")
         assert status == 200 and {"/api/v1/destinations", "/api/v1/runs/{run_id}"} <= set(schema["paths"])
-        assert _get(f"{base}/api/v1/me", token) == (200, {"email": "ops@example.com", "role": "viewer",
-                                                          "account_id": "default", "account_name": "Default account",
-                                                          "data_region": None, "database_id": "local"})
+        status, me = _get(f"{base}/api/v1/me", token)
+        assert status == 200 and me.pop("external_id").startswith("eex-")   # the account's, for role destinations
+        assert me == {"email": "ops@example.com", "role": "viewer", "account_id": "default",
+                      "account_name": "Default account", "data_region": None, "database_id": "local",
+                      "role_principal": None}
         status, body = _get(f"{base}/api/v1/me")
         assert status == 401 and body["error"]["code"] == "unauthenticated"
     finally:

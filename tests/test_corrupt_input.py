@@ -179,17 +179,17 @@ def test_a_file_that_vanishes_after_listing_fails_the_run_and_the_rerun_finds_it
     from pipelines import export as export_module
     root, path, _, ids = _store_with(tmp_path, "parquet", lambda path: None)
     moved = path.with_name("part-00002.parquet")
-    listed = export_module.list_splits
+    listed = export_module.list_store
 
     def list_then_compact(*args):
         splits = listed(*args)
         path.rename(moved)   # a compaction job rewrites the file under another name just after the listing
         return splits
 
-    monkeypatch.setattr(export_module, "list_splits", list_then_compact)
+    monkeypatch.setattr(export_module, "list_store", list_then_compact)
     status, text = export(root, tmp_path / "out", "json", START, END)
     assert status == 2 and f"store file {str(path)!r} disappeared after the store was listed" in text, text
-    monkeypatch.setattr(export_module, "list_splits", listed)
+    monkeypatch.setattr(export_module, "list_store", listed)
     export_ok(root, tmp_path / "out", "json", START, END)
     files = reliability.folder_files(tmp_path / "out")
     reliability.account("corrupt files", "file gone between listing and reading: failed; rerun", ids,

@@ -128,16 +128,16 @@ def test_a_file_gone_after_the_listing_names_it_and_writes_nothing(platform, cus
     import pipelines.export
     _platform_environment(platform, monkeypatch)
     customer = new_customer(customer_server, monkeypatch)
-    listed = pipelines.export.list_splits
+    listed = pipelines.export.list_store
     gone = []
 
     def list_then_delete(*args):
-        splits = listed(*args)
+        splits, later = listed(*args)
         gone.append(splits[len(splits) // 2])
         platform.server.admin_client().delete_object(Bucket=platform.bucket, Key=gone[0].split("/", 3)[3])
-        return splits
+        return splits, later
 
-    monkeypatch.setattr(pipelines.export, "list_splits", list_then_delete)
+    monkeypatch.setattr(pipelines.export, "list_store", list_then_delete)
     mark = customer.server.mark()
     try:
         status, text, _ = _export(platform, customer, "events", "json")
