@@ -128,9 +128,11 @@ def report_progress(engine, run, owner, line):
         pass
 
 
-def _record(engine, run, owner, values, request_done):
-    """Write the run's outcome if `owner` still holds it; True if it did. Retried through a database
-    restart, since the pipeline's work is done and rerunning it would be the only other way."""
+def _record(engine, run, owner, values, request_done, on_recorded=None):
+    """Write the run's outcome if `owner` still holds it; True if it did. `on_recorded(connection)` runs in
+    the same transaction (what the outcome changes besides the run: the export's failure streak, the news of
+    it). Retried through a database restart, since the pipeline's work is done and rerunning it would be the
+    only other way."""
     give_up = time.monotonic() + _RECORD_PATIENCE.total_seconds()
     while True:
         try:
@@ -141,6 +143,8 @@ def _record(engine, run, owner, values, request_done):
                     connection.execute(requests.update().where(
                         (requests.c.id == run["request_id"]) & (requests.c.frequency == "once")
                         & (requests.c.status == "active")).values(status="done"))
+                if on_recorded is not None:
+                    on_recorded(connection)
                 return True
         except SQLAlchemyError:
             if time.monotonic() > give_up:
@@ -148,24 +152,26 @@ def _record(engine, run, owner, values, request_done):
             time.sleep(1)
 
 
-def finish(engine, run, owner, as_of, totals=None, error=None):
+def finish(engine, run, owner, as_of, totals=None, error=None, on_outcome=None):
     """Record the run Done with its totals, or Failed with `error` and its next attempt; the status recorded,
     or None if the claim was no longer held. A run whose export was stopped meanwhile ends Stopped instead of
-    Failed: it is never tried again."""
+    Failed: it is never tried again. `on_outcome(connection)` runs in the recording transaction of a Done or
+    Failed outcome."""
     now = utc(dt.datetime.now(dt.timezone.utc))
     if error is None:
         return "Done" if _record(engine, run, owner, dict(
             status="Done", finished_at=now, lease_until=None, error=None, next_attempt_at=None,
             objects=totals["objects"], rows=totals["rows"], rejected=totals["rejected"],
             bytes=totals["bytes"], read_rows=totals["read"], later_rows=totals["later"],
-            rejects_by_reason=totals["rejected_by_reason"]), request_done=True) else None
+            rejects_by_reason=totals["rejected_by_reason"]), request_done=True, on_recorded=on_outcome) else None
     with engine.connect() as connection:
         stopped = connection.execute(sa.select(requests.c.status).where(
             requests.c.id == run["request_id"])).scalar() == "stopped"
     status = "Stopped" if stopped else "Failed"
     return status if _record(engine, run, owner, dict(
         status=status, finished_at=now, lease_until=None, error=error[:2000],
-        next_attempt_at=None if stopped else as_of + retry_delay(run["attempts"] + 1)), request_done=False) else None
+        next_attempt_at=None if stopped else as_of + retry_delay(run["attempts"] + 1)), request_done=False,
+        on_recorded=None if stopped else on_outcome) else None
 
 
 def hand_back(engine, run, owner):

@@ -20,6 +20,7 @@ runs are never claimed again.
 
 import concurrent.futures
 import datetime as dt
+import functools
 import itertools
 import os
 import socket
@@ -272,6 +273,7 @@ class Scheduler:
     def _run(self, claimed, as_of):
         window = f"[{claimed['window_start']:%Y-%m-%d %H:%M}, {claimed['window_end']:%Y-%m-%d %H:%M})"
         engine, owner, totals = self.engine, self.owner, None
+        counted = functools.partial(self.notifier.run_ended, run_id=claimed["id"])   # in the outcome's transaction
         try:
             totals = _execute(engine, self.settings, self.vault, claimed, owner, self.lease)
         except RunStopped as error:   # already recorded Stopped by whoever cancelled it
@@ -280,17 +282,18 @@ class Scheduler:
             if shutdown.ended_runs():   # we ended its pipeline: not the run's fault
                 kept, status, outcome = hand_back(engine, claimed, owner), "handed_back", "handed back at shutdown"
             else:
-                kept = finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__)
+                kept = finish(engine, claimed, owner, as_of, error=str(error) or type(error).__name__,
+                              on_outcome=counted)
                 status = kept or "Failed"   # Stopped when its export was stopped meanwhile
                 outcome = f"{status}: {error}"
         else:
-            kept, status = finish(engine, claimed, owner, as_of, totals=totals), "Done"
+            kept, status = finish(engine, claimed, owner, as_of, totals=totals, on_outcome=counted), "Done"
             outcome = (f"Done, {totals['objects']} objects, {totals['rows']:,} rows, "
                        f"{totals['rejected']:,} rejected, {totals['bytes']:,} bytes; {totals['read']:,} read for "
                        f"the window, {totals['later']:,} left to later runs")
         metrics.run_ended(claimed, status if kept else "lapsed", totals if kept else None)
         if kept and status in ("Done", "Failed"):
-            self.notifier.run_ended(claimed["id"])
+            self.notifier.poke()   # the outcome's news was queued with it; send it now
         with logs.bind(account=claimed["account_id"], request_id=claimed["request_id"], run_id=claimed["id"]):
             self.log(f"run {claimed['request_id']} {window}: {outcome}" + (
                 "" if kept else " (not recorded: its claim lapsed and another scheduler took the run over)"))

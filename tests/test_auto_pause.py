@@ -18,7 +18,8 @@ from control.auto_pause import resume_export
 from control.errors import ConflictError
 from control.models import connect, deliveries, requests, runs
 from control.models import destinations as destination_rows
-from control.notifications import preferences, webhooks
+from control.notifications import Notifier, preferences, webhooks
+from control.notifications import events as notification_events
 from control.scheduler import plan_runs, run_due
 from control.secrets import Vault
 from control.settings import load_settings
@@ -55,6 +56,40 @@ def test_the_fifth_failure_in_a_row_pauses_a_recurring_export_and_tells_its_webh
     assert paused["paused_reason"].startswith("paused after 5 failed runs in a row (the limit is 5)")
     assert "the bucket refused us" in paused["paused_reason"]
     assert exports.public_export(paused)["paused_reason"] == paused["paused_reason"]
+
+
+def test_the_outcome_its_count_and_its_news_are_kept_together_and_a_failing_hook_never_undoes_the_outcome(
+        plane, monkeypatch):
+    engine, settings, vault = plane
+    webhooks.add_webhook(engine, vault, "acme", url="https://hooks.example.com/", secret=SECRET)
+    request = recurring_export(engine)
+    end_attempt(engine, settings, request, "Failed")   # the run exists, its streak is 1
+    warned = []
+    notifier = Notifier(engine, settings, vault, warn=warned.append)
+    with engine.connect() as connection:
+        run_id = connection.execute(sa.select(runs.c.id).where(runs.c.request_id == request)).scalar()
+
+    def half_then_fail(connection, *args):
+        connection.execute(requests.update().where(requests.c.id == request).values(failure_streak=99))
+        raise RuntimeError("the hook broke halfway")
+
+    monkeypatch.setattr(notification_events, "run_ended", half_then_fail)
+    with engine.begin() as connection:   # as control/claims.py records an outcome
+        connection.execute(runs.update().where(runs.c.id == run_id).values(status="Done", error=None))
+        notifier.run_ended(connection, run_id)
+    assert _request(engine, request)["failure_streak"] == 1        # the hook's half-done change rolled back
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar() == "Done"
+    assert warned == [f"run {run_id}: notifications not queued: RuntimeError: the hook broke halfway"]
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError):   # and when the outcome's transaction fails, nothing of its news is kept
+        with engine.begin() as connection:
+            connection.execute(runs.update().where(runs.c.id == run_id).values(attempts=runs.c.attempts + 1))
+            notifier.run_ended(connection, run_id)
+            raise RuntimeError("the outcome's transaction failed")
+    assert _request(engine, request)["failure_streak"] == 1
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar() == 1
 
 
 def test_a_done_run_ends_the_streak_and_one_time_exports_are_never_paused(plane):

@@ -63,41 +63,41 @@ def _mail_text(request, run, paused):
             "shows each attempt.\n")
 
 
-def run_ended(engine, settings, run_id, now=None):
-    """Count, pause and queue for run `run_id`, whose outcome (Done or Failed) was just recorded; the events
-    queued, as (channel, event) pairs."""
+def run_ended(connection, settings, run_id, now=None):
+    """Count, pause and queue for run `run_id`, whose outcome (Done or Failed) is being recorded in the
+    transaction of `connection`, so the outcome, its count and its news are kept together or not at all; the
+    events queued, as (channel, event) pairs."""
     now = utc(now or dt.datetime.now(dt.timezone.utc))
     queued = []
-    with engine.begin() as connection:
-        run = _one(connection, runs, run_id)
-        failed = run["status"] == "Failed"
-        request = _one(connection, requests, run["request_id"])
-        streak = auto_pause.count_outcome(connection, request, failed)
-        paused = auto_pause.pause_if_due(connection, settings, request, streak, run["error"], now) if failed else None
-        request = _one(connection, requests, run["request_id"])
-        account = request["account_id"]
+    run = _one(connection, runs, run_id)
+    failed = run["status"] == "Failed"
+    request = _one(connection, requests, run["request_id"])
+    streak = auto_pause.count_outcome(connection, request, failed)
+    paused = auto_pause.pause_if_due(connection, settings, request, streak, run["error"], now) if failed else None
+    request = _one(connection, requests, run["request_id"])
+    account = request["account_id"]
 
-        def send(channel, event, payload, **where):
-            outbox.queue(connection, account=account, channel=channel, event=event, payload=payload, now=now,
-                         **where)
-            queued.append((channel, event))
+    def send(channel, event, payload, **where):
+        outbox.queue(connection, account=account, channel=channel, event=event, payload=payload, now=now,
+                     **where)
+        queued.append((channel, event))
 
-        base = {"created_at": _iso(now), "account": account, "export": _export_view(request), "run": _run_view(run)}
-        for hook in webhooks_of(connection, account):
-            send("webhook", "run.failed" if failed else "run.done",
-                 dict(base, type="run.failed" if failed else "run.done"), webhook_id=hook["id"])
-            threshold = hook["reject_threshold"]
-            if not failed and threshold is not None and (run["rejected"] or 0) > threshold:
-                send("webhook", "run.rejects", dict(base, type="run.rejects", reject_threshold=threshold),
-                     webhook_id=hook["id"])
-            if paused:
-                send("webhook", "export.paused", dict(base, type="export.paused", reason=paused),
-                     webhook_id=hook["id"])
-        to = recipients(connection, account) if mail_enabled(settings) else []
-        if to and (paused or (failed and streak == 1)):
-            subject, text = _mail_text(request, run, paused)
-            send("email", "export.paused" if paused else "run.failed", {"subject": subject, "text": text},
-                 recipients=to)
+    base = {"created_at": _iso(now), "account": account, "export": _export_view(request), "run": _run_view(run)}
+    for hook in webhooks_of(connection, account):
+        send("webhook", "run.failed" if failed else "run.done",
+             dict(base, type="run.failed" if failed else "run.done"), webhook_id=hook["id"])
+        threshold = hook["reject_threshold"]
+        if not failed and threshold is not None and (run["rejected"] or 0) > threshold:
+            send("webhook", "run.rejects", dict(base, type="run.rejects", reject_threshold=threshold),
+                 webhook_id=hook["id"])
+        if paused:
+            send("webhook", "export.paused", dict(base, type="export.paused", reason=paused),
+                 webhook_id=hook["id"])
+    to = recipients(connection, account) if mail_enabled(settings) else []
+    if to and (paused or (failed and streak == 1)):
+        subject, text = _mail_text(request, run, paused)
+        send("email", "export.paused" if paused else "run.failed", {"subject": subject, "text": text},
+             recipients=to)
     return queued
 
 

@@ -149,7 +149,7 @@ def recurring_export(engine, frequency="recurring", account="acme"):
 
 def end_attempt(engine, settings, request_id, status, window=0, rejected=0, error="the bucket refused us"):
     """One attempt of the export's `window`-th run ends `status` (Done or Failed), recorded as the scheduler
-    records it, then the scheduler's hook; returns the (channel, event) pairs it queued."""
+    records it, with the scheduler's hook in the same transaction; returns the (channel, event) pairs it queued."""
     start = T0 + dt.timedelta(hours=4 * window)
     with engine.begin() as connection:
         run = connection.execute(sa.select(runs).where((runs.c.request_id == request_id)
@@ -166,4 +166,4 @@ def end_attempt(engine, settings, request_id, status, window=0, rejected=0, erro
             run_id = run.id
             connection.execute(runs.update().where(runs.c.id == run_id).values(attempts=runs.c.attempts + 1,
                                                                                 **values))
-    return events.run_ended(engine, settings, run_id)
+        return events.run_ended(connection, settings, run_id)
