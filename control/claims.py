@@ -27,7 +27,7 @@ LAST_RETRY = dt.timedelta(hours=4)
 _RECORD_PATIENCE = dt.timedelta(minutes=2)
 # How often a heartbeat looks for a cancel: a cancelled pipeline ends within about this long (one indexed
 # read per Running run each time, so cheap at any number of runs).
-CANCEL_POLL_SECONDS = 1.0
+CANCEL_POLL_SECONDS = 0.25
 # A pipeline asked to end (SIGTERM to its process group) and still going after this long is killed.
 _END_PATIENCE_SECONDS = 10.0
 
