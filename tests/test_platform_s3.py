@@ -81,6 +81,21 @@ def test_parquet_reads_through_it(server, platform):
         assert pq.ParquetFile(reader).read().equals(table)
 
 
+def test_a_ranged_file_asks_for_just_what_is_read(server, platform):
+    table = pa.table({"n": list(range(5000)), "text": [os.urandom(200).hex() for _ in range(5000)]})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=700)
+    path = _put(server, platform, "store/footer.parquet", sink.getvalue())
+    mark = server.mark()
+    with platform_s3.open_ranged(path, len(sink.getvalue())) as reader:
+        assert pq.ParquetFile(reader).read(columns=["n"]).equals(table.select(["n"]))
+    requests = [r for r in server.recorded_since(mark) if r.path.endswith("/footer.parquet")]
+    asked = sum(int(end) - int(start) + 1 for start, end in
+                (r.headers["range"].removeprefix("bytes=").split("-") for r in requests))
+    assert len(sink.getvalue()) > PART and all(r.method == "GET" for r in requests)
+    assert asked < len(sink.getvalue()) // 10   # the footer and the numbers, never the text nor a part ahead
+
+
 def test_a_missing_or_denied_object_is_the_file_error_it_is(server, platform):
     with pytest.raises(FileNotFoundError, match="no such object") as missing:
         platform_s3.open_object(f"s3://{platform}/store/nothing.parquet")

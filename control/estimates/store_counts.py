@@ -9,18 +9,17 @@ footer: a small store's are read whole (exact), a large store's are scaled by th
 per suffix read whole for its records per stored byte and its mix of names.
 
 On s3:// a file is read in ranged GETs of what the reader asks for (its footer, then the column chunks),
-never whole (transforms/runtime/platform_s3.py's read_range).
+never whole (transforms/runtime/platform_s3.py's open_ranged).
 """
 
 import collections
-import io
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from transforms.runtime.platform_s3 import is_s3, read_range
+from transforms.runtime.platform_s3 import is_s3, open_ranged
 from transforms.sources.readers import read_split
 from transforms.sources.store_files import locate
 
@@ -30,41 +29,9 @@ _DAY_MS = 86_400_000
 NONE, SOME, ALL = "none", "some", "all"
 
 
-class _RangedObject(io.RawIOBase):
-    """A seekable s3:// object of known `size` whose every read is one ranged GET of just what is asked."""
-
-    def __init__(self, path, size):
-        super().__init__()
-        self.name, self._size, self._position = path, size, 0
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def tell(self):
-        return self._position
-
-    def seek(self, offset, whence=io.SEEK_SET):
-        self._position = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence] + offset
-        return self._position
-
-    def read(self, size=-1):
-        end = self._size if size is None or size < 0 else min(self._size, self._position + size)
-        data = read_range(self.name, self._position, max(0, end - self._position))
-        self._position += len(data)
-        return data
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-
 def open_store_file(path, size):
     """A store file as a seekable binary file: local, or s3:// read in ranged GETs."""
-    return _RangedObject(path, size) if is_s3(path) else open(path, "rb")
+    return open_ranged(path, size) if is_s3(path) else open(path, "rb")
 
 
 def _statistics(metadata, group, name):

@@ -26,7 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-__all__ = ["open_object", "read_range", "put_object", "is_s3", "PART_BYTES", "READ_AHEAD", "FETCH_THREADS"]
+__all__ = ["open_object", "open_ranged", "read_range", "put_object", "is_s3", "PART_BYTES", "READ_AHEAD", "FETCH_THREADS"]
 
 # 8 MiB parts, 4 ahead: 32 MiB at most per open object. A store file is read by two threads at once
 # (transforms/runtime/prefetch.py), so reading holds 64 MiB at most, within the 500 MiB a worker may use.
@@ -120,18 +120,14 @@ def put_object(path, data):
         raise _os_error(error, path) from None
 
 
-class _ObjectReader(io.RawIOBase):
-    """A read-only, seekable file over an S3 object; see the module's docstring for the read-ahead."""
+class _ObjectFile(io.RawIOBase):
+    """A read-only, seekable file over the S3 object at `path` of `size` bytes; a subclass says how its
+    bytes are fetched (`read`)."""
 
-    def __init__(self, path):
+    def __init__(self, path, size):
         super().__init__()
-        self.name = path
+        self.name, self._size, self._position = path, size, 0
         self._bucket, self._key = _split(path)
-        try:
-            self._size = _client().head_object(Bucket=self._bucket, Key=self._key)["ContentLength"]
-        except (ClientError, BotoCoreError) as error:
-            raise _os_error(error, path) from None
-        self._position, self._parts = 0, {}
 
     def readable(self):
         return True
@@ -149,6 +145,31 @@ class _ObjectReader(io.RawIOBase):
         self._position = base + offset
         return self._position
 
+    def _end(self, size):
+        """Where a read of `size` bytes (all, when None or negative) from here stops."""
+        return self._size if size is None or size < 0 else min(self._size, self._position + size)
+
+    def readall(self):
+        return self.read()
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class _ObjectReader(_ObjectFile):
+    """An object read whole, in parts fetched ahead of the reader; see the module's docstring."""
+
+    def __init__(self, path):
+        bucket, key = _split(path)
+        try:
+            size = _client().head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except (ClientError, BotoCoreError) as error:
+            raise _os_error(error, path) from None
+        super().__init__(path, size)
+        self._parts = {}
+
     def _part(self, index):
         """Part `index`'s bytes; asks for the READ_AHEAD parts from it on, lets go of every other."""
         wanted = range(index, min(index + READ_AHEAD, -(-self._size // PART_BYTES)))
@@ -163,8 +184,7 @@ class _ObjectReader(io.RawIOBase):
 
     def read(self, size=-1):
         """Exactly `size` bytes (fewer only at the end): Parquet's reader takes a short read for a fault."""
-        end = self._size if size is None or size < 0 else min(self._size, self._position + size)
-        pieces = []
+        end, pieces = self._end(size), []
         while self._position < end:
             index, offset = divmod(self._position, PART_BYTES)
             data = self._part(index)
@@ -174,14 +194,6 @@ class _ObjectReader(io.RawIOBase):
         if len(pieces) == 1 and len(pieces[0]) == len(pieces[0].obj):
             return pieces[0].obj
         return b"".join(pieces)
-
-    def readall(self):
-        return self.read()
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
     def close(self):
         for future in self._parts.values():
@@ -193,3 +205,19 @@ class _ObjectReader(io.RawIOBase):
 def open_object(path):
     """s3://bucket/key as a seekable binary file; FileNotFoundError or PermissionError if it cannot be read."""
     return _ObjectReader(path)
+
+
+class _RangedReader(_ObjectFile):
+    """An object of which a few small pieces are read (a Parquet footer and a column or two): each read is
+    one ranged GET of just what is asked, never a part ahead."""
+
+    def read(self, size=-1):
+        end = self._end(size)
+        data = _get(self._bucket, self._key, self.name, self._position, end) if end > self._position else b""
+        self._position += len(data)
+        return data
+
+
+def open_ranged(path, size):
+    """s3://bucket/key, of `size` bytes, as a seekable binary file whose every read is one ranged GET."""
+    return _RangedReader(path, size)
