@@ -1,40 +1,26 @@
 """Webhook POSTs through `requests`, on connections that obey the endpoint rule (DESIGN.md, "Two S3 worlds"):
 resolve once, refuse a non-public address, connect to the address checked (transforms/sinks/endpoint_guard.py's
-GuardedConnection, the same guard the S3 clients use). TLS still verifies the certificate against the URL's
+guarded_pool, the same guard the S3 clients use). TLS still verifies the certificate against the URL's
 host name, and redirects are never followed, so a receiver cannot send us on to another address.
 """
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
-from transforms.sinks.endpoint_guard import GuardedConnection, private_allowed
+from transforms.sinks.endpoint_guard import guarded_pool, private_allowed
 
 __all__ = ["post", "describe_failure"]
 
 
-class _HTTPConnection(GuardedConnection, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(GuardedConnection, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
+_GUARDED_POOLS = {"http": guarded_pool(HTTPConnectionPool), "https": guarded_pool(HTTPSConnectionPool)}
 
 
 class _GuardedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
 
 
 def _session():

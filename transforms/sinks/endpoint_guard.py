@@ -20,14 +20,14 @@ import os
 import socket
 import urllib.parse
 
-from botocore.awsrequest import AWSHTTPConnection, AWSHTTPConnectionPool, AWSHTTPSConnection, AWSHTTPSConnectionPool
+from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import create_connection
 
 from transforms.errors import ConfigError
 
 __all__ = ["ALLOW_PRIVATE_ENV", "EndpointRefusedError", "private_allowed", "refusal", "check_host", "guard_client",
-           "GuardedConnection"]
+           "GuardedConnection", "GuardedHTTPConnection", "guarded_pool"]
 
 ALLOW_PRIVATE_ENV = "EVENTEXPORT_ALLOW_PRIVATE_ENDPOINTS"
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
@@ -148,20 +148,15 @@ class GuardedConnection:
         raise failure
 
 
-class GuardedHTTPConnection(GuardedConnection, AWSHTTPConnection):
-    pass
+def guarded_pool(pool):
+    """A subclass of urllib3's connection pool class `pool` whose connections obey the rule (the S3 clients'
+    pools here, the webhooks' in control/notifications/http.py)."""
+    connection = type(f"Guarded{pool.ConnectionCls.__name__}", (GuardedConnection, pool.ConnectionCls), {})
+    return type(f"Guarded{pool.__name__}", (pool,), {"ConnectionCls": connection})
 
 
-class GuardedHTTPSConnection(GuardedConnection, AWSHTTPSConnection):
-    pass
-
-
-class _GuardedHTTPPool(AWSHTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(AWSHTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
+_GUARDED_POOLS = {"http": guarded_pool(AWSHTTPConnectionPool), "https": guarded_pool(AWSHTTPSConnectionPool)}
+GuardedHTTPConnection = _GUARDED_POOLS["http"].ConnectionCls
 
 
 def guard_client(client):
@@ -172,6 +167,6 @@ def guard_client(client):
     pools = client._endpoint.http_session._pool_classes_by_scheme
     if set(pools) != {"http", "https"} or pools["http"] is not AWSHTTPConnectionPool:
         raise RuntimeError("botocore's connection pools are not where the endpoint guard expects them")
-    pools.update(http=_GuardedHTTPPool, https=_GuardedHTTPSPool)
+    pools.update(_GUARDED_POOLS)
     client.meta.events.register("before-send", _check_request)
     return client
