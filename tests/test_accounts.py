@@ -15,7 +15,7 @@ from control import accounts
 from control.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from control.models import connect
 from control.settings import load_settings
-from tests.support.control_deployment import DATABASES, postgres_database
+from tests.support.control_deployment import database  # noqa: F401 (a fixture)
 from transforms.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -182,23 +182,14 @@ def test_tokens_expire(engine):
             accounts.issue_token(engine, "v@example.com", days=days)
 
 
-@pytest.fixture(params=DATABASES)
-def shared_engine(request, tmp_path):
+@pytest.fixture
+def shared_engine(database):
     """An engine on SQLite or PostgreSQL, with the default account, for changes racing in threads."""
-    if request.param == "sqlite":
-        url, cleanup = f"sqlite:///{tmp_path}/eventexport.db", None
-    else:
-        admin, name, url = postgres_database()
-        cleanup = (admin, name)
-    engine = connect(url)
+    engine = connect(database)
     accounts.ensure_default_account(engine, load_settings({"EVENTEXPORT_EVENT_STORE": "/stores/a",
                                                            "EVENTEXPORT_DATABASE_ID": "eu1"}))
     yield engine
     engine.dispose()
-    if cleanup:
-        with cleanup[0].connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE "{cleanup[1]}"'))
-        cleanup[0].dispose()
 
 
 @pytest.mark.parametrize("change", ["demote", "remove"])

@@ -12,7 +12,7 @@ from control.accounts import ensure_default_account
 from control.errors import ConflictError
 from control.models import connect, destinations, requests
 from control.settings import load_settings
-from tests.support.control_deployment import DATABASES, postgres_database
+from tests.support.control_deployment import database  # noqa: F401 (a fixture)
 from transforms.errors import ConfigError
 
 NOW = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
@@ -20,26 +20,17 @@ CREATORS = 6
 ROUNDS = 4
 
 
-@pytest.fixture(params=DATABASES)
-def database(request, tmp_path):
+@pytest.fixture
+def plane(database):
     """A database URL with the default account and its destination `acme` (stored as is: no bucket needed)."""
-    if request.param == "sqlite":
-        url, cleanup = f"sqlite:///{tmp_path}/races.db", None
-    else:
-        admin, name, url = postgres_database()
-        cleanup = (admin, name)
-    engine = connect(url)
-    ensure_default_account(engine, load_settings({"EVENTEXPORT_DB": url}))
+    engine = connect(database)
+    ensure_default_account(engine, load_settings({"EVENTEXPORT_DB": database}))
     with engine.begin() as connection:
         connection.execute(destinations.insert().values(
             account_id="default", name="acme", bucket="acme-exports", prefix="", data_region="EU",
             access_key_id_sealed="-", secret_sealed="-", created_at=NOW.replace(tzinfo=None)))
-    yield url, engine
+    yield database, engine
     engine.dispose()
-    if cleanup:
-        admin, name = cleanup
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _profile_export(engine, frequency):
@@ -62,8 +53,8 @@ def _create(url, frequency, barrier, outcomes):
         engine.dispose()
 
 
-def test_creators_racing_in_processes_get_one_active_profile_export(database):
-    url, engine = database
+def test_creators_racing_in_processes_get_one_active_profile_export(plane):
+    url, engine = plane
     context = multiprocessing.get_context("fork")
     for _ in range(ROUNDS):
         engine.dispose()   # no pooled connection is inherited by the creators
@@ -86,8 +77,8 @@ def test_creators_racing_in_processes_get_one_active_profile_export(database):
         exports.stop_export(engine, created[0])   # the next round starts from none
 
 
-def test_a_profile_export_waits_for_the_active_one_whichever_kind_came_first(database):
-    _, engine = database
+def test_a_profile_export_waits_for_the_active_one_whichever_kind_came_first(plane):
+    _, engine = plane
     for first, second in (("recurring", "once"), ("once", "recurring")):
         request_id = _profile_export(engine, first)
         with pytest.raises(ConflictError, match=f"profile export {request_id} is active"):
@@ -102,8 +93,8 @@ def test_a_profile_export_waits_for_the_active_one_whichever_kind_came_first(dat
     (["é" * 257], "is 514 bytes long"),
     (["a" * 1_000_000], "is 1,000,000 bytes long"),
 ])
-def test_selections_over_the_limits_are_refused_naming_them(database, events, message):
-    _, engine = database
+def test_selections_over_the_limits_are_refused_naming_them(plane, events, message):
+    _, engine = plane
     with pytest.raises(ConfigError, match=message) as refused:
         exports.create_export(engine, destination="acme", export_type="select_events", format="json",
                               frequency="recurring", every="6h", events=events, now=NOW)
@@ -112,8 +103,8 @@ def test_selections_over_the_limits_are_refused_naming_them(database, events, me
         assert connection.execute(sa.select(sa.func.count()).select_from(requests)).scalar() == 0
 
 
-def test_selections_at_the_limits_are_taken(database):
-    _, engine = database
+def test_selections_at_the_limits_are_taken(plane):
+    _, engine = plane
     names = [f"{i:04d}" + "n" * (exports.MAX_EVENT_NAME_BYTES - 4) for i in range(exports.MAX_EVENTS)]
     request_id = exports.create_export(engine, destination="acme", export_type="select_events", format="json",
                                        frequency="recurring", every="6h", events=names, now=NOW)

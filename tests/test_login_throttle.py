@@ -13,29 +13,20 @@ from control import accounts, login_throttle
 from control.errors import AuthenticationError, TooManyAttemptsError
 from control.models import connect
 from control.settings import load_settings
-from tests.support.control_deployment import DATABASES, postgres_database
+from tests.support.control_deployment import database  # noqa: F401 (a fixture)
 
 PASSWORD = "correct horse battery staple"
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture(params=DATABASES)
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        url, cleanup = f"sqlite:///{tmp_path}/throttle.db", None
-    else:
-        admin, name, url = postgres_database()
-        cleanup = (admin, name)
-    engine = connect(url)
-    accounts.ensure_default_account(engine, load_settings({"EVENTEXPORT_DB": url}))
+@pytest.fixture
+def url(database):
+    engine = connect(database)
+    accounts.ensure_default_account(engine, load_settings({"EVENTEXPORT_DB": database}))
     for email in ("ann@example.com", "bob@example.com"):
         accounts.add_user(engine, account="default", email=email, role="admin", password=PASSWORD)
     engine.dispose()
-    yield url
-    if cleanup:
-        admin, name = cleanup
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return database
 
 
 def _try(engine, password, at, email="ann@example.com", client="203.0.113.7"):
