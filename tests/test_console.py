@@ -1,120 +1,23 @@
-"""The web console over HTTP (no browser): log-in and sessions, CSRF on every form, refusals beside their
-fields, account isolation, viewers, the log's paging, and that no secret ever reaches a page."""
+"""The web console's pages over HTTP (no browser): refusals beside their fields, account isolation, viewers,
+destinations, the log's paging, an export's page, and that no secret ever reaches a page. Log-in and
+sessions: tests/test_console_sessions.py."""
 
 import datetime as dt
 import html
 import json
 import re
 import urllib.parse
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
 from console.log_pages import PAGE_SIZE
 from control import accounts, destinations, exports
 from control.models import requests, runs
 from control.scheduler import plan_runs
-from devtools.local_s3 import provision_least_privilege
-from tests.support.console_deployment import (ADMIN, OUTSIDER, PASSWORD, VIEWER, console_deployment, csrf_of,
-                                              log_in, recent_store)
+from tests.support.console_deployment import (ADMIN, OUTSIDER, VIEWER, csrf_of, deployment, logged_in,  # noqa: F401
+                                              post_form, store, with_destination)
 from transforms.sinks.preflight import MARKER_NAME
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return recent_store(tmp_path_factory.mktemp("console-store"))
-
-
-def _deployment(tmp_path, store, server):
-    settings, engine, vault, app = console_deployment(tmp_path, store)
-    bucket = f"console-{uuid.uuid4().hex[:12]}"
-    key = provision_least_privilege(server, bucket, region="eu-west-1")
-    deployment = {"settings": settings, "engine": engine, "vault": vault, "app": app, "bucket": bucket, "key": key,
-                  "server": server}
-    destinations.add_destination(engine, vault, name="acme", bucket=bucket, data_region="EU",
-                                 access_key_id=key.access_key_id, secret_access_key=key.secret_access_key,
-                                 prefix="exports", endpoint_url=server.endpoint_url, path_style=True)
-    return deployment
-
-
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory, store, server):
-    """One deployment for the module (password hashing and bucket set-up are slow on purpose); tests that
-    count what was created compare with what was there before."""
-    return _deployment(tmp_path_factory.mktemp("console"), store, server)
-
-
-def _client(deployment, email=ADMIN):
-    client = TestClient(deployment["app"])
-    if email:
-        assert log_in(client, email).status_code == 303
-    return client
-
-
-def _post(client, path, page, data):
-    return client.post(path, data={"csrf_token": csrf_of(client.get(page).text), **data}, follow_redirects=False)
-
-
-def test_pages_need_a_log_in_and_a_wrong_password_says_so(deployment):
-    client = _client(deployment, email=None)
-    assert client.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
-    for path in ("/console/settings/exports", "/console/runs/1?verify=1"):   # a link survives the log-in
-        answer = client.get(path, follow_redirects=False)
-        assert answer.status_code == 303 and answer.headers["location"] == "/console/login?" + urllib.parse.urlencode(
-            {"next": path.removeprefix("/console")})
-    refused = log_in(client, ADMIN, "not the password")
-    assert refused.status_code == 401 and "Wrong email or password." in refused.text
-    token = csrf_of(client.get("/console/login?next=%2Fruns%2F1").text)
-    for sent, lands in (("/runs/1", "/console/runs/1"), ("//evil.example/x", "/console/activity"),
-                        ("https://evil.example/", "/console/activity"), ("/\\evil.example", "/console/activity")):
-        answer = client.post("/console/login", data={"csrf_token": token, "email": ADMIN, "password": PASSWORD,
-                                                     "next": sent}, follow_redirects=False)
-        assert answer.headers["location"] == lands, sent
-        token = csrf_of(client.get("/console/activity").text)   # logged in: a new session, a new token
-    assert log_in(client, ADMIN).headers["location"] == "/console/activity"
-    assert client.get("/console/activity").status_code == 200
-
-
-def test_session_cookie_is_httponly_samesite_and_cannot_be_forged(deployment):
-    client = _client(deployment, email=None)
-    answer = log_in(client, ADMIN)
-    cookie = answer.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=" in cookie
-    value = client.cookies.get("eventexport_session")
-    forged = TestClient(deployment["app"], cookies={"eventexport_session": value[:-3] + "abc"})
-    assert forged.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
-
-
-def test_a_logged_out_sessions_cookie_is_refused_and_the_users_other_sessions_are_not(deployment):
-    client, other = _client(deployment), _client(deployment)
-    copy = client.cookies.get("eventexport_session")
-    answer = _post(client, "/console/logout", "/console/activity", {})
-    assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
-    replayed = TestClient(deployment["app"], cookies={"eventexport_session": copy})
-    for path in ("/console/activity", "/console/settings/exports"):
-        assert replayed.get(path, follow_redirects=False).headers["location"].startswith("/console/login")
-    assert replayed.post("/console/logout", data={}, follow_redirects=False).headers["location"] == "/console/login"
-    assert other.get("/console/activity", follow_redirects=False).status_code == 200
-    assert log_in(client, ADMIN).status_code == 303   # and the user can log in again
-    assert client.get("/console/activity", follow_redirects=False).status_code == 200
-
-
-def test_every_form_needs_the_sessions_csrf_token(deployment):
-    before = len(exports.list_exports(deployment["engine"]))
-    client, other = _client(deployment), _client(deployment)
-    stale = csrf_of(other.get("/console/activity").text)   # another session's token
-    form = {"destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
-            "every": "6"}
-    for token in (None, stale):
-        data = dict(form, **({"csrf_token": token} if token else {}))
-        assert client.post("/console/exports", data=data).status_code == 403
-    for path in ("/console/settings/exports", "/console/logout", "/console/settings/exports/acme/remove"):
-        assert client.post(path, data={"csrf_token": stale}, follow_redirects=False).status_code == 403
-    assert len(exports.list_exports(deployment["engine"])) == before
-    assert destinations.list_destinations(deployment["engine"])   # not removed
-    assert client.get("/console/activity", follow_redirects=False).status_code == 200   # still logged in
 
 
 @pytest.mark.parametrize("form, field, words", [
@@ -132,9 +35,9 @@ def test_every_form_needs_the_sessions_csrf_token(deployment):
 ])
 def test_create_export_shows_each_refusal_beside_its_field(deployment, form, field, words):
     before = len(exports.list_exports(deployment["engine"]))
-    client = _client(deployment)
+    client = logged_in(deployment)
     data = {"destination": "acme", "export_type": "all_events", "format": "json", **form}
-    answer = _post(client, "/console/exports", "/console/activity", data)
+    answer = post_form(client, "/console/exports", "/console/activity", data)
     assert answer.status_code == 422
     error = re.search(rf'<p class="field-error" id="err-{field}">([^<]*)</p>', answer.text)
     assert error and words in error.group(1).replace("&#39;", "'"), answer.text[:3000]
@@ -143,9 +46,9 @@ def test_create_export_shows_each_refusal_beside_its_field(deployment, form, fie
 
 
 def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
-    client = _client(deployment)
+    client = logged_in(deployment)
     today = dt.datetime.now(dt.timezone.utc).date()
-    created = _post(client, "/console/exports", "/console/activity", {
+    created = post_form(client, "/console/exports", "/console/activity", {
         "destination": "acme", "export_type": "select_events", "events": ["Charged", "Items, Bought"],
         "format": "csv", "frequency": "once", "window_from": str(today - dt.timedelta(days=2)),
         "window_to": str(today - dt.timedelta(days=1))})
@@ -155,25 +58,25 @@ def test_create_a_one_time_export_and_stop_a_recurring_one(deployment):
     assert saved["events"] == ["Charged", "Items, Bought"] and saved["format"] == "csv"
     assert saved["window_from"] == dt.datetime.combine(today - dt.timedelta(days=2), dt.time())
     assert saved["window_to"] == dt.datetime.combine(today, dt.time())
-    recurring = _post(client, "/console/exports", "/console/activity", {
+    recurring = post_form(client, "/console/exports", "/console/activity", {
         "destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
         "every": "6"}).headers["location"].split("created=")[1]
     page = client.get("/console/activity").text
     assert request_id in page and recurring in page and 'data-live="1"' in page   # refreshes while Pending
     assert f"/console/exports/{recurring}/stop" in page and f"/console/exports/{request_id}/stop" in page
     assert client.get(f"/console/activity?q={recurring[:6]}").text.count('class="badge badge-') == 1
-    stopped = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
+    stopped = post_form(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
     assert stopped.status_code == 303 and stopped.headers["location"] == "/console/activity"   # a reload posts nothing
     after = client.get(stopped.headers["location"]).text
     assert f"Export {recurring} stopped" in after
     assert f"Export {recurring} stopped" not in client.get("/console/activity").text   # told once
     assert exports.get_export(deployment["engine"], recurring)["status"] == "stopped"
-    again = _post(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
+    again = post_form(client, f"/console/exports/{recurring}/stop", "/console/activity", {})
     assert again.status_code == 409 and "already stopped" in again.text
 
 
 def test_the_event_picker_lists_the_stores_event_names(deployment):
-    page = _client(deployment).get("/console/activity").text
+    page = logged_in(deployment).get("/console/activity").text
     names = re.findall(r'<input type="checkbox" name="events" value="([^"]*)"', page)
     assert {"Charged", "App Launched"} <= set(names) and names == sorted(names)
 
@@ -187,24 +90,24 @@ def test_accounts_see_only_their_own(deployment):
             request_id=mine, account_id="default", window_start=dt.datetime(2026, 11, 1),
             window_end=dt.datetime(2026, 11, 1, 6), time_basis="capture", run_timestamp="20261101060000",
             status="Pending", attempts=0)).inserted_primary_key[0]
-    outsider = _client(deployment, OUTSIDER)
+    outsider = logged_in(deployment, OUTSIDER)
     assert mine not in outsider.get("/console/activity").text
     assert "acme" not in outsider.get("/console/settings/exports").text
     assert outsider.get(f"/console/runs/{run_id}").status_code == 404
-    assert _post(outsider, f"/console/exports/{mine}/stop", "/console/activity", {}).status_code == 404
+    assert post_form(outsider, f"/console/exports/{mine}/stop", "/console/activity", {}).status_code == 404
     assert exports.get_export(engine, mine)["status"] == "active"
-    assert _client(deployment).get(f"/console/runs/{run_id}").status_code == 200
+    assert logged_in(deployment).get(f"/console/runs/{run_id}").status_code == 200
 
 
 def test_a_viewer_reads_but_cannot_change_anything(deployment):
     mine = exports.create_export(deployment["engine"], destination="acme", export_type="all_events",
                                  format="json", frequency="recurring", every="6h")
-    viewer = _client(deployment, VIEWER)
+    viewer = logged_in(deployment, VIEWER)
     page = viewer.get("/console/activity").text
     assert mine in page and "+ Create Export" not in page and "/stop" not in page
     assert "Add AWS S3" not in viewer.get("/console/settings/exports").text
     before = len(exports.list_exports(deployment["engine"]))
-    refused = _post(viewer, "/console/exports", "/console/activity", {
+    refused = post_form(viewer, "/console/exports", "/console/activity", {
         "destination": "acme", "export_type": "all_events", "format": "json", "frequency": "recurring",
         "every": "6"})
     assert refused.status_code == 403 and "is a viewer and may only read" in refused.text
@@ -218,7 +121,7 @@ def test_a_viewer_reads_but_cannot_change_anything(deployment):
     bucket, admin_s3 = deployment["bucket"], deployment["server"].admin_client()
     admin_s3.delete_object(Bucket=bucket, Key=f"exports/{MARKER_NAME}")   # the one adding acme put
     for path in writes:
-        refused = _post(viewer, path, "/console/activity", {"role": "viewer", "password": "a new long passphrase",
+        refused = post_form(viewer, path, "/console/activity", {"role": "viewer", "password": "a new long passphrase",
                                                            "action": "test", "name": "x"})
         assert refused.status_code == 403 and "is a viewer and may only read" in refused.text, path
     assert "Contents" not in admin_s3.list_objects_v2(Bucket=bucket, Prefix="exports/")   # no test object put
@@ -228,7 +131,7 @@ def test_a_viewer_reads_but_cannot_change_anything(deployment):
 
 
 def test_what_to_paste_into_aws_follows_the_form_and_names_the_accounts_external_id(deployment):
-    client = _client(deployment)
+    client = logged_in(deployment)
     external_id = accounts.get_account(deployment["engine"], "default")["external_id"]
     page = html.unescape(client.get("/console/settings/exports").text)
     assert f'"sts:ExternalId": "{external_id}"' in page
@@ -250,7 +153,7 @@ def test_what_to_paste_into_aws_follows_the_form_and_names_the_accounts_external
 
 
 def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
-    client = _client(deployment)
+    client = logged_in(deployment)
     key = deployment["key"]
     form = {"name": "warehouse", "bucket": deployment["bucket"], "data_region": "EU",
             "access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "prefix": "raw",
@@ -258,7 +161,7 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
     page = client.get("/console/settings/exports").text
     assert "arn:aws:s3:::YOUR-BUCKET-NAME/*" in page and "Asia Pacific (Mumbai) ap-south-1" in page
     answers = []
-    tested = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="test"))
+    tested = post_form(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="test"))
     assert tested.status_code == 303
     tested = client.get(tested.headers["location"])   # the outcome and the form's values, on the next page
     answers.append(tested)
@@ -268,16 +171,16 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
         form, action="test", secret_access_key="wrong-secret", csrf_token=csrf_of(page)))
     answers.append(as_json)
     assert as_json.status_code == 422 and "secret access key does not match" in as_json.json()["message"]
-    bad_bucket = _post(client, "/console/settings/exports", "/console/settings/exports",
+    bad_bucket = post_form(client, "/console/settings/exports", "/console/settings/exports",
                        dict(form, action="save", bucket="Not_A_Bucket"))
     answers.append(bad_bucket)
     assert bad_bucket.status_code == 422
     assert re.search(r'data-error-for="bucket"\s*>\s*The bucket &#39;Not_A_Bucket&#39; is not a valid S3 bucket name',
                      bad_bucket.text)
-    saved = _post(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="save"))
+    saved = post_form(client, "/console/settings/exports", "/console/settings/exports", dict(form, action="save"))
     assert saved.status_code == 303
     answers += [client.get(saved.headers["location"]), client.get("/console/activity")]
-    tested_saved = _post(client, "/console/settings/exports/warehouse/test", "/console/settings/exports", {})
+    tested_saved = post_form(client, "/console/settings/exports/warehouse/test", "/console/settings/exports", {})
     assert tested_saved.status_code == 303
     answers.append(client.get(tested_saved.headers["location"]))
     assert "warehouse: connection test passed" in answers[-1].text
@@ -288,7 +191,7 @@ def test_destination_form_tests_saves_and_never_sends_a_secret_back(deployment):
 
 @pytest.mark.slow
 def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
-    deployment = _deployment(tmp_path, store, server)
+    deployment = with_destination(tmp_path, store, server)
     engine = deployment["engine"]
     request_id = exports.create_export(engine, destination="acme", export_type="all_events", format="json",
                                        frequency="recurring", every="4h")
@@ -302,7 +205,7 @@ def test_the_log_pages_ten_thousand_runs(tmp_path, store, server):
             for i in range(10_000)])
         assert connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar() == 10_000
         assert connection.execute(sa.select(requests.c.id)).scalar() == request_id
-    client = _client(deployment)
+    client = logged_in(deployment)
     first = client.get("/console/activity").text
     assert "10,000 entries" in first and f"Page 1 of {10_000 // PAGE_SIZE}" in first
     assert first.count('class="badge badge-done"') == PAGE_SIZE
@@ -326,7 +229,7 @@ def test_the_log_shows_progress_of_a_running_run_and_the_error_of_a_failed_one(d
             request_id=request_id, account_id="default", window_start=dt.datetime(2026, 10, 1, 4),
             window_end=dt.datetime(2026, 10, 1, 8), time_basis="capture", run_timestamp="20261001080000",
             status="Running", attempts=1, last_progress="progress: read 12,345 rows, wrote 12,000 rows"))
-    client = _client(deployment)
+    client = logged_in(deployment)
     log = client.get(f"/console/activity?q={request_id}").text
     assert 'data-live="1"' in log and "read 12,345 rows, wrote 12,000 rows" in log
     assert "grant s3:PutObject on arn:aws:s3:::x/*" in log and "attempt 2" in log
@@ -335,83 +238,19 @@ def test_the_log_shows_progress_of_a_running_run_and_the_error_of_a_failed_one(d
     assert "grant s3:PutObject" in run_page and "Next automatic retry" in run_page and ">Verify<" not in run_page
 
 
-def test_thirty_wrong_log_ins_then_the_right_one_waits(deployment):
-    email = f"guessed-{uuid.uuid4().hex[:6]}@acme.example"
-    accounts.add_user(deployment["engine"], account="default", email=email, role="viewer", password=PASSWORD)
-    client = _client(deployment, email=None)
-    statuses = [log_in(client, email, f"wrong guess {n:02d}").status_code for n in range(30)]
-    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
-    right = log_in(client, email)
-    assert right.status_code == 429 and 0 < int(right.headers["retry-after"]) <= 30
-    assert "Too many failed log-ins" in right.text and right.headers["content-type"].startswith("text/html")
-    assert client.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
-
-
-def test_an_admin_manages_users_and_anyone_changes_their_own_password(deployment):
-    engine, suffix = deployment["engine"], uuid.uuid4().hex[:6]
-    member = f"member-{suffix}@acme.example"
-    accounts.add_user(engine, account="default", email=member, role="viewer", password=PASSWORD)
-    admin = _client(deployment)
-    page = admin.get("/console/settings/users").text
-    assert member in page and f"/console/settings/users/{member.replace('@', '%40')}/remove" in page
-    promoted = _post(admin, f"/console/settings/users/{member}/role", "/console/settings/users", {"role": "admin"})
-    assert promoted.status_code == 303 and "role changed" in admin.get(promoted.headers["location"]).text
-    assert accounts.get_user(engine, member)["role"] == "admin"
-    weak = _post(admin, f"/console/settings/users/{member}/password", "/console/settings/users",
-                 {"password": "aaaaaaaaaaaa"})
-    assert weak.status_code == 422 and "too easy to guess" in weak.text
-    reset = _post(admin, f"/console/settings/users/{member}/password", "/console/settings/users",
-                  {"password": "plum tractor window ferry"})
-    assert reset.status_code == 303
-    own = _client(deployment, email=None)
-    assert log_in(own, member, "plum tractor window ferry").status_code == 303
-    wrong = _post(own, "/console/account/password", "/console/account/password",
-                  {"current_password": "not my password", "new_password": "another plum tractor"})
-    assert wrong.status_code == 422 and "The current password is wrong" in wrong.text
-    changed = _post(own, "/console/account/password", "/console/account/password",
-                    {"current_password": "plum tractor window ferry", "new_password": "quiet harbour lantern 42"})
-    assert changed.status_code == 303 and "Your password is changed" in own.get(changed.headers["location"]).text
-    assert accounts.authenticate(engine, member, "quiet harbour lantern 42")["email"] == member
-    removed = _post(admin, f"/console/settings/users/{member}/remove", "/console/settings/users", {})
-    assert removed.status_code == 303
-    assert own.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
-    last = _post(_client(deployment, OUTSIDER), f"/console/settings/users/{OUTSIDER}/role", "/console/settings/users",
-                 {"role": "viewer"})
-    assert last.status_code == 409 and "last admin" in last.text
-
-
-def test_setting_a_password_ends_the_users_other_sessions(deployment):
-    engine, member = deployment["engine"], f"member-{uuid.uuid4().hex[:6]}@acme.example"
-    accounts.add_user(engine, account="default", email=member, role="viewer", password=PASSWORD)
-    here, elsewhere, stolen = (_client(deployment, member) for _ in range(3))
-    changed = _post(here, "/console/account/password", "/console/account/password",
-                    {"current_password": PASSWORD, "new_password": "quiet harbour lantern 42"})
-    assert changed.status_code == 303
-    assert here.get("/console/activity", follow_redirects=False).status_code == 200   # the changer goes on
-    for other in (elsewhere, stolen):
-        assert other.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
-    again = _client(deployment, email=None)
-    assert log_in(again, member, "quiet harbour lantern 42").status_code == 303
-    reset = _post(_client(deployment), f"/console/settings/users/{member}/password", "/console/settings/users",
-                  {"password": "plum tractor window ferry"})
-    assert reset.status_code == 303   # an admin's reset ends the user's sessions too
-    for other in (here, again):
-        assert other.get("/console/activity", follow_redirects=False).headers["location"] == "/console/login"
-
-
 def test_every_console_refusal_carries_its_status(deployment):
-    client = _client(deployment)
+    client = logged_in(deployment)
     assert client.get("/console/runs/999999").status_code == 404
     assert client.get("/console/runs/999999/manifest.json").status_code == 404
-    assert _post(client, "/console/runs/999999/verify", "/console/activity", {}).status_code == 404
-    assert _post(client, "/console/exports/nope/stop", "/console/activity", {}).status_code == 404
-    assert _post(client, "/console/settings/exports/nope/remove", "/console/settings/exports", {}).status_code == 404
+    assert post_form(client, "/console/runs/999999/verify", "/console/activity", {}).status_code == 404
+    assert post_form(client, "/console/exports/nope/stop", "/console/activity", {}).status_code == 404
+    assert post_form(client, "/console/settings/exports/nope/remove", "/console/settings/exports", {}).status_code == 404
     unknown = client.get("/console/nothing/here")
     assert unknown.status_code == 404 and "No such page" in unknown.text and "Log out" in unknown.text
 
 
 def test_an_export_over_the_limits_is_refused_naming_them(deployment):
-    client = _client(deployment)
+    client = logged_in(deployment)
     token = csrf_of(client.get("/console/activity").text)
     base = [("csrf_token", token), ("destination", "acme"), ("export_type", "select_events"), ("format", "json"),
             ("frequency", "recurring"), ("every", "6")]
@@ -429,30 +268,30 @@ def test_an_export_s_page_cancels_retries_and_backfills_its_runs(deployment):
                                        frequency="recurring", every="12h", now=now - dt.timedelta(hours=13))
     plan_runs(engine, now)
     run = run_rows(engine, request_id)[0]
-    client, page = _client(deployment), f"/console/exports/{request_id}"
+    client, page = logged_in(deployment), f"/console/exports/{request_id}"
     shown = client.get(page).text
     assert "Next run at" in shown and f'data-copy-text="{request_id}"' in shown and ">Backfill<" in shown
     assert f'href="/console/exports/{request_id}"' in client.get("/console/activity").text   # ids link to it
-    cancelled = _post(client, f"/console/runs/{run['id']}/cancel", page, {"back": f"/exports/{request_id}"})
+    cancelled = post_form(client, f"/console/runs/{run['id']}/cancel", page, {"back": f"/exports/{request_id}"})
     assert cancelled.headers["location"] == page
     assert (run_rows(engine, request_id)[0]["status"], run_rows(engine, request_id)[0]["stopped_by"]) == \
            ("Stopped", ADMIN)
-    assert _post(client, f"/console/runs/{run['id']}/retry", page, {"back": "//evil.example"}).headers[
+    assert post_form(client, f"/console/runs/{run['id']}/retry", page, {"back": "//evil.example"}).headers[
         "location"] == f"/console/runs/{run['id']}"   # only ever back to a page of this console
     assert run_rows(engine, request_id)[0]["status"] == "Pending"
     first = exports.get_export(engine, request_id)["created_at"]
     local = "%Y-%m-%dT%H:%M:%S"   # a datetime-local input's value
-    off = _post(client, f"{page}/backfill", page, {"from": (first - dt.timedelta(hours=23)).strftime(local),
+    off = post_form(client, f"{page}/backfill", page, {"from": (first - dt.timedelta(hours=23)).strftime(local),
                                                    "to": first.strftime(local)})
     assert off.status_code == 422 and "nearest are" in off.text
-    made = _post(client, f"{page}/backfill", page, {"from": (first - dt.timedelta(hours=24)).strftime(local),
+    made = post_form(client, f"{page}/backfill", page, {"from": (first - dt.timedelta(hours=24)).strftime(local),
                                                     "to": first.strftime(local)})
     assert made.status_code == 303 and "2 window(s) queued" in client.get(made.headers["location"]).text
     assert [r["backfill"] for r in run_rows(engine, request_id)][:2] == [True, True]
-    viewer = _client(deployment, VIEWER)
+    viewer = logged_in(deployment, VIEWER)
     assert "/cancel" not in viewer.get(page).text
-    assert _post(viewer, f"/console/runs/{run['id']}/cancel", page, {}).status_code == 403
-    assert _client(deployment, OUTSIDER).get(page).status_code == 404
+    assert post_form(viewer, f"/console/runs/{run['id']}/cancel", page, {}).status_code == 403
+    assert logged_in(deployment, OUTSIDER).get(page).status_code == 404
 
 
 def run_rows(engine, request_id):
