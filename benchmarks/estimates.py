@@ -3,7 +3,7 @@
     python -m benchmarks.estimates [--events 300000] [--days 3] [--profiles natural,distinct,hostile]
         [--formats json,xml,csv,parquet,avro] [--workdir /tmp/estimates-bench] [--timing-store DIR]
 
-For each store profile (the benchmark's: benchmarks/run.py STORE_PROFILES) a Parquet store is generated
+For each store profile (the benchmark's: benchmarks/stores.py STORE_PROFILES) a Parquet store is generated
 once; for each format the estimate of a one-time export of the store's days is compared with the real
 export's manifest (rows, and the bytes of its data objects) on the in-process runner. With
 --timing-store, the estimate of a 60-day window of that store (devtools.generate --days 60) is timed
@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 
-from benchmarks.run import STORE_PROFILES
+from benchmarks.stores import STORE_PROFILES
 
 END_DATE = dt.date(2026, 11, 20)
 _UTC = dt.timezone.utc

@@ -77,7 +77,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 import uuid
 
 from benchmarks.chart import draw
@@ -86,6 +85,7 @@ from benchmarks.dask_contender import DASK
 from benchmarks.measure import run_measured
 from benchmarks.provenance import code_fingerprint, git_state, machine_info
 from benchmarks.report import DEFINITIONS, MB, ratios, representative, table
+from benchmarks.stores import END_DATE, STORE_PROFILES, describe_store, prepare_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORMATS = ("json", "csv", "xml", "parquet", "avro")
@@ -93,17 +93,8 @@ TWO_WORKERS = {mode: ["--direct_num_workers=2", f"--direct_running_mode=multi_{k
                for mode, kind in (("ours_2w", "processing"), ("ours_2t", "threading"))}
 CONTENDERS = ("ours", "ours_2w", "ours_2t", "ours_s3", "s3store", "dask", "duckdb", "stock_beam")
 DUCKDB_FORMAT = {"json": "json", "csv": "csv", "parquet": "parquet", "xml": "json"}
-END_DATE = dt.date(2026, 11, 20)
 RUN_TIMESTAMP = "20261121000000"
-DAY_MS = 86_400_000
 SECRET_ENV = "EVENTEXPORT_DESTINATION_SECRET_ACCESS_KEY"
-# raw JSON line = these fixed parts + profile + (deviceInfo part unless empty) + eventProps
-_FIXED = len('{"profile": ') + len(', "ts": ') + 14 + len(', "eventProps": ') + len("}\n")
-_DEVICE_KEY = len(', "deviceInfo": ')
-
-
-STORE_PROFILES = {"natural": {}, "distinct": {"distinct": "all", "long_values": True},
-                  "hostile": {"distinct": "all", "hostile_values": True}}
 
 
 def parse_args(argv):
@@ -147,63 +138,6 @@ def _csv_list(parser, text, allowed, option):
     if unknown or not items:
         parser.error(f"{option}: expected a comma-separated subset of {','.join(allowed)}, got {text!r}")
     return items
-
-
-# ---- the store --------------------------------------------------------------------------------------
-
-def prepare_store(workdir, events, days, seed, profile="natural"):
-    """Generate WORKDIR/store-PROFILE once; reuse it when its stamp says it has the same settings."""
-    from devtools.generate import generate
-
-    store = os.path.join(workdir, f"store-{profile}")
-    stamp_path = os.path.join(store, "bench-store.json")
-    wanted = {"events": events, "days": days, "seed": seed, "end": END_DATE.isoformat(), "format": "parquet",
-              "profile": profile}
-    if os.path.exists(stamp_path):
-        with open(stamp_path, encoding="utf-8") as f:
-            if json.load(f) == wanted:
-                return store, {"generated": False, "generate_s": None}
-        shutil.rmtree(store)  # ours (it has our stamp), made with other settings
-    elif os.path.exists(store):
-        raise SystemExit(f"{store} exists but was not made by this harness; use another --workdir")
-    started = time.perf_counter()
-    generate(store, events, days, "parquet", seed=seed, end=END_DATE, **STORE_PROFILES[profile])
-    took = time.perf_counter() - started
-    with open(stamp_path, "w", encoding="utf-8") as f:
-        json.dump(wanted, f)
-    return store, {"generated": True, "generate_s": took}
-
-
-def describe_store(events_dir):
-    """Window, counts and raw bytes, read from the store with Arrow (one file at a time)."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(events_dir, format="parquet", partitioning=None)
-    low = high = None
-    for batch in dataset.to_batches(columns=["event_time"]):
-        lo, hi = pc.min_max(batch["event_time"]).values()
-        low = lo.as_py() if low is None else min(low, lo.as_py())
-        high = hi.as_py() if high is None else max(high, hi.as_py())
-    start_ms = low // DAY_MS * DAY_MS
-    end_ms = (high // DAY_MS + 1) * DAY_MS
-    total = in_window = raw = 0
-    for batch in dataset.to_batches(columns=["event_time", "profile", "device_info", "event_props"]):
-        total += batch.num_rows
-        inside = pc.and_(pc.greater_equal(batch["event_time"], start_ms), pc.less(batch["event_time"], end_ms))
-        batch = batch.filter(inside)
-        in_window += batch.num_rows
-        device = pc.binary_length(batch["device_info"])
-        device = pc.if_else(pc.equal(batch["device_info"], "{}"), 0, pc.add(device, _DEVICE_KEY))
-        raw += (_FIXED * batch.num_rows + pc.sum(pc.binary_length(batch["profile"])).as_py()
-                + pc.sum(device).as_py() + pc.sum(pc.binary_length(batch["event_props"])).as_py())
-    files = [os.path.join(r, n) for r, _, names in os.walk(events_dir) for n in names if n.endswith(".parquet")]
-    iso = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    return {"events": total, "events_in_window": in_window, "raw_bytes": raw,
-            "raw_bytes_per_event": raw / in_window if in_window else None,
-            "store_files": len(files), "store_bytes": sum(os.path.getsize(f) for f in files),
-            "window": {"start": iso(start_ms), "end": iso(end_ms), "start_ms": start_ms, "end_ms": end_ms,
-                       "time_basis": "event"}}
 
 
 # ---- contenders -------------------------------------------------------------------------------------
