@@ -10,7 +10,8 @@ EXTRAS := dev,dask
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py $(LOCK)
+# XML's native kernel is compiled by the editable install, so a change to its C source installs again.
+$(VENV)/.installed: setup.py $(LOCK) transforms/formats/_xml_text.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'

@@ -1,4 +1,4 @@
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 setup(
     name="eventexport",
@@ -32,6 +32,9 @@ setup(
         "python-json-logger>=3.1",    # EVENTEXPORT_LOG_FORMAT=json
         "platformdirs>=4",            # EVENTEXPORT_HOME's default, the user's data folder
     ],
+    # XML's native kernel (transforms/formats/xml_text.py): built by pip install, a C compiler is all it needs.
+    ext_modules=[Extension("transforms.formats._xml_text", ["transforms/formats/_xml_text.c"],
+                           extra_compile_args=["-O2"])],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={
         # Beam's DaskRunner and the dask.distributed scheduler and workers it runs on (docs/cluster.md).

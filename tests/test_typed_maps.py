@@ -1,4 +1,5 @@
-"""The CSV, Parquet and XML encoders have two paths (Arrow-typed maps and Python); same bytes from both."""
+"""The CSV, Parquet and XML encoders have two paths (Arrow-typed maps, or XML's native kernel, and Python);
+same bytes from both."""
 
 import datetime as dt
 import glob
@@ -6,14 +7,13 @@ import io
 import json
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
 from devtools.generate import generate
 from transforms.formats import csv_format, encoder_for, parquet_format, values, xml_format
-from transforms.formats.typed_maps import NULL_MEMBER, null_members, typed_columns, typed_with_nulls
+from transforms.formats.typed_maps import typed_columns
 from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS, PROFILES, TS
 from transforms.sources.validation import validate
@@ -29,9 +29,11 @@ def partitions(tmp_path_factory):
 
 
 def _python_path(module, patched):
-    """Send every map the encoder types down its Python path instead."""
+    """Send every map the encoder types (XML: renders natively) down its Python path instead."""
     if module is xml_format:
-        patched.setattr(module, "typed_with_nulls", lambda texts, with_nulls: None)
+        patched.setattr(module, "map_fragments", lambda texts, name, named, rule: pa.array(rule(texts), pa.string()))
+        patched.setattr(module, "escaped", lambda strings: pa.array(
+            [None if text is None else xml_format.escape(text) for text in strings.to_pylist()], pa.string()))
     else:
         patched.setattr(module, "typed_columns", lambda column: None)
 
@@ -156,54 +158,3 @@ def test_slices_give_the_same_file(partitions, monkeypatch):
             else:
                 assert sliced.getvalue() == whole[fmt, number].getvalue(), (fmt, name)
     assert max(rows.num_rows for _, rows in partitions) > 3 * 97
-
-
-def test_null_members_read_each_key_as_arrow_decodes_it():
-    """Null members under escaped keys, `:null` inside strings and keys, and surrogate pairs: the
-    answer is the set of keys whose value is null, per text; a key that already ends in the mark
-    makes it say None (the caller then asks Python)."""
-    maps = [{"a": None, "b": 'x":null,"c":null', "tab\tkey": None}, {"é 🎉": None, 'say "hi"': 1},
-            {"k\\": None, "z": "a:null}"}, {"a": 2, ",\"d\":null": "v"}, {}]
-    texts = pa.array([json.dumps(m, ensure_ascii=i % 2 == 0, separators=(",", ":") if i % 3 else None)
-                      for i, m in enumerate(maps)])
-    keys = {key for m in maps for key in m}
-    found = null_members(texts, keys)
-    assert {key: mask.to_pylist() for key, mask in found.items()} == _null_masks(maps)
-    assert null_members(pa.array(['{"a\\u0000null": null}']), {"a\x00null"}) is None
-
-
-def _null_masks(maps):
-    keys = {key for m in maps for key in m}
-    return {key: [key in m and m[key] is None for m in maps]
-            for key in keys if any(m.get(key, 0) is None for m in maps)}
-
-
-@pytest.mark.parametrize("nul_key", [False, True])
-def test_typed_with_nulls_answers_as_two_parses_do(nul_key):
-    """One parse of the renamed texts gives typed_columns' columns and null_members' answer, per text;
-    where a text may hold a key ending in the mark (a NUL, written \\u0000), the two parses are kept, and
-    a key that does end in the mark makes the null answer None (the caller then asks Python)."""
-    maps = [{"a": None, "b": 'x":null,"c":null', "tab\tkey": None}, {"é 🎉": None, 'say "hi"': 1, "a": 3},
-            {"k\\": None, "z": "a:null}"}, {"a": 2, ",\"d\":null": "v"}, {}, {"only": None}]
-    if nul_key:
-        maps.append({"a\x00null": "x", "a": None})
-    texts = pa.array([json.dumps(m, ensure_ascii=i % 2 == 0, separators=(",", ":") if i % 3 else None)
-                      for i, m in enumerate(maps)])
-    typed, nulls = typed_with_nulls(texts, pc.match_substring_regex(texts, NULL_MEMBER))
-    expected = typed_columns(texts)
-    assert list(typed) == list(expected)
-    assert all(typed[key].cast(pa.string()).equals(expected[key].cast(pa.string())) for key in expected)
-    assert typed["only"].type == pa.string() and typed["only"].null_count == len(maps)
-    if nul_key:
-        assert nulls is None
-    else:
-        assert {key: mask.to_pylist() for key, mask in nulls.items()} == _null_masks(maps)
-
-
-def test_typed_with_nulls_refuses_a_key_named_twice():
-    """Arrow refuses a text that names a key twice; renamed, a null member would be another key, so
-    the answer is None (the Python path) as it is for the original text."""
-    for text in ['{"a":1,"a":null}', '{"a":null,"a":1}']:
-        texts = pa.array([text, '{"a":2}'])
-        assert typed_columns(texts) is None
-        assert typed_with_nulls(texts, pc.match_substring_regex(texts, NULL_MEMBER)) is None

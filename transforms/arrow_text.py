@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["joined_bytes", "json_lines", "holds_any", "bytes_below"]
+__all__ = ["joined_bytes", "json_lines", "holds_any"]
 
 
 def joined_bytes(strings):
@@ -35,24 +35,11 @@ def holds_any(strings, marks):
     return bool(len(data)) and any(_holds(data.ctypes.data, len(data), mark) for mark in marks)
 
 
-def bytes_below(strings, limit):
-    """The set of byte values below `limit` in the values of `strings` (controls, for limit 0x20): one
-    comparison pass over the column's own buffer, a window at a time, instead of a search per byte."""
-    data, found = _bytes_of(strings), set()
-    for start in range(0, len(data), _WINDOW):
-        window = data[start:start + _WINDOW]
-        low = window[window < limit]
-        if len(low):
-            found.update(np.unique(low).tolist())
-    return found
-
-
 _LIBC = ctypes.CDLL(None)
 _LIBC.memchr.restype = ctypes.c_void_p
 _LIBC.memchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
 _LIBC.memmem.restype = ctypes.c_void_p
 _LIBC.memmem.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
-_WINDOW = 1 << 20   # bytes compared at a time: the comparison's scratch stays in cache, never fresh pages
 
 
 def _bytes_of(strings):

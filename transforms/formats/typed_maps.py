@@ -6,20 +6,19 @@ they share that JSON type. Arrow cannot say so for values that mix types, nested
 int64, or strings it mistakes for timestamps; those files take the Python path (the answer is None).
 """
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from transforms.arrow_text import holds_any, json_lines
+from transforms.arrow_text import json_lines
 from transforms.formats.values import as_text, parse_maps
 
-__all__ = ["typed_columns", "null_members", "typed_with_nulls", "Distinct", "as_strings", "cell_texts",
-           "member_pattern", "NULL_MEMBER", "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
+__all__ = ["typed_columns", "Distinct", "as_strings", "cell_texts", "member_pattern", "NULL_MEMBER",
+           "SURROGATE_ESCAPE", "SURROGATE_BYTES"]
 
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 30)
-# What typed columns cannot say, for the encoders that build output from them (XML, Avro): a text with
+# What typed columns cannot say, for the encoder that builds output from them (Avro): a text with
 # a null member (typed columns lose null against absent), and a text with a JSON-escaped surrogate
 # (Arrow does not decode it as Python does), which holds one of SURROGATE_BYTES.
 NULL_MEMBER = r":\s*null\s*[,}]"
@@ -95,71 +94,6 @@ def _holds_19_digits(table):
             if low.is_valid and (low.as_py() <= -_NINETEEN_DIGITS or high.as_py() >= _NINETEEN_DIGITS):
                 return True
     return False
-
-
-# A member whose value is null, up to its key's closing quote (group 1) and `null`. It matches only
-# where a key starts: a `{` or `,` followed by a quote outside a string opens a key, and one inside a
-# string is followed by that string's closing quote, after which no `"...":` can follow in valid JSON.
-_NULL_VALUED_KEY = r'([{,]\s*"(?:[^"\\]|\\.)*)"\s*:\s*null'
-_NULL_MARK = "\x00null"
-_MARKED = r'\1\\u0000null":true'     # the key with _NULL_MARK appended, the value true
-_NUL_ESCAPE = b"\\u0000"
-
-
-def null_members(texts, keys):
-    """{key: bool array, one per text: does the text hold `key` with a null value} for the keys of
-    typed_columns(...) that have any, or None when Arrow cannot say. One regex pass renames each null
-    member's key (`"k":null` -> `"k\\u0000null":true`) and one parse reads the renamed keys back,
-    decoded as Arrow decodes every key (JSON escapes included), so the answer needs no per-key pass.
-    `keys` must be all the keys of the texts: none may already end in the mark."""
-    if any(key.endswith(_NULL_MARK) for key in keys):
-        return None
-    try:
-        table = _parse(json_lines(pc.replace_substring_regex(texts, _NULL_VALUED_KEY, _MARKED)))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if table.num_rows != len(texts):
-        return None
-    return {name[:-len(_NULL_MARK)]: pc.is_valid(table[name].combine_chunks())
-            for name in table.column_names if name.endswith(_NULL_MARK)}
-
-
-def typed_with_nulls(texts, with_nulls):
-    """(typed_columns(texts), {key: bool array, one per text: does it hold `key` with a null}) from one
-    parse, or None where typed_columns says None; the second member is None where Arrow cannot say
-    which members are null. `with_nulls` marks the texts that may hold a null member (NULL_MEMBER).
-
-    The texts that may hold a null are renamed as null_members renames them and parsed with the rest.
-    A key that already ends in the mark holds a NUL, which JSON text must write as `\\u0000` (Arrow
-    refuses it raw): texts holding that escape are parsed as they are and their nulls by null_members.
-    A text that names a key twice is refused by Arrow's parse, but renamed its null member is another
-    key: where a key and its mark meet in one text, the answer is None, as the parse of the original."""
-    if not pc.any(with_nulls).as_py():
-        typed = typed_columns(texts)
-        return None if typed is None else (typed, {})
-    holding = pc.filter(texts, with_nulls)
-    if holds_any(holding, (_NUL_ESCAPE,)):
-        typed = typed_columns(texts)
-        if typed is None:
-            return None
-        found = null_members(holding, typed)
-        if found is None:
-            return typed, None
-        none = pa.array(np.zeros(len(texts), dtype=bool))
-        return typed, {key: pc.replace_with_mask(none, with_nulls, mask) for key, mask in found.items()}
-    renamed = pc.replace_substring_regex(holding, _NULL_VALUED_KEY, _MARKED)
-    marked = typed_columns(pc.replace_with_mask(texts, with_nulls, renamed))
-    if marked is None:
-        return None
-    nulls = {name[:-len(_NULL_MARK)]: pc.is_valid(values)
-             for name, values in marked.items() if name.endswith(_NULL_MARK)}
-    typed = {name: values for name, values in marked.items() if not name.endswith(_NULL_MARK)}
-    for key, mask in nulls.items():
-        if key not in typed:    # null wherever it occurs: typed_columns types it string, all null
-            typed[key] = pa.nulls(len(texts), pa.string())
-        elif pc.any(pc.and_(mask, pc.is_valid(typed[key]))).as_py():
-            return None
-    return dict(sorted(typed.items())), nulls
 
 
 def member_pattern(key, value):
