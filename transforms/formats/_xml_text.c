@@ -107,6 +107,18 @@ static inline void put(Buf *b, const void *src, size_t n)
     b->len += n;
 }
 
+/* A run of n bytes at s, copied as 16 when short and 16 bytes can be read before `limit` (text dense with
+   escapes has many short runs, and a call to memcpy each cost more than the copy); the caller reserved 16
+   bytes more than it writes. */
+static inline void put_run(Buf *b, const unsigned char *s, size_t n, const unsigned char *limit)
+{
+    if (n <= 16 && limit - s >= 16)
+        memcpy(b->data + b->len, s, 16);
+    else
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
 #define PUT_LITERAL(b, s) put((b), (s), sizeof(s) - 1)
 
 /* The most bytes one input byte becomes (`&` -> `&amp;`), so one reserve covers a whole value. */
@@ -119,6 +131,14 @@ static const char REPLACEMENT[] = "\xef\xbf\xbd"; /* U+FFFD */
 enum { STOP_TEXT = 1, STOP_JSON = 2 };
 static unsigned char stops[256];
 static signed char hex_value[256];   /* a hex digit's value, -1 for any other byte */
+static unsigned char json_simple[256];  /* what `\\x` stands for (`\\n` a newline), 0 for `\\u` and non-escapes */
+
+/* An ASCII character as escaped text: itself, its entity, or U+FFFD; written as 8 bytes at once. */
+typedef struct {
+    char text[7];
+    unsigned char len;
+} Piece;
+static Piece xml_piece[128];
 
 static void init_classes(void)
 {
@@ -126,6 +146,18 @@ static void init_classes(void)
         stops[c] = STOP_TEXT | STOP_JSON;
     stops['&'] = stops['<'] = stops['>'] = stops[0xEF] = STOP_TEXT | STOP_JSON;
     stops['"'] = stops['\\'] = STOP_JSON;
+    for (int c = 0; c < 128; c++) {
+        const char *text = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '\r' ? "&#13;"
+                         : c < 0x20 && c != '\t' && c != '\n' ? REPLACEMENT : NULL;
+        xml_piece[c].len = text ? (unsigned char)strlen(text) : 1;
+        if (text)
+            memcpy(xml_piece[c].text, text, xml_piece[c].len);
+        else
+            xml_piece[c].text[0] = (char)c;
+    }
+    const char *simple = "\"\"\\\\//b\bf\fn\nr\rt\t";
+    for (int k = 0; simple[k]; k += 2)
+        json_simple[(unsigned char)simple[k]] = (unsigned char)simple[k + 1];
     memset(hex_value, -1, sizeof(hex_value));
     for (int c = 0; c < 10; c++)
         hex_value['0' + c] = (signed char)c;
@@ -163,18 +195,6 @@ static inline size_t find_stop(const unsigned char *s, size_t n, int set)
     return i;
 }
 
-/* A character escaping changes: its entity, `&#13;` for a carriage return, U+FFFD for the other controls. */
-static void put_special(Buf *out, unsigned char c)
-{
-    switch (c) {
-    case '&': PUT_LITERAL(out, "&amp;"); break;
-    case '<': PUT_LITERAL(out, "&lt;"); break;
-    case '>': PUT_LITERAL(out, "&gt;"); break;
-    case '\r': PUT_LITERAL(out, "&#13;"); break;
-    default: PUT_LITERAL(out, REPLACEMENT);
-    }
-}
-
 /* U+FFFE and U+FFFF (EF BF BE, EF BF BF) become U+FFFD; any other byte 0xEF starts a character kept as is.
    Returns the input bytes taken. */
 static size_t put_ef(Buf *out, const unsigned char *s, size_t left)
@@ -185,25 +205,6 @@ static size_t put_ef(Buf *out, const unsigned char *s, size_t left)
     }
     out->data[out->len++] = (char)s[0];
     return 1;
-}
-
-/* Decoded UTF-8 text, escaped; the caller reserved GROWTH bytes per input byte. */
-static void put_escaped(Buf *out, const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i + find_stop(s + i, n - i, STOP_TEXT);
-        put(out, s + i, run - i);
-        i = run;
-        if (i == n)
-            break;
-        if (s[i] == 0xEF)
-            i += put_ef(out, s + i, n - i);
-        else if (s[i] == '\t' || s[i] == '\n')
-            out->data[out->len++] = (char)s[i++];
-        else
-            put_special(out, s[i++]);
-    }
 }
 
 static void put_utf8(Buf *out, uint32_t cp)
@@ -239,53 +240,62 @@ static int hex4(const unsigned char *s, uint32_t *value)
     return 0;
 }
 
-/* One JSON escape at s (after its backslash) -> its code point; returns the bytes taken, or 0 for what
-   is no escape or a lone surrogate (the Python rule decides those). */
-static size_t json_escape(const unsigned char *s, const unsigned char *end, uint32_t *cp)
+/* An ASCII character, escaped as text (`escape`) or as it is; 8 bytes written, the caller reserved them. */
+static inline void put_ascii(Buf *b, unsigned char c, int escape)
 {
-    if (s >= end)
-        return 0;
-    switch (*s) {
-    case '"': *cp = '"'; return 1;
-    case '\\': *cp = '\\'; return 1;
-    case '/': *cp = '/'; return 1;
-    case 'b': *cp = '\b'; return 1;
-    case 'f': *cp = '\f'; return 1;
-    case 'n': *cp = '\n'; return 1;
-    case 'r': *cp = '\r'; return 1;
-    case 't': *cp = '\t'; return 1;
-    case 'u': break;
-    default: return 0;
+    if (!escape) {
+        b->data[b->len++] = (char)c;
+        return;
     }
-    uint32_t high, low;
-    if (end - s < 5 || hex4(s + 1, &high))
-        return 0;
-    if (high < 0xD800 || high > 0xDFFF) {
-        *cp = high;
-        return 5;
-    }
-    if (high > 0xDBFF || end - s < 11 || s[5] != '\\' || s[6] != 'u' || hex4(s + 7, &low)
-        || low < 0xDC00 || low > 0xDFFF)
-        return 0;
-    *cp = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
-    return 11;
+    memcpy(b->data + b->len, xml_piece[c].text, 8);
+    b->len += xml_piece[c].len;
 }
 
-/* The code point of a JSON escape, escaped as put_escaped escapes text. */
-static void put_code_point(Buf *out, uint32_t cp)
+/* Decoded UTF-8 text, escaped; the caller reserved GROWTH bytes per input byte and 8 more. */
+static void put_escaped(Buf *out, const unsigned char *s, size_t n)
 {
-    if (cp < 0x80 && (stops[cp] & STOP_TEXT) && cp != '\t' && cp != '\n')
-        put_special(out, (unsigned char)cp);
-    else if (cp == 0xFFFE || cp == 0xFFFF)
-        put(out, REPLACEMENT, 3);
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i + find_stop(s + i, n - i, STOP_TEXT);
+        put(out, s + i, run - i);
+        i = run;
+        if (i == n)
+            break;
+        if (s[i] == 0xEF)
+            i += put_ef(out, s + i, n - i);
+        else
+            put_ascii(out, s[i++], 1);
+    }
+}
+
+/* `\\uXXXX` (and its low surrogate) at s, written decoded (escaped when `escape`); the bytes taken, 0
+   where it is malformed or a lone surrogate (the Python rule decides). */
+static inline size_t put_unicode_escape(Buf *b, const unsigned char *s, const unsigned char *end, int escape)
+{
+    uint32_t cp, low;
+    if (end - s < 6 || hex4(s + 2, &cp))
+        return 0;
+    size_t taken = 6;
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+        if (cp > 0xDBFF || end - s < 12 || s[6] != '\\' || s[7] != 'u' || hex4(s + 8, &low)
+            || low < 0xDC00 || low > 0xDFFF)
+            return 0;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        taken = 12;
+    }
+    if (cp < 0x80)
+        put_ascii(b, (unsigned char)cp, escape);
+    else if (escape && (cp == 0xFFFE || cp == 0xFFFF))
+        put(b, REPLACEMENT, 3);
     else
-        put_utf8(out, cp);
+        put_utf8(b, cp);
+    return taken;
 }
 
 /* A JSON string from its opening quote at *p, ready to be written: decoded, and escaped for XML when
    `escape`. Where it holds nothing to decode or escape, it is its span in the input; else it is written
-   to `scratch` (GROWTH bytes per input byte reserved). -1 where it is not JSON (unterminated, a raw
-   control) or holds an escape the Python rule must decide. *p moves past the closing quote. */
+   to `scratch` (GROWTH bytes per input byte and 16 more reserved). -1 where it is not JSON (unterminated,
+   a raw control) or holds an escape the Python rule must decide. *p moves past the closing quote. */
 static inline int read_string(const unsigned char **p, const unsigned char *end, Buf *scratch, int escape,
                               const unsigned char **text, size_t *len)
 {
@@ -299,28 +309,34 @@ static inline int read_string(const unsigned char **p, const unsigned char *end,
     }
     const unsigned char *start = (const unsigned char *)scratch->data + scratch->len;
     for (;;) {
-        put(scratch, s, run);
+        put_run(scratch, s, run, end);
         s += run;
-        if (s >= end || *s < 0x20)
+        if (s >= end)
             return -1;
-        if (*s == '"')
+        unsigned char c = *s;
+        if (c == '"')
             break;
-        if (*s == '\\') {
-            uint32_t cp;
-            size_t taken = json_escape(s + 1, end, &cp);
-            if (!taken)
-                return -1;
-            if (escape)
-                put_code_point(scratch, cp);
-            else
-                put_utf8(scratch, cp);
-            s += 1 + taken;
+        if (c == '\\') {
+            unsigned char simple = s + 1 < end ? json_simple[s[1]] : 0;
+            if (simple) {
+                put_ascii(scratch, simple, escape);
+                s += 2;
+            } else {
+                size_t taken = s + 1 < end && s[1] == 'u' ? put_unicode_escape(scratch, s, end, escape) : 0;
+                if (!taken)
+                    return -1;
+                s += taken;
+            }
+        } else if (c < 0x20) {
+            return -1;
         } else if (!escape) {
-            scratch->data[scratch->len++] = (char)*s++;
-        } else if (*s == 0xEF) {
+            scratch->data[scratch->len++] = (char)c;
+            s++;
+        } else if (c == 0xEF) {
             s += put_ef(scratch, s, end - s);
         } else {
-            put_special(scratch, *s++);
+            put_ascii(scratch, c, 1);
+            s++;
         }
         run = find_stop(s, end - s, STOP_JSON);
     }
@@ -810,7 +826,7 @@ static PyObject *escape_texts(PyObject *module, PyObject *args)
     gil_release(&gil);
     for (Py_ssize_t i = 0; i < length; i++) {
         const unsigned char *end, *text = value_at(&texts, i, &end);
-        if (reserve(&out, GROWTH * (size_t)(end - text)))
+        if (reserve(&out, GROWTH * (size_t)(end - text) + 8))
             break;
         put_escaped(&out, text, end - text);
         if (end_value(ends, i, &out, &gil))
