@@ -98,7 +98,7 @@ def test_numbers_show_as_python_shows_them(numbers):
 def test_plain_maps_are_rendered_natively_not_by_python():
     texts = ['{"email":"a@b.c","age":31,"score":0.75,"vip":true,"note":null,"first name":"Ann <3"}',
              '{ "city" : "Zürich\\n\\u00e9\\ud83d\\ude00", "lat": 47.3769, "lon": 8.5417 }', "{}"]
-    offsets, data, left = _xml_text.map_fragments(*_arrow_buffers(texts), b"profile", True, lambda key: True)
+    offsets, data, left, *_ = _xml_text.map_fragments(*_arrow_buffers(texts), b"profile", True, lambda key: True)
     assert not any(left)
     assert _native(texts, "profile", True) == _python(texts, "profile", True)
     assert _native(texts, "profile", True)[0] == (
@@ -106,11 +106,27 @@ def test_plain_maps_are_rendered_natively_not_by_python():
         "<note></note><score>0.75</score><vip>true</vip></profile>")
 
 
+def test_numbers_of_16_or_17_digits_stay_native_only_where_they_are_python_s_repr():
+    texts = ['{"a": 0.30000000000000004}', '{"a": 0.10000000000000001}', '{"a": 1234567890123456.8}',
+             '{"a": 1234567890123456.7}', '{"a": 9999999999999999.0}', '{"a": -2.7182818284590451}',
+             '{"a": 0.0001234567890123456}']
+    given = []
+
+    def python_rule(left):
+        given.extend(left.to_pylist())
+        return _python(left.to_pylist(), "m", False)
+
+    rendered = map_fragments(pa.array(texts), "m", False, python_rule).to_pylist()
+    assert rendered == _python(texts, "m", False)
+    assert given == [t for t in texts if repr(json.loads(t)["a"]) != t[len('{"a": '):-1]]
+    assert len(given) == 4
+
+
 @pytest.mark.parametrize("text", [
     '{"a": {"b": 1}}', '{"a": [1, 2]}', '{"a": 1, "a": 2}', '{"a": 1e5}', '{"a": 12345678901234567890}',
     '{"a": "\\ud800"}', '{"a": "\\udc00x"}', '{"a": 0.00001}', '{"a": 0.1000000000000000055511}'])
 def test_what_the_kernel_does_not_take_on_goes_to_python(text):
-    _, _, left = _xml_text.map_fragments(*_arrow_buffers([text]), b"m", False, lambda key: True)
+    _, _, left, *_ = _xml_text.map_fragments(*_arrow_buffers([text]), b"m", False, lambda key: True)
     assert list(left) == [1]
     if "\\ud800" not in text and "\\udc00" not in text:   # the Python rule refuses lone surrogates itself
         assert _native([text], "m", False) == _python([text], "m", False)
@@ -120,7 +136,7 @@ def test_what_the_kernel_does_not_take_on_goes_to_python(text):
                                   '{"a":"b\x01"}', '{"a":"b', '{"a":"\\q"}', '{"a":01}', '{"a":-}', '{"a":1.}',
                                   '{"a":"\\u12"}', '{"a":1 "b":2}', 'null'])
 def test_text_that_is_no_flat_json_object_is_left_to_python(text):
-    _, _, left = _xml_text.map_fragments(*_arrow_buffers([text]), b"m", True, lambda key: True)
+    _, _, left, *_ = _xml_text.map_fragments(*_arrow_buffers([text]), b"m", True, lambda key: True)
     assert list(left) == [1]
 
 
@@ -129,7 +145,7 @@ def test_random_bytes_never_crash_the_kernel():
     alphabet = list('{}[]":,\\ un0123456789.-eEtrfals') + ["\\u00e9", "\\ud83d", "\\ude00", "é", "\x01"]
     texts = ["".join(draw.choice(alphabet, size=draw.integers(0, 40))) for _ in range(5000)]
     texts += ['{"' + t + '":"' + t + '"}' for t in texts[:2000]]
-    offsets, data, left = _xml_text.map_fragments(*_arrow_buffers(texts), b"m", True, is_element_name)
+    offsets, data, left, *_ = _xml_text.map_fragments(*_arrow_buffers(texts), b"m", True, is_element_name)
     rendered = pa.Array.from_buffers(pa.string(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     rendered.validate(full=True)                                     # valid UTF-8, offsets in order
     for text, fragment, python in zip(texts, rendered.to_pylist(), left):

@@ -346,27 +346,6 @@ static inline int read_string(const unsigned char **p, const unsigned char *end,
     return 0;
 }
 
-/* Is the plain decimal `text` the repr Python (and orjson) gives its double, in [1e-4, 1e16)? */
-static int shortest_repr(const char *text, size_t len)
-{
-    double value = PyOS_string_to_double(text, NULL, NULL);
-    if (value == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    double size = value < 0 ? -value : value;
-    if (size < 1e-4 || size >= 1e16)
-        return 0;
-    char *repr = PyOS_double_to_string(value, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-    if (!repr) {
-        PyErr_Clear();
-        return 0;
-    }
-    int same = strlen(repr) == len && !memcmp(repr, text, len);
-    PyMem_Free(repr);
-    return same;
-}
-
 /* Digits Python's shortest repr of any double has at most; a plain number of at most SURE_DIGITS
    significant digits is that repr itself (two such decimals never round to one double). */
 #define SURE_DIGITS 15
@@ -375,11 +354,13 @@ static int shortest_repr(const char *text, size_t len)
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 /* A JSON number at *p as the Python rule shows it (values.as_text: orjson's text of the int or float
-   the text parses to), written to `out` (room for twice its length); -1 where this kernel leaves it to
-   Python: an exponent, an integer of 19 digits or more (beyond int64 the rule keeps every digit, a path
-   of its own), a float outside [1e-4, 1e16) (orjson writes an exponent there) or one whose digits are
-   not the shortest that read back as the same double. *p moves past the number. */
-static int put_number(Buf *out, const unsigned char **p, const unsigned char *end, Gil *gil)
+   the text parses to), written to `out` (which has room for its text). 0 written; 1 written, a float of
+   16 or 17 digits that is what Python shows only if they are the shortest that read back as the same
+   double (the caller has that checked for all such numbers at once, by Arrow); -1 where this kernel leaves
+   it to Python: an exponent, an integer of 19 digits or more (beyond int64 the rule keeps every digit, a
+   path of its own), a float outside [1e-4, 1e16) (orjson writes an exponent there) or of more than 17
+   digits. *p moves past the number. */
+static int put_number(Buf *out, const unsigned char **p, const unsigned char *end)
 {
     const unsigned char *s = *p, *start = s;
     int negative = 0;
@@ -437,26 +418,11 @@ static int put_number(Buf *out, const unsigned char **p, const unsigned char *en
             return -1;
         digits = fraction_len - zeros;
     }
-    size_t mark = out->len;
-    put(out, start, fraction - start);
-    put(out, fraction, fraction_len);
-    if (digits <= SURE_DIGITS)
-        return 0;
     if (digits > MAX_DIGITS)
         return -1;
-    /* 16 or 17 digits: kept where they are the shortest repr of their double, in plain notation */
-    size_t shown_len = out->len - mark;
-    char text[64];
-    memcpy(text, out->data + mark, shown_len);
-    text[shown_len] = 0;
-    out->len = mark;
-    gil_take(gil);
-    int same = shortest_repr(text, shown_len);
-    gil_release(gil);
-    if (!same)
-        return -1;
-    put(out, text, shown_len);
-    return 0;
+    put(out, start, fraction - start);
+    put(out, fraction, fraction_len);
+    return digits > SURE_DIGITS;
 }
 
 /* A member of the text being read: its key decoded, its value as it is written (escaped). Each is its
@@ -470,6 +436,8 @@ typedef struct {
 typedef struct {
     Gil gil;
     Buf out, scratch;
+    Buf checks, check_ends, check_rows;   /* the numbers to check: their texts, ends and rows */
+    Py_ssize_t row;
     Member *members;
     size_t members_cap;
     const char *name;
@@ -499,6 +467,19 @@ static int add_member(MapWriter *w, size_t count)
         return -1;
     w->members = grown;
     w->members_cap = cap;
+    return 0;
+}
+
+/* A number of the text being read whose digits Arrow must confirm (put_number). */
+static int add_check(MapWriter *w, const unsigned char *text, size_t len)
+{
+    int32_t row = (int32_t)w->row;
+    if (reserve(&w->checks, len) || reserve(&w->check_ends, sizeof(int32_t)) || reserve(&w->check_rows, sizeof(int32_t)))
+        return -1;
+    put(&w->checks, text, len);
+    int32_t at = (int32_t)w->checks.len;
+    put(&w->check_ends, &at, sizeof(at));
+    put(&w->check_rows, &row, sizeof(row));
     return 0;
 }
 
@@ -538,8 +519,11 @@ static Py_ssize_t read_members(MapWriter *w, const unsigned char *s, const unsig
                 return -1;
         } else {
             if (*s == '-' || is_digit(*s)) {
-                if (put_number(scratch, &s, end, &w->gil))
+                int check = put_number(scratch, &s, end);
+                if (check < 0)
                     return -1;
+                if (check && add_check(w, text, (const unsigned char *)scratch->data + scratch->len - text))
+                    return -2;
             } else if (end - s >= 4 && !memcmp(s, "true", 4)) {
                 PUT_LITERAL(scratch, "true");
                 s += 4;
@@ -743,10 +727,13 @@ static int end_value(int32_t *ends, Py_ssize_t i, Buf *out, Gil *gil)
 }
 
 PyDoc_STRVAR(map_fragments_doc,
-"map_fragments(offsets, data, offset, length, name, named, is_element_name) -> (offsets, data, python)\n\n"
+"map_fragments(offsets, data, offset, length, name, named, is_element_name)\n"
+"    -> (offsets, data, python, check_rows, check_offsets, check_data)\n\n"
 "The XML fragment of each JSON object text of a string array (its offsets and data buffers, its offset\n"
 "and length), as a string array's offsets and data; `python` holds a byte per text, 1 where the kernel\n"
-"left the text to the Python rule (its fragment is empty). Keys are element names only when `named`;\n"
+"left the text to the Python rule (its fragment is empty). The fragment of text check_rows[i] (int32)\n"
+"holds the number check i of the string array (check_offsets, check_data), a float of 16 or 17 digits\n"
+"that is right only if they are the shortest repr of its double. Keys are element names only when `named`;\n"
 "`is_element_name` decides keys that are not ASCII.");
 
 static PyObject *map_fragments(PyObject *module, PyObject *args)
@@ -767,13 +754,17 @@ static PyObject *map_fragments(PyObject *module, PyObject *args)
     PyObject *result = NULL, *ends_bytes = new_ends(length, &ends);
     PyObject *python = PyBytes_FromStringAndSize(NULL, length);
     size_t size = length ? (size_t)(texts.at[length] - texts.at[0]) : 0;
-    if (!ends_bytes || !python || open_output(&w.out, 2 * size + (2 * name_len + 5) * length))
+    int32_t zero = 0;
+    if (!ends_bytes || !python || open_output(&w.out, 2 * size + (2 * name_len + 5) * length)
+        || open_output(&w.checks, 256) || open_output(&w.check_rows, 256) || open_output(&w.check_ends, 256))
         goto done;
+    put(&w.check_ends, &zero, sizeof(zero));
     char *left = PyBytes_AS_STRING(python);
-    w.out.gil = w.scratch.gil = &w.gil;
+    w.out.gil = w.scratch.gil = w.checks.gil = w.check_rows.gil = w.check_ends.gil = &w.gil;
     gil_release(&w.gil);
     for (Py_ssize_t i = 0; i < length; i++) {
         const unsigned char *end, *text = value_at(&texts, i, &end);
+        w.row = i;
         size_t row = w.out.len;
         int status = put_map(&w, text, end);
         if (status == -2)
@@ -787,14 +778,26 @@ static PyObject *map_fragments(PyObject *module, PyObject *args)
     gil_take(&w.gil);
     if (PyErr_Occurred())
         goto done;
-    PyObject *fragments = close_output(&w.out);
-    if (fragments)
-        result = Py_BuildValue("(NNN)", ends_bytes, fragments, python);
+    PyObject *fragments = close_output(&w.out), *rows = close_output(&w.check_rows);
+    PyObject *check_ends = close_output(&w.check_ends), *checks = close_output(&w.checks);
+    if (fragments && rows && check_ends && checks)
+        result = Py_BuildValue("(NNNNNN)", ends_bytes, fragments, python, rows, check_ends, checks);
+    else {
+        Py_XDECREF(fragments);
+        Py_XDECREF(rows);
+        Py_XDECREF(check_ends);
+        Py_XDECREF(checks);
+        Py_XDECREF(ends_bytes);
+        Py_XDECREF(python);
+    }
     ends_bytes = python = NULL;
 done:
     Py_XDECREF(ends_bytes);
     Py_XDECREF(python);
     Py_XDECREF(w.out.owner);
+    Py_XDECREF(w.checks.owner);
+    Py_XDECREF(w.check_rows.owner);
+    Py_XDECREF(w.check_ends.owner);
     PyMem_Free(w.scratch.data);
     PyMem_Free(w.members);
     close_strings(&texts);
