@@ -12,6 +12,7 @@ install: $(VENV)/.installed
 
 # XML's native kernel is compiled by the editable install, so a change to its C source installs again.
 $(VENV)/.installed: setup.py $(LOCK) transforms/formats/_xml_text.c
+	bash .ci/compiler $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'

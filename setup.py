@@ -33,7 +33,8 @@ setup(
         "platformdirs>=4",            # EVENTEXPORT_HOME's default, the user's data folder
     ],
     # XML's native kernel (transforms/formats/xml_text.py): built by pip install, a C compiler is all it needs.
-    ext_modules=[Extension("transforms.formats._xml_text", ["transforms/formats/_xml_text.c"],
+    ext_modules=[Extension("transforms.formats._xml_text", ["transforms/formats/xml_native/module.c"],
+                           depends=["transforms/formats/xml_native/text.h", "transforms/formats/xml_native/maps.h"],
                            extra_compile_args=["-O2"])],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},
     extras_require={

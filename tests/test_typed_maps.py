@@ -17,6 +17,7 @@ from transforms.formats.typed_maps import typed_columns
 from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.records import EVENTS, PROFILES, TS
 from transforms.sources.validation import validate
+from tests.support.xml_reference import python_fragments, python_records
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +32,8 @@ def partitions(tmp_path_factory):
 def _python_path(module, patched):
     """Send every map the encoder types (XML: renders natively) down its Python path instead."""
     if module is xml_format:
-        patched.setattr(module, "map_fragments", lambda texts, name, named, rule: pa.array(rule(texts), pa.string()))
-        patched.setattr(module, "escaped", lambda strings: pa.array(
-            [None if text is None else xml_format.escape(text) for text in strings.to_pylist()], pa.string()))
+        patched.setattr(module, "map_fragments", python_fragments)
+        patched.setattr(module, "write_records", python_records)
     else:
         patched.setattr(module, "typed_columns", lambda column: None)
 

@@ -1,7 +1,8 @@
-"""XML's native kernel against the Python rule it replaces (xml_format._map_element, xml_format.escape):
-the same bytes for every map text, written the ways stores write JSON, and text it leaves to Python only
-where it says so."""
+"""XML's native kernel against the Python rule it replaces (xml_format._map_element, xml_format.escape,
+tests/support/xml_reference.py): the same bytes for every map text, written the ways stores write JSON,
+for records of every kind of part, and text left to Python only where the kernel says so."""
 
+import io
 import json
 import math
 import random
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 from transforms.formats import _xml_text, xml_format
 from transforms.formats.values import parse_maps
 from transforms.formats.xml_names import is_element_name
-from transforms.formats.xml_text import escaped, map_fragments
+from transforms.formats.xml_text import ByIndex, Escaped, Integers, Map, map_fragments, write_records
+from tests.support.xml_reference import python_records
 
 _PIECES = ["<", ">", "&", "]]>", "&amp;", "\r", "\r\n", "\n", "\t", "\x00", "\x01", "\x1f", "\x7f", "\x85",
            "\ufffe", "\uffff", "\ufffd", "\u2028", "\ufeff", "é", "日本", "🙂", "\"", "\\", "/", "'", ",", "=1+2",
@@ -49,9 +51,22 @@ def _python(texts, name, named):
     return [xml_format._map_element(name, value, named) for value in parse_maps(pa.array(texts, pa.string()))]
 
 
+def _rule(name, named):
+    return lambda left: _python(left.to_pylist(), name, named)
+
+
 def _native(texts, name, named):
-    return map_fragments(pa.array(texts, pa.string()), name, named, lambda left: _python(left.to_pylist(), name,
-                                                                                          named)).to_pylist()
+    """Both ways the kernel renders maps: fragments of an array, and in place in records."""
+    fragments = map_fragments(pa.array(texts, pa.string()), name, named, _rule(name, named)).to_pylist()
+    assert _records([Map(pa.array(texts, pa.string()), name, named, _rule(name, named)), "\n"], len(texts)) == \
+        "".join(fragment + "\n" for fragment in fragments)
+    return fragments
+
+
+def _records(parts, length):
+    out = io.BytesIO()
+    write_records(out, length, parts)
+    return out.getvalue().decode()
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -155,10 +170,31 @@ def test_random_bytes_never_crash_the_kernel():
 
 @given(st.lists(st.none() | _text, max_size=20))
 def test_escaped_text_is_the_python_escape(values):
-    strings = pa.array(values, pa.string())
-    assert escaped(strings).to_pylist() == [None if v is None else xml_format.escape(v) for v in values]
-    sliced = strings.slice(1)
-    assert escaped(sliced).to_pylist() == [None if v is None else xml_format.escape(v) for v in values[1:]]
+    for strings in (pa.array(values, pa.string()), pa.array(values, pa.string()).slice(1)):
+        parts = ["<a>", Escaped(strings), "</a>\n"]
+        assert _records(parts, len(strings)) == _reference(parts, len(strings))
+
+
+def test_records_of_every_part_match_the_python_reference():
+    """Integers (nulls, int64's ends), strings with nulls, maps in place with texts left to Python and
+    numbers that fail the check, and fragments by index, in slices that start inside their buffers."""
+    ints = pa.array([0, -1, None, -(1 << 63), (1 << 63) - 1, 42, 7], pa.int64())
+    strings = pa.array(["a&b", None, "", "x\r\x01\ufffe", "<é>", "🙂", "ok"])
+    maps = pa.array(['{"b":1,"a":"x"}', '{"a":{"n":1}}', '{"z":0.10000000000000001}', '{"a":1,"a":2}',
+                     '{"k":0.30000000000000004}', '{}', '{"q":"\\u00e9"}'])
+    fragments, indices = pa.array(["<d>one</d>", "<d>two</d>"]), pa.array([1, 0, 0, 1, 1, 0, 1], pa.int32())
+    parts = ["<r>", Integers(ints), "<s>", Escaped(strings), "</s>", Map(maps, "m", True, _rule("m", True)),
+             ByIndex(fragments, indices), Map(maps, "e", False, _rule("e", False)), "</r>\n"]
+    assert _records(parts, 7) == _reference(parts, 7)
+    sliced = [part if isinstance(part, (str, ByIndex)) else type(part)(part[0].slice(2), *part[1:]) for part in parts]
+    sliced[6] = ByIndex(fragments, indices.slice(2))
+    assert _records(sliced, 5) == _reference(sliced, 5)
+
+
+def _reference(parts, length):
+    out = io.BytesIO()
+    python_records(out, length, parts)
+    return out.getvalue().decode()
 
 
 def _arrow_buffers(texts):

@@ -9,24 +9,22 @@ controls but tab and newline, U+FFFE, U+FFFF, lone surrogates) are replaced by U
 are written as `&#13;` so parsers do not fold them into newlines.
 
 A file is written a slice of rows at a time (a row's XML depends on that row alone), so memory
-follows the slice, not the file. Within a slice, a field whose values repeat has its fragment
-(`<profile>...</profile>`) built once per distinct text and spread to the rows with a `take`; the
-parts of the others (tags, cell columns) go straight into the record's one join. Map texts become
-fragments, and text is escaped, in one native pass per value (xml_text); the few texts that kernel
-leaves alone get their fragments from the Python rule (`_map_element`), which it matches byte for byte.
+follows the slice, not the file. Each slice is one pass of the native kernel (xml_text.write_records)
+over the record's parts: tags, integers, strings to escape, and map texts rendered in place, or, for a
+map whose texts repeat, each distinct text's fragment rendered once and copied by index. The few map
+texts the kernel leaves alone get their fragments from the Python rule (`_map_element`), which it
+matches byte for byte (tests/test_xml_text.py).
 """
 
 import re
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.arrow_text import joined_bytes
 from transforms.formats import Encoder
 from transforms.formats.typed_maps import Distinct
 from transforms.formats.values import as_text, parse_maps, slices
-from transforms.formats.xml_text import escaped, map_fragments
+from transforms.formats.xml_text import ByIndex, Escaped, Integers, Map, map_fragments, write_records
 from transforms.formats.xml_names import is_element_name
 
 __all__ = ["XmlEncoder", "escape"]
@@ -67,31 +65,30 @@ def _python_fragments(name, named):
     return lambda texts: [_map_element(name, value, named) for value in parse_maps(texts)]
 
 
-def _joined(parts):
-    """The element-wise join of `parts` (strings and string arrays), a null part adding nothing.
-    Adjacent strings are joined first: each part costs the join a step per row."""
+def _field_parts(field, column):
+    """The parts of `<name>value</name>` (a map writes its own tags). A map whose texts repeat has each
+    distinct text's fragment rendered once and copied by index; where they do not, finding the distinct
+    ones is wasted, and the kernel renders each text in place."""
+    if field.kind == "int":
+        return [f"<{field.name}>", Integers(column), f"</{field.name}>"]
+    if field.kind != "map":
+        return [f"<{field.name}>", Escaped(column), f"</{field.name}>"]
+    rule = _python_fragments(field.name, field.xml_named)
+    if not _repeats(column):
+        return [Map(column, field.name, field.xml_named, rule)]
+    distinct = Distinct(column)
+    return [ByIndex(map_fragments(distinct.values, field.name, field.xml_named, rule), distinct.indices)]
+
+
+def _merged(parts):
+    """`parts` with adjacent strings joined: each part costs the kernel a step per record."""
     merged = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
         else:
             merged.append(part)
-    return pc.binary_join_element_wise(*merged, "", null_handling="replace")
-
-
-def _field_parts(field, column):
-    """The parts of `<name>value</name>` for each row of `column`. Where values repeat, each distinct
-    value's fragment is built once and spread to the rows (where they do not, finding the distinct
-    ones and spreading them back is wasted, and the parts go straight into the record's one join)."""
-    if field.kind == "int":
-        return [f"<{field.name}>", pc.cast(column, pa.string()), f"</{field.name}>"]
-    distinct = Distinct(column) if _repeats(column) else None
-    values = column if distinct is None else distinct.values
-    if field.kind == "map":
-        parts = [map_fragments(values, field.name, field.xml_named, _python_fragments(field.name, field.xml_named))]
-    else:
-        parts = [f"<{field.name}>", escaped(values), f"</{field.name}>"]
-    return parts if distinct is None else [distinct.per_row(_joined(parts))]
+    return merged
 
 
 _SAMPLE_ROWS = 1024
@@ -112,5 +109,5 @@ class XmlEncoder(Encoder):
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.shape.root}>\n'.encode())
         for piece in slices(rows):
             parts = [part for f in self.shape.fields for part in _field_parts(f, piece[f.column].combine_chunks())]
-            out.write(joined_bytes(_joined([f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n"])))
+            write_records(out, piece.num_rows, _merged([f"<{self.shape.element}>", *parts, f"</{self.shape.element}>\n"]))
         out.write(f"</{self.shape.root}>\n".encode())

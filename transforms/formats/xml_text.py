@@ -1,9 +1,15 @@
-"""The native XML kernel (_xml_text.c) over Arrow string arrays: map texts to fragments, text escaped.
+"""XML text by the native kernel (xml_native/, built by pip install as `_xml_text`), from Arrow arrays.
 
-The kernel reads an array's own buffers and returns the new array's, so no value becomes a Python
-object; the few texts it leaves to the Python rule (nested values, numbers it cannot show as Python
-does, keys named twice) are rendered by `python_rule` and put in their places.
+A slice of records is written as one text by one C pass over its parts (tags, integers, strings to
+escape, JSON map texts to render, fragments of repeating maps by index): each map text is read, its
+strings decoded from JSON and escaped for XML, its members sorted and written straight into the
+records, with no array of fragments or join in between, and the GIL released meanwhile. The few map
+texts the kernel leaves alone (nested values, numbers it cannot show as Python does, keys named twice)
+come back as holes that `python_rule` fills; so do those whose floats of 16 or 17 digits Arrow finds
+are not the shortest text of their double (the one check the kernel hands on, done for all at once).
 """
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -12,15 +18,66 @@ import pyarrow.compute as pc
 from transforms.formats import _xml_text
 from transforms.formats.xml_names import is_element_name
 
-__all__ = ["map_fragments", "escaped"]
+__all__ = ["Integers", "Escaped", "Map", "ByIndex", "write_records", "map_fragments"]
+
+_TEXT, _INTEGERS, _ESCAPED, _MAP, _BY_INDEX = range(5)
+_SPAN = np.dtype([("start", "<i8"), ("end", "<i8"), ("part", "<i4"), ("row", "<i4")])
+
+
+class Integers(NamedTuple):
+    """An integer column, as its decimal digits (nothing where null)."""
+    values: pa.Array
+
+
+class Escaped(NamedTuple):
+    """A string column, escaped for XML (nothing where null)."""
+    strings: pa.Array
+
+
+class Map(NamedTuple):
+    """A JSON map text column, as `<name>...</name>` fragments; `python_rule(texts)` renders the texts
+    the kernel leaves to it, as a list."""
+    texts: pa.Array
+    name: str
+    named: bool
+    python_rule: Callable
+
+
+class ByIndex(NamedTuple):
+    """Fragments rendered once (a column's distinct map texts), copied to each record by index."""
+    fragments: pa.Array
+    indices: pa.Array
+
+
+def write_records(out, length, parts):
+    """`length` records, each the concatenation of `parts` (str or the classes above), written to `out` in
+    one write."""
+    specs = tuple(_spec(part) for part in parts)
+    text, holes, checked, checks = _xml_text.write_records(specs, length, is_element_name)
+    spans = np.frombuffer(holes, _SPAN)
+    wrong = _not_shortest(*checks)
+    if len(wrong):
+        spans = np.concatenate([spans, np.frombuffer(checked, _SPAN)[np.unique(wrong)]])
+    if not len(spans):
+        out.write(text)
+        return
+    spans = spans[np.lexsort((spans["part"], spans["row"]))]   # the order of the text
+    fragments = {}
+    for part in np.unique(spans["part"]):
+        rows = spans["row"][spans["part"] == part]
+        fragments[part] = iter(parts[part].python_rule(parts[part].texts.take(pa.array(rows))))
+    view, at, pieces = memoryview(text), 0, []
+    for start, end, part, _ in spans.tolist():
+        pieces += [view[at:start], next(fragments[part]).encode()]
+        at = end
+    out.write(b"".join([*pieces, view[at:]]))    # one write per slice: compression blocks follow the writes
 
 
 def map_fragments(texts, name, named, python_rule):
-    """`<name>...</name>` for each JSON object text of `texts` (xml_format._map_element's rule);
-    `python_rule(texts)` gives the fragments of the texts the kernel leaves to it, as a list."""
+    """`<name>...</name>` for each JSON object text of `texts`, as a string array (for ByIndex)."""
     if texts.null_count:    # not a map text: the Python rule says so
         return pa.array(python_rule(texts), pa.string())
-    offsets, data, left, *checks = _xml_text.map_fragments(*_buffers(texts), name.encode(), named, is_element_name)
+    offsets, data, left, checks = _xml_text.map_fragments(*_buffers(texts), name.encode(), named, is_element_name)
     fragments = _string_array(len(texts), offsets, data)
     left = np.frombuffer(left, dtype=np.bool_)
     wrong = _not_shortest(*checks)
@@ -33,13 +90,35 @@ def map_fragments(texts, name, named, python_rule):
     return pc.replace_with_mask(fragments, mask, pa.array(python_rule(pc.filter(texts, mask)), pa.string()))
 
 
+def _spec(part):
+    """A part as write_records' C side takes it (its docstring lists the tuples)."""
+    if isinstance(part, str):
+        return (_TEXT, part.encode())
+    if isinstance(part, Integers):
+        values = part.values if part.values.type == pa.int64() else part.values.cast(pa.int64())
+        validity, data = values.buffers()
+        return (_INTEGERS, data, values.offset, validity if values.null_count else None, values.offset)
+    if isinstance(part, Escaped):
+        strings = _strings(part.strings)
+        validity = strings.buffers()[0] if strings.null_count else None
+        return (_ESCAPED, *_buffers(strings)[:3], validity, strings.offset)
+    if isinstance(part, Map):
+        if part.texts.null_count:    # not a map text: the Python rule says so (it raises)
+            return _spec(ByIndex(pa.array(part.python_rule(part.texts), pa.string()),
+                                 pa.array(np.arange(len(part.texts), dtype=np.int32))))
+        return (_MAP, *_buffers(part.texts)[:3], part.name.encode(), part.named)
+    fragments, indices = _strings(part.fragments), part.indices.cast(pa.int32())
+    return (_BY_INDEX, *_buffers(fragments)[:3], len(fragments), indices.buffers()[1], indices.offset)
+
+
 def _not_shortest(rows, offsets, data):
-    """The rows whose number of 16 or 17 digits (the kernel's checks) is not the shortest text of its
-    double, which is what Python shows: Arrow reads each number and prints its double's shortest digits
-    (double-conversion, as Python's repr: the fewest digits that read back, the closest of those), and
-    the digits are compared without the sign, point and outer zeros (two texts of one double with the
-    same digits have the same exponent). In the kernel's range, [1e-4, 1e16), Arrow writes an exponent
-    only from 1e15 on (`e+15`); any other text with one counts as not the same (the Python rule decides)."""
+    """Which of the kernel's checks fail (their `rows`, which tag each check): a float of 16 or 17 digits
+    that is not the shortest text of its double, which is what Python shows. Arrow reads each number
+    and prints its double's shortest digits (double-conversion, as Python's repr: the fewest digits that
+    read back, the closest of those), and the digits are compared without the sign, point and outer
+    zeros (two texts of one double with the same digits have the same exponent). In the kernel's range,
+    [1e-4, 1e16), Arrow writes an exponent only from 1e15 on (`e+15`); any other text with one counts as
+    not the same (the Python rule decides)."""
     rows = np.frombuffer(rows, dtype=np.int32)
     if not len(rows):
         return rows
@@ -54,18 +133,12 @@ def _digits(numbers):
     return pc.ascii_rtrim(pc.ascii_ltrim(pc.replace_substring(numbers, ".", ""), "-0"), "0")
 
 
-def escaped(strings):
-    """Each value escaped for XML (xml_format.escape); nulls stay null."""
-    offsets, data = _xml_text.escape_texts(*_buffers(strings))
-    result = _string_array(len(strings), offsets, data)
-    if strings.null_count:
-        result = pc.if_else(pc.is_valid(strings), result, pa.scalar(None, pa.string()))
-    return result
+def _strings(strings):
+    return strings if strings.type == pa.string() else strings.cast(pa.string())
 
 
 def _buffers(strings):
-    if strings.type != pa.string():
-        strings = strings.cast(pa.string())
+    strings = _strings(strings)
     _, offsets, data = strings.buffers()
     return offsets, data if data is not None else b"", strings.offset, len(strings)
 
