@@ -191,6 +191,12 @@ def test_records_of_every_part_match_the_python_reference():
     assert _records(sliced, 5) == _reference(sliced, 5)
 
 
+def test_records_that_outgrow_their_guessed_size_move_to_memory_of_their_own():
+    strings = pa.array(["&" * 20000, "<" * 30000])     # each character becomes five
+    parts = ["<a>", Escaped(strings), "</a>\n"]
+    assert _records(parts, 2) == _reference(parts, 2)
+
+
 def _reference(parts, length):
     out = io.BytesIO()
     python_records(out, length, parts)

@@ -51,9 +51,12 @@ class ByIndex(NamedTuple):
 
 def write_records(out, length, parts):
     """`length` records, each the concatenation of `parts` (str or the classes above), written to `out` in
-    one write."""
+    one write (an Arrow buffer, or bytes)."""
     specs = tuple(_spec(part) for part in parts)
-    text, holes, checked, checks = _xml_text.write_records(specs, length, is_element_name)
+    memory = pa.allocate_buffer(_expected_size(parts, length))
+    text, holes, checked, checks = _xml_text.write_records(specs, length, is_element_name, memory)
+    if isinstance(text, int):
+        text = memory.slice(0, text)
     spans = np.frombuffer(holes, _SPAN)
     wrong = _not_shortest(*checks)
     if len(wrong):
@@ -71,6 +74,24 @@ def write_records(out, length, parts):
         pieces += [view[at:start], next(fragments[part]).encode()]
         at = end
     out.write(b"".join([*pieces, view[at:]]))    # one write per slice: compression blocks follow the writes
+
+
+def _expected_size(parts, length):
+    """A generous guess of the records' size: map tags outweigh JSON's punctuation. The memory comes
+    from Arrow's pool, which reuses freed pages (fresh ones cost a page fault each, as much as a tenth
+    of the kernel's time), and pages never written are never touched; records that outgrow it move to
+    memory of their own."""
+    size = 4096
+    for part in parts:
+        if isinstance(part, str):
+            size += len(part.encode()) * length
+        elif isinstance(part, Integers):
+            size += 20 * length
+        elif isinstance(part, ByIndex):
+            size += part.fragments.nbytes * length // max(len(part.fragments), 1)
+        else:
+            size += 3 * (part.texts if isinstance(part, Map) else part.strings).nbytes + 64 * length
+    return size
 
 
 def map_fragments(texts, name, named, python_rule):

@@ -336,9 +336,10 @@ static int write_part(Part *part, Py_ssize_t p, Py_ssize_t i, Buf *out, Buf *hol
 }
 
 PyDoc_STRVAR(write_records_doc,
-"write_records(parts, length, is_element_name)\n"
+"write_records(parts, length, is_element_name, memory)\n"
 "    -> (text, holes, checked, (check_rows, check_offsets, check_data))\n\n"
-"`length` records as one XML text, each the concatenation of `parts`, tuples of:\n"
+"`length` records as one XML text, each the concatenation of `parts`, written to the writable buffer\n"
+"`memory` (`text` is then their length) or, where they outgrow it, to the bytes `text`. Parts are tuples of:\n"
 "  (0, bytes)                                            the same text in every record\n"
 "  (1, int64 buffer, offset, validity or None, offset)   an integer (nothing where null)\n"
 "  (2, offsets, data, offset, validity or None, offset)  a string, escaped (nothing where null)\n"
@@ -351,23 +352,29 @@ PyDoc_STRVAR(write_records_doc,
 static PyObject *write_records(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *specs, *is_name, *result = NULL;
+    PyObject *specs, *is_name, *memory, *result = NULL;
     Py_ssize_t length;
-    if (!PyArg_ParseTuple(args, "O!nO:write_records", &PyTuple_Type, &specs, &length, &is_name))
+    if (!PyArg_ParseTuple(args, "O!nOO:write_records", &PyTuple_Type, &specs, &length, &is_name, &memory))
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(memory, &view, PyBUF_WRITABLE))
         return NULL;
     Py_ssize_t count = PyTuple_GET_SIZE(specs), opened = 0;
     Gil gil = {0};
     Buf out = {.gil = &gil}, holes = {.gil = &gil}, checked = {.gil = &gil};
     Part *parts = PyMem_Calloc(count ? count : 1, sizeof(Part));
-    if (!parts)
+    if (!parts) {
+        PyBuffer_Release(&view);
         return PyErr_NoMemory();
-    if (open_output(&out, 1 << 20) || open_output(&holes, 256) || open_output(&checked, 256))
+    }
+    if (open_output(&holes, 256) || open_output(&checked, 256))
         goto done;
     for (; opened < count; opened++)
         if (open_part(&parts[opened], PyTuple_GET_ITEM(specs, opened), length, &gil, &out, is_name)) {
             opened++;
             goto done;
         }
+    open_external(&out, view.buf, view.len);
     gil_release(&gil);
     for (Py_ssize_t i = 0; i < length; i++)
         for (Py_ssize_t p = 0; p < count; p++)
@@ -405,7 +412,8 @@ looped:
     rows = close_output(&all_rows);
     ends = close_output(&all_ends);
     texts = close_output(&all_texts);
-    PyObject *text = close_output(&out), *hole_bytes = close_output(&holes), *checked_bytes = close_output(&checked);
+    PyObject *text = out.external ? PyLong_FromSize_t(out.len) : close_output(&out);
+    PyObject *hole_bytes = close_output(&holes), *checked_bytes = close_output(&checked);
     if (rows && ends && texts && text && hole_bytes && checked_bytes)
         result = Py_BuildValue("(OOO(OOO))", text, hole_bytes, checked_bytes, rows, ends, texts);
     Py_XDECREF(text);
@@ -425,6 +433,7 @@ done:
     Py_XDECREF(out.owner);
     Py_XDECREF(holes.owner);
     Py_XDECREF(checked.owner);
+    PyBuffer_Release(&view);
     return result;
 }
 

@@ -36,18 +36,29 @@ static inline ALWAYS_INLINE void gil_release(Gil *gil)
         gil->saved = PyEval_SaveThread();
 }
 
-/* A growing byte buffer. The output's memory is a bytes object from the start (`owner`), grown in
-   place and handed to the caller without a copy; scratch memory is plain. */
+/* A growing byte buffer. An output's memory is either the caller's (`external`: an Arrow buffer from
+   its memory pool, whose pages are reused from slice to slice where fresh ones cost a page fault each)
+   or a bytes object (`owner`), grown in place and handed to the caller without a copy; an output that
+   outgrows the caller's memory moves to a bytes object. Scratch memory is plain. */
 typedef struct {
     char *data;
     size_t len, cap;
     PyObject *owner;
+    int external;
     Gil *gil;
 } Buf;
 
 static int grow(Buf *b, size_t cap)
 {
-    if (b->owner) {
+    if (b->external) {
+        PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+        if (!bytes)
+            return -1;
+        memcpy(PyBytes_AS_STRING(bytes), b->data, b->len);
+        b->owner = bytes;
+        b->external = 0;
+        b->data = PyBytes_AS_STRING(bytes);
+    } else if (b->owner) {
         if (_PyBytes_Resize(&b->owner, (Py_ssize_t)cap))
             return -1;
         b->data = PyBytes_AS_STRING(b->owner);
@@ -86,6 +97,15 @@ static int open_output(Buf *b, size_t cap)
     b->len = 0;
     b->cap = cap ? cap : 1;
     return 0;
+}
+
+/* An output in the caller's memory, `cap` bytes at `data`. */
+static void open_external(Buf *b, void *data, size_t cap)
+{
+    b->data = data;
+    b->len = 0;
+    b->cap = cap;
+    b->external = 1;
 }
 
 /* The output as a bytes object of its length (a new reference), or NULL. */
@@ -321,32 +341,35 @@ static inline ALWAYS_INLINE int read_string(const unsigned char **p, const unsig
     for (;;) {
         d = copy_run(d, s, run, end);
         s += run;
-        if (s >= end)
-            return -1;
-        unsigned char c = *s;
-        if (c == '"')
-            break;
-        if (c == '\\') {
-            unsigned char simple = s + 1 < end ? json_simple[s[1]] : 0;
-            if (simple) {
-                d = write_ascii(d, simple, escape);
-                s += 2;
-            } else if (!(s + 1 < end && s[1] == 'u' && (d = write_unicode_escape(d, &s, end, escape)))) {
+        do {        /* stops come in runs (`\r\n`, a surrogate pair): each is taken here, not by a new scan */
+            if (s >= end)
                 return -1;
+            unsigned char c = *s;
+            if (c == '"')
+                goto closed;
+            if (c == '\\') {
+                unsigned char simple = s + 1 < end ? json_simple[s[1]] : 0;
+                if (simple) {
+                    d = write_ascii(d, simple, escape);
+                    s += 2;
+                } else if (!(s + 1 < end && s[1] == 'u' && (d = write_unicode_escape(d, &s, end, escape)))) {
+                    return -1;
+                }
+            } else if (c < 0x20) {
+                return -1;
+            } else if (!escape) {
+                *d++ = (char)c;
+                s++;
+            } else if (c == 0xEF) {
+                d = write_ef(d, &s, end);
+            } else {
+                d = write_ascii(d, c, 1);
+                s++;
             }
-        } else if (c < 0x20) {
-            return -1;
-        } else if (!escape) {
-            *d++ = (char)c;
-            s++;
-        } else if (c == 0xEF) {
-            d = write_ef(d, &s, end);
-        } else {
-            d = write_ascii(d, c, 1);
-            s++;
-        }
+        } while (s >= end || (stops[*s] & STOP_JSON));
         run = find_stop(s, end - s, STOP_JSON);
     }
+closed:
     scratch->len = d - scratch->data;
     *text = (const unsigned char *)start;
     *len = d - start;
