@@ -242,7 +242,7 @@ static inline ALWAYS_INLINE char *write_utf8(char *d, uint32_t cp)
     return d + 4;
 }
 
-static int hex4(const unsigned char *s, uint32_t *value)
+static inline ALWAYS_INLINE int hex4(const unsigned char *s, uint32_t *value)
 {
     int a = hex_value[s[0]], b = hex_value[s[1]], c = hex_value[s[2]], d = hex_value[s[3]];
     if ((a | b | c | d) < 0)
