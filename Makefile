@@ -11,7 +11,7 @@ EXTRAS := dev,dask
 install: $(VENV)/.installed
 
 # XML's native kernel is compiled by the editable install, so a change to its C source installs again.
-$(VENV)/.installed: setup.py $(LOCK) transforms/formats/_xml_text.c
+$(VENV)/.installed: setup.py $(LOCK) $(wildcard transforms/formats/xml_native/*)
 	bash .ci/compiler $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
