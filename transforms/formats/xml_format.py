@@ -91,8 +91,8 @@ def _merged(parts):
     return merged
 
 
-# The sample `_repeats` takes: about this many bytes, and between these many rows. Hashing a sample of
-# 1,024 long texts cost as much as it saved.
+# The sample `_repeats` takes: about this many bytes, and between these many rows (a sample of a fixed
+# 1,024 rows of long texts is a copy and a hash of a MB per column and slice).
 _SAMPLE_BYTES = 64 << 10
 _SAMPLE_ROWS = (64, 1024)
 
@@ -100,9 +100,8 @@ _SAMPLE_ROWS = (64, 1024)
 def _repeats(column):
     """Do `column`'s values repeat enough that rendering each distinct one once pays for finding them (a
     hash of every text, and a copy of every fragment)? Yes where an evenly spread sample of its rows holds
-    fewer distinct values than half its size: a device's details (a few hundred of 16k rows) render 4x
-    faster so, a user's profile or an event's properties (65-77% distinct in a slice, 90% in the
-    sample) 20% slower (docs/xml-performance.md)."""
+    fewer distinct values than half its size, as a device's details do; a user's profile or an event's
+    properties, mostly distinct in a slice, render faster in place (docs/xml-performance.md, round 3)."""
     rows = min(max(_SAMPLE_BYTES * len(column) // max(column.nbytes, 1), _SAMPLE_ROWS[0]), _SAMPLE_ROWS[1])
     sample = column.take(np.arange(0, len(column), max(1, len(column) // rows)))
     return pc.count_distinct(sample).as_py() < len(sample) // 2

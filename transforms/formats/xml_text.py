@@ -78,9 +78,8 @@ def write_records(out, length, parts):
 
 def _expected_size(parts, length):
     """A generous guess of the records' size: map tags outweigh JSON's punctuation. The memory comes
-    from Arrow's pool, which reuses freed pages (fresh ones cost a page fault each, as much as a tenth
-    of the kernel's time), and pages never written are never touched; records that outgrow it move to
-    memory of their own."""
+    from Arrow's pool, which reuses freed pages (fresh ones cost a page fault each: docs/xml-performance.md),
+    and pages never written are never touched; records that outgrow it move to memory of their own."""
     size = 4096
     for part in parts:
         if isinstance(part, str):

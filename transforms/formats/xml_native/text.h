@@ -258,7 +258,7 @@ static inline ALWAYS_INLINE char *write_ascii(char *d, unsigned char c, int esca
         *d = (char)c;
         return d + 1;
     }
-    memcpy(d, xml_piece[c].text, 8);
+    memcpy(d, &xml_piece[c], 8);     /* the text and, past it, bytes the next write covers */
     return d + xml_piece[c].len;
 }
 
