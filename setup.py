@@ -35,6 +35,7 @@ setup(
     # XML's native kernel (transforms/formats/xml_text.py): built by pip install, a C compiler is all it needs.
     ext_modules=[Extension("transforms.formats._xml_text", ["transforms/formats/xml_native/module.c"],
                            depends=["transforms/formats/xml_native/arrays.h", "transforms/formats/xml_native/text.h",
+                                    "transforms/formats/xml_native/numbers.h", "transforms/formats/xml_native/nested.h",
                                     "transforms/formats/xml_native/maps.h"],
                            extra_compile_args=["-O2"])],
     entry_points={"console_scripts": ["eventexport=control.cli:main"]},

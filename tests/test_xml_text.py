@@ -31,7 +31,8 @@ _float = st.floats(allow_nan=False, allow_infinity=False)
 _number = (st.integers(-(1 << 70), 1 << 70) | _float
            | st.tuples(_float.filter(lambda x: abs(x) < 1e17), st.integers(0, 17)).map(lambda t: round(*t)))
 _scalar = st.none() | st.booleans() | _number | _text
-_value = _scalar | st.lists(_scalar, max_size=3) | st.dictionaries(_key, _scalar, max_size=3)
+_value = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_key, inner, max_size=3),
+                      max_leaves=8)
 _map = st.dictionaries(_key, _value, max_size=8)
 
 
@@ -137,8 +138,18 @@ def test_numbers_of_16_or_17_digits_stay_native_only_where_they_are_python_s_rep
     assert len(given) == 4
 
 
+def test_nested_values_are_rendered_natively_as_orjson_writes_them():
+    texts = ['{"items": [{"id": 1, "name": "Tee <M>", "price": 9.5}, {"id": 2, "tags": ["a&b", null, true]}]}',
+             '{ "o" : { "k\\u00e9" : [ [ ] , { } , "q\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f" ] } }',
+             '{"e": ["\\ud83d\\ude00", "\\ufffe\\u2028", -0, -0.0, 1.50, 0.30000000000000004]}']
+    _, _, left, *_ = _xml_text.map_fragments(*_arrow_buffers(texts), b"m", True, lambda key: True)
+    assert not any(left)
+    assert _native(texts, "m", True) == _python(texts, "m", True)
+
+
 @pytest.mark.parametrize("text", [
-    '{"a": {"b": 1}}', '{"a": [1, 2]}', '{"a": 1, "a": 2}', '{"a": 1e5}', '{"a": 12345678901234567890}',
+    '{"a": {"b": 1, "b": 2}}', '{"a": [{"k": 1, "\\u006b": 2}]}', '{"a": [1e5]}', '{"a": {"b": 0.00001}}',
+    '{"a": ' + "[" * 40 + "]" * 40 + '}', '{"a": 1, "a": 2}', '{"a": 1e5}', '{"a": 12345678901234567890}',
     '{"a": "\\ud800"}', '{"a": "\\udc00x"}', '{"a": 0.00001}', '{"a": 0.1000000000000000055511}'])
 def test_what_the_kernel_does_not_take_on_goes_to_python(text):
     _, _, left, *_ = _xml_text.map_fragments(*_arrow_buffers([text]), b"m", False, lambda key: True)

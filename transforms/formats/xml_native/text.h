@@ -296,23 +296,32 @@ static inline ALWAYS_INLINE void put_escaped(Buf *out, const unsigned char *s, s
     out->len = write_escaped(out->data + out->len, s, n) - out->data;
 }
 
-/* `\uXXXX` (and its low surrogate) at *s, written decoded (escaped when `escape`); NULL where it is
-   malformed or a lone surrogate (the Python rule decides). *s moves past it. */
-static inline ALWAYS_INLINE char *write_unicode_escape(char *d, const unsigned char **s, const unsigned char *end, int escape)
+/* `\uXXXX` (and its low surrogate) at *s -> its code point; -1 where it is malformed or a lone
+   surrogate (the Python rule decides). *s moves past it. */
+static inline ALWAYS_INLINE int read_unicode_escape(const unsigned char **s, const unsigned char *end, uint32_t *cp)
 {
     const unsigned char *e = *s;
-    uint32_t cp, low;
-    if (end - e < 6 || hex4(e + 2, &cp))
-        return NULL;
+    uint32_t low;
+    if (end - e < 6 || e[1] != 'u' || hex4(e + 2, cp))
+        return -1;
     e += 6;
-    if (cp >= 0xD800 && cp <= 0xDFFF) {
-        if (cp > 0xDBFF || end - e < 6 || e[0] != '\\' || e[1] != 'u' || hex4(e + 2, &low)
+    if (*cp >= 0xD800 && *cp <= 0xDFFF) {
+        if (*cp > 0xDBFF || end - e < 6 || e[0] != '\\' || e[1] != 'u' || hex4(e + 2, &low)
             || low < 0xDC00 || low > 0xDFFF)
-            return NULL;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            return -1;
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (low - 0xDC00);
         e += 6;
     }
     *s = e;
+    return 0;
+}
+
+/* `\uXXXX` at *s written decoded (escaped when `escape`); NULL as read_unicode_escape says -1. */
+static inline ALWAYS_INLINE char *write_unicode_escape(char *d, const unsigned char **s, const unsigned char *end, int escape)
+{
+    uint32_t cp;
+    if (read_unicode_escape(s, end, &cp))
+        return NULL;
     if (cp < 0x80)
         return write_ascii(d, (unsigned char)cp, escape);
     if (escape && (cp == 0xFFFE || cp == 0xFFFF)) {
@@ -352,7 +361,7 @@ static inline ALWAYS_INLINE int read_string(const unsigned char **p, const unsig
                 if (simple) {
                     d = write_ascii(d, simple, escape);
                     s += 2;
-                } else if (!(s + 1 < end && s[1] == 'u' && (d = write_unicode_escape(d, &s, end, escape)))) {
+                } else if (!(d = write_unicode_escape(d, &s, end, escape))) {
                     return -1;
                 }
             } else if (c < 0x20) {
