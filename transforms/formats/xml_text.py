@@ -4,7 +4,7 @@ A slice of records is written as one text by one C pass over its parts (tags, in
 escape, JSON map texts to render, fragments of repeating maps by index): each map text is read, its
 strings decoded from JSON and escaped for XML, its members sorted and written straight into the
 records, with no array of fragments or join in between, and the GIL released meanwhile. The few map
-texts the kernel leaves alone (nested values, numbers it cannot show as Python does, keys named twice)
+texts the kernel leaves alone (numbers it cannot show as Python does, keys named twice, anything but JSON)
 come back as holes that `python_rule` fills; so do those whose floats of 16 or 17 digits Arrow finds
 are not the shortest text of their double (the one check the kernel hands on, done for all at once).
 """

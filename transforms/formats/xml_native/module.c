@@ -6,7 +6,7 @@
    column whose values repeat, which write_records then copies by index).
 
    Map texts follow xml_format._map_element's rule, its oracle. A text the kernel does not take on (a
-   nested value, a number it cannot show as Python does, a key named twice, anything but a flat JSON
+   number it cannot show as Python does, a key named twice, a value nested too deep, anything but a JSON
    object) is left out and reported, and so is the fragment of a text whose number of 16 or 17 digits
    Arrow must confirm: the caller puts the Python rule's fragment in its place. Both take Arrow arrays'
    buffers (buffer protocol, no copy) and hand back bytes; the GIL is released while they loop. */
