@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms.formats import _xml_text, xml_format
+from transforms.formats import _xml_text, xml_format, xml_text
 from transforms.formats.values import parse_maps
 from transforms.formats.xml_names import is_element_name
 from transforms.formats.xml_text import ByIndex, Escaped, Integers, Map, map_fragments, write_records
@@ -215,6 +215,4 @@ def _reference(parts, length):
 
 
 def _arrow_buffers(texts):
-    strings = pa.array(texts, pa.string())
-    _, offsets, data = strings.buffers()
-    return offsets, data if data is not None else b"", strings.offset, len(strings)
+    return xml_text._buffers(pa.array(texts, pa.string()))
