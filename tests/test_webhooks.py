@@ -5,6 +5,7 @@ Retries are driven by the outbox's own schedule with `now` handed in, so nothing
 nothing measures time.
 """
 
+import concurrent.futures
 import datetime as dt
 import json
 import threading
@@ -152,6 +153,32 @@ def test_a_slow_receiver_holds_up_no_other_account(plane):
     assert slow.events() == ["run.done"] and quick.events() == ["webhook.test"]
     with engine.connect() as connection:
         assert {r.status for r in connection.execute(deliveries.select())} == {"delivered"}
+
+
+def test_a_delivery_ending_while_stop_looks_for_more_lets_the_account_s_next_one_go(plane, monkeypatch):
+    """The race behind a mail once left unsent by run_due: stop() looks for due deliveries while an account's
+    delivery is in flight (so that account is passed over), and the delivery ends during the look."""
+    engine, settings, vault = plane
+    hold = threading.Event()
+    with WebhookReceiver(hold=hold) as receiver:
+        hook = webhooks.add_webhook(engine, vault, "acme", url=receiver.url, secret=SECRET)
+        with engine.begin() as connection:
+            for event in ("run.failed", "export.paused"):
+                outbox.queue(connection, account="acme", channel="webhook", event=event,
+                             payload={"type": event}, now=_now(), webhook_id=hook["id"])
+        worker = OutboxWorker(engine, settings, vault).start()
+        assert receiver.arrived.wait(30)   # the first is in flight, held by its receiver
+        claim_due = outbox.claim_due
+
+        def in_flight_ends_meanwhile(*args, besides=(), **kwargs):
+            if besides:
+                hold.set()
+                concurrent.futures.wait(list(worker._flying.values()))
+            return claim_due(*args, besides=besides, **kwargs)
+
+        monkeypatch.setattr(outbox, "claim_due", in_flight_ends_meanwhile)
+        worker.stop()
+    assert receiver.events() == ["run.failed", "export.paused"]
 
 
 def test_two_senders_never_claim_one_delivery(database, tmp_path):

@@ -174,12 +174,7 @@ class OutboxWorker:
             self._thread.join()
         give_up = time.monotonic() + 2 * self.settings.notify_timeout_seconds
         try:
-            while True:
-                self._fill()
-                flying = [f for f in self._flying.values() if not f.done()]
-                left = give_up - time.monotonic()
-                if not flying or left <= 0:
-                    break
+            while (flying := self._fill()) and (left := give_up - time.monotonic()) > 0:
                 concurrent.futures.wait(flying, left, return_when=concurrent.futures.FIRST_COMPLETED)
         except Exception as error:  # the next scheduler sends them
             self.warn(f"notifications not sent at stop: {type(error).__name__}: {error}")
@@ -195,13 +190,16 @@ class OutboxWorker:
             self._wake.clear()
 
     def _fill(self):
+        """Claim the due deliveries of accounts with none in flight; the deliveries in flight. One that ends
+        while the claim is made is still among them: its account was passed over, so the caller must look
+        again (stop() once ended with that account's next delivery left behind)."""
         self._flying = {account: f for account, f in self._flying.items() if not f.done()}
-        if len(self._flying) >= SENDERS:
-            return
-        for delivery in claim_due(self.engine, self.settings, besides=set(self._flying),
-                                  limit=SENDERS - len(self._flying)):
-            self._flying[delivery["account_id"]] = self._pool.submit(
-                attempt, self.engine, self.settings, self.vault, delivery)
+        if len(self._flying) < SENDERS:
+            for delivery in claim_due(self.engine, self.settings, besides=set(self._flying),
+                                      limit=SENDERS - len(self._flying)):
+                self._flying[delivery["account_id"]] = self._pool.submit(
+                    attempt, self.engine, self.settings, self.vault, delivery)
+        return list(self._flying.values())
 
 
 def recent_deliveries(engine, account, webhook_id=None, limit=_SHOWN):
