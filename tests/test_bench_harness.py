@@ -128,10 +128,18 @@ def test_the_s3store_contender_reads_the_store_from_the_local_s3_server(tmp_path
 
 
 def test_peak_rss_is_per_command_and_tree_sum_covers_children(tmp_path):
-    child = "import time; b = b'x' * (120 << 20); time.sleep(0.6)"
+    # each child holds 120 MiB until both hold theirs, and 0.6 s more: they overlap however late one starts
+    child = textwrap.dedent(f"""
+        import pathlib, sys, time
+        b = b'x' * (120 << 20)
+        pathlib.Path({str(tmp_path)!r}, sys.argv[1]).touch()
+        while len(list(pathlib.Path({str(tmp_path)!r}).glob('holds-*'))) < 2:
+            time.sleep(0.01)
+        time.sleep(0.6)
+    """)
     parent = textwrap.dedent(f"""
         import subprocess, sys
-        procs = [subprocess.Popen([sys.executable, '-c', {child!r}]) for _ in range(2)]
+        procs = [subprocess.Popen([sys.executable, '-c', {child!r}, f'holds-{{n}}']) for n in range(2)]
         for p in procs:
             p.wait()
     """)
