@@ -17,6 +17,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.runtime.base_dofn import METRIC_NAMESPACES, ConfiguredDoFn, ConfiguredTransform, report_object
 from transforms.sinks.target import parse_destination
@@ -31,7 +32,7 @@ from transforms.shuffle.partition import add_time_parts, split_by_partition
 from transforms.sources.later_data import count_later
 from transforms.sources.placement import latest_ms
 from transforms.sources.readers import read_split
-from transforms.sinks.sharding import shard_rows
+from transforms.sinks.sharding import shard_rows, start_encoding, tried_whole
 from transforms.shuffle.sorted_rows import SortedRows
 from transforms.shuffle.spill import read_piece, write_pieces
 from transforms.heavy_partitions import WriteHeavy, plan_ranges, spill_ranges
@@ -48,10 +49,10 @@ COUNT_NAMES = ("read", "later", "rows")         # a store file's counts (transfo
 PROFILE_BUCKETS = 16  # spreads the latest-version step over workers; any fixed number is deterministic
 
 
-def _put_shards(config, encoder, rows, name, key_for):
+def _put_shards(config, encoder, rows, name, key_for, started=None):
     """Cut `rows` into shards within --max_file_bytes and write shard i at key_for(i), in order;
-    yield (index, key, rows in the shard, digest)."""
-    for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes)):
+    yield (index, key, rows in the shard, digest). `started`: see sharding.shard_rows."""
+    for index, shard in enumerate(shard_rows(encoder, rows, name, config.max_file_bytes, started=started)):
         key = key_for(index)
         with shard.spool:
             digest = config.destination.put(key, shard.spool, shard.spool.hashes)
@@ -174,26 +175,55 @@ class PartitionRows(ConfiguredTransform):
 
 class _WriteGroup(ConfiguredDoFn):
     """A group's partitions -> ("object", descriptor) for each object written here, and ("range", (key,
-    range)) for each row range of a heavy partition after its first file, which WriteHeavy writes."""
+    range)) for each row range of a heavy partition after its first file, which WriteHeavy writes.
+
+    A partition that fits one file is finished (its last writes' compression waited for, its object put)
+    after the next partition is encoded, in this element or the next one, or when the bundle ends: one
+    file's compression runs beside the next one's encoding, where the end of every file held the
+    encoder up. On the DaskRunner, which loses what a bundle's end emits (`config.overlap` False), each
+    partition is finished in turn."""
+
+    def setup(self):
+        super().setup()
+        self._finishing = ()
+
+    def start_bundle(self):
+        self._finishing = ()   # left by a bundle that failed, which is retried whole
 
     def process(self, element):
         partitions = {}
         for name, day, path in element[1]:
             partitions.setdefault((name, day), []).append(path)
+        config = self.config
         for (name, day), pieces in sorted(partitions.items()):
-            yield from self._write_partition(name, day, pieces)
+            encoder = encoder_for(config.format, config.shape, config.parquet_codec)
+            rows = SortedRows.of_pieces([read_piece(path) for path in pieces], config.shape)
+            started = start_encoding(encoder, rows, name) if tried_whole(rows, config.max_file_bytes) else None
+            yield from self._finish()
+            writing = self._write_partition(name, day, encoder, rows, started)
+            if started is None or not config.overlap:
+                yield from writing
+            else:
+                self._finishing = writing
 
-    def _write_partition(self, name, day, pieces):
+    def finish_bundle(self):
+        for item in self._finish():
+            yield GlobalWindows.windowed_value(item)
+        super().finish_bundle()
+
+    def _finish(self):
+        finishing, self._finishing = self._finishing, ()
+        yield from finishing
+
+    def _write_partition(self, name, day, encoder, rows, started):
         """Write the first file; then the rest, or hand the rest on in row ranges if it is heavy."""
         config = self.config
-        encoder = encoder_for(config.format, config.shape, config.parquet_codec)
-        rows = SortedRows.of_pieces([read_piece(path) for path in pieces], config.shape)
 
         def key_for(index):
             return object_key(config.destination.prefix, config.request_id, config.run_timestamp, name, day, index,
                               config.database_id, encoder.suffix)
 
-        for index, key, count, digest in _put_shards(config, encoder, rows, name, key_for):
+        for index, key, count, digest in _put_shards(config, encoder, rows, name, key_for, started):
             yield OBJECT, report_object(self.progress, name, day, index, key, count, digest)
             ranges = plan_ranges(rows, count, config.max_file_bytes) if index == 0 else []
             if ranges:

@@ -8,12 +8,13 @@ too big is shrunk in proportion and encoded again. The result depends only on th
 the same files. Spools live in memory up to SPOOL_MEMORY_BYTES, then on disk.
 """
 
+import contextlib
 import tempfile
 
 from transforms.sinks.target import Hashes
 from transforms.errors import RowTooLargeError
 
-__all__ = ["Shard", "shard_rows", "encode_to_spool"]
+__all__ = ["Shard", "shard_rows", "encode_to_spool", "start_encoding", "tried_whole"]
 
 SAMPLE_ROWS = 4096          # first candidate: enough rows for a stable bytes-per-row estimate
 FILL = 0.97                 # aim a little under the limit, since compression ratios wander
@@ -42,19 +43,47 @@ class _Spool(tempfile.SpooledTemporaryFile):
         return super().write(data)
 
 
-def encode_to_spool(encoder, rows, name):
+def start_encoding(encoder, rows, name):
+    """Encode `rows` into a spool and return while its last writes may still be compressed on their
+    thread; the function returned waits for them and gives (spool, size). A writer encodes its next file
+    meanwhile (steps._WriteGroup), so one file's compression runs beside the next one's encoding, where
+    the end of every file held the encoder up."""
     spool = _Spool()
-    with encoder.compression.open(spool) as stream:
-        encoder.write_file(rows, name, stream)
-    size = spool.tell()
-    spool.seek(0)
-    return spool, size
+    compressing = contextlib.ExitStack()
+    try:
+        encoder.write_file(rows, name, compressing.enter_context(encoder.compression.open(spool)))
+    except BaseException:
+        compressing.close()
+        spool.close()
+        raise
+
+    def finish():
+        try:
+            compressing.close()
+        except BaseException:
+            spool.close()
+            raise
+        size = spool.tell()
+        spool.seek(0)
+        return spool, size
+
+    return finish
 
 
-def shard_rows(encoder, rows, name, limit, first_count=SAMPLE_ROWS):
+def encode_to_spool(encoder, rows, name):
+    return start_encoding(encoder, rows, name)()
+
+
+def tried_whole(rows, limit):
+    """Are `rows` first encoded whole as one file? They are when smaller in memory than the limit."""
+    return rows.nbytes <= limit * FILL
+
+
+def shard_rows(encoder, rows, name, limit, first_count=SAMPLE_ROWS, started=None):
     """Yield `Shard`s covering all of `rows` in order; the caller closes each spool. `first_count`: the
     first candidate's rows, when the rows are larger than the limit (a caller that already knows about
-    how many rows fill a file passes that, and saves the sample: transforms/heavy_partitions.py)."""
+    how many rows fill a file passes that, and saves the sample: transforms/heavy_partitions.py).
+    `started`: the whole rows' encoding, begun by start_encoding when `tried_whole` says so."""
     total = rows.num_rows
     start, count = 0, first_count
     while start < total:
@@ -62,7 +91,11 @@ def shard_rows(encoder, rows, name, limit, first_count=SAMPLE_ROWS):
             count = total   # what remains is smaller in memory than the limit: try it whole first
         count, shrunk = min(count, total - start), False
         while True:
-            spool, size = encode_to_spool(encoder, rows.slice(start, count), name)
+            if started:
+                spool, size = started()
+                started = None
+            else:
+                spool, size = encode_to_spool(encoder, rows.slice(start, count), name)
             if size <= limit:
                 target = min(total - start, int(count * limit * FILL / size))
                 if shrunk or size >= limit * GROW_BELOW or target <= count:
