@@ -19,9 +19,10 @@ __all__ = ["Compression", "GZIP_LEVEL", "Background"]
 
 # ISA-L level 2: many times zlib's speed for somewhat larger output (docs/performance.md, benchmarks/README.md).
 GZIP_LEVEL = 2
-# Gzip chunks handed over but not yet compressed: one being compressed, one waiting. The encoders write
-# a few MB to ~25 MB at a time, so this bounds what is held to a few of them.
-_IN_FLIGHT = 2
+# Gzip chunks handed over but not yet compressed: one being compressed, two waiting, so XML's file of
+# header, one slice and footer is handed over whole and the encoder goes on to the next file. The
+# encoders write a few MB to ~25 MB at a time, so this bounds what is held to a few of them.
+_IN_FLIGHT = 3
 
 
 class Compression(enum.Enum):
