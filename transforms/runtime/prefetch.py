@@ -8,7 +8,8 @@ in turn, one worker kept one core busy and the second idle until gzip started in
 outputs on in the order the elements came, from the runner's thread (where Beam counts metrics). An
 element's outputs wait in a queue of one item, so memory grows by what the extra threads hold (a batch
 each), never by a whole file. The write stage overlapped the same way (two partitions encoded at once)
-held more than a worker may, so it writes in turn (docs/performance.md has the figures for both).
+held more than a worker may, so it encodes in turn and only overlaps a file's last compression with the
+next encoding (steps._WriteGroup; docs/performance.md has the figures for both).
 
 The outputs of a bundle's last element are emitted when the bundle finishes. Beam's DaskRunner
 collects a bundle's outputs before it finishes the bundle and would lose them, so there
