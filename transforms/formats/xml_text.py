@@ -123,8 +123,8 @@ def _spec(part):
         validity = strings.buffers()[0] if strings.null_count else None
         return (_ESCAPED, *_buffers(strings)[:3], validity, strings.offset)
     if isinstance(part, Map):
-        if part.texts.null_count:    # not a map text: the Python rule says so (it raises)
-            return _spec(ByIndex(pa.array(part.python_rule(part.texts), pa.string()),
+        if part.texts.null_count:    # not a map text: map_fragments leaves it to the Python rule (it raises)
+            return _spec(ByIndex(map_fragments(part.texts, part.name, part.named, part.python_rule),
                                  pa.array(np.arange(len(part.texts), dtype=np.int32))))
         return (_MAP, *_buffers(part.texts)[:3], part.name.encode(), part.named)
     fragments, indices = _strings(part.fragments), part.indices.cast(pa.int32())
